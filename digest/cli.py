@@ -1,0 +1,474 @@
+"""The command line: each command opens the config and store, calls the library, prints.
+
+Exit codes: 0 done, 1 a run error (config, data, delivery failures), 2 usage.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import traceback
+import webbrowser
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from sqlite_utils import Database
+
+from digest import store
+from digest.config import Config, config_path, load_config
+from digest.errors import DigestError
+from digest.models import SUBSCRIBER_STATUSES
+from digest.resources import default_config_text
+
+F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger("digest")
+
+
+@dataclass
+class Context:
+    """What every command needs: where the config is, and how loud to be."""
+
+    config_file: str | None
+    verbose: bool
+
+    def config(self) -> Config:
+        """The loaded, validated configuration."""
+        return load_config(config_path(self.config_file, os.environ))
+
+    def store(self, config: Config) -> Database:
+        """The store named by the configuration."""
+        return store.open_store(config.store_path)
+
+
+def now() -> datetime:
+    """The one clock the CLI reads; stages get the time passed in."""
+    return datetime.now(UTC)
+
+
+class DigestGroup(click.Group):
+    """Turns DigestError into 'Error: ...' and exit 1; a traceback only with -v."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DigestError as e:
+            if ctx.find_object(Context) and ctx.find_object(Context).verbose:  # type: ignore[union-attr]
+                traceback.print_exc()
+            raise click.ClickException(str(e)) from e
+
+
+def emit(data: dict[str, Any]) -> None:
+    """Print one JSON object on stdout, and nothing else."""
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+@click.group(cls=DigestGroup)
+@click.option("--config", "config_file", metavar="PATH",
+              help="Config file (default: $DIGEST_CONFIG, then config/digest.toml).")  # fmt: skip
+@click.option("-v", "--verbose", is_flag=True, help="Log progress and show tracebacks.")
+@click.version_option(package_name="digest")
+@click.pass_context
+def cli(ctx: click.Context, config_file: str | None, verbose: bool) -> None:
+    """digest: a weekly newsletter of what your publication published."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    ctx.obj = Context(config_file, verbose)
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+def week_option(f: F) -> F:
+    """--week YYYY-Www."""
+    return click.option(
+        "--week", metavar="YYYY-Www",
+        help="ISO week in the newsletter's timezone (default: the last complete week).",
+    )(f)  # fmt: skip
+
+
+def json_option(f: F) -> F:
+    """--json."""
+    return click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")(f)
+
+
+# ---------------------------------------------------------------- init, import
+
+
+@cli.command()
+@click.option("--demo", is_flag=True, help="Load sample articles and subscribers.")
+@pass_context
+def init(obj: Context, demo: bool) -> None:
+    """Create the config file (if missing) and the database; --demo adds sample data."""
+    path = config_path(obj.config_file, os.environ)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(default_config_text(), encoding="utf-8")
+        click.echo(f"Wrote {path}: edit it to name your newsletter and relay.")
+    config = obj.config()
+    db = obj.store(config)
+    click.echo(f"Store ready at {config.store_path}")
+    if demo:
+        from digest.demo import load_demo
+
+        articles, subscribers = load_demo(config, db, now())
+        click.echo(f"Demo data: {articles} articles and {subscribers} subscribers added.")
+
+
+@cli.command("import")
+@click.argument("source")
+@click.option("--format", "fmt", type=click.Choice(["auto", "jsonl", "csv"]), default="auto",
+              show_default=True, help="Record format; auto goes by the file's extension.")  # fmt: skip
+@json_option
+@pass_context
+def import_(obj: Context, source: str, fmt: str, as_json: bool) -> None:
+    """Add or update articles from a JSONL or CSV file (upsert by canonical URL)."""
+    from digest.ingest import import_articles
+
+    if source.startswith(("http://", "https://")):
+        raise click.ClickException(
+            "Importing from a URL is not supported yet; download the file and import the path."
+        )
+    config = obj.config()
+    report = import_articles(obj.store(config), Path(source), fmt, config.tz, now())
+    if as_json:
+        emit(report.as_dict())
+    else:
+        click.echo(
+            f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+            f"{report.skipped} skipped"
+        )
+        for err in report.errors:
+            click.echo(f"  line {err['line']}: {err['reason']} ({err['value']!r})", err=True)
+
+
+# ---------------------------------------------------------------- articles
+
+
+@cli.group(cls=DigestGroup)
+def articles() -> None:
+    """What the store holds."""
+
+
+@articles.command("list")
+@week_option
+@json_option
+@pass_context
+def articles_list(obj: Context, week: str | None, as_json: bool) -> None:
+    """List all articles, or with --week those that week would gather, best first."""
+    from digest.edition import resolve_week
+
+    config = obj.config()
+    db = obj.store(config)
+    if week:
+        window = resolve_week(config, week, now())
+        found = store.published_articles(db, window.start, window.end)
+    else:
+        found = store.all_articles(db)
+    rows = [
+        {"url": a.url, "title": a.title, "published_at": a.published_at.isoformat(),
+         "topics": list(a.topics), "author": a.author, "featured": a.featured,
+         "score": a.score, "status": a.status}
+        for a in found
+    ]  # fmt: skip
+    if as_json:
+        emit({"articles": rows})
+        return
+    for r in rows:
+        click.echo(f"{r['published_at'][:16]}  {r['title']}  [{', '.join(r['topics'])}]")
+    click.echo(f"{len(rows)} articles", err=True)
+
+
+# ---------------------------------------------------------------- subscribers
+
+
+@cli.group(cls=DigestGroup)
+def subscribers() -> None:
+    """Manage the list."""
+
+
+@subscribers.command("add")
+@click.argument("email")
+@click.option("--name", default="", help="Display name.")
+@click.option("--topics", default="", help="Comma-separated topics; empty = everything.")
+@pass_context
+def subscribers_add(obj: Context, email: str, name: str, topics: str) -> None:
+    """Add a subscriber (or update the name and topics of an active one)."""
+    from digest.ingest import RowError
+    from digest.subscribers import clean_name, normalize_email, parse_topics
+
+    try:
+        address = normalize_email(email)
+    except RowError as e:
+        raise click.ClickException(f"{email!r} is not a valid address: {e.reason}") from e
+    config = obj.config()
+    outcome = store.add_subscriber(obj.store(config), address, clean_name(name),
+                                   parse_topics(topics), now())  # fmt: skip
+    if outcome == "kept":
+        raise click.ClickException(
+            f"{address} unsubscribed or bounced earlier and was left as is. To re-activate "
+            "on purpose (they asked to come back), run `subscribers reactivate EMAIL`."
+        )
+    click.echo(f"{address}: {outcome}")
+
+
+@subscribers.command("reactivate")
+@click.argument("email")
+@pass_context
+def subscribers_reactivate(obj: Context, email: str) -> None:
+    """Set an unsubscribed or bounced subscriber active again, on their request."""
+    config = obj.config()
+    if not store.set_subscriber_status(obj.store(config), email, "active", now()):
+        raise click.ClickException(f"{email} is not on the list.")
+    click.echo(f"{email}: active")
+
+
+@subscribers.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@json_option
+@pass_context
+def subscribers_import(obj: Context, file: Path, as_json: bool) -> None:
+    """Import subscribers from a CSV with columns email,name,topics."""
+    from digest.subscribers import import_subscribers
+
+    config = obj.config()
+    report = import_subscribers(obj.store(config), file, now())
+    if as_json:
+        emit(report.as_dict())
+        return
+    click.echo(
+        f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+        f"{report.merged} duplicates merged, {report.skipped} skipped"
+    )
+    if report.kept:
+        click.echo(f"{report.kept} unsubscribed or bounced addresses left as they were; "
+                   "use `subscribers reactivate EMAIL` for anyone who asked to return.")  # fmt: skip
+    for err in report.errors:
+        click.echo(f"  line {err['line']}: {err['reason']} ({err['value']!r})", err=True)
+
+
+@subscribers.command("list")
+@click.option("--status", type=click.Choice(SUBSCRIBER_STATUSES), help="Only this status.")
+@json_option
+@pass_context
+def subscribers_list(obj: Context, status: str | None, as_json: bool) -> None:
+    """List subscribers."""
+    config = obj.config()
+    rows = [
+        {"email": s.email, "name": s.name, "topics": list(s.topics), "status": s.status}
+        for s in store.iter_subscribers(obj.store(config), status)
+    ]
+    if as_json:
+        emit({"subscribers": rows})
+        return
+    for r in rows:
+        topics = ", ".join(r["topics"]) or "all topics"
+        click.echo(f"{r['email']}  {r['name']}  [{topics}]  {r['status']}")
+
+
+@subscribers.command("remove")
+@click.argument("email")
+@click.option("--forget", is_flag=True, help="Erase the subscriber and their history.")
+@pass_context
+def subscribers_remove(obj: Context, email: str, forget: bool) -> None:
+    """Unsubscribe an address (with --forget, erase it entirely)."""
+    config = obj.config()
+    db = obj.store(config)
+    found = store.delete_subscriber(db, email) if forget else store.set_subscriber_status(
+        db, email, "unsubscribed", now()
+    )
+    if not found:
+        raise click.ClickException(f"{email} is not on the list.")
+    click.echo(f"{email}: {'erased' if forget else 'unsubscribed'}")
+
+
+# ---------------------------------------------------------------- excerpt, preview
+
+
+@cli.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--chars", type=click.IntRange(min=20), help="Length budget (default: config).")
+@json_option
+@pass_context
+def excerpt(obj: Context, file: Path, chars: int | None, as_json: bool) -> None:
+    """Print the excerpt the digest would use for an HTML or text file."""
+    from digest.summarize import describe_file
+
+    budget = chars if chars is not None else _excerpt_chars(obj)
+    result = describe_file(file.read_bytes(), budget)
+    if as_json:
+        emit(result)
+    else:
+        click.echo(result["excerpt"])
+
+
+def _excerpt_chars(obj: Context) -> int:
+    if config_path(obj.config_file, os.environ).exists():
+        return obj.config().digest.excerpt_chars
+    from digest.config import DigestConfig
+
+    return DigestConfig().excerpt_chars
+
+
+@cli.command()
+@week_option
+@click.option("--subscriber", metavar="EMAIL", help="Render this subscriber's copy.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file.")
+@click.option("--text", is_flag=True, help="The plain-text part instead of the HTML.")
+@click.option("--open", "open_", is_flag=True, help="Open the result in the default browser.")
+@pass_context
+def preview(obj: Context, week: str | None, subscriber: str | None, out: Path | None,
+            text: bool, open_: bool) -> None:  # fmt: skip
+    """Render the coming edition exactly as `send` would, to a file or stdout."""
+    from digest.edition import preview_edition, resolve_week
+
+    config = obj.config()
+    db = obj.store(config)
+    reader = store.get_subscriber(db, subscriber) if subscriber else None
+    if subscriber and reader is None:
+        raise click.ClickException(f"{subscriber} is not on the list.")
+    window = resolve_week(config, week, now())
+    result = preview_edition(config, db, window, reader, now())
+    if result is None:
+        click.echo(f"No published articles in {window.label}: there is no edition to preview.")
+        return
+    body = result.text if text else result.html
+    if open_ and out is None:
+        out = config.outbox_path / f"preview-{window.label}.{'txt' if text else 'html'}"
+    if out is None:
+        click.echo(body, nl=False)
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(body, encoding="utf-8")
+    click.echo(f"Preview of {window.label} written to {out}", err=True)
+    if open_:
+        webbrowser.open(out.resolve().as_uri())
+
+
+# ---------------------------------------------------------------- send, schedule, status
+
+
+@cli.command()
+@week_option
+@click.option("--dry-run", is_flag=True, help="Build and count, send nothing, store nothing.")
+@click.option("--resume", is_flag=True, help="Continue the newest unfinished edition.")
+@json_option
+@pass_context
+def send(obj: Context, week: str | None, dry_run: bool, resume: bool, as_json: bool) -> None:
+    """Freeze the week's edition and deliver it to every active subscriber."""
+    from digest.edition import resolve_week, send_edition
+
+    config = obj.config()
+    db = obj.store(config)
+    if resume and not week:
+        week = _unfinished_week(db)
+    window = resolve_week(config, week, now())
+    report = send_edition(config, db, window, now, dry_run=dry_run,
+                          progress=None if as_json else _progress())  # fmt: skip
+    if report is None:
+        _say(as_json, {"week": window.label, "edition": None, "sent": 0},
+             f"No published articles in {window.label}: no edition this week.")  # fmt: skip
+        return
+    data = {"week": report.week, "edition": report.edition_id, "dry_run": dry_run,
+            "already_sent": report.already_sent,
+            **{s: report.count(s) for s in ("pending", "sent", "deferred", "failed",
+                                             "bounced", "skipped")}}  # fmt: skip
+    where = "" if config.smtp.host else f" (outbox: {config.outbox_path / report.week})"
+    _say(as_json, data, _send_summary(report, dry_run) + where)
+    failed = report.count("failed") + report.count("bounced")
+    if failed:
+        raise click.ClickException(f"{failed} deliveries failed; see `status` for the list.")
+
+
+def _unfinished_week(db: Database) -> str:
+    for row, counts in store.list_editions(db):
+        if counts.get("pending", 0) + counts.get("deferred", 0):
+            return row.week
+    raise click.ClickException("Nothing to resume: every edition is finished.")
+
+
+def _send_summary(report: Any, dry_run: bool) -> str:
+    if report.already_sent:
+        return (f"Edition {report.week} was already sent ({report.count('sent')} sent); "
+                "nothing to send.")  # fmt: skip
+    if dry_run:
+        return (f"Dry run of {report.week}: would send {report.count('pending')} "
+                f"(skip {report.count('skipped')}); nothing stored or sent.")  # fmt: skip
+    parts = [f"{report.count(s)} {s}" for s in ("sent", "deferred", "failed", "bounced",
+                                                "skipped") if report.count(s)]  # fmt: skip
+    return f"Edition {report.week}: " + (", ".join(parts) or "nothing to do")
+
+
+def _progress() -> Callable[[int], None]:
+    def tick(done: int) -> None:
+        if done % 500 == 0:
+            click.echo(f"  {done} delivered so far", err=True)
+
+    return tick
+
+
+def _say(as_json: bool, data: dict[str, Any], line: str) -> None:
+    if as_json:
+        emit(data)
+    else:
+        click.echo(line)
+
+
+@cli.command()
+@pass_context
+def schedule(obj: Context) -> None:
+    """Run the weekly schedule in the foreground: each run sends last week's edition."""
+    from digest.edition import run_weekly
+    from digest.scheduler import build_scheduler
+
+    config = obj.config()
+
+    def job() -> None:
+        try:
+            run_weekly(obj.config(), now)
+        except DigestError as e:
+            log.error("weekly run failed: %s", e)
+
+    scheduler = build_scheduler(config, job)
+    next_run = scheduler.get_jobs()[0].trigger.get_next_fire_time(None, now())
+    click.echo(f"Scheduled every {config.schedule.day} at {config.schedule.time} "
+               f"{config.newsletter.timezone}; next run {next_run}. Ctrl-C stops.")  # fmt: skip
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+
+
+@cli.command()
+@json_option
+@pass_context
+def status(obj: Context, as_json: bool) -> None:
+    """Editions and their delivery counts."""
+    config = obj.config()
+    editions = [
+        {"week": row.week, "edition": row.id, "subject": row.subject, "status": row.status,
+         "created_at": row.created_at, "finished_at": row.finished_at, **counts}
+        for row, counts in store.list_editions(obj.store(config))
+    ]  # fmt: skip
+    if as_json:
+        emit({"editions": editions})
+        return
+    if not editions:
+        click.echo("No editions yet.")
+    for e in editions:
+        counts = ", ".join(f"{e.get(s, 0)} {s}" for s in ("sent", "pending", "deferred",
+                                                          "failed", "bounced", "skipped"))  # fmt: skip
+        click.echo(f"{e['week']}  {e['status']:<6}  {counts}  {e['subject']}")
+
+
+def main() -> None:
+    """The console-script entry point."""
+    cli(prog_name="digest")

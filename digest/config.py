@@ -1,0 +1,368 @@
+"""Configuration: defaults here, the user's TOML file over them, the environment last.
+
+Every setting can be overridden as ``DIGEST_<SECTION>_<KEY>``; an empty variable counts
+as unset. Secrets (``DIGEST_SMTP_PASSWORD``, ``DIGEST_SECRET``) come only from the
+environment. Paths in the file are relative to the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from digest.errors import ConfigError
+from digest.models import Sponsor, slugify
+
+DEFAULT_PATH = Path("config") / "digest.toml"
+ENV_PREFIX = "DIGEST_"
+SECRET_KEYS = {("smtp", "password")}
+TLS_MODES = ("none", "starttls", "tls")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class NewsletterConfig:
+    """Who sends the newsletter and where its pages live."""
+
+    name: str = "The Weekly Wrap"
+    sender: str = "The Weekly Wrap <wrap@example.com>"
+    base_url: str = "https://news.example.com/digest"
+    timezone: str = "UTC"
+    postal_address: str = ""
+    reply_to: str = ""
+    unsubscribe_mailto: str = ""  # default: unsubscribe@<sender's domain>
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """Where the SQLite store lives."""
+
+    path: str = "../var/digest.db"
+
+
+@dataclass(frozen=True)
+class OutboxConfig:
+    """Where .eml files go when no SMTP host is set."""
+
+    path: str = "../var/outbox"
+
+
+@dataclass(frozen=True)
+class TemplatesConfig:
+    """Where the email templates live; the packaged copy is used when this is missing."""
+
+    path: str = "../templates/email"
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    """The relay; an empty host means: write to the outbox instead."""
+
+    host: str = ""
+    port: int = 587
+    tls: str = "starttls"
+    username: str = ""
+    concurrency: int = 4
+    rate: float = 0.0  # messages per second over all connections, 0 = unlimited
+    timeout: float = 30.0
+    max_per_connection: int = 1000
+    retries: int = 3
+    password: str = ""  # from DIGEST_SMTP_PASSWORD only
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """When the weekly job runs, in the newsletter's timezone."""
+
+    day: str = "mon"
+    time: str = "07:00"
+    misfire_grace: int = 3600
+
+
+@dataclass(frozen=True)
+class DigestConfig:
+    """What goes into an edition."""
+
+    max_articles: int = 12
+    max_per_section: int = 4
+    excerpt_chars: int = 300
+    subject: str = "{name}: {week_label}"
+    section_order: tuple[str, ...] = ()
+    other_section: str = "More News"
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole, validated configuration."""
+
+    path: Path
+    newsletter: NewsletterConfig = field(default_factory=NewsletterConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    outbox: OutboxConfig = field(default_factory=OutboxConfig)
+    templates: TemplatesConfig = field(default_factory=TemplatesConfig)
+    smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    digest: DigestConfig = field(default_factory=DigestConfig)
+    sponsors: Mapping[str, Sponsor] = field(default_factory=dict)  # by topic slug
+    secret: str = ""  # DIGEST_SECRET
+
+    def resolve(self, relative: str) -> Path:
+        """A path from the file, taken relative to the file's folder."""
+        p = Path(relative).expanduser()
+        return p if p.is_absolute() else (self.path.parent / p).resolve()
+
+    @property
+    def store_path(self) -> Path:
+        """The SQLite file."""
+        return self.resolve(self.store.path)
+
+    @property
+    def outbox_path(self) -> Path:
+        """The outbox folder."""
+        return self.resolve(self.outbox.path)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The newsletter's timezone (validated at load)."""
+        return ZoneInfo(self.newsletter.timezone)
+
+    @property
+    def sender_address(self) -> str:
+        """The bare address of the sender, for the SMTP envelope."""
+        return parseaddr(self.newsletter.sender)[1]
+
+    @property
+    def list_id(self) -> str:
+        """The List-Id value's identifier: '<name-slug>.<sender domain>'."""
+        domain = self.sender_address.rpartition("@")[2].lower()
+        return f"{slugify(self.newsletter.name)}.{domain}"
+
+    @property
+    def unsubscribe_mailto(self) -> str:
+        """The address that takes unsubscribe requests by mail."""
+        if self.newsletter.unsubscribe_mailto:
+            return self.newsletter.unsubscribe_mailto
+        return "unsubscribe@" + self.sender_address.rpartition("@")[2].lower()
+
+    @property
+    def base_url(self) -> str:
+        """The public origin and path of the web pages, without a trailing slash."""
+        return self.newsletter.base_url.rstrip("/")
+
+
+_SECTIONS: dict[str, type] = {
+    "newsletter": NewsletterConfig,
+    "store": StoreConfig,
+    "outbox": OutboxConfig,
+    "templates": TemplatesConfig,
+    "smtp": SmtpConfig,
+    "schedule": ScheduleConfig,
+    "digest": DigestConfig,
+}
+# TOML keys that are Python keywords or would shadow a builtin.
+_KEY_ALIASES = {("newsletter", "from"): "sender"}
+
+
+def config_path(explicit: str | Path | None, environ: Mapping[str, str]) -> Path:
+    """Where the config file is: --config, then $DIGEST_CONFIG, then config/digest.toml."""
+    if explicit:
+        return Path(explicit)
+    if environ.get("DIGEST_CONFIG"):
+        return Path(environ["DIGEST_CONFIG"])
+    return DEFAULT_PATH
+
+
+def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
+    """Read, merge and validate the configuration at ``path``."""
+    env = os.environ if environ is None else environ
+    if not path.is_file():
+        raise ConfigError(
+            f"No configuration at {path}. Run `python -m digest init` to create one, "
+            "or point --config / DIGEST_CONFIG at an existing file."
+        )
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path} is not valid TOML: {e}. Fix the file and try again.") from e
+    return build_config(path.resolve(), raw, env)
+
+
+def build_config(path: Path, raw: Mapping[str, Any], env: Mapping[str, str]) -> Config:
+    """Validate parsed TOML plus environment overrides into a Config."""
+    unknown = set(raw) - set(_SECTIONS) - {"sponsors"}
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown section [{sorted(unknown)[0]}]; "
+            f"known sections are {', '.join(sorted([*_SECTIONS, 'sponsors']))}."
+        )
+    sections = {
+        name: _build_section(path, name, cls, raw.get(name, {}), env)
+        for name, cls in _SECTIONS.items()
+    }
+    config = Config(
+        path=path,
+        sponsors=_build_sponsors(path, raw.get("sponsors", {})),
+        secret=env.get("DIGEST_SECRET", ""),
+        **sections,
+    )
+    _check_values(config)
+    return config
+
+
+def _build_section(
+    path: Path, section: str, cls: type, values: Any, env: Mapping[str, str]
+) -> Any:
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: [{section}] must be a table of settings.")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    keys = {_KEY_ALIASES.get((section, k), k): k for k in values}
+    for attr, toml_key in keys.items():
+        if attr not in fields:
+            known = ", ".join(k for k in _toml_keys(section, fields))
+            raise ConfigError(
+                f"{path}: unknown key [{section}] {toml_key}; known keys are {known}."
+            )
+        if (section, attr) in SECRET_KEYS:
+            env_name = f"{ENV_PREFIX}{section.upper()}_{attr.upper()}"
+            raise ConfigError(
+                f"{path}: [{section}] {toml_key} is a secret and must not be in a file; "
+                f"remove it and set {env_name} in the environment."
+            )
+    kwargs: dict[str, Any] = {}
+    for attr, f in fields.items():
+        toml_key = next((t for a, t in keys.items() if a == attr), attr)
+        env_name = f"{ENV_PREFIX}{section.upper()}_{_env_key(section, attr)}"
+        where = f"{path} or {env_name}"
+        if env.get(env_name, ""):
+            kwargs[attr] = _coerce(env[env_name], f.type, section, toml_key, where, True)
+        elif toml_key in values:
+            kwargs[attr] = _coerce(values[toml_key], f.type, section, toml_key, where, False)
+    return cls(**kwargs)
+
+
+def _toml_keys(section: str, fields: Mapping[str, Any]) -> list[str]:
+    reverse = {v: k for (s, k), v in _KEY_ALIASES.items() if s == section}
+    return [reverse.get(a, a) for a in fields if (section, a) not in SECRET_KEYS]
+
+
+def _env_key(section: str, attr: str) -> str:
+    reverse = {v: k for (s, k), v in _KEY_ALIASES.items() if s == section}
+    return reverse.get(attr, attr).upper()
+
+
+def _coerce(value: Any, type_name: Any, section: str, key: str, where: str, from_env: bool) -> Any:
+    def bad(form: str) -> ConfigError:
+        return ConfigError(f"[{section}] {key} = {value!r} in {where}: expected {form}.")
+
+    if type_name == "str":
+        if not isinstance(value, str):
+            raise bad("a string in quotes")
+        return value
+    if type_name == "int":
+        if from_env and isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+            return int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad("a whole number")
+        return value
+    if type_name == "float":
+        if from_env and isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                raise bad("a number") from None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad("a number")
+        return float(value)
+    if type_name == "tuple[str, ...]":
+        if from_env and isinstance(value, str):
+            return tuple(v.strip() for v in value.split(",") if v.strip())
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise bad('a list of strings, like ["DNS", "Cybersecurity"]')
+        return tuple(value)
+    raise AssertionError(f"no coercion for {type_name}")  # a programming error
+
+
+def _build_sponsors(path: Path, raw: Any) -> dict[str, Sponsor]:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: [sponsors] must map topic names to sponsors.")
+    sponsors: dict[str, Sponsor] = {}
+    for topic, value in raw.items():
+        if isinstance(value, str):
+            sponsors[slugify(topic)] = Sponsor(name=value)
+        elif isinstance(value, dict) and isinstance(value.get("name"), str):
+            url = value.get("url", "")
+            if not isinstance(url, str) or (url and not _is_http_url(url)):
+                raise ConfigError(
+                    f"{path}: [sponsors] {topic!r} url = {url!r}: expected an http(s) URL."
+                )
+            sponsors[slugify(topic)] = Sponsor(name=value["name"], url=url)
+        else:
+            raise ConfigError(
+                f"{path}: [sponsors] {topic!r}: expected a name, or "
+                '{ name = "...", url = "https://..." }.'
+            )
+    return sponsors
+
+
+def _is_http_url(url: str) -> bool:
+    return re.match(r"^https?://[^/\s]+", url) is not None and not re.search(r"\s", url)
+
+
+def _check_values(c: Config) -> None:
+    where = str(c.path)
+
+    def bad(section: str, key: str, value: Any, form: str) -> ConfigError:
+        env = f"{ENV_PREFIX}{section.upper()}_{key.upper()}"
+        return ConfigError(
+            f"[{section}] {key} = {value!r} in {where} or {env}: expected {form}."
+        )
+
+    n = c.newsletter
+    if not n.name.strip():
+        raise bad("newsletter", "name", n.name, "the newsletter's name")
+    if "@" not in parseaddr(n.sender)[1]:
+        raise bad("newsletter", "from", n.sender, 'an address like "Name <news@example.com>"')
+    if not _is_http_url(n.base_url):
+        raise bad("newsletter", "base_url", n.base_url, "an absolute http(s) URL")
+    try:
+        ZoneInfo(n.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise bad("newsletter", "timezone", n.timezone, 'an IANA zone like "Europe/Berlin"') from None
+    if c.smtp.tls not in TLS_MODES:
+        raise bad("smtp", "tls", c.smtp.tls, "one of " + ", ".join(TLS_MODES))
+    if not 1 <= c.smtp.port <= 65535:
+        raise bad("smtp", "port", c.smtp.port, "a port from 1 to 65535")
+    for key in ("concurrency", "max_per_connection"):
+        if getattr(c.smtp, key) < 1:
+            raise bad("smtp", key, getattr(c.smtp, key), "a whole number of at least 1")
+    if c.smtp.retries < 0:
+        raise bad("smtp", "retries", c.smtp.retries, "a whole number of at least 0")
+    if c.smtp.rate < 0 or c.smtp.timeout <= 0:
+        key = "rate" if c.smtp.rate < 0 else "timeout"
+        raise bad("smtp", key, getattr(c.smtp, key), "a positive number")
+    if c.schedule.day.lower() not in WEEKDAYS:
+        raise bad("schedule", "day", c.schedule.day, "one of " + ", ".join(WEEKDAYS))
+    if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", c.schedule.time):
+        raise bad("schedule", "time", c.schedule.time, 'a 24-hour time like "07:00"')
+    for key in ("max_articles", "max_per_section"):
+        if getattr(c.digest, key) < 1:
+            raise bad("digest", key, getattr(c.digest, key), "a whole number of at least 1")
+    if c.digest.excerpt_chars < 40:
+        raise bad("digest", "excerpt_chars", c.digest.excerpt_chars, "at least 40 characters")
+    _check_subject(c, bad)
+
+
+def _check_subject(c: Config, bad: Any) -> None:
+    try:
+        c.digest.subject.format(name="", week_label="", week="", count=0, top_title="")
+    except (KeyError, IndexError, ValueError) as e:
+        form = "a text using only {name}, {week_label}, {week}, {count}, {top_title}"
+        raise bad("digest", "subject", c.digest.subject, form) from e

@@ -1,0 +1,324 @@
+"""The one path from store to inbox, shared by preview, send and the scheduler.
+
+build (gather, summarize, render) -> freeze (edition, variants, ledger) -> deliver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from email import message_from_bytes
+from email.message import Message
+from typing import Any
+
+from sqlite_utils import Database
+
+from digest import store
+from digest.config import Config
+from digest.errors import ConfigError, EditionError, EditionLockedError
+from digest.gather import build_sections, last_complete_week, week_window
+from digest.mailer import (
+    ConnectionFactory, Job, Outcome, PoolSettings, deliver, outbox_factory, smtp_factory,
+)  # fmt: skip
+from digest.message import PreparedVariant, build_message, prepare_variant
+from digest.models import (
+    Edition, EditionArticle, RenderedVariant, Section, SendReport, Sponsor, Subscriber, Week,
+)  # fmt: skip
+from digest.render import render_variant
+from digest.summarize import make_excerpt
+
+Clock = Callable[[], datetime]
+LOCK_TTL = timedelta(minutes=10)
+# A signing key for outbox-only runs, so the demo works with no setup. Links signed with
+# it are not secret; sending over SMTP refuses to start without DIGEST_SECRET.
+DEVELOPMENT_SECRET = "digest-development-key-not-secret"
+
+
+def resolve_week(config: Config, label: str | None, now: datetime) -> Week:
+    """The week asked for, or the most recent complete one."""
+    if label:
+        return week_window(label, config.tz)
+    return last_complete_week(now, config.tz)
+
+
+def build_edition(config: Config, db: Database, week: Week) -> Edition | None:
+    """Gather the week's articles and write their excerpts; None when there are none."""
+    articles = store.published_articles(db, week.start, week.end)
+    gathered = build_sections(
+        articles,
+        max_articles=config.digest.max_articles,
+        max_per_section=config.digest.max_per_section,
+        sponsors=config.sponsors,
+        section_order=config.digest.section_order,
+        other_section=config.digest.other_section,
+    )
+    if not gathered:
+        return None
+    sections = tuple(
+        Section(g.topic, g.slug, tuple(_edition_article(config, a) for a in g.articles),
+                g.sponsor)  # fmt: skip
+        for g in gathered
+    )
+    return Edition(week=week, subject="", preheader="", sections=sections)
+
+
+def _edition_article(config: Config, a: Any) -> EditionArticle:
+    excerpt = make_excerpt(a.body, config.digest.excerpt_chars, editor_excerpt=a.excerpt,
+                           title=a.title)  # fmt: skip
+    return EditionArticle(a.url, a.title, excerpt, a.author, a.published_at.astimezone(config.tz),
+                          a.image_url)  # fmt: skip
+
+
+def render_variants(config: Config, edition: Edition, keys: list[str]) -> list[RenderedVariant]:
+    """Render and inline each distinct topic choice once."""
+    return [render_variant(config, edition, key) for key in dict.fromkeys(keys)]
+
+
+# ---------------------------------------------------------------- frozen form
+
+
+def edition_payload(edition: Edition) -> dict[str, Any]:
+    """The edition as JSON-ready data, for freezing."""
+    return {
+        "week": edition.week.label,
+        "sections": [
+            {"topic": s.topic, "slug": s.slug,
+             "sponsor": {"name": s.sponsor.name, "url": s.sponsor.url} if s.sponsor else None,
+             "articles": [
+                 {"url": a.url, "title": a.title, "excerpt": a.excerpt, "author": a.author,
+                  "published_at": a.published_at.isoformat(), "image_url": a.image_url}
+                 for a in s.articles]}
+            for s in edition.sections
+        ],
+    }  # fmt: skip
+
+
+def edition_from_payload(config: Config, payload: dict[str, Any]) -> Edition:
+    """Rebuild a frozen edition from its stored payload."""
+    week = week_window(payload["week"], config.tz)
+    sections = tuple(
+        Section(
+            s["topic"], s["slug"],
+            tuple(EditionArticle(a["url"], a["title"], a["excerpt"], a["author"],
+                                 datetime.fromisoformat(a["published_at"]), a["image_url"])
+                  for a in s["articles"]),
+            Sponsor(**s["sponsor"]) if s["sponsor"] else None,
+        )
+        for s in payload["sections"]
+    )  # fmt: skip
+    return Edition(week=week, subject="", preheader="", sections=sections)
+
+
+# ---------------------------------------------------------------- preview
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What one subscriber would receive: the raw message and its two parts."""
+
+    week: str
+    message: bytes
+    html: str
+    text: str
+    frozen: bool
+
+
+def preview_edition(
+    config: Config, db: Database, week: Week, subscriber: Subscriber | None, now: datetime
+) -> Preview | None:
+    """The message ``send`` would send to ``subscriber`` (a sample reader if None)."""
+    reader = subscriber or Subscriber(id=0, email="reader@example.com", name="Reader")
+    frozen = store.get_edition(db, week.label)
+    if frozen is not None:
+        variants = store.edition_variants(db, frozen.id)
+        variant = variants.get(reader_key(reader)) or render_variant(
+            config, edition_from_payload(config, frozen.payload), reader_key(reader)
+        )
+    else:
+        edition = build_edition(config, db, week)
+        if edition is None:
+            return None
+        variant = render_variant(config, edition, reader_key(reader))
+    prepared = prepare_variant(_signing(config), variant, week.label, now)
+    raw = build_message(_signing(config), prepared, reader)
+    html, text = _parts(message_from_bytes(raw))
+    return Preview(week.label, raw, html, text, frozen is not None)
+
+
+def reader_key(subscriber: Subscriber) -> str:
+    """The variant key of a subscriber's topic choice."""
+    return store.topics_key(subscriber.topics)
+
+
+def _parts(msg: Message) -> tuple[str, str]:
+    found: dict[str, str] = {}
+    for part in msg.walk():
+        if part.get_content_type() in ("text/html", "text/plain"):
+            payload = part.get_payload(decode=True)
+            assert isinstance(payload, bytes)
+            found[part.get_content_type()] = payload.decode("utf-8")
+    return found.get("text/html", ""), found.get("text/plain", "")
+
+
+def _signing(config: Config) -> Config:
+    """The config with a signing key: DIGEST_SECRET, or the development key for the outbox."""
+    if config.secret:
+        return config
+    if config.smtp.host:
+        raise ConfigError(
+            "DIGEST_SECRET is not set. Unsubscribe links are signed with it: set it in the "
+            "environment (a long random string, e.g. `python -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))'`) before sending over SMTP."
+        )
+    return replace(config, secret=DEVELOPMENT_SECRET)
+
+
+# ---------------------------------------------------------------- send
+
+
+def send_edition(
+    config: Config,
+    db: Database,
+    week: Week,
+    clock: Clock,
+    *,
+    dry_run: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> SendReport | None:
+    """Freeze the week's edition if needed, then deliver every open delivery.
+
+    Returns None when the week has no articles (no edition is made). A week whose
+    deliveries are all final sends nothing and reports ``already_sent``.
+    """
+    signing = _signing(config)
+    frozen = store.get_edition(db, week.label)
+    if frozen is None:
+        edition = build_edition(signing, db, week)
+        if edition is None:
+            return None
+        variants = _variants_for_subscribers(signing, db, edition)
+        if dry_run:
+            return _dry_run_report(db, week, variants)
+        payload = edition_payload(edition)
+        edition_id = store.freeze_edition(db, week.label, payload, variants, clock())
+    else:
+        edition_id = frozen.id
+    counts = store.delivery_counts(db, edition_id)
+    if _open_count(counts) == 0:
+        return SendReport(week.label, edition_id, counts, already_sent=True)
+    if dry_run:
+        return SendReport(week.label, edition_id, counts)
+    _deliver_locked(signing, db, week.label, edition_id, clock, progress)
+    counts = store.delivery_counts(db, edition_id)
+    if _open_count(counts) == 0:
+        store.mark_edition_sent(db, edition_id, clock())
+    return SendReport(week.label, edition_id, counts)
+
+
+def _open_count(counts: dict[str, int]) -> int:
+    return counts.get("pending", 0) + counts.get("deferred", 0)
+
+
+def _variants_for_subscribers(
+    config: Config, db: Database, edition: Edition
+) -> list[RenderedVariant]:
+    keys = store.active_topic_choices(db)
+    if not keys:
+        raise EditionError(
+            "No active subscribers: nothing to send. Add some with `subscribers add` "
+            "or `subscribers import`."
+        )
+    return render_variants(config, edition, keys)
+
+
+def _dry_run_report(db: Database, week: Week, variants: list[RenderedVariant]) -> SendReport:
+    empty = {v.key for v in variants if v.article_count == 0}
+    counts = {"pending": 0, "skipped": 0}
+    for subscriber in store.iter_subscribers(db, "active"):
+        counts["skipped" if reader_key(subscriber) in empty else "pending"] += 1
+    return SendReport(week.label, 0, counts)
+
+
+def _deliver_locked(
+    config: Config, db: Database, week: str, edition_id: int, clock: Clock,
+    progress: Callable[[int], None] | None,
+) -> None:  # fmt: skip
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    if not store.acquire_lock(db, edition_id, owner, clock(), clock() + LOCK_TTL):
+        raise EditionLockedError(
+            f"Edition {week} is being sent by another process right now. Wait for it to "
+            f"finish; if it died, run `send --resume` again after {int(LOCK_TTL.seconds/60)} "
+            "minutes."
+        )
+    try:
+        asyncio.run(_deliver(config, db, week, edition_id, owner, clock, progress))
+    finally:
+        store.release_lock(db, edition_id, owner)
+
+
+async def _deliver(
+    config: Config, db: Database, week: str, edition_id: int, owner: str, clock: Clock,
+    progress: Callable[[int], None] | None,
+) -> None:  # fmt: skip
+    variants = store.edition_variants(db, edition_id)
+    now = clock()
+    prepared = {k: prepare_variant(config, v, week, now) for k, v in variants.items()}
+    done = 0
+
+    def on_result(job: Job, outcome: Outcome) -> None:
+        nonlocal done
+        store.record_deliveries(db, [(job.delivery_id, outcome.status, outcome.error)], clock())
+        if outcome.status in ("bounced", "failed"):  # a 5xx: never send to them again
+            store.bounce_subscribers(db, [job.subscriber_id], clock())
+        done += 1
+        if done % 200 == 0:
+            store.acquire_lock(db, edition_id, owner, clock(), clock() + LOCK_TTL)
+        if progress:
+            progress(done)
+
+    jobs = _jobs(config, db, edition_id, prepared, clock)
+    await deliver(jobs, _transport(config, week), _pool_settings(config), on_result)
+
+
+def _jobs(
+    config: Config, db: Database, edition_id: int, prepared: dict[str, PreparedVariant],
+    clock: Clock,
+) -> Iterator[Job]:  # fmt: skip
+    for batch in store.open_deliveries(db, edition_id):
+        left = [d for d in batch if d.subscriber.status != "active" or d.variant not in prepared]
+        if left:
+            store.record_deliveries(
+                db, [(d.id, "skipped", "left the list after the edition was frozen") for d in left],
+                clock(),
+            )  # fmt: skip
+        for d in batch:
+            if d in left:
+                continue
+            data = build_message(config, prepared[d.variant], d.subscriber)
+            yield Job(d.id, d.subscriber.id, d.subscriber.email, data, 0)
+
+
+def _transport(config: Config, week: str) -> ConnectionFactory:
+    if config.smtp.host:
+        return smtp_factory(config.smtp)
+    return outbox_factory(config.outbox_path / week)
+
+
+def _pool_settings(config: Config) -> PoolSettings:
+    if not config.smtp.host:
+        return PoolSettings(sender=config.sender_address, concurrency=1, retries=0)
+    s = config.smtp
+    return PoolSettings(config.sender_address, s.concurrency, s.rate, s.max_per_connection,
+                        s.retries)  # fmt: skip
+
+
+def run_weekly(config: Config, clock: Clock) -> SendReport | None:
+    """The scheduled job (and cron's `send`): send last week's edition unless already sent."""
+    db = store.open_store(config.store_path)
+    week = last_complete_week(clock(), config.tz)
+    return send_edition(config, db, week, clock)

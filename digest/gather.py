@@ -1,0 +1,118 @@
+"""The week's articles: the window in the newsletter's timezone, ranking and sections."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from digest.errors import EditionError
+from digest.models import Article, Sponsor, Week, slugify
+
+_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
+
+
+@dataclass(frozen=True)
+class GatheredSection:
+    """A topic section before excerpts are written."""
+
+    topic: str
+    slug: str
+    articles: tuple[Article, ...]
+    sponsor: Sponsor | None = None
+
+
+def week_window(label: str, tz: ZoneInfo) -> Week:
+    """The [Monday 00:00, next Monday 00:00) window of ISO week ``label`` in ``tz``."""
+    match = _WEEK.match(label.strip())
+    if not match:
+        raise EditionError(f"--week {label!r}: expected an ISO week like 2026-W47.")
+    year, number = int(match.group(1)), int(match.group(2))
+    try:
+        monday = date.fromisocalendar(year, number, 1)
+    except ValueError:
+        raise EditionError(f"--week {label!r}: {year} has no ISO week {number}.") from None
+    return _week_from_monday(monday, tz)
+
+
+def week_containing(moment: datetime, tz: ZoneInfo) -> Week:
+    """The ISO week, in ``tz``, that ``moment`` falls in."""
+    local = moment.astimezone(tz).date()
+    return _week_from_monday(local - timedelta(days=local.weekday()), tz)
+
+
+def last_complete_week(now: datetime, tz: ZoneInfo) -> Week:
+    """The most recent week that has fully ended before ``now``, in ``tz``."""
+    this_week = week_containing(now, tz)
+    return _week_from_monday(this_week.start.date() - timedelta(days=7), tz)
+
+
+def _week_from_monday(monday: date, tz: ZoneInfo) -> Week:
+    iso = monday.isocalendar()
+    # Local midnights: a DST change inside the week makes it 167 or 169 hours long.
+    start = datetime.combine(monday, time(0), tzinfo=tz)
+    end = datetime.combine(monday + timedelta(days=7), time(0), tzinfo=tz)
+    return Week(label=f"{iso.year}-W{iso.week:02d}", start=start, end=end)
+
+
+def build_sections(
+    articles: Sequence[Article],
+    *,
+    max_articles: int,
+    max_per_section: int,
+    sponsors: Mapping[str, Sponsor],
+    section_order: Sequence[str] = (),
+    other_section: str = "More News",
+) -> tuple[GatheredSection, ...]:
+    """Group ranked articles into topic sections, each article once, within the limits.
+
+    An article goes to the first of its topics that still has room; articles are taken
+    best first until ``max_articles``. Sections follow ``section_order`` where it names
+    them, then the rank of their best article.
+    """
+    chosen: dict[str, list[Article]] = {}
+    names: dict[str, str] = {}
+    taken = 0
+    seen_urls: set[str] = set()
+    for article in rank_articles(articles):
+        if taken >= max_articles:
+            break
+        if article.url in seen_urls:
+            continue
+        slot = _free_topic(article, chosen, max_per_section, other_section)
+        if slot is None:
+            continue
+        slug, name = slot
+        names.setdefault(slug, name)
+        chosen.setdefault(slug, []).append(article)
+        seen_urls.add(article.url)
+        taken += 1
+    order = _section_order(list(chosen), section_order)
+    return tuple(
+        GatheredSection(names[s], s, tuple(chosen[s]), sponsors.get(s)) for s in order
+    )
+
+
+def rank_articles(articles: Sequence[Article]) -> list[Article]:
+    """Featured first, then by score, then newest first."""
+    return sorted(
+        articles, key=lambda a: (not a.featured, -a.score, -a.published_at.timestamp(), a.id)
+    )
+
+
+def _free_topic(
+    article: Article, chosen: Mapping[str, list[Article]], limit: int, other: str
+) -> tuple[str, str] | None:
+    for name in article.topics or (other,):
+        slug = slugify(name) or slugify(other)
+        if len(chosen.get(slug, ())) < limit:
+            return slug, name
+    return None
+
+
+def _section_order(slugs: list[str], preferred: Sequence[str]) -> list[str]:
+    wanted = [slugify(p) for p in preferred]
+    first = [s for s in wanted if s in slugs]
+    return first + [s for s in slugs if s not in first]  # dict order = rank order

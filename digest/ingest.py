@@ -1,0 +1,264 @@
+"""Articles in: JSONL and CSV records, validated row by row, upserted by canonical URL.
+
+A bad row never stops the import: it is reported with its line number and the rest go on.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+from sqlite_utils import Database
+
+from digest.errors import IngestError
+from digest.models import Article
+from digest.store import upsert_article
+
+FORMATS = ("auto", "jsonl", "csv")
+# Query parameters that only say where a click came from.
+_TRACKING = re.compile(
+    r"^(utm_[a-z_]+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|_hsenc|_hsmi|mkt_tok|"
+    r"igshid|yclid|ref_src|oly_enc_id|oly_anon_id|wt_mc|__s)$",
+    re.IGNORECASE,
+)
+_TRUE = {"true", "1", "yes", "y", "on"}
+_FALSE = {"false", "0", "no", "n", "off", ""}
+
+
+@dataclass
+class ImportReport:
+    """Counts of what an import did, and every row it could not take."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The ``import --json`` shape."""
+        return {
+            "added": self.added, "updated": self.updated, "unchanged": self.unchanged,
+            "skipped": self.skipped, "errors": self.errors,
+        }  # fmt: skip
+
+
+class RowError(ValueError):
+    """One record is unusable; carries the reason and the offending value."""
+
+    def __init__(self, reason: str, value: Any = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.value = value
+
+
+def canonical_url(url: str, base: str | None = None) -> str:
+    """Absolute URL, scheme and host lower-cased, tracking parameters dropped, fragment kept."""
+    raw = urljoin(base, url.strip()) if base else url.strip()
+    parts = urlsplit(raw)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise RowError("url must be an absolute http(s) URL", url)
+    netloc = parts.hostname.lower()
+    if parts.port and parts.port != {"http": 80, "https": 443}[parts.scheme.lower()]:
+        netloc += f":{parts.port}"
+    if parts.username:
+        raise RowError("url must not carry a user name or password", url)
+    query = urlencode(
+        [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+         if not _TRACKING.match(k)]  # fmt: skip
+    )
+    return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", query, parts.fragment))
+
+
+def record_to_article(record: Mapping[str, Any], tz: tzinfo, now: datetime) -> Article:
+    """Validate one article record (DESIGN.md format) into an Article."""
+    url = canonical_url(_text(record, "url", required=True))
+    title = _text(record, "title", required=True)
+    return Article(
+        id=0,
+        url=url,
+        title=title,
+        published_at=_published(record.get("published_at"), tz, now),
+        body=_text(record, "body"),
+        excerpt=_text(record, "excerpt"),
+        author=_text(record, "author"),
+        topics=_topics(record.get("topics")),
+        featured=_boolean(record.get("featured")),
+        score=_number(record.get("score")),
+        image_url=_image_url(record.get("image_url")),
+        status=_status(record.get("status")),
+        guid=_text(record, "guid"),
+    )
+
+
+def _text(record: Mapping[str, Any], key: str, required: bool = False) -> str:
+    value = record.get(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise RowError(f"{key} is required", value)
+        return ""
+    if not isinstance(value, str):
+        raise RowError(f"{key} must be text", value)
+    if "\x00" in value:
+        raise RowError(f"{key} contains a NUL character", value[:80])
+    return value.strip() if key != "body" else value
+
+
+def _published(value: Any, tz: tzinfo, now: datetime) -> datetime:
+    if value is None or value == "":
+        return now
+    if not isinstance(value, str):
+        raise RowError("published_at must be an ISO 8601 date-time text", value)
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise RowError(
+            "published_at must be ISO 8601, like 2026-11-20T09:30:00+01:00", value
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+
+
+def _topics(value: Any) -> tuple[str, ...]:
+    if value is None or value == "":
+        return ()
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(t, str) for t in items):
+        raise RowError("topics must be a list of names or a comma-separated text", value)
+    seen: dict[str, str] = {}
+    for t in (t.strip() for t in items):
+        if t and t.lower() not in seen:
+            seen[t.lower()] = t
+    return tuple(seen.values())
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool) or value is None:
+        return bool(value)
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise RowError("featured must be true or false", value)
+
+
+def _number(value: Any) -> float:
+    if value is None or value == "":
+        return 0.0
+    if isinstance(value, bool):
+        raise RowError("score must be a number", value)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise RowError("score must be a number", value) from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise RowError("score must be a finite number", value)
+    return number
+
+
+def _image_url(value: Any) -> str:
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, str):
+        raise RowError("image_url must be a URL", value)
+    return canonical_url(value)
+
+
+def _status(value: Any) -> str:
+    if value is None or value == "":
+        return "published"
+    if value not in ("published", "draft"):
+        raise RowError("status must be published or draft", value)
+    return str(value)
+
+
+def detect_format(source: str, declared: str) -> str:
+    """The record format: as declared, else from the file's extension."""
+    if declared != "auto":
+        return declared
+    suffix = Path(source).suffix.lower()
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        return "jsonl"
+    if suffix == ".csv":
+        return "csv"
+    raise IngestError(
+        f"Cannot tell the format of {source}: name it .jsonl or .csv, "
+        "or pass --format jsonl|csv."
+    )
+
+
+def read_records(path: Path, fmt: str) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
+    """(line number, record or the reason it is unreadable) for each record in the file."""
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        raise IngestError(f"No such file: {path}. Check the path and try again.") from None
+    except UnicodeDecodeError as e:
+        raise IngestError(
+            f"{path} is not UTF-8 text (byte {e.start}); save it as UTF-8 and import again."
+        ) from e
+    except OSError as e:
+        raise IngestError(f"Cannot read {path}: {e.strerror}.") from e
+    return _jsonl_records(text) if fmt == "jsonl" else _csv_records(text)
+
+
+def _jsonl_records(text: str) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as e:
+            yield number, RowError(f"not valid JSON: {e.msg} at column {e.colno}", line[:80])
+            continue
+        if isinstance(value, dict):
+            yield number, value
+        else:
+            yield number, RowError("each line must be a JSON object", line[:80])
+
+
+def _csv_records(text: str) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    fields = [f.strip().lower() for f in reader.fieldnames or []]
+    reader.fieldnames = fields
+    try:
+        for row in reader:
+            line = reader.line_num
+            if None in row:
+                yield line, RowError("more cells than header columns", row[None])  # type: ignore[index]
+                continue
+            yield line, {k: v for k, v in row.items() if k}
+    except csv.Error as e:
+        yield reader.line_num, RowError(f"unreadable CSV: {e}")
+
+
+def import_articles(
+    db: Database, path: Path, fmt: str, tz: tzinfo, now: datetime
+) -> ImportReport:
+    """Import every readable record of ``path``; report bad rows by line."""
+    report = ImportReport()
+    for line, record in read_records(path, detect_format(str(path), fmt)):
+        try:
+            if isinstance(record, RowError):
+                raise record
+            article = record_to_article(record, tz, now)
+        except RowError as e:
+            report.skipped += 1
+            report.errors.append({"line": line, "reason": e.reason, "value": _short(e.value)})
+            continue
+        outcome = upsert_article(db, article, now)
+        setattr(report, outcome, getattr(report, outcome) + 1)
+    return report
+
+
+def _short(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > 120:
+        return value[:117] + "..."
+    return value

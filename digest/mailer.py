@@ -1,0 +1,340 @@
+"""Delivery: transports (SMTP with aiosmtplib, or an outbox of .eml files) and the pool.
+
+The pool keeps ``concurrency`` persistent connections, each worker taking jobs from one
+queue: a token bucket paces them, 4xx answers and lost connections are retried with
+exponential backoff, 5xx answers end that delivery, and a relay that refuses the sender
+or the login stops the whole run. Every outcome goes to ``on_result`` at once, so the
+ledger is never more than the messages in flight behind the wire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import aiosmtplib
+
+from digest.config import SmtpConfig
+from digest.errors import DeliveryError
+
+
+@dataclass(frozen=True)
+class Job:
+    """One message to one subscriber."""
+
+    delivery_id: int
+    subscriber_id: int
+    recipient: str
+    data: bytes
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of a job: a delivery status and the relay's words."""
+
+    status: str  # sent, deferred, failed, bounced
+    error: str = ""
+
+
+class SendFailure(Exception):
+    """A classified failure of one send: the status it leaves, and whether to stop."""
+
+    def __init__(self, status: str, message: str, *, reconnect: bool = False,
+                 fatal: bool = False) -> None:  # fmt: skip
+        super().__init__(message)
+        self.status = status
+        self.reconnect = reconnect
+        self.fatal = fatal
+
+
+class Connection(Protocol):
+    """A transport connection: send one message, or raise SendFailure."""
+
+    async def send(self, sender: str, recipient: str, data: bytes) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+ConnectionFactory = Callable[[], Awaitable[Connection]]
+
+
+# ---------------------------------------------------------------- outbox
+
+
+class OutboxConnection:
+    """Writes each message as an .eml file: the embedded default with no SMTP host."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    async def send(self, sender: str, recipient: str, data: bytes) -> None:
+        """Write the message atomically to ``<folder>/<recipient>.eml``."""
+        safe = re.sub(r"[^A-Za-z0-9@._+-]", "_", recipient)
+        target = self.folder / f"{safe}.eml"
+        tmp = target.with_suffix(".eml.tmp")
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            tmp.write_bytes(data)
+            os.replace(tmp, target)
+        except OSError as e:
+            raise SendFailure(
+                "deferred", f"cannot write {target}: {e.strerror}; check [outbox] path",
+                fatal=True,
+            ) from e
+
+    async def close(self) -> None:
+        """Nothing to close."""
+
+
+def outbox_factory(folder: Path) -> ConnectionFactory:
+    """Connections that write into ``folder``."""
+
+    async def connect() -> Connection:
+        return OutboxConnection(folder)
+
+    return connect
+
+
+# ---------------------------------------------------------------- SMTP
+
+
+class SmtpConnection:
+    """One persistent aiosmtplib connection with its failures classified."""
+
+    def __init__(self, client: aiosmtplib.SMTP) -> None:
+        self.client = client
+
+    async def send(self, sender: str, recipient: str, data: bytes) -> None:
+        """Send one message; map the relay's answer to a SendFailure."""
+        try:
+            await self.client.sendmail(sender, [recipient], data)
+        except aiosmtplib.SMTPRecipientsRefused as e:
+            refusal = e.recipients[0] if e.recipients else None
+            code = refusal.code if refusal else 550
+            raise SendFailure(_by_code(code, "bounced"), f"RCPT refused: {refusal}") from e
+        except aiosmtplib.SMTPSenderRefused as e:
+            status = _by_code(e.code, "failed")
+            raise SendFailure(status, f"MAIL FROM refused: {e.code} {e.message}",
+                              fatal=status != "deferred") from e  # fmt: skip
+        except aiosmtplib.SMTPDataError as e:
+            raise SendFailure(_by_code(e.code, "failed"), f"DATA refused: {e.code} {e.message}") from e
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError,
+                ConnectionError, TimeoutError, OSError) as e:  # fmt: skip
+            raise SendFailure("deferred", f"connection lost: {e}", reconnect=True) from e
+        except aiosmtplib.SMTPResponseException as e:
+            raise SendFailure(_by_code(e.code, "failed"), f"{e.code} {e.message}",
+                              reconnect=e.code == 421) from e  # fmt: skip
+
+    async def close(self) -> None:
+        """Say QUIT, or just drop the socket if the relay is gone."""
+        try:
+            await self.client.quit()
+        except aiosmtplib.SMTPException:
+            self.client.close()
+
+
+def _by_code(code: int, permanent: str) -> str:
+    return "deferred" if 400 <= code < 500 else permanent
+
+
+def smtp_factory(settings: SmtpConfig) -> ConnectionFactory:
+    """Connections to the configured relay, with TLS and login as configured."""
+
+    async def connect() -> Connection:
+        client = aiosmtplib.SMTP(
+            hostname=settings.host,
+            port=settings.port,
+            timeout=settings.timeout,
+            use_tls=settings.tls == "tls",
+            start_tls=settings.tls == "starttls",
+            username=settings.username or None,
+            password=settings.password or None,
+        )
+        try:
+            await client.connect()
+        except aiosmtplib.SMTPAuthenticationError as e:
+            raise SendFailure("deferred", _auth_message(settings, e), fatal=True) from e
+        except (aiosmtplib.SMTPException, OSError) as e:
+            raise SendFailure(
+                "deferred",
+                f"cannot connect to {settings.host}:{settings.port}: {e}; "
+                "check [smtp] host, port and tls",
+                reconnect=True,
+            ) from e
+        return SmtpConnection(client)
+
+    return connect
+
+
+def _auth_message(settings: SmtpConfig, e: aiosmtplib.SMTPAuthenticationError) -> str:
+    return (
+        f"{settings.host} refused the login for {settings.username!r}: {e.code} {e.message}; "
+        "check [smtp] username and DIGEST_SMTP_PASSWORD"
+    )
+
+
+# ---------------------------------------------------------------- the pool
+
+
+class TokenBucket:
+    """Paces sends to ``rate`` per second across all workers (0 = no limit)."""
+
+    def __init__(self, rate: float, burst: float | None = None) -> None:
+        self.rate = rate
+        self.capacity = burst if burst is not None else max(1.0, rate)
+        self.tokens = self.capacity
+        self.stamp = time.monotonic()
+        self._lock = asyncio.Lock()
+
+    async def take(self) -> None:
+        """Wait until one message may go."""
+        if self.rate <= 0:
+            return
+        async with self._lock:
+            while True:
+                now = time.monotonic()
+                self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+                self.stamp = now
+                if self.tokens >= 1:
+                    self.tokens -= 1
+                    return
+                await asyncio.sleep((1 - self.tokens) / self.rate)
+
+
+@dataclass(frozen=True)
+class PoolSettings:
+    """How the pool behaves; from [smtp] for SMTP, fixed for the outbox."""
+
+    sender: str
+    concurrency: int = 4
+    rate: float = 0.0
+    max_per_connection: int = 1000
+    retries: int = 3
+    backoff: float = 1.0  # seconds before the first retry; doubles each time
+
+
+class _Pool:
+    def __init__(self, connect: ConnectionFactory, settings: PoolSettings,
+                 on_result: Callable[[Job, Outcome], None]) -> None:  # fmt: skip
+        self.connect = connect
+        self.settings = settings
+        self.on_result = on_result
+        self.queue: asyncio.Queue[Job] = asyncio.Queue(maxsize=settings.concurrency * 4)
+        self.bucket = TokenBucket(settings.rate)
+        self.fatal: str | None = None
+        self.retry_tasks: set[asyncio.Task[None]] = set()
+        self.open: set[Connection] = set()
+        self.connect_failures = 0  # in a row, across workers
+
+    async def worker(self) -> None:
+        conn: Connection | None = None
+        sent_on_conn = 0
+        while True:
+            job = await self.queue.get()
+            if self.fatal:  # stop early: leave the rest pending for a later resume
+                self.queue.task_done()
+                continue
+            if conn is not None and sent_on_conn >= self.settings.max_per_connection:
+                await self._close(conn)
+                conn, sent_on_conn = None, 0
+            try:
+                if conn is None:
+                    conn = await self._open()
+                await self.bucket.take()
+                await conn.send(self.settings.sender, job.recipient, job.data)
+            except SendFailure as failure:
+                if failure.reconnect and conn is not None:
+                    await self._close(conn)
+                    conn, sent_on_conn = None, 0
+                self._failed(job, failure)
+                continue
+            except Exception as e:  # a bug must not hang the queue; keep the job for resume
+                self._failed(job, SendFailure("deferred", f"unexpected error: {e!r}",
+                                              reconnect=True, fatal=True))  # fmt: skip
+                if conn is not None:
+                    await self._close(conn)
+                    conn = None
+                continue
+            sent_on_conn += 1
+            self.on_result(job, Outcome("sent"))
+            self.queue.task_done()
+
+    async def _open(self) -> Connection:
+        try:
+            conn = await self.connect()
+        except SendFailure as failure:
+            self.connect_failures += 1
+            # A relay nobody can reach: stop rather than back off message by message.
+            if self.connect_failures > self.settings.concurrency * (self.settings.retries + 1):
+                failure.fatal = True
+            raise
+        self.connect_failures = 0
+        self.open.add(conn)
+        return conn
+
+    async def _close(self, conn: Connection) -> None:
+        self.open.discard(conn)
+        await _drop(conn)
+
+    async def close_all(self) -> None:
+        await asyncio.gather(*(self._close(c) for c in list(self.open)))
+
+    def _failed(self, job: Job, failure: SendFailure) -> None:
+        if failure.fatal:
+            self.fatal = str(failure)
+        retry = failure.status == "deferred" and not failure.fatal
+        if retry and job.attempts < self.settings.retries:
+            task = asyncio.create_task(self._retry_later(job))
+            self.retry_tasks.add(task)
+            task.add_done_callback(self.retry_tasks.discard)
+            return  # task_done comes after the job is back in the queue
+        self.on_result(job, Outcome(failure.status, str(failure)))
+        self.queue.task_done()
+
+    async def _retry_later(self, job: Job) -> None:
+        await asyncio.sleep(self.settings.backoff * 2**job.attempts)
+        await self.queue.put(Job(job.delivery_id, job.subscriber_id, job.recipient, job.data,
+                                 job.attempts + 1))  # fmt: skip
+        self.queue.task_done()
+
+
+async def _drop(conn: Connection) -> None:
+    try:
+        await asyncio.wait_for(conn.close(), timeout=2)
+    except (Exception, asyncio.TimeoutError):  # the connection is already broken
+        pass
+
+
+async def deliver(
+    jobs: Iterable[Job],
+    connect: ConnectionFactory,
+    settings: PoolSettings,
+    on_result: Callable[[Job, Outcome], None],
+) -> None:
+    """Send every job through a pool of connections; report each outcome as it comes.
+
+    Raises DeliveryError after the pool stops early because the relay refuses the run;
+    the jobs not yet tried stay untouched for a later resume.
+    """
+    pool = _Pool(connect, settings, on_result)
+    workers = [asyncio.create_task(pool.worker()) for _ in range(settings.concurrency)]
+    try:
+        for job in jobs:
+            if pool.fatal:
+                break
+            await pool.queue.put(job)
+        await pool.queue.join()
+    finally:
+        for w in workers:
+            w.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        await pool.close_all()
+    if pool.fatal:
+        raise DeliveryError(f"Delivery stopped: {pool.fatal}. Fix that, then run `send --resume`.")

@@ -1,0 +1,133 @@
+"""Plain data that flows between the stages: no I/O, no imports from the stages."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime
+
+SUBSCRIBER_STATUSES = ("active", "unsubscribed", "bounced")
+DELIVERY_STATUSES = ("pending", "sent", "deferred", "failed", "bounced", "skipped")
+# A delivery in one of these states will not be attempted again.
+FINAL_DELIVERY_STATUSES = ("sent", "failed", "bounced", "skipped")
+
+
+def slugify(name: str) -> str:
+    """Turn a topic name into its stable key: 'Domain Names' -> 'domain-names'."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
+
+
+@dataclass(frozen=True)
+class Week:
+    """One ISO week of the newsletter's timezone, as a half-open [start, end) window."""
+
+    label: str  # "2026-W47"
+    start: datetime  # Monday 00:00 local, timezone-aware
+    end: datetime  # the next Monday 00:00 local
+
+
+@dataclass(frozen=True)
+class Article:
+    """An article as the store holds it."""
+
+    id: int
+    url: str
+    title: str
+    published_at: datetime  # timezone-aware, UTC
+    body: str = ""
+    excerpt: str = ""  # written by an editor; wins over the summarizer
+    author: str = ""
+    topics: tuple[str, ...] = ()  # topic names, primary first
+    featured: bool = False
+    score: float = 0.0
+    image_url: str = ""
+    status: str = "published"  # or "draft": never gathered
+    guid: str = ""  # a feed's id for the entry, to follow a changed link
+
+
+@dataclass(frozen=True)
+class Sponsor:
+    """A topic's sponsor line, as sold by the publication."""
+
+    name: str
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class EditionArticle:
+    """An article as it stands in a frozen edition: what the reader sees."""
+
+    url: str
+    title: str
+    excerpt: str
+    author: str
+    published_at: datetime  # in the newsletter's timezone
+    image_url: str = ""
+
+
+@dataclass(frozen=True)
+class Section:
+    """A topic section of an edition."""
+
+    topic: str
+    slug: str
+    articles: tuple[EditionArticle, ...]
+    sponsor: Sponsor | None = None
+
+
+@dataclass(frozen=True)
+class Edition:
+    """The content of one week's newsletter, before it is rendered."""
+
+    week: Week
+    subject: str
+    preheader: str
+    sections: tuple[Section, ...]
+
+    @property
+    def article_count(self) -> int:
+        """How many articles the edition carries over all sections."""
+        return sum(len(s.articles) for s in self.sections)
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """A reader on the list. ``topics`` are slugs; empty means everything."""
+
+    id: int
+    email: str
+    name: str = ""
+    status: str = "active"
+    topics: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RenderedVariant:
+    """One rendered and inlined body, shared by every subscriber with the same topics.
+
+    ``html`` and ``text`` still hold the per-subscriber placeholders; personalising a
+    copy is a string substitution, not a render.
+    """
+
+    key: str  # the topic choice as stored, "" = everything
+    subject: str
+    html: str
+    text: str
+    article_count: int
+
+
+@dataclass
+class SendReport:
+    """What one send run did, with counts by delivery status."""
+
+    week: str
+    edition_id: int
+    counts: dict[str, int] = field(default_factory=dict)
+    already_sent: bool = False
+    errors: list[str] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        """The number of deliveries in ``status``."""
+        return self.counts.get(status, 0)

@@ -1,0 +1,163 @@
+"""Rendering: Jinja templates to HTML and text, CSS inlined once per variant.
+
+A variant is the body shared by every subscriber with the same topic choice. What
+differs per subscriber (address, greeting, signed token) is left as placeholders that
+``digest.message`` fills in by substitution, so premailer runs once per variant.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from premailer import Premailer
+
+from digest.config import Config
+from digest.errors import RenderError
+from digest.models import Edition, RenderedVariant, Section
+from digest.resources import packaged_templates
+
+# Per-subscriber fields: word characters only, so that Jinja escaping, premailer and
+# URL joining all leave them untouched.
+PLACEHOLDERS = {
+    "token": "__DIGEST_TOKEN__",
+    "email": "__DIGEST_EMAIL__",
+    "greeting": "__DIGEST_GREETING__",
+}
+HTML_TEMPLATE = "digest.html.j2"
+TEXT_TEMPLATE = "digest.txt.j2"
+
+
+def templates_dir(config: Config) -> Path:
+    """The configured templates folder when it holds the templates, else the packaged one."""
+    configured = config.resolve(config.templates.path)
+    if (configured / HTML_TEMPLATE).is_file():
+        return configured
+    return packaged_templates()
+
+
+@lru_cache(maxsize=8)
+def make_environment(folder: Path) -> jinja2.Environment:
+    """A Jinja environment over ``folder``: autoescape for HTML, StrictUndefined."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(folder)),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html", "html.j2")),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["date"] = _format_date
+    return env
+
+
+def _format_date(moment: datetime, fmt: str = "%b %-d, %Y") -> str:
+    return moment.strftime(fmt)
+
+
+def variant_sections(edition: Edition, key: str) -> tuple[Section, ...]:
+    """The sections a topic choice gets: all for an empty choice, else the chosen ones."""
+    if not key:
+        return edition.sections
+    chosen = set(key.split(","))
+    return tuple(s for s in edition.sections if s.slug in chosen)
+
+
+def render_variant(config: Config, edition: Edition, key: str) -> RenderedVariant:
+    """Render and inline one variant of ``edition`` for the topic choice ``key``."""
+    sections = variant_sections(edition, key)
+    context = _context(config, edition, sections, key)
+    env = make_environment(templates_dir(config))
+    html = _render(env, HTML_TEMPLATE, context)
+    text = _render(env, TEXT_TEMPLATE, context)
+    count = sum(len(s.articles) for s in sections)
+    return RenderedVariant(key, context["subject"], inline_css(html, config.base_url), text, count)
+
+
+def _render(env: jinja2.Environment, name: str, context: Mapping[str, Any]) -> str:
+    try:
+        return env.get_template(name).render(context)
+    except jinja2.TemplateNotFound as e:
+        raise RenderError(
+            f"Template {e.name} not found in {env.loader.searchpath}; "  # type: ignore[union-attr]
+            "check [templates] path in the config."
+        ) from e
+    except jinja2.TemplateError as e:
+        where = f"{getattr(e, 'filename', None) or name}:{getattr(e, 'lineno', '?')}"
+        raise RenderError(f"Template error at {where}: {e}") from e
+
+
+def _context(
+    config: Config, edition: Edition, sections: tuple[Section, ...], key: str
+) -> dict[str, Any]:
+    base = config.base_url
+    token = PLACEHOLDERS["token"]
+    articles = [a for s in sections for a in s.articles]
+    subject = config.digest.subject.format(
+        name=config.newsletter.name, week_label=week_label(edition), week=edition.week.label,
+        count=len(articles), top_title=articles[0].title if articles else "",
+    )  # fmt: skip
+    return {
+        "newsletter": config.newsletter,
+        "edition": edition,
+        "week_label": week_label(edition),
+        "subject": subject,
+        "preheader": _preheader(articles),
+        "sections": sections,
+        "chosen_topics": [s.topic for s in sections] if key else [],
+        "greeting": PLACEHOLDERS["greeting"],
+        "email": PLACEHOLDERS["email"],
+        "links": {
+            "home": base + "/",
+            "view_in_browser": f"{base}/archive/{edition.week.label}.html",
+            "unsubscribe": f"{base}/unsubscribe/{token}",
+            "preferences": f"{base}/preferences/{token}",
+        },
+    }
+
+
+def week_label(edition: Edition) -> str:
+    """A reader's name for the week: 'November 16–22, 2026'."""
+    first = edition.week.start.date()
+    last = first + timedelta(days=6)
+    if first.month == last.month:
+        return f"{first:%B} {first.day}–{last.day}, {last.year}"
+    if first.year == last.year:
+        return f"{first:%B} {first.day} – {last:%B} {last.day}, {last.year}"
+    return f"{first:%B} {first.day}, {first.year} – {last:%B} {last.day}, {last.year}"
+
+
+def _preheader(articles: list[Any]) -> str:
+    if not articles:
+        return ""
+    rest = len(articles) - 1
+    more = f" and {rest} more {'story' if rest == 1 else 'stories'}" if rest else ""
+    return f"This week: {articles[0].title}{more}."
+
+
+def inline_css(html: str, base_url: str) -> str:
+    """Inline the stylesheet into style attributes, keeping <style> for @media rules.
+
+    premailer (last released 2021) stays behind this one function so it can be swapped.
+    """
+    try:
+        return str(
+            Premailer(
+                html,
+                base_url=base_url + "/",
+                strip_important=False,
+                keep_style_tags=True,
+                disable_leftover_css=True,
+                remove_classes=False,
+                allow_network=False,
+                disable_validation=True,
+                cssutils_logging_level=logging.CRITICAL,
+            ).transform(pretty_print=False)
+        )
+    except Exception as e:  # premailer raises bare lxml/cssutils errors
+        raise RenderError(f"Inlining CSS failed: {e}. Check the stylesheet's syntax.") from e

@@ -1,0 +1,34 @@
+"""Files that ship with digest: the email templates and the default configuration.
+
+In a source checkout they are read from the top-level ``templates/email`` and
+``config``; a built wheel carries a copy inside the package (see pyproject.toml).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_PACKAGE = Path(__file__).resolve().parent
+_PACKAGED = _PACKAGE / "_data"
+_SOURCE_TREE = _PACKAGE.parent
+
+
+def packaged_templates() -> Path:
+    """The default email templates: the wheel's copy, else the source tree's."""
+    return _first_existing(_PACKAGED / "templates" / "email", _SOURCE_TREE / "templates" / "email")
+
+
+def default_config_text() -> str:
+    """The text of the default ``digest.toml`` that ``init`` writes."""
+    path = _first_existing(_PACKAGED / "digest.toml", _SOURCE_TREE / "config" / "digest.toml")
+    return path.read_text(encoding="utf-8")
+
+
+def _first_existing(*candidates: Path) -> Path:
+    for candidate in candidates:
+        if candidate.exists():
+            return candidate
+    raise FileNotFoundError(
+        f"digest's packaged files are missing (looked in {', '.join(map(str, candidates))}); "
+        "reinstall the package."
+    )

@@ -1,0 +1,226 @@
+"""Excerpts: the article's own opening words, clean and whole, within a length budget.
+
+Pure functions only: text in, text out, limits as arguments.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from html.parser import HTMLParser
+
+ELLIPSIS = "…"
+# Elements whose text is never article prose.
+_SKIP_TAGS = {
+    "script", "style", "noscript", "template", "svg", "nav", "header", "footer",
+    "aside", "form", "button", "select", "iframe", "object", "head", "title", "figcaption",
+}  # fmt: skip
+_BLOCK_TAGS = {
+    "p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
+    "section", "article", "table", "tr", "td", "th", "pre", "hr", "figure", "dd", "dt",
+}  # fmt: skip
+_VOID_TAGS = {"br", "hr", "img", "meta", "link", "input", "source", "wbr", "col", "area"}
+# Words that end with a period without ending a sentence.
+_ABBREVIATIONS = {
+    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "mt", "ft", "gen", "gov", "sen",
+    "rep", "rev", "col", "capt", "lt", "sgt", "supt", "no", "nos", "vs", "v", "etc", "e.g",
+    "i.e", "cf", "al", "approx", "inc", "ltd", "co", "corp", "dept", "est", "fig", "vol",
+    "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
+    "u.s", "u.n", "u.k", "e.u", "a.m", "p.m", "ph.d", "mass", "calif", "wash",
+}  # fmt: skip
+_OPENERS = "\"'“‘([{«"
+_CLOSERS = "\"'”’)]}»"
+_BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*\s+")
+_LOOKS_HTML = re.compile(r"<(p|div|br|span|a|h[1-6]|ul|li|html|body|article|em|strong)\b", re.I)
+
+
+class _TextExtractor(HTMLParser):
+    """Collects visible text, one paragraph per block element."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip_depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIP_TAGS:
+            self._skip_depth += 1
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIP_TAGS:
+            self._skip_depth = max(0, self._skip_depth - 1)
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n\n")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _BLOCK_TAGS:
+            self.parts.append("\n\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip_depth:
+            self.parts.append(data)
+
+
+def looks_like_html(body: str) -> bool:
+    """True when the body carries HTML markup rather than plain text."""
+    return _LOOKS_HTML.search(body[:20000]) is not None
+
+
+def html_to_text(html: str) -> str:
+    """Visible text of an HTML fragment or page, entities decoded, paragraphs kept."""
+    parser = _TextExtractor()
+    try:
+        parser.feed(html)
+        parser.close()
+    except (AssertionError, ValueError):  # html.parser gives up on some broken markup
+        pass
+    return _tidy("".join(parser.parts))
+
+
+def _tidy(text: str) -> str:
+    text = unicodedata.normalize("NFC", text).replace("\u00a0", " ")
+    text = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]", "", text)
+    paragraphs = (re.sub(r"[ \t\r\f\v\n]+", " ", p).strip() for p in re.split(r"\n\s*\n", text))
+    return "\n\n".join(p for p in paragraphs if p)
+
+
+def plain_text(body: str) -> str:
+    """The body as clean paragraphs of text, whether it came as HTML or text."""
+    return html_to_text(body) if looks_like_html(body) else _tidy(body)
+
+
+def split_sentences(paragraph: str) -> list[str]:
+    """Split one paragraph into sentences, keeping abbreviations, initials and decimals."""
+    sentences: list[str] = []
+    start = 0
+    for match in _BOUNDARY.finditer(paragraph):
+        end = match.end()
+        if not _is_sentence_end(paragraph, match.start(), end):
+            continue
+        sentences.append(paragraph[start:end].strip())
+        start = end
+    rest = paragraph[start:].strip()
+    if rest:
+        sentences.append(rest)
+    return sentences
+
+
+def _is_sentence_end(text: str, dot: int, after: int) -> bool:
+    following = text[after : after + 2]
+    if not following or not (following[0].isupper() or following[0] in _OPENERS
+                             or following[0].isdigit()):  # fmt: skip
+        return False
+    if text[dot] != ".":
+        return True
+    word = re.search(r"([\w.]+)$", text[:dot])
+    if not word:
+        return True
+    token = word.group(1).lower().rstrip(".")
+    if token in _ABBREVIATIONS:
+        return False
+    # Initials ("J. R. Smith") and dotted acronyms ("U.S.", "D.C.") inside a sentence.
+    return not (len(token) == 1 and token.isalpha()) and not re.fullmatch(r"(\w\.)+\w", token)
+
+
+def make_excerpt(body: str, max_chars: int, *, editor_excerpt: str = "", title: str = "") -> str:
+    """The excerpt: the editor's if given, else whole leading sentences within ``max_chars``."""
+    if editor_excerpt.strip():
+        return fit_text(_tidy(editor_excerpt).replace("\n\n", " "), max_chars)
+    sentences = [s for p in plain_text(body).split("\n\n") for s in split_sentences(p)]
+    if sentences and title and _repeats(sentences[0], title):
+        sentences = sentences[1:]
+    return fit_sentences(sentences, max_chars)
+
+
+def fit_sentences(sentences: list[str], max_chars: int) -> str:
+    """As many whole leading sentences as fit; else the first cut at a word with '…'."""
+    taken: list[str] = []
+    length = 0
+    for sentence in sentences:
+        extra = len(sentence) + (1 if taken else 0)
+        if length + extra > max_chars:
+            break
+        taken.append(sentence)
+        length += extra
+    if taken:
+        return " ".join(taken)
+    return fit_text(sentences[0], max_chars) if sentences else ""
+
+
+def fit_text(text: str, max_chars: int) -> str:
+    """``text`` if it fits, else cut after a whole word, closed off with '…'."""
+    text = text.strip()
+    if len(text) <= max_chars:
+        return text
+    cut = text[: max_chars - len(ELLIPSIS) + 1]
+    space = cut.rfind(" ")
+    cut = cut[:space] if space > 0 else cut[: max_chars - len(ELLIPSIS)]
+    cut = _drop_dangling(cut)
+    return (cut + ELLIPSIS) if cut else ""
+
+
+def _drop_dangling(text: str) -> str:
+    """Trim trailing punctuation and any opener (quote, bracket) left unclosed."""
+    text = text.rstrip(" ,;:-–—" + _OPENERS)
+    for opener, closer in (("(", ")"), ("[", "]"), ("“", "”"), ("«", "»")):
+        if text.count(opener) > text.count(closer):
+            text = text[: text.rfind(opener)].rstrip(" ,;:-–—")
+    if text.count('"') % 2:
+        text = text[: text.rfind('"')].rstrip(" ,;:-–—")
+    return text
+
+
+def _repeats(sentence: str, title: str) -> bool:
+    def fold(s: str) -> str:
+        return re.sub(r"\W+", " ", s.lower()).strip()
+
+    return fold(sentence) == fold(title)
+
+
+_TITLE_TAG = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
+_H1_TAG = re.compile(r"<h1[^>]*>(.*?)</h1>", re.I | re.S)
+_OG_TITLE = re.compile(
+    r"<meta[^>]+property=[\"']og:title[\"'][^>]+content=[\"']([^\"']*)[\"']", re.I
+)
+_CHARSET = re.compile(rb"<meta[^>]+charset=[\"']?([A-Za-z0-9_-]+)", re.I)
+
+
+def decode_bytes(data: bytes) -> str:
+    """Text from a file's bytes: UTF-8, else the page's declared charset, else Latin-1."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    declared = _CHARSET.search(data[:4096])
+    if declared:
+        try:
+            return data.decode(declared.group(1).decode("ascii"), errors="replace")
+        except LookupError:
+            pass
+    return data.decode("latin-1")
+
+
+def describe_file(data: bytes, max_chars: int) -> dict[str, str]:
+    """Title, excerpt and method ('html' or 'text') for an article file."""
+    text = decode_bytes(data)
+    if looks_like_html(text):
+        title = _html_title(text)
+        return {"title": title, "excerpt": make_excerpt(text, max_chars, title=title),
+                "method": "html"}  # fmt: skip
+    lines = [line.strip() for line in _tidy(text).split("\n\n")]
+    title = lines[0] if lines and len(lines) > 1 and len(lines[0]) < 200 else ""
+    body = "\n\n".join(lines[1:] if title else lines)
+    return {"title": title, "excerpt": make_excerpt(body, max_chars, title=title),
+            "method": "text"}  # fmt: skip
+
+
+def _html_title(page: str) -> str:
+    for pattern in (_OG_TITLE, _H1_TAG, _TITLE_TAG):
+        found = pattern.search(page)
+        if found:
+            title = html_to_text(found.group(1)).replace("\n\n", " ")
+            if title:
+                return title
+    return ""
