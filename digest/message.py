@@ -15,6 +15,7 @@ import html
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from email.headerregistry import Address
 from email.utils import format_datetime, formataddr
 from urllib.parse import quote
 
@@ -98,7 +99,7 @@ def build_message(config: Config, prepared: PreparedVariant, subscriber: Subscri
     text_values = {"token": token, "email": subscriber.email, "greeting": greeting}
     html_values = {k: html.escape(v) for k, v in text_values.items()}
     personal = [
-        fold_header("To", formataddr((subscriber.name, subscriber.email))),
+        _to_header(subscriber),
         fold_header("Message-ID", message_id(prepared.week, subscriber.id, config.list_id,
                                              prepared.domain)),  # fmt: skip
         fold_header("List-Unsubscribe", f"<{unsubscribe_url}>, <{mailto}>"),
@@ -110,6 +111,14 @@ def build_message(config: Config, prepared: PreparedVariant, subscriber: Subscri
         _part(b, "text/html", _fill(prepared.html_parts, html_values)),
         f"--{b}--\r\n".encode(),
     ])  # fmt: skip
+
+
+def _to_header(subscriber: Subscriber) -> bytes:
+    name = check_header_value("To", subscriber.name)
+    address = check_header_value("To", subscriber.email)
+    if (name + address).isascii():  # the common case, without the header parser's cost
+        return b"To: " + formataddr((name, address)).encode("ascii") + b"\r\n"
+    return fold_header("To", str(Address(display_name=name, addr_spec=address)))
 
 
 def _fill(parts: tuple[str, ...], values: dict[str, str]) -> str:

@@ -31,7 +31,7 @@ _ABBREVIATIONS = {
 _OPENERS = "\"'“‘([{«"
 _CLOSERS = "\"'”’)]}»"
 _BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*\s+")
-_LOOKS_HTML = re.compile(r"<(p|div|br|span|a|h[1-6]|ul|li|html|body|article|em|strong)\b", re.I)
+_LOOKS_HTML = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*(\s[^<>]*)?/?>|&(#\d+|[a-z]+);", re.I)
 
 
 class _TextExtractor(HTMLParser):

@@ -1,0 +1,129 @@
+"""Shared fixtures: a real SQLite store in tmp_path, a config, an article factory, SMTP."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP as SMTPServer
+from aiosmtpd.smtp import Envelope, Session
+
+from digest import store
+from digest.config import Config, build_config
+from digest.models import Article
+
+REPO = Path(__file__).resolve().parent.parent
+TESTDATA = REPO.parent / "shared" / "testdata"
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # a Wednesday; last full week is 2026-W47
+SECRET = "test-secret-for-signing-links"
+
+
+def make_config(tmp_path: Path, env: dict[str, str] | None = None, **sections: Any) -> Config:
+    """A validated Config whose file lives in tmp_path; sections override the defaults."""
+    raw: dict[str, Any] = {
+        "newsletter": {
+            "name": "The Weekly Wrap", "from": "The Weekly Wrap <wrap@news.example.com>",
+            "base_url": "https://news.example.com/digest", "timezone": "America/Vancouver",
+            "postal_address": "100 Example Street, Vancouver",
+        },
+        "store": {"path": "digest.db"},
+        "outbox": {"path": "outbox"},
+        "templates": {"path": str(REPO / "templates" / "email")},
+    }  # fmt: skip
+    for name, values in sections.items():
+        raw.setdefault(name, {}).update(values)
+    environ = {"DIGEST_SECRET": SECRET} if env is None else env
+    return build_config(tmp_path / "digest.toml", raw, environ)
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    return make_config(tmp_path)
+
+
+@pytest.fixture
+def db(config: Config) -> Iterator[Any]:
+    database = store.open_store(config.store_path)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def make_article() -> Callable[..., Article]:
+    counter = iter(range(1, 10_000))
+
+    def factory(**overrides: Any) -> Article:
+        n = next(counter)
+        values: dict[str, Any] = {
+            "id": 0, "url": f"https://news.example.com/a/{n}", "title": f"Article {n}",
+            "published_at": datetime(2026, 11, 18, 12, 0, tzinfo=UTC),
+            "body": f"<p>Body of article {n}. It has two sentences.</p>",
+            "author": "Ann Author", "topics": ("DNS",),
+        }  # fmt: skip
+        values.update(overrides)
+        return Article(**values)
+
+    return factory
+
+
+@dataclass
+class Received:
+    """A message the test SMTP server accepted."""
+
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+
+    @property
+    def message(self) -> Message:
+        return email.message_from_bytes(self.data)
+
+
+@dataclass
+class RecordingHandler:
+    """An aiosmtpd handler that keeps every message; ``refuse`` answers chosen RCPTs."""
+
+    received: list[Received] = field(default_factory=list)
+    refuse: dict[str, str] = field(default_factory=dict)  # address -> SMTP reply
+
+    async def handle_RCPT(self, server: SMTPServer, session: Session, envelope: Envelope,
+                          address: str, rcpt_options: list[str]) -> str:  # fmt: skip
+        if address in self.refuse:
+            return self.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
+        self.received.append(Received(str(envelope.mail_from), list(envelope.rcpt_tos),
+                                      bytes(envelope.original_content or b"")))  # fmt: skip
+        return "250 Message accepted"
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[Controller, RecordingHandler]]:
+    handler = RecordingHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield controller, handler
+    finally:
+        controller.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)

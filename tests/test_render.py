@@ -1,0 +1,104 @@
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from digest import store
+from digest.config import Config
+from digest.edition import build_edition
+from digest.errors import RenderError
+from digest.gather import week_window
+from digest.models import Article
+from digest.render import PLACEHOLDERS, inline_css, render_variant, templates_dir
+from digest.resources import packaged_templates
+
+from .conftest import NOW, REPO, make_config
+
+
+def _edition(config: Config, db: Any, articles: list[Article]) -> Any:
+    for a in articles:
+        store.upsert_article(db, a, NOW)
+    return build_edition(config, db, week_window("2026-W47", config.tz))
+
+
+def test_titles_are_escaped_in_html_and_plain_in_text(
+    config: Config, db: Any, make_article: Callable[..., Article]
+) -> None:
+    edition = _edition(config, db, [make_article(
+        title="<script>alert(1)</script> Q&A", author="Tom & Jerry",
+        body="<p>Body with &lt;tags&gt; &amp; more.</p>")])  # fmt: skip
+    variant = render_variant(config, edition, "")
+    assert "<script>alert(1)</script>" not in variant.html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; Q&amp;A" in variant.html
+    assert "Tom &amp; Jerry" in variant.html
+    assert "<script>alert(1)</script> Q&A" in variant.text
+    assert "Body with <tags> & more." in variant.text
+
+
+def test_inlining_keeps_media_queries_and_inlines_styles(
+    config: Config, db: Any, make_article: Callable[..., Article]
+) -> None:
+    variant = render_variant(config, _edition(config, db, [make_article()]), "")
+    assert "@media only screen and (max-width: 620px)" in variant.html
+    assert "!important" in variant.html  # strip_important=False
+    assert 'class="article-title" style=' in variant.html
+    assert variant.html.count("<style") == 1  # kept once, not duplicated as leftovers
+
+
+def test_relative_links_become_absolute() -> None:
+    html = '<html><head></head><body><a href="archive/x.html">x</a><img src="/i.png" alt=""></body></html>'
+    out = inline_css(html, "https://news.example.com/digest")
+    assert 'href="https://news.example.com/digest/archive/x.html"' in out
+    assert 'src="https://news.example.com/i.png"' in out
+
+
+def test_placeholders_survive_rendering_and_inlining(
+    config: Config, db: Any, make_article: Callable[..., Article]
+) -> None:
+    variant = render_variant(config, _edition(config, db, [make_article()]), "")
+    for placeholder in PLACEHOLDERS.values():
+        assert placeholder in variant.html
+        assert placeholder in variant.text
+    assert f"https://news.example.com/digest/unsubscribe/{PLACEHOLDERS['token']}" in variant.html
+
+
+def test_topic_variant_shows_only_chosen_sections(
+    config: Config, db: Any, make_article: Callable[..., Article]
+) -> None:
+    edition = _edition(config, db, [make_article(title="Dns one", topics=("DNS",)),
+                                     make_article(title="Tld one", topics=("New TLDs",))])  # fmt: skip
+    variant = render_variant(config, edition, "new-tlds")
+    assert "Tld one" in variant.html and "Dns one" not in variant.html
+    assert variant.article_count == 1
+    assert render_variant(config, edition, "ipv4-markets").article_count == 0
+
+
+def test_sponsor_line_is_shown_for_its_section(
+    tmp_path: Path, db: Any, make_article: Callable[..., Article]
+) -> None:
+    config = make_config(tmp_path, sponsors={"DNS": {"name": "Acme DNS", "url": "https://acme.example"}})
+    variant = render_variant(config, _edition(config, db, [make_article()]), "")
+    assert "DNS, sponsored by" in variant.html and 'href="https://acme.example"' in variant.html
+    assert "DNS, sponsored by Acme DNS <https://acme.example>" in variant.text
+
+
+def test_undefined_variables_fail_loudly(
+    tmp_path: Path, db: Any, make_article: Callable[..., Article]
+) -> None:
+    folder = tmp_path / "tpl"
+    folder.mkdir()
+    for f in packaged_templates().iterdir():
+        (folder / f.name).write_text(f.read_text())
+    (folder / "digest.txt.j2").write_text("{{ no_such_thing }}")
+    config = make_config(tmp_path, templates={"path": str(folder)})
+    with pytest.raises(RenderError, match=r"Template error at .*digest.txt.j2.*no_such_thing"):
+        render_variant(config, _edition(config, db, [make_article()]), "")
+
+
+def test_missing_template_folder_falls_back_to_the_packaged_copy(tmp_path: Path) -> None:
+    config = make_config(tmp_path, templates={"path": "nowhere"})
+    assert templates_dir(config) == packaged_templates()
+    assert replace(config).resolve("nowhere") == (tmp_path / "nowhere").resolve()
+    assert packaged_templates() == REPO / "templates" / "email"  # in a source checkout
