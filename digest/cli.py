@@ -5,6 +5,7 @@ Exit codes: 0 done, 1 a run error (config, data, delivery failures), 2 usage.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -69,8 +70,12 @@ def emit(data: dict[str, Any]) -> None:
 
 
 @click.group(cls=DigestGroup)
-@click.option("--config", "config_file", metavar="PATH",
-              help="Config file (default: $DIGEST_CONFIG, then config/digest.toml).")  # fmt: skip
+@click.option(
+    "--config",
+    "config_file",
+    metavar="PATH",
+    help="Config file (default: $DIGEST_CONFIG, then config/digest.toml).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log progress and show tracebacks.")
 @click.version_option(package_name="digest")
 @click.pass_context
@@ -90,9 +95,10 @@ pass_context = click.make_pass_decorator(Context)
 def week_option(f: F) -> F:
     """--week YYYY-Www."""
     return click.option(
-        "--week", metavar="YYYY-Www",
+        "--week",
+        metavar="YYYY-Www",
         help="ISO week in the newsletter's timezone (default: the last complete week).",
-    )(f)  # fmt: skip
+    )(f)
 
 
 def json_option(f: F) -> F:
@@ -125,8 +131,14 @@ def init(obj: Context, demo: bool) -> None:
 
 @cli.command("import")
 @click.argument("source")
-@click.option("--format", "fmt", type=click.Choice(["auto", "jsonl", "csv"]), default="auto",
-              show_default=True, help="Record format; auto goes by the file's extension.")  # fmt: skip
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", "jsonl", "csv"]),
+    default="auto",
+    show_default=True,
+    help="Record format; auto goes by the file's extension.",
+)
 @json_option
 @pass_context
 def import_(obj: Context, source: str, fmt: str, as_json: bool) -> None:
@@ -174,16 +186,23 @@ def articles_list(obj: Context, week: str | None, as_json: bool) -> None:
     else:
         found = store.all_articles(db)
     rows = [
-        {"url": a.url, "title": a.title, "published_at": a.published_at.isoformat(),
-         "topics": list(a.topics), "author": a.author, "featured": a.featured,
-         "score": a.score, "status": a.status}
+        {
+            "url": a.url,
+            "title": a.title,
+            "published_at": a.published_at.isoformat(),
+            "topics": list(a.topics),
+            "author": a.author,
+            "featured": a.featured,
+            "score": a.score,
+            "status": a.status,
+        }
         for a in found
-    ]  # fmt: skip
+    ]
     if as_json:
         emit({"articles": rows})
         return
-    for r in rows:
-        click.echo(f"{r['published_at'][:16]}  {r['title']}  [{', '.join(r['topics'])}]")
+    for a in found:
+        click.echo(f"{a.published_at.isoformat()[:16]}  {a.title}  [{', '.join(a.topics)}]")
     click.echo(f"{len(rows)} articles", err=True)
 
 
@@ -210,8 +229,9 @@ def subscribers_add(obj: Context, email: str, name: str, topics: str) -> None:
     except RowError as e:
         raise click.ClickException(f"{email!r} is not a valid address: {e.reason}") from e
     config = obj.config()
-    outcome = store.add_subscriber(obj.store(config), address, clean_name(name),
-                                   parse_topics(topics), now())  # fmt: skip
+    outcome = store.add_subscriber(
+        obj.store(config), address, clean_name(name), parse_topics(topics), now()
+    )
     if outcome == "kept":
         raise click.ClickException(
             f"{address} unsubscribed or bounced earlier and was left as is. To re-activate "
@@ -249,8 +269,10 @@ def subscribers_import(obj: Context, file: Path, as_json: bool) -> None:
         f"{report.merged} duplicates merged, {report.skipped} skipped"
     )
     if report.kept:
-        click.echo(f"{report.kept} unsubscribed or bounced addresses left as they were; "
-                   "use `subscribers reactivate EMAIL` for anyone who asked to return.")  # fmt: skip
+        click.echo(
+            f"{report.kept} unsubscribed or bounced addresses left as they were; "
+            "use `subscribers reactivate EMAIL` for anyone who asked to return."
+        )
     for err in report.errors:
         click.echo(f"  line {err['line']}: {err['reason']} ({err['value']!r})", err=True)
 
@@ -282,8 +304,10 @@ def subscribers_remove(obj: Context, email: str, forget: bool) -> None:
     """Unsubscribe an address (with --forget, erase it entirely)."""
     config = obj.config()
     db = obj.store(config)
-    found = store.delete_subscriber(db, email) if forget else store.set_subscriber_status(
-        db, email, "unsubscribed", now()
+    found = (
+        store.delete_subscriber(db, email)
+        if forget
+        else store.set_subscriber_status(db, email, "unsubscribed", now())
     )
     if not found:
         raise click.ClickException(f"{email} is not on the list.")
@@ -325,8 +349,14 @@ def _excerpt_chars(obj: Context) -> int:
 @click.option("--text", is_flag=True, help="The plain-text part instead of the HTML.")
 @click.option("--open", "open_", is_flag=True, help="Open the result in the default browser.")
 @pass_context
-def preview(obj: Context, week: str | None, subscriber: str | None, out: Path | None,
-            text: bool, open_: bool) -> None:  # fmt: skip
+def preview(
+    obj: Context,
+    week: str | None,
+    subscriber: str | None,
+    out: Path | None,
+    text: bool,
+    open_: bool,
+) -> None:
     """Render the coming edition exactly as `send` would, to a file or stdout."""
     from digest.edition import preview_edition, resolve_week
 
@@ -371,16 +401,26 @@ def send(obj: Context, week: str | None, dry_run: bool, resume: bool, as_json: b
     if resume and not week:
         week = _unfinished_week(db)
     window = resolve_week(config, week, now())
-    report = send_edition(config, db, window, now, dry_run=dry_run,
-                          progress=None if as_json else _progress())  # fmt: skip
+    report = send_edition(
+        config, db, window, now, dry_run=dry_run, progress=None if as_json else _progress()
+    )
     if report is None:
-        _say(as_json, {"week": window.label, "edition": None, "sent": 0},
-             f"No published articles in {window.label}: no edition this week.")  # fmt: skip
+        _say(
+            as_json,
+            {"week": window.label, "edition": None, "sent": 0},
+            f"No published articles in {window.label}: no edition this week.",
+        )
         return
-    data = {"week": report.week, "edition": report.edition_id, "dry_run": dry_run,
-            "already_sent": report.already_sent,
-            **{s: report.count(s) for s in ("pending", "sent", "deferred", "failed",
-                                             "bounced", "skipped")}}  # fmt: skip
+    data = {
+        "week": report.week,
+        "edition": report.edition_id,
+        "dry_run": dry_run,
+        "already_sent": report.already_sent,
+        **{
+            s: report.count(s)
+            for s in ("pending", "sent", "deferred", "failed", "bounced", "skipped")
+        },
+    }
     where = "" if config.smtp.host else f" (outbox: {config.outbox_path / report.week})"
     _say(as_json, data, _send_summary(report, dry_run) + where)
     failed = report.count("failed") + report.count("bounced")
@@ -397,13 +437,20 @@ def _unfinished_week(db: Database) -> str:
 
 def _send_summary(report: Any, dry_run: bool) -> str:
     if report.already_sent:
-        return (f"Edition {report.week} was already sent ({report.count('sent')} sent); "
-                "nothing to send.")  # fmt: skip
+        return (
+            f"Edition {report.week} was already sent ({report.count('sent')} sent); "
+            "nothing to send."
+        )
     if dry_run:
-        return (f"Dry run of {report.week}: would send {report.count('pending')} "
-                f"(skip {report.count('skipped')}); nothing stored or sent.")  # fmt: skip
-    parts = [f"{report.count(s)} {s}" for s in ("sent", "deferred", "failed", "bounced",
-                                                "skipped") if report.count(s)]  # fmt: skip
+        return (
+            f"Dry run of {report.week}: would send {report.count('pending')} "
+            f"(skip {report.count('skipped')}); nothing stored or sent."
+        )
+    parts = [
+        f"{report.count(s)} {s}"
+        for s in ("sent", "deferred", "failed", "bounced", "skipped")
+        if report.count(s)
+    ]
     return f"Edition {report.week}: " + (", ".join(parts) or "nothing to do")
 
 
@@ -439,12 +486,12 @@ def schedule(obj: Context) -> None:
 
     scheduler = build_scheduler(config, job)
     next_run = scheduler.get_jobs()[0].trigger.get_next_fire_time(None, now())
-    click.echo(f"Scheduled every {config.schedule.day} at {config.schedule.time} "
-               f"{config.newsletter.timezone}; next run {next_run}. Ctrl-C stops.")  # fmt: skip
-    try:
+    click.echo(
+        f"Scheduled every {config.schedule.day} at {config.schedule.time} "
+        f"{config.newsletter.timezone}; next run {next_run}. Ctrl-C stops."
+    )
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):
         scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
-        pass
 
 
 @cli.command()
@@ -454,18 +501,27 @@ def status(obj: Context, as_json: bool) -> None:
     """Editions and their delivery counts."""
     config = obj.config()
     editions = [
-        {"week": row.week, "edition": row.id, "subject": row.subject, "status": row.status,
-         "created_at": row.created_at, "finished_at": row.finished_at, **counts}
+        {
+            "week": row.week,
+            "edition": row.id,
+            "subject": row.subject,
+            "status": row.status,
+            "created_at": row.created_at,
+            "finished_at": row.finished_at,
+            **counts,
+        }
         for row, counts in store.list_editions(obj.store(config))
-    ]  # fmt: skip
+    ]
     if as_json:
         emit({"editions": editions})
         return
     if not editions:
         click.echo("No editions yet.")
     for e in editions:
-        counts = ", ".join(f"{e.get(s, 0)} {s}" for s in ("sent", "pending", "deferred",
-                                                          "failed", "bounced", "skipped"))  # fmt: skip
+        counts = ", ".join(
+            f"{e.get(s, 0)} {s}"
+            for s in ("sent", "pending", "deferred", "failed", "bounced", "skipped")
+        )
         click.echo(f"{e['week']}  {e['status']:<6}  {counts}  {e['subject']}")
 
 

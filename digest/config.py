@@ -217,9 +217,7 @@ def build_config(path: Path, raw: Mapping[str, Any], env: Mapping[str, str]) -> 
     return config
 
 
-def _build_section(
-    path: Path, section: str, cls: type, values: Any, env: Mapping[str, str]
-) -> Any:
+def _build_section(path: Path, section: str, cls: type, values: Any, env: Mapping[str, str]) -> Any:
     if not isinstance(values, dict):
         raise ConfigError(f"{path}: [{section}] must be a table of settings.")
     fields = {f.name: f for f in dataclasses.fields(cls)}
@@ -321,9 +319,7 @@ def _check_values(c: Config) -> None:
 
     def bad(section: str, key: str, value: Any, form: str) -> ConfigError:
         env = f"{ENV_PREFIX}{section.upper()}_{key.upper()}"
-        return ConfigError(
-            f"[{section}] {key} = {value!r} in {where} or {env}: expected {form}."
-        )
+        return ConfigError(f"[{section}] {key} = {value!r} in {where} or {env}: expected {form}.")
 
     n = c.newsletter
     if not n.name.strip():
@@ -335,7 +331,9 @@ def _check_values(c: Config) -> None:
     try:
         ZoneInfo(n.timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise bad("newsletter", "timezone", n.timezone, 'an IANA zone like "Europe/Berlin"') from None
+        raise bad(
+            "newsletter", "timezone", n.timezone, 'an IANA zone like "Europe/Berlin"'
+        ) from None
     if c.smtp.tls not in TLS_MODES:
         raise bad("smtp", "tls", c.smtp.tls, "one of " + ", ".join(TLS_MODES))
     if not 1 <= c.smtp.port <= 65535:

@@ -23,12 +23,25 @@ from digest.config import Config
 from digest.errors import ConfigError, EditionError, EditionLockedError
 from digest.gather import build_sections, last_complete_week, week_window
 from digest.mailer import (
-    ConnectionFactory, Job, Outcome, PoolSettings, deliver, outbox_factory, smtp_factory,
-)  # fmt: skip
+    ConnectionFactory,
+    Job,
+    Outcome,
+    PoolSettings,
+    deliver,
+    outbox_factory,
+    smtp_factory,
+)
 from digest.message import PreparedVariant, build_message, prepare_variant
 from digest.models import (
-    Edition, EditionArticle, RenderedVariant, Section, SendReport, Sponsor, Subscriber, Week,
-)  # fmt: skip
+    Edition,
+    EditionArticle,
+    RenderedVariant,
+    Section,
+    SendReport,
+    Sponsor,
+    Subscriber,
+    Week,
+)
 from digest.render import render_variant
 from digest.summarize import make_excerpt
 
@@ -60,18 +73,19 @@ def build_edition(config: Config, db: Database, week: Week) -> Edition | None:
     if not gathered:
         return None
     sections = tuple(
-        Section(g.topic, g.slug, tuple(_edition_article(config, a) for a in g.articles),
-                g.sponsor)  # fmt: skip
+        Section(g.topic, g.slug, tuple(_edition_article(config, a) for a in g.articles), g.sponsor)
         for g in gathered
     )
     return Edition(week=week, subject="", preheader="", sections=sections)
 
 
 def _edition_article(config: Config, a: Any) -> EditionArticle:
-    excerpt = make_excerpt(a.body, config.digest.excerpt_chars, editor_excerpt=a.excerpt,
-                           title=a.title)  # fmt: skip
-    return EditionArticle(a.url, a.title, excerpt, a.author, a.published_at.astimezone(config.tz),
-                          a.image_url)  # fmt: skip
+    excerpt = make_excerpt(
+        a.body, config.digest.excerpt_chars, editor_excerpt=a.excerpt, title=a.title
+    )
+    return EditionArticle(
+        a.url, a.title, excerpt, a.author, a.published_at.astimezone(config.tz), a.image_url
+    )
 
 
 def render_variants(config: Config, edition: Edition, keys: list[str]) -> list[RenderedVariant]:
@@ -87,15 +101,25 @@ def edition_payload(edition: Edition) -> dict[str, Any]:
     return {
         "week": edition.week.label,
         "sections": [
-            {"topic": s.topic, "slug": s.slug,
-             "sponsor": {"name": s.sponsor.name, "url": s.sponsor.url} if s.sponsor else None,
-             "articles": [
-                 {"url": a.url, "title": a.title, "excerpt": a.excerpt, "author": a.author,
-                  "published_at": a.published_at.isoformat(), "image_url": a.image_url}
-                 for a in s.articles]}
+            {
+                "topic": s.topic,
+                "slug": s.slug,
+                "sponsor": {"name": s.sponsor.name, "url": s.sponsor.url} if s.sponsor else None,
+                "articles": [
+                    {
+                        "url": a.url,
+                        "title": a.title,
+                        "excerpt": a.excerpt,
+                        "author": a.author,
+                        "published_at": a.published_at.isoformat(),
+                        "image_url": a.image_url,
+                    }
+                    for a in s.articles
+                ],
+            }
             for s in edition.sections
         ],
-    }  # fmt: skip
+    }
 
 
 def edition_from_payload(config: Config, payload: dict[str, Any]) -> Edition:
@@ -103,14 +127,23 @@ def edition_from_payload(config: Config, payload: dict[str, Any]) -> Edition:
     week = week_window(payload["week"], config.tz)
     sections = tuple(
         Section(
-            s["topic"], s["slug"],
-            tuple(EditionArticle(a["url"], a["title"], a["excerpt"], a["author"],
-                                 datetime.fromisoformat(a["published_at"]), a["image_url"])
-                  for a in s["articles"]),
+            s["topic"],
+            s["slug"],
+            tuple(
+                EditionArticle(
+                    a["url"],
+                    a["title"],
+                    a["excerpt"],
+                    a["author"],
+                    datetime.fromisoformat(a["published_at"]),
+                    a["image_url"],
+                )
+                for a in s["articles"]
+            ),
             Sponsor(**s["sponsor"]) if s["sponsor"] else None,
         )
         for s in payload["sections"]
-    )  # fmt: skip
+    )
     return Edition(week=week, subject="", preheader="", sections=sections)
 
 
@@ -245,14 +278,18 @@ def _dry_run_report(db: Database, week: Week, variants: list[RenderedVariant]) -
 
 
 def _deliver_locked(
-    config: Config, db: Database, week: str, edition_id: int, clock: Clock,
+    config: Config,
+    db: Database,
+    week: str,
+    edition_id: int,
+    clock: Clock,
     progress: Callable[[int], None] | None,
-) -> None:  # fmt: skip
+) -> None:
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     if not store.acquire_lock(db, edition_id, owner, clock(), clock() + LOCK_TTL):
         raise EditionLockedError(
             f"Edition {week} is being sent by another process right now. Wait for it to "
-            f"finish; if it died, run `send --resume` again after {int(LOCK_TTL.seconds/60)} "
+            f"finish; if it died, run `send --resume` again after {int(LOCK_TTL.seconds / 60)} "
             "minutes."
         )
     try:
@@ -262,9 +299,14 @@ def _deliver_locked(
 
 
 async def _deliver(
-    config: Config, db: Database, week: str, edition_id: int, owner: str, clock: Clock,
+    config: Config,
+    db: Database,
+    week: str,
+    edition_id: int,
+    owner: str,
+    clock: Clock,
     progress: Callable[[int], None] | None,
-) -> None:  # fmt: skip
+) -> None:
     variants = store.edition_variants(db, edition_id)
     now = clock()
     prepared = {k: prepare_variant(config, v, week, now) for k, v in variants.items()}
@@ -286,16 +328,20 @@ async def _deliver(
 
 
 def _jobs(
-    config: Config, db: Database, edition_id: int, prepared: dict[str, PreparedVariant],
+    config: Config,
+    db: Database,
+    edition_id: int,
+    prepared: dict[str, PreparedVariant],
     clock: Clock,
-) -> Iterator[Job]:  # fmt: skip
+) -> Iterator[Job]:
     for batch in store.open_deliveries(db, edition_id):
         left = [d for d in batch if d.subscriber.status != "active" or d.variant not in prepared]
         if left:
             store.record_deliveries(
-                db, [(d.id, "skipped", "left the list after the edition was frozen") for d in left],
+                db,
+                [(d.id, "skipped", "left the list after the edition was frozen") for d in left],
                 clock(),
-            )  # fmt: skip
+            )
         for d in batch:
             if d in left:
                 continue
@@ -313,8 +359,9 @@ def _pool_settings(config: Config) -> PoolSettings:
     if not config.smtp.host:
         return PoolSettings(sender=config.sender_address, concurrency=1, retries=0)
     s = config.smtp
-    return PoolSettings(config.sender_address, s.concurrency, s.rate, s.max_per_connection,
-                        s.retries)  # fmt: skip
+    return PoolSettings(
+        config.sender_address, s.concurrency, s.rate, s.max_per_connection, s.retries
+    )
 
 
 def run_weekly(config: Config, clock: Clock) -> SendReport | None:

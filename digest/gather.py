@@ -90,9 +90,7 @@ def build_sections(
         seen_urls.add(article.url)
         taken += 1
     order = _section_order(list(chosen), section_order)
-    return tuple(
-        GatheredSection(names[s], s, tuple(chosen[s]), sponsors.get(s)) for s in order
-    )
+    return tuple(GatheredSection(names[s], s, tuple(chosen[s]), sponsors.get(s)) for s in order)
 
 
 def rank_articles(articles: Sequence[Article]) -> list[Article]:

@@ -46,9 +46,12 @@ class ImportReport:
     def as_dict(self) -> dict[str, Any]:
         """The ``import --json`` shape."""
         return {
-            "added": self.added, "updated": self.updated, "unchanged": self.unchanged,
-            "skipped": self.skipped, "errors": self.errors,
-        }  # fmt: skip
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "skipped": self.skipped,
+            "errors": self.errors,
+        }
 
 
 class RowError(ValueError):
@@ -72,8 +75,11 @@ def canonical_url(url: str, base: str | None = None) -> str:
     if parts.username:
         raise RowError("url must not carry a user name or password", url)
     query = urlencode(
-        [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-         if not _TRACKING.match(k)]  # fmt: skip
+        [
+            (k, v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            if not _TRACKING.match(k)
+        ]
     )
     return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", query, parts.fragment))
 
@@ -189,8 +195,7 @@ def detect_format(source: str, declared: str) -> str:
     if suffix == ".csv":
         return "csv"
     raise IngestError(
-        f"Cannot tell the format of {source}: name it .jsonl or .csv, "
-        "or pass --format jsonl|csv."
+        f"Cannot tell the format of {source}: name it .jsonl or .csv, or pass --format jsonl|csv."
     )
 
 
@@ -232,16 +237,14 @@ def _csv_records(text: str) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
         for row in reader:
             line = reader.line_num
             if None in row:
-                yield line, RowError("more cells than header columns", row[None])  # type: ignore[index]
+                yield line, RowError("more cells than header columns", row[None])
                 continue
             yield line, {k: v for k, v in row.items() if k}
     except csv.Error as e:
         yield reader.line_num, RowError(f"unreadable CSV: {e}")
 
 
-def import_articles(
-    db: Database, path: Path, fmt: str, tz: tzinfo, now: datetime
-) -> ImportReport:
+def import_articles(db: Database, path: Path, fmt: str, tz: tzinfo, now: datetime) -> ImportReport:
     """Import every readable record of ``path``; report bad rows by line."""
     report = ImportReport()
     for line, record in read_records(path, detect_format(str(path), fmt)):

@@ -10,6 +10,7 @@ ledger is never more than the messages in flight behind the wire.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import time
@@ -46,8 +47,9 @@ class Outcome:
 class SendFailure(Exception):
     """A classified failure of one send: the status it leaves, and whether to stop."""
 
-    def __init__(self, status: str, message: str, *, reconnect: bool = False,
-                 fatal: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self, status: str, message: str, *, reconnect: bool = False, fatal: bool = False
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.reconnect = reconnect
@@ -85,7 +87,8 @@ class OutboxConnection:
             os.replace(tmp, target)
         except OSError as e:
             raise SendFailure(
-                "deferred", f"cannot write {target}: {e.strerror}; check [outbox] path",
+                "deferred",
+                f"cannot write {target}: {e.strerror}; check [outbox] path",
                 fatal=True,
             ) from e
 
@@ -121,16 +124,25 @@ class SmtpConnection:
             raise SendFailure(_by_code(code, "bounced"), f"RCPT refused: {refusal}") from e
         except aiosmtplib.SMTPSenderRefused as e:
             status = _by_code(e.code, "failed")
-            raise SendFailure(status, f"MAIL FROM refused: {e.code} {e.message}",
-                              fatal=status != "deferred") from e  # fmt: skip
+            raise SendFailure(
+                status, f"MAIL FROM refused: {e.code} {e.message}", fatal=status != "deferred"
+            ) from e
         except aiosmtplib.SMTPDataError as e:
-            raise SendFailure(_by_code(e.code, "failed"), f"DATA refused: {e.code} {e.message}") from e
-        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError,
-                ConnectionError, TimeoutError, OSError) as e:  # fmt: skip
+            raise SendFailure(
+                _by_code(e.code, "failed"), f"DATA refused: {e.code} {e.message}"
+            ) from e
+        except (
+            aiosmtplib.SMTPServerDisconnected,
+            aiosmtplib.SMTPTimeoutError,
+            ConnectionError,
+            TimeoutError,
+            OSError,
+        ) as e:
             raise SendFailure("deferred", f"connection lost: {e}", reconnect=True) from e
         except aiosmtplib.SMTPResponseException as e:
-            raise SendFailure(_by_code(e.code, "failed"), f"{e.code} {e.message}",
-                              reconnect=e.code == 421) from e  # fmt: skip
+            raise SendFailure(
+                _by_code(e.code, "failed"), f"{e.code} {e.message}", reconnect=e.code == 421
+            ) from e
 
     async def close(self) -> None:
         """Say QUIT, or just drop the socket if the relay is gone."""
@@ -186,11 +198,19 @@ def _auth_message(settings: SmtpConfig, e: aiosmtplib.SMTPAuthenticationError) -
 class TokenBucket:
     """Paces sends to ``rate`` per second across all workers (0 = no limit)."""
 
-    def __init__(self, rate: float, burst: float | None = None) -> None:
+    def __init__(
+        self,
+        rate: float,
+        burst: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.rate = rate
         self.capacity = burst if burst is not None else max(1.0, rate)
         self.tokens = self.capacity
-        self.stamp = time.monotonic()
+        self.clock = clock
+        self.sleep = sleep
+        self.stamp = clock()
         self._lock = asyncio.Lock()
 
     async def take(self) -> None:
@@ -198,14 +218,12 @@ class TokenBucket:
         if self.rate <= 0:
             return
         async with self._lock:
-            while True:
-                now = time.monotonic()
-                self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-                self.stamp = now
-                if self.tokens >= 1:
-                    self.tokens -= 1
-                    return
-                await asyncio.sleep((1 - self.tokens) / self.rate)
+            now = self.clock()
+            self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+            self.stamp = now
+            self.tokens -= 1
+            if self.tokens < 0:  # in debt: wait until the debt has accrued back
+                await self.sleep(-self.tokens / self.rate)
 
 
 @dataclass(frozen=True)
@@ -221,8 +239,12 @@ class PoolSettings:
 
 
 class _Pool:
-    def __init__(self, connect: ConnectionFactory, settings: PoolSettings,
-                 on_result: Callable[[Job, Outcome], None]) -> None:  # fmt: skip
+    def __init__(
+        self,
+        connect: ConnectionFactory,
+        settings: PoolSettings,
+        on_result: Callable[[Job, Outcome], None],
+    ) -> None:
         self.connect = connect
         self.settings = settings
         self.on_result = on_result
@@ -256,8 +278,10 @@ class _Pool:
                 self._failed(job, failure)
                 continue
             except Exception as e:  # a bug must not hang the queue; keep the job for resume
-                self._failed(job, SendFailure("deferred", f"unexpected error: {e!r}",
-                                              reconnect=True, fatal=True))  # fmt: skip
+                self._failed(
+                    job,
+                    SendFailure("deferred", f"unexpected error: {e!r}", reconnect=True, fatal=True),
+                )
                 if conn is not None:
                     await self._close(conn)
                     conn = None
@@ -300,16 +324,15 @@ class _Pool:
 
     async def _retry_later(self, job: Job) -> None:
         await asyncio.sleep(self.settings.backoff * 2**job.attempts)
-        await self.queue.put(Job(job.delivery_id, job.subscriber_id, job.recipient, job.data,
-                                 job.attempts + 1))  # fmt: skip
+        await self.queue.put(
+            Job(job.delivery_id, job.subscriber_id, job.recipient, job.data, job.attempts + 1)
+        )
         self.queue.task_done()
 
 
 async def _drop(conn: Connection) -> None:
-    try:
+    with contextlib.suppress(Exception):  # the connection is already broken
         await asyncio.wait_for(conn.close(), timeout=2)
-    except (Exception, asyncio.TimeoutError):  # the connection is already broken
-        pass
 
 
 async def deliver(

@@ -53,6 +53,9 @@ def check_header_value(name: str, value: str) -> str:
 def fold_header(name: str, value: str) -> bytes:
     """One header line as bytes: encoded-words only where non-ASCII, never folded early."""
     check_header_value(name, value)
+    line = f"{name}: {value}\r\n"
+    if value.isascii() and len(line) <= 1000:  # what the policy would write, 40x cheaper
+        return line.encode("ascii")
     return _POLICY.fold_binary(name, _POLICY.header_factory(name, value))
 
 
@@ -100,17 +103,22 @@ def build_message(config: Config, prepared: PreparedVariant, subscriber: Subscri
     html_values = {k: html.escape(v) for k, v in text_values.items()}
     personal = [
         _to_header(subscriber),
-        fold_header("Message-ID", message_id(prepared.week, subscriber.id, config.list_id,
-                                             prepared.domain)),  # fmt: skip
+        fold_header(
+            "Message-ID", message_id(prepared.week, subscriber.id, config.list_id, prepared.domain)
+        ),
         fold_header("List-Unsubscribe", f"<{unsubscribe_url}>, <{mailto}>"),
     ]
     b = prepared.boundary
-    return b"".join([
-        prepared.head, *personal, b"\r\n",
-        _part(b, "text/plain", _fill(prepared.text_parts, text_values)),
-        _part(b, "text/html", _fill(prepared.html_parts, html_values)),
-        f"--{b}--\r\n".encode(),
-    ])  # fmt: skip
+    return b"".join(
+        [
+            prepared.head,
+            *personal,
+            b"\r\n",
+            _part(b, "text/plain", _fill(prepared.text_parts, text_values)),
+            _part(b, "text/html", _fill(prepared.html_parts, html_values)),
+            f"--{b}--\r\n".encode(),
+        ]
+    )
 
 
 def _to_header(subscriber: Subscriber) -> bytes:
@@ -132,6 +140,6 @@ def _part(boundary: str, content_type: str, body: str) -> bytes:
     if not encoded.endswith(b"\r\n"):
         encoded += b"\r\n"
     return (
-        f"--{boundary}\r\nContent-Type: {content_type}; charset=\"utf-8\"\r\n"
+        f'--{boundary}\r\nContent-Type: {content_type}; charset="utf-8"\r\n'
         "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
     ).encode() + encoded

@@ -99,9 +99,12 @@ def _context(
     token = PLACEHOLDERS["token"]
     articles = [a for s in sections for a in s.articles]
     subject = config.digest.subject.format(
-        name=config.newsletter.name, week_label=week_label(edition), week=edition.week.label,
-        count=len(articles), top_title=articles[0].title if articles else "",
-    )  # fmt: skip
+        name=config.newsletter.name,
+        week_label=week_label(edition),
+        week=edition.week.label,
+        count=len(articles),
+        top_title=articles[0].title if articles else "",
+    )
     return {
         "newsletter": config.newsletter,
         "edition": edition,

@@ -148,10 +148,18 @@ def open_store(path: Path) -> Database:
 def content_hash(article: Article) -> str:
     """A fingerprint of what an import can change, to tell 'updated' from 'unchanged'."""
     fields = [
-        article.title, article.body, article.excerpt, article.author,
-        to_db_time(article.published_at), article.status, str(int(article.featured)),
-        repr(article.score), article.image_url, "\x1f".join(article.topics), article.guid,
-    ]  # fmt: skip
+        article.title,
+        article.body,
+        article.excerpt,
+        article.author,
+        to_db_time(article.published_at),
+        article.status,
+        str(int(article.featured)),
+        repr(article.score),
+        article.image_url,
+        "\x1f".join(article.topics),
+        article.guid,
+    ]
     return hashlib.sha256("\x1e".join(fields).encode()).hexdigest()
 
 
@@ -163,7 +171,7 @@ def upsert_article(db: Database, article: Article, now: datetime) -> str:
     with db.atomic():
         if existing is None:
             row["created_at"] = row["updated_at"]
-            article_id = db.table("articles").insert(row).last_pk
+            article_id = _insert(db, "articles", row)
             outcome = "added"
         elif existing["content_hash"] == digest_ and existing["url"] == article.url:
             return "unchanged"
@@ -175,23 +183,38 @@ def upsert_article(db: Database, article: Article, now: datetime) -> str:
     return outcome
 
 
+def _insert(db: Database, table: str, row: dict[str, Any]) -> int:
+    cursor = db.execute(
+        f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+        list(row.values()),
+    )
+    assert cursor.lastrowid is not None
+    return int(cursor.lastrowid)
+
+
 def _find_article(db: Database, url: str, guid: str) -> dict[str, Any] | None:
     rows = list(db.query("SELECT id, url, content_hash FROM articles WHERE url = ?", [url]))
     if not rows and guid:
-        rows = list(
-            db.query("SELECT id, url, content_hash FROM articles WHERE guid = ?", [guid])
-        )
+        rows = list(db.query("SELECT id, url, content_hash FROM articles WHERE guid = ?", [guid]))
     return rows[0] if rows else None
 
 
 def _article_row(a: Article, digest_: str, now: datetime) -> dict[str, Any]:
     return {
-        "url": a.url, "guid": a.guid, "title": a.title, "body": a.body,
-        "excerpt": a.excerpt, "author": a.author,
-        "published_at": to_db_time(a.published_at), "status": a.status,
-        "featured": int(a.featured), "score": a.score, "image_url": a.image_url,
-        "content_hash": digest_, "updated_at": to_db_time(now),
-    }  # fmt: skip
+        "url": a.url,
+        "guid": a.guid,
+        "title": a.title,
+        "body": a.body,
+        "excerpt": a.excerpt,
+        "author": a.author,
+        "published_at": to_db_time(a.published_at),
+        "status": a.status,
+        "featured": int(a.featured),
+        "score": a.score,
+        "image_url": a.image_url,
+        "content_hash": digest_,
+        "updated_at": to_db_time(now),
+    }
 
 
 def _set_article_topics(db: Database, article_id: int, topics: Sequence[str]) -> None:
@@ -241,11 +264,20 @@ def _with_topics(db: Database, rows: list[dict[str, Any]]) -> list[Article]:
 
 def _article(r: dict[str, Any], topics: tuple[str, ...]) -> Article:
     return Article(
-        id=r["id"], url=r["url"], title=r["title"], body=r["body"], excerpt=r["excerpt"],
-        author=r["author"], published_at=from_db_time(r["published_at"]),
-        topics=topics, featured=bool(r["featured"]), score=r["score"],
-        image_url=r["image_url"], status=r["status"], guid=r["guid"],
-    )  # fmt: skip
+        id=r["id"],
+        url=r["url"],
+        title=r["title"],
+        body=r["body"],
+        excerpt=r["excerpt"],
+        author=r["author"],
+        published_at=from_db_time(r["published_at"]),
+        topics=topics,
+        featured=bool(r["featured"]),
+        score=r["score"],
+        image_url=r["image_url"],
+        status=r["status"],
+        guid=r["guid"],
+    )
 
 
 # ---------------------------------------------------------------- subscribers
@@ -269,8 +301,14 @@ def add_subscriber(
     stamp = to_db_time(now)
     if not rows:
         db.table("subscribers").insert(
-            {"email": email, "name": name, "topics": key, "status": "active",
-             "created_at": stamp, "updated_at": stamp}  # fmt: skip
+            {
+                "email": email,
+                "name": name,
+                "topics": key,
+                "status": "active",
+                "created_at": stamp,
+                "updated_at": stamp,
+            }
         )
         return "added"
     row = rows[0]
@@ -350,9 +388,14 @@ def get_edition(db: Database, week: str) -> EditionRow | None:
 
 def _edition_row(r: dict[str, Any]) -> EditionRow:
     return EditionRow(
-        r["id"], r["week"], r["subject"], json.loads(r["payload"]), r["status"],
-        r["created_at"], r["finished_at"],
-    )  # fmt: skip
+        r["id"],
+        r["week"],
+        r["subject"],
+        json.loads(r["payload"]),
+        r["status"],
+        r["created_at"],
+        r["finished_at"],
+    )
 
 
 def freeze_edition(
@@ -371,12 +414,16 @@ def freeze_edition(
     by_key = {v.key: v for v in variants}
     try:
         with db.atomic():
-            edition_id = int(
-                db.table("editions").insert(
-                    {"week": week, "subject": variants[0].subject if variants else "",
-                     "payload": json.dumps(payload), "status": "frozen",
-                     "created_at": stamp}  # fmt: skip
-                ).last_pk
+            edition_id = _insert(
+                db,
+                "editions",
+                {
+                    "week": week,
+                    "subject": variants[0].subject if variants else "",
+                    "payload": json.dumps(payload),
+                    "status": "frozen",
+                    "created_at": stamp,
+                },
             )
             for v in variants:
                 db.execute(
@@ -415,8 +462,7 @@ def edition_variants(db: Database, edition_id: int) -> dict[str, RenderedVariant
     """The rendered variants of a frozen edition, by topic-choice key."""
     rows = db.query("SELECT * FROM edition_variants WHERE edition_id = ?", [edition_id])
     return {
-        r["key"]: RenderedVariant(r["key"], r["subject"], r["html"], r["text"],
-                                  r["article_count"])  # fmt: skip
+        r["key"]: RenderedVariant(r["key"], r["subject"], r["html"], r["text"], r["article_count"])
         for r in rows
     }
 

@@ -82,7 +82,7 @@ def import_subscribers(db: Database, path: Path, now: datetime) -> SubscriberImp
         else:
             rows[key] = (email, name, set(topics))
     with db.atomic():
-        for email, name, topics in rows.values():
-            outcome = store.add_subscriber(db, email, name, sorted(topics), now)
+        for address, display_name, choices in rows.values():
+            outcome = store.add_subscriber(db, address, display_name, sorted(choices), now)
             setattr(report, outcome, getattr(report, outcome) + 1)
     return report

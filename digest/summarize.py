@@ -12,22 +12,114 @@ from html.parser import HTMLParser
 ELLIPSIS = "…"
 # Elements whose text is never article prose.
 _SKIP_TAGS = {
-    "script", "style", "noscript", "template", "svg", "nav", "header", "footer",
-    "aside", "form", "button", "select", "iframe", "object", "head", "title", "figcaption",
-}  # fmt: skip
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "svg",
+    "nav",
+    "header",
+    "footer",
+    "aside",
+    "form",
+    "button",
+    "select",
+    "iframe",
+    "object",
+    "head",
+    "title",
+    "figcaption",
+}
 _BLOCK_TAGS = {
-    "p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
-    "section", "article", "table", "tr", "td", "th", "pre", "hr", "figure", "dd", "dt",
-}  # fmt: skip
+    "p",
+    "div",
+    "br",
+    "li",
+    "ul",
+    "ol",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "blockquote",
+    "section",
+    "article",
+    "table",
+    "tr",
+    "td",
+    "th",
+    "pre",
+    "hr",
+    "figure",
+    "dd",
+    "dt",
+}
 _VOID_TAGS = {"br", "hr", "img", "meta", "link", "input", "source", "wbr", "col", "area"}
 # Words that end with a period without ending a sentence.
 _ABBREVIATIONS = {
-    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "mt", "ft", "gen", "gov", "sen",
-    "rep", "rev", "col", "capt", "lt", "sgt", "supt", "no", "nos", "vs", "v", "etc", "e.g",
-    "i.e", "cf", "al", "approx", "inc", "ltd", "co", "corp", "dept", "est", "fig", "vol",
-    "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
-    "u.s", "u.n", "u.k", "e.u", "a.m", "p.m", "ph.d", "mass", "calif", "wash",
-}  # fmt: skip
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "prof",
+    "sr",
+    "jr",
+    "st",
+    "mt",
+    "ft",
+    "gen",
+    "gov",
+    "sen",
+    "rep",
+    "rev",
+    "col",
+    "capt",
+    "lt",
+    "sgt",
+    "supt",
+    "no",
+    "nos",
+    "vs",
+    "v",
+    "etc",
+    "e.g",
+    "i.e",
+    "cf",
+    "al",
+    "approx",
+    "inc",
+    "ltd",
+    "co",
+    "corp",
+    "dept",
+    "est",
+    "fig",
+    "vol",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
+    "u.s",
+    "u.n",
+    "u.k",
+    "e.u",
+    "a.m",
+    "p.m",
+    "ph.d",
+    "mass",
+    "calif",
+    "wash",
+}
 _OPENERS = "\"'“‘([{«"
 _CLOSERS = "\"'”’)]}»"
 _BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*\s+")
@@ -109,8 +201,9 @@ def split_sentences(paragraph: str) -> list[str]:
 
 def _is_sentence_end(text: str, dot: int, after: int) -> bool:
     following = text[after : after + 2]
-    if not following or not (following[0].isupper() or following[0] in _OPENERS
-                             or following[0].isdigit()):  # fmt: skip
+    if not following or not (
+        following[0].isupper() or following[0] in _OPENERS or following[0].isdigit()
+    ):
         return False
     if text[dot] != ".":
         return True
@@ -207,13 +300,15 @@ def describe_file(data: bytes, max_chars: int) -> dict[str, str]:
     text = decode_bytes(data)
     if looks_like_html(text):
         title = _html_title(text)
-        return {"title": title, "excerpt": make_excerpt(text, max_chars, title=title),
-                "method": "html"}  # fmt: skip
+        return {
+            "title": title,
+            "excerpt": make_excerpt(text, max_chars, title=title),
+            "method": "html",
+        }
     lines = [line.strip() for line in _tidy(text).split("\n\n")]
     title = lines[0] if lines and len(lines) > 1 and len(lines[0]) < 200 else ""
     body = "\n\n".join(lines[1:] if title else lines)
-    return {"title": title, "excerpt": make_excerpt(body, max_chars, title=title),
-            "method": "text"}  # fmt: skip
+    return {"title": title, "excerpt": make_excerpt(body, max_chars, title=title), "method": "text"}
 
 
 def _html_title(page: str) -> str:

@@ -31,14 +31,16 @@ def make_config(tmp_path: Path, env: dict[str, str] | None = None, **sections: A
     """A validated Config whose file lives in tmp_path; sections override the defaults."""
     raw: dict[str, Any] = {
         "newsletter": {
-            "name": "The Weekly Wrap", "from": "The Weekly Wrap <wrap@news.example.com>",
-            "base_url": "https://news.example.com/digest", "timezone": "America/Vancouver",
+            "name": "The Weekly Wrap",
+            "from": "The Weekly Wrap <wrap@news.example.com>",
+            "base_url": "https://news.example.com/digest",
+            "timezone": "America/Vancouver",
             "postal_address": "100 Example Street, Vancouver",
         },
         "store": {"path": "digest.db"},
         "outbox": {"path": "outbox"},
         "templates": {"path": str(REPO / "templates" / "email")},
-    }  # fmt: skip
+    }
     for name, values in sections.items():
         raw.setdefault(name, {}).update(values)
     environ = {"DIGEST_SECRET": SECRET} if env is None else env
@@ -64,11 +66,14 @@ def make_article() -> Callable[..., Article]:
     def factory(**overrides: Any) -> Article:
         n = next(counter)
         values: dict[str, Any] = {
-            "id": 0, "url": f"https://news.example.com/a/{n}", "title": f"Article {n}",
+            "id": 0,
+            "url": f"https://news.example.com/a/{n}",
+            "title": f"Article {n}",
             "published_at": datetime(2026, 11, 18, 12, 0, tzinfo=UTC),
             "body": f"<p>Body of article {n}. It has two sentences.</p>",
-            "author": "Ann Author", "topics": ("DNS",),
-        }  # fmt: skip
+            "author": "Ann Author",
+            "topics": ("DNS",),
+        }
         values.update(overrides)
         return Article(**values)
 
@@ -95,16 +100,27 @@ class RecordingHandler:
     received: list[Received] = field(default_factory=list)
     refuse: dict[str, str] = field(default_factory=dict)  # address -> SMTP reply
 
-    async def handle_RCPT(self, server: SMTPServer, session: Session, envelope: Envelope,
-                          address: str, rcpt_options: list[str]) -> str:  # fmt: skip
+    async def handle_RCPT(
+        self,
+        server: SMTPServer,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
         if address in self.refuse:
             return self.refuse[address]
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
-        self.received.append(Received(str(envelope.mail_from), list(envelope.rcpt_tos),
-                                      bytes(envelope.original_content or b"")))  # fmt: skip
+        self.received.append(
+            Received(
+                str(envelope.mail_from),
+                list(envelope.rcpt_tos),
+                bytes(envelope.original_content or b""),
+            )
+        )
         return "250 Message accepted"
 
 

@@ -26,8 +26,12 @@ def test_repo_config_is_the_packaged_default() -> None:
 
 
 def test_env_overrides_file_and_empty_env_counts_as_unset(tmp_path: Path) -> None:
-    env = {"DIGEST_SMTP_HOST": "relay.example.com", "DIGEST_SMTP_PORT": "2525",
-           "DIGEST_NEWSLETTER_BASE_URL": "", "DIGEST_SMTP_RATE": "12.5"}  # fmt: skip
+    env = {
+        "DIGEST_SMTP_HOST": "relay.example.com",
+        "DIGEST_SMTP_PORT": "2525",
+        "DIGEST_NEWSLETTER_BASE_URL": "",
+        "DIGEST_SMTP_RATE": "12.5",
+    }
     config = make_config(tmp_path, env=env)
     assert config.smtp.host == "relay.example.com"
     assert config.smtp.port == 2525
@@ -46,8 +50,12 @@ def test_secrets_come_from_env_only(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("sections", "env", "message"),
     [
-        ({"smtp": {"port": "abc"}}, {}, r"\[smtp\] port = 'abc' in .*digest.toml or "
-         r"DIGEST_SMTP_PORT: expected a whole number"),
+        (
+            {"smtp": {"port": "abc"}},
+            {},
+            r"\[smtp\] port = 'abc' in .*digest.toml or "
+            r"DIGEST_SMTP_PORT: expected a whole number",
+        ),
         ({}, {"DIGEST_SMTP_PORT": "99999"}, r"\[smtp\] port = 99999 .* a port from 1 to 65535"),
         ({"smtp": {"tls": "ssl"}}, {}, r"\[smtp\] tls = 'ssl' .* one of none, starttls, tls"),
         ({"newsletter": {"timezone": "Mars/Base"}}, {}, r"timezone = 'Mars/Base' .* IANA zone"),
@@ -66,7 +74,9 @@ def test_bad_values_name_the_key_the_file_and_the_form(
 
 
 def test_missing_file_says_how_to_create_it(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"No configuration at .* Run `python -m digest init` to create one"):
+    with pytest.raises(
+        ConfigError, match=r"No configuration at .* Run `python -m digest init` to create one"
+    ):
         load_config(tmp_path / "nope.toml", {})
 
 

@@ -45,7 +45,9 @@ def test_week_windows_across_dst_and_new_year(label: str, tz: str, start: str, h
         ("2027-01-04T00:30:00+00:00", "UTC", "2026-W53"),
     ],
 )
-def test_last_complete_week_is_in_the_newsletters_timezone(now: str, tz: str, expected: str) -> None:
+def test_last_complete_week_is_in_the_newsletters_timezone(
+    now: str, tz: str, expected: str
+) -> None:
     assert last_complete_week(datetime.fromisoformat(now), ZoneInfo(tz)).label == expected
 
 
@@ -68,8 +70,13 @@ def test_sections_rank_limit_and_place_each_article_once(
         make_article(title="no topic", topics=()),
         make_article(title="dropped", topics=("DNS",), published_at=t - timedelta(days=1)),
     ]
-    sections = build_sections(articles, max_articles=6, max_per_section=3,
-                              sponsors={"dns": Sponsor("Acme")}, other_section="More News")  # fmt: skip
+    sections = build_sections(
+        articles,
+        max_articles=6,
+        max_per_section=3,
+        sponsors={"dns": Sponsor("Acme")},
+        other_section="More News",
+    )
     layout = {s.topic: [a.title for a in s.articles] for s in sections}
     assert layout == {
         "Cybersecurity": ["featured"],
@@ -86,6 +93,11 @@ def test_sections_rank_limit_and_place_each_article_once(
 
 def test_section_order_from_config(make_article: Callable[..., Article]) -> None:
     articles = [make_article(topics=("DNS",), featured=True), make_article(topics=("New TLDs",))]
-    sections = build_sections(articles, max_articles=5, max_per_section=5, sponsors={},
-                              section_order=["New TLDs", "Unknown"])  # fmt: skip
+    sections = build_sections(
+        articles,
+        max_articles=5,
+        max_per_section=5,
+        sponsors={},
+        section_order=["New TLDs", "Unknown"],
+    )
     assert [s.slug for s in sections] == ["new-tlds", "dns"]

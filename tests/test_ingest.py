@@ -17,8 +17,10 @@ TZ = ZoneInfo("America/Vancouver")
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        ("HTTPS://News.Example.COM/a?utm_source=x&id=3&UTM_Medium=y#p2",
-         "https://news.example.com/a?id=3#p2"),
+        (
+            "HTTPS://News.Example.COM/a?utm_source=x&id=3&UTM_Medium=y#p2",
+            "https://news.example.com/a?id=3#p2",
+        ),
         ("http://example.com", "http://example.com/"),
         ("https://example.com:443/a?fbclid=1&gclid=2", "https://example.com/a"),
         ("https://example.com:8443/a", "https://example.com:8443/a"),
@@ -41,17 +43,30 @@ def _write_jsonl(path: Path, lines: list[Any]) -> Path:
 
 
 def test_jsonl_import_reports_bad_rows_by_line_and_keeps_the_rest(tmp_path: Path, db: Any) -> None:
-    path = _write_jsonl(tmp_path / "a.jsonl", [
-        {"url": "https://news.example.com/1", "title": "One", "topics": ["DNS", "dns", "Cyber"],
-         "published_at": "2026-11-18T09:00:00", "featured": "yes", "score": "4.5"},
-        {"title": "No URL"},
-        "{not json",
-        {"url": "https://news.example.com/2", "title": "Two", "published_at": "Nov 18"},
-        [1, 2],
-        {"url": "https://news.example.com/3?utm_campaign=x", "title": "Three",
-         "topics": "DNS, New TLDs", "score": "high"},
-        {"url": "https://news.example.com/4", "title": "Four", "topics": "DNS, New TLDs"},
-    ])  # fmt: skip
+    path = _write_jsonl(
+        tmp_path / "a.jsonl",
+        [
+            {
+                "url": "https://news.example.com/1",
+                "title": "One",
+                "topics": ["DNS", "dns", "Cyber"],
+                "published_at": "2026-11-18T09:00:00",
+                "featured": "yes",
+                "score": "4.5",
+            },
+            {"title": "No URL"},
+            "{not json",
+            {"url": "https://news.example.com/2", "title": "Two", "published_at": "Nov 18"},
+            [1, 2],
+            {
+                "url": "https://news.example.com/3?utm_campaign=x",
+                "title": "Three",
+                "topics": "DNS, New TLDs",
+                "score": "high",
+            },
+            {"url": "https://news.example.com/4", "title": "Four", "topics": "DNS, New TLDs"},
+        ],
+    )
     report = import_articles(db, path, "auto", TZ, NOW)
     assert (report.added, report.skipped) == (2, 5)
     reasons = {e["line"]: e["reason"] for e in report.errors}
@@ -72,16 +87,20 @@ def test_csv_import_with_same_columns(tmp_path: Path, db: Any) -> None:
     path = tmp_path / "a.csv"
     path.write_text(
         "url,title,published_at,topics,featured,excerpt\n"
-        'https://news.example.com/c1,"Title, with comma",2026-11-18T09:00:00Z,"DNS,IPv4 Markets",0,Editor words\n'
+        'https://news.example.com/c1,"Title, with comma",2026-11-18T09:00:00Z,'
+        '"DNS,IPv4 Markets",0,Editor words\n'
         ",Missing url,,,,\n"
         "https://news.example.com/c2,Two,2026-11-19T09:00:00+01:00,,true,\n"
-    )  # fmt: skip
+    )
     report = import_articles(db, path, "auto", TZ, NOW)
     assert (report.added, report.skipped) == (2, 1)
     assert report.errors == [{"line": 3, "reason": "url is required", "value": ""}]
     first = next(a for a in store.all_articles(db) if a.url.endswith("c1"))
     assert (first.title, first.topics, first.excerpt) == (
-        "Title, with comma", ("DNS", "IPv4 Markets"), "Editor words")
+        "Title, with comma",
+        ("DNS", "IPv4 Markets"),
+        "Editor words",
+    )
 
 
 def test_unreadable_sources_are_clear_errors(tmp_path: Path, db: Any) -> None:

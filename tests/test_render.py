@@ -26,9 +26,17 @@ def _edition(config: Config, db: Any, articles: list[Article]) -> Any:
 def test_titles_are_escaped_in_html_and_plain_in_text(
     config: Config, db: Any, make_article: Callable[..., Article]
 ) -> None:
-    edition = _edition(config, db, [make_article(
-        title="<script>alert(1)</script> Q&A", author="Tom & Jerry",
-        body="<p>Body with &lt;tags&gt; &amp; more.</p>")])  # fmt: skip
+    edition = _edition(
+        config,
+        db,
+        [
+            make_article(
+                title="<script>alert(1)</script> Q&A",
+                author="Tom & Jerry",
+                body="<p>Body with &lt;tags&gt; &amp; more.</p>",
+            )
+        ],
+    )
     variant = render_variant(config, edition, "")
     assert "<script>alert(1)</script>" not in variant.html
     assert "&lt;script&gt;alert(1)&lt;/script&gt; Q&amp;A" in variant.html
@@ -48,7 +56,10 @@ def test_inlining_keeps_media_queries_and_inlines_styles(
 
 
 def test_relative_links_become_absolute() -> None:
-    html = '<html><head></head><body><a href="archive/x.html">x</a><img src="/i.png" alt=""></body></html>'
+    html = (
+        '<html><head></head><body><a href="archive/x.html">x</a>'
+        '<img src="/i.png" alt=""></body></html>'
+    )
     out = inline_css(html, "https://news.example.com/digest")
     assert 'href="https://news.example.com/digest/archive/x.html"' in out
     assert 'src="https://news.example.com/i.png"' in out
@@ -67,8 +78,14 @@ def test_placeholders_survive_rendering_and_inlining(
 def test_topic_variant_shows_only_chosen_sections(
     config: Config, db: Any, make_article: Callable[..., Article]
 ) -> None:
-    edition = _edition(config, db, [make_article(title="Dns one", topics=("DNS",)),
-                                     make_article(title="Tld one", topics=("New TLDs",))])  # fmt: skip
+    edition = _edition(
+        config,
+        db,
+        [
+            make_article(title="Dns one", topics=("DNS",)),
+            make_article(title="Tld one", topics=("New TLDs",)),
+        ],
+    )
     variant = render_variant(config, edition, "new-tlds")
     assert "Tld one" in variant.html and "Dns one" not in variant.html
     assert variant.article_count == 1
@@ -78,7 +95,9 @@ def test_topic_variant_shows_only_chosen_sections(
 def test_sponsor_line_is_shown_for_its_section(
     tmp_path: Path, db: Any, make_article: Callable[..., Article]
 ) -> None:
-    config = make_config(tmp_path, sponsors={"DNS": {"name": "Acme DNS", "url": "https://acme.example"}})
+    config = make_config(
+        tmp_path, sponsors={"DNS": {"name": "Acme DNS", "url": "https://acme.example"}}
+    )
     variant = render_variant(config, _edition(config, db, [make_article()]), "")
     assert "DNS, sponsored by" in variant.html and 'href="https://acme.example"' in variant.html
     assert "DNS, sponsored by Acme DNS <https://acme.example>" in variant.text

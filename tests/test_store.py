@@ -19,16 +19,25 @@ def test_schema_is_migrated_once_and_uses_wal(tmp_path: Path) -> None:
     applied = [r["name"] for r in db.query("SELECT name FROM _sqlite_migrations")]
     assert applied == ["m001_initial"]
     assert next(db.query("PRAGMA journal_mode"))["journal_mode"] == "wal"
-    assert {"articles", "topics", "article_topics", "subscribers", "editions",
-            "edition_variants", "deliveries"} <= set(db.table_names())  # fmt: skip
+    assert {
+        "articles",
+        "topics",
+        "article_topics",
+        "subscribers",
+        "editions",
+        "edition_variants",
+        "deliveries",
+    } <= set(db.table_names())
 
 
 def test_weekly_query_uses_its_index(db: Any) -> None:
     plan = " ".join(
-        r["detail"] for r in db.query(
+        r["detail"]
+        for r in db.query(
             "EXPLAIN QUERY PLAN SELECT * FROM articles WHERE status = 'published' "
-            "AND published_at >= '2026' AND published_at < '2027'")
-    )  # fmt: skip
+            "AND published_at >= '2026' AND published_at < '2027'"
+        )
+    )
     assert "articles_status_published" in plan
 
 
@@ -39,7 +48,9 @@ def test_unwritable_store_is_a_clear_error(tmp_path: Path) -> None:
         store.open_store(blocker / "digest.db")
 
 
-def test_upsert_reports_added_unchanged_updated(db: Any, make_article: Callable[..., Article]) -> None:
+def test_upsert_reports_added_unchanged_updated(
+    db: Any, make_article: Callable[..., Article]
+) -> None:
     article = make_article(url="https://news.example.com/x", topics=("DNS", "Cybersecurity"))
     assert store.upsert_article(db, article, NOW) == "added"
     assert store.upsert_article(db, article, NOW) == "unchanged"
@@ -49,7 +60,9 @@ def test_upsert_reports_added_unchanged_updated(db: Any, make_article: Callable[
     assert (row.title, row.topics) == ("New title", ("DNS",))
 
 
-def test_upsert_follows_a_guid_when_the_link_changes(db: Any, make_article: Callable[..., Article]) -> None:
+def test_upsert_follows_a_guid_when_the_link_changes(
+    db: Any, make_article: Callable[..., Article]
+) -> None:
     store.upsert_article(db, make_article(url="https://a.example.com/1", guid="g-1"), NOW)
     moved = make_article(url="https://a.example.com/moved", guid="g-1")
     assert store.upsert_article(db, moved, NOW) == "updated"
@@ -61,8 +74,10 @@ def test_subscriber_email_is_unique_in_any_case(db: Any) -> None:
     assert store.add_subscriber(db, "ann@example.org", "Ann", [], NOW) == "unchanged"
     assert store.add_subscriber(db, "ANN@example.org", "Ann B", ["DNS"], NOW) == "updated"
     with pytest.raises(sqlite3.IntegrityError):
-        db.execute("INSERT INTO subscribers (email, created_at, updated_at) "
-                   "VALUES ('aNN@EXAMPLE.org', '', '')")  # fmt: skip
+        db.execute(
+            "INSERT INTO subscribers (email, created_at, updated_at) "
+            "VALUES ('aNN@EXAMPLE.org', '', '')"
+        )
     assert store.get_subscriber(db, "ann@EXAMPLE.ORG").topics == ("dns",)  # type: ignore[union-attr]
 
 

@@ -5,8 +5,13 @@ from pathlib import Path
 import pytest
 
 from digest.summarize import (
-    ELLIPSIS, describe_file, fit_text, html_to_text, make_excerpt, split_sentences,
-)  # fmt: skip
+    ELLIPSIS,
+    describe_file,
+    fit_text,
+    html_to_text,
+    make_excerpt,
+    split_sentences,
+)
 
 from .conftest import TESTDATA
 
@@ -14,9 +19,15 @@ from .conftest import TESTDATA
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("The U.N. met Dr. Smith today. He said no.", ["The U.N. met Dr. Smith today.", "He said no."]),
+        (
+            "The U.N. met Dr. Smith today. He said no.",
+            ["The U.N. met Dr. Smith today.", "He said no."],
+        ),
         ("Rates rose 2.5 percent. Markets fell.", ["Rates rose 2.5 percent.", "Markets fell."]),
-        ("J. R. R. Tolkien wrote it. Then he slept.", ["J. R. R. Tolkien wrote it.", "Then he slept."]),
+        (
+            "J. R. R. Tolkien wrote it. Then he slept.",
+            ["J. R. R. Tolkien wrote it.", "Then he slept."],
+        ),
         ("Use tools, e.g. Ruff, daily. It helps.", ["Use tools, e.g. Ruff, daily.", "It helps."]),
         ("It was No. 5 on the list. Fine.", ["It was No. 5 on the list.", "Fine."]),
         ('"We are done." Then silence.', ['"We are done."', "Then silence."]),
@@ -30,8 +41,10 @@ def test_split_sentences(text: str, expected: list[str]) -> None:
 
 
 def test_html_is_stripped_and_entities_decoded() -> None:
-    html = ("<nav>Home / News</nav><script>var x = '<p>';</script>"
-            "<p>Caf&eacute; &amp; bar&nbsp;opened.</p><p>Second <b>para</b>.</p>")  # fmt: skip
+    html = (
+        "<nav>Home / News</nav><script>var x = '<p>';</script>"
+        "<p>Caf&eacute; &amp; bar&nbsp;opened.</p><p>Second <b>para</b>.</p>"
+    )
     assert html_to_text(html) == "Café & bar opened.\n\nSecond para."
 
 
@@ -54,7 +67,8 @@ def test_cut_never_leaves_a_dangling_quote_or_bracket() -> None:
 
 def test_editor_excerpt_wins() -> None:
     assert make_excerpt("<p>Body text.</p>", 300, editor_excerpt="  Editor's  words. ") == (
-        "Editor's words.")
+        "Editor's words."
+    )
 
 
 def test_first_sentence_repeating_the_headline_is_left_out() -> None:
@@ -89,7 +103,7 @@ def test_real_pages_never_exceed_the_budget_or_cut_mid_word(page: Path) -> None:
         # The cut follows a whole word of the source text.
         position = text.find(stem)
         assert position >= 0
-        follower = text[position + len(stem): position + len(stem) + 1]
+        follower = text[position + len(stem) : position + len(stem) + 1]
         assert not follower.isalnum()
     assert truth["title"]  # the data set names its page
 

@@ -1,0 +1,40 @@
+# The README's commands. Everything runs inside .venv, created on first use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+## make demo: install, load demo data, send the last complete week to the outbox.
+demo: $(VENV)/.installed
+	$(BIN)/python -m digest init --demo
+	$(BIN)/python -m digest send
+	$(BIN)/python -m digest preview --out var/outbox/preview.html
+	@echo
+	@echo "The email as readers see it: open var/outbox/preview.html in a browser."
+	@echo "Each subscriber's message is an .eml file under var/outbox/<week>/."
+
+## make test: install the test dependencies and run the suite.
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest
+
+## make lint: formatting, lint rules and strict types.
+lint: $(VENV)/.installed
+	$(BIN)/ruff format --check digest tests benchmarks
+	$(BIN)/ruff check digest tests benchmarks
+	$(BIN)/mypy digest
+
+## make bench: the pipeline benchmark (render, inline, build, SMTP send vs. a bare loop).
+bench: $(VENV)/.installed
+	$(BIN)/python benchmarks/pipeline.py
+
+clean:
+	rm -rf $(VENV) var dist build .pytest_cache .mypy_cache .ruff_cache

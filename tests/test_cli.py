@@ -1,0 +1,183 @@
+"""The command-line contract: exit codes, error text, --json shapes."""
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from digest.cli import cli
+
+
+@pytest.fixture
+def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    for name in ("DIGEST_CONFIG", "DIGEST_SECRET", "DIGEST_SMTP_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    return CliRunner()
+
+
+@pytest.fixture
+def cfg(tmp_path: Path, runner: CliRunner) -> Path:
+    path = tmp_path / "config" / "digest.toml"
+    result = runner.invoke(cli, ["--config", str(path), "init", "--demo"])
+    assert result.exit_code == 0, result.output
+    return path
+
+
+def invoke(runner: CliRunner, cfg: Path, *args: str) -> Result:
+    return runner.invoke(cli, ["--config", str(cfg), *args])
+
+
+def test_init_demo_then_send_writes_the_outbox_and_resend_sends_nothing(
+    runner: CliRunner, cfg: Path, tmp_path: Path
+) -> None:
+    first = invoke(runner, cfg, "send", "--json")
+    assert first.exit_code == 0, first.output
+    data = json.loads(first.stdout)
+    assert data["sent"] == 6 and data["failed"] == 0 and data["already_sent"] is False
+    emls = sorted((tmp_path / "var" / "outbox" / data["week"]).glob("*.eml"))
+    assert len(emls) == 6
+    second = invoke(runner, cfg, "send")
+    assert second.exit_code == 0
+    assert f"Edition {data['week']} was already sent (6 sent); nothing to send." in second.stdout
+    status = json.loads(invoke(runner, cfg, "status", "--json").stdout)
+    assert status["editions"][0]["week"] == data["week"]
+    assert status["editions"][0]["sent"] == 6 and status["editions"][0]["status"] == "sent"
+
+
+def test_week_without_articles_is_no_edition_and_exit_0(runner: CliRunner, cfg: Path) -> None:
+    result = invoke(runner, cfg, "send", "--week", "2020-W10")
+    assert result.exit_code == 0
+    assert result.stdout == "No published articles in 2020-W10: no edition this week.\n"
+
+
+def test_dry_run_counts_and_stores_nothing(runner: CliRunner, cfg: Path) -> None:
+    result = invoke(runner, cfg, "send", "--dry-run", "--json")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["pending"] == 6
+    assert json.loads(invoke(runner, cfg, "status", "--json").stdout) == {"editions": []}
+
+
+def test_bad_week_is_an_error_naming_the_option(runner: CliRunner, cfg: Path) -> None:
+    result = invoke(runner, cfg, "send", "--week", "2026-47")
+    assert result.exit_code == 1
+    assert result.stderr == "Error: --week '2026-47': expected an ISO week like 2026-W47.\n"
+
+
+def test_missing_config_tells_how_to_create_one(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(cli, ["--config", str(tmp_path / "none.toml"), "status"])
+    assert result.exit_code == 1
+    assert "Run `python -m digest init` to create one" in result.stderr
+
+
+def test_bad_config_value_names_key_and_file(runner: CliRunner, cfg: Path) -> None:
+    cfg.write_text(cfg.read_text().replace("port = 587", 'port = "five"'))
+    result = invoke(runner, cfg, "status")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: [smtp] port = 'five' in ")
+    assert "digest.toml or DIGEST_SMTP_PORT: expected a whole number." in result.stderr
+
+
+def test_env_override_of_a_bad_value(runner: CliRunner, cfg: Path) -> None:
+    result = runner.invoke(cli, ["--config", str(cfg), "status"], env={"DIGEST_SMTP_TLS": "ssl"})
+    assert result.exit_code == 1 and "[smtp] tls = 'ssl'" in result.stderr
+
+
+def test_usage_errors_exit_2(runner: CliRunner, cfg: Path) -> None:
+    assert invoke(runner, cfg, "send", "--nope").exit_code == 2
+    assert invoke(runner, cfg, "no-such-command").exit_code == 2
+
+
+def test_import_reports_bad_rows_and_prints_json(
+    runner: CliRunner, cfg: Path, tmp_path: Path
+) -> None:
+    source = tmp_path / "new.jsonl"
+    source.write_text('{"url": "https://news.example.com/n1", "title": "New"}\n{"title": "x"}\n')
+    result = invoke(runner, cfg, "import", str(source), "--json")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout) == {
+        "added": 1,
+        "updated": 0,
+        "unchanged": 0,
+        "skipped": 1,
+        "errors": [{"line": 2, "reason": "url is required", "value": None}],
+    }
+    plain = invoke(runner, cfg, "import", str(source))
+    assert plain.stdout == "0 added, 0 updated, 1 unchanged, 1 skipped\n"
+    assert "line 2: url is required" in plain.stderr
+
+
+def test_articles_list_json(runner: CliRunner, cfg: Path) -> None:
+    everything = json.loads(invoke(runner, cfg, "articles", "list", "--json").stdout)
+    assert len(everything["articles"]) == 12
+    assert set(everything["articles"][0]) >= {"url", "title", "published_at", "topics"}
+    empty = json.loads(
+        invoke(runner, cfg, "articles", "list", "--week", "2020-W01", "--json").stdout
+    )
+    assert empty == {"articles": []}
+
+
+def test_subscriber_commands(runner: CliRunner, cfg: Path, tmp_path: Path) -> None:
+    assert (
+        invoke(
+            runner, cfg, "subscribers", "add", "New@Example.ORG", "--name", "N", "--topics", "DNS"
+        ).stdout
+        == "New@example.org: added\n"
+    )
+    bad = invoke(runner, cfg, "subscribers", "add", "not-an-address")
+    assert bad.exit_code == 1 and bad.stderr.startswith(
+        "Error: 'not-an-address' is not a valid address"
+    )
+    assert invoke(runner, cfg, "subscribers", "remove", "new@example.org").exit_code == 0
+    again = invoke(runner, cfg, "subscribers", "add", "new@example.org")
+    assert again.exit_code == 1 and "subscribers reactivate EMAIL" in again.stderr
+    listed = json.loads(
+        invoke(runner, cfg, "subscribers", "list", "--status", "unsubscribed", "--json").stdout
+    )
+    assert listed == {
+        "subscribers": [
+            {"email": "New@example.org", "name": "N", "topics": ["dns"], "status": "unsubscribed"}
+        ]
+    }
+    assert invoke(runner, cfg, "subscribers", "remove", "ghost@example.org").exit_code == 1
+    csv = tmp_path / "subs.csv"
+    csv.write_text(
+        "email,name,topics\nA@example.org,A,DNS\na@EXAMPLE.org,,New TLDs\nbroken,,\n"
+        "new@example.org,Back,\n"
+    )
+    report = json.loads(invoke(runner, cfg, "subscribers", "import", str(csv), "--json").stdout)
+    assert (report["added"], report["merged"], report["kept"], report["skipped"]) == (1, 1, 1, 1)
+    assert report["errors"][0]["line"] == 4
+
+
+def test_preview_writes_html_and_text(runner: CliRunner, cfg: Path, tmp_path: Path) -> None:
+    out = tmp_path / "p.html"
+    result = invoke(runner, cfg, "preview", "--out", str(out))
+    assert result.exit_code == 0
+    assert out.read_text().startswith("<!DOCTYPE html>")
+    text = invoke(runner, cfg, "preview", "--text", "--subscriber", "emeka.obi@example.org")
+    assert "Hi Emeka," in text.stdout and "IPV4 MARKETS" in text.stdout
+    assert "== DNS ==" not in text.stdout
+    missing = invoke(runner, cfg, "preview", "--subscriber", "ghost@example.org")
+    assert (
+        missing.exit_code == 1
+        and missing.stderr == "Error: ghost@example.org is not on the list.\n"
+    )
+
+
+def test_excerpt_command(runner: CliRunner, tmp_path: Path) -> None:
+    page = tmp_path / "a.html"
+    page.write_text(
+        "<html><head><title>T</title></head><body><h1>Head line</h1>"
+        "<p>First sentence. Second sentence.</p></body></html>"
+    )
+    result = runner.invoke(
+        cli,
+        ["--config", str(tmp_path / "none.toml"), "excerpt", str(page), "--chars", "20", "--json"],
+    )
+    assert result.exit_code == 0
+    assert json.loads(result.stdout) == {
+        "title": "Head line",
+        "excerpt": "First sentence.",
+        "method": "html",
+    }

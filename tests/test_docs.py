@@ -1,0 +1,32 @@
+"""The README cannot drift from the CLI: every command is documented and has help."""
+
+from pathlib import Path
+
+import click
+import pytest
+
+from digest.cli import cli
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+
+
+def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
+    found = []
+    for name, command in group.commands.items():
+        path = f"{prefix}{name}"
+        if isinstance(command, click.Group):
+            found += _commands(command, path + " ")
+        else:
+            found.append((path, command))
+    return found
+
+
+@pytest.mark.parametrize(("path", "command"), _commands(cli), ids=lambda x: str(x))
+def test_every_command_is_in_the_readme_with_help(path: str, command: click.Command) -> None:
+    assert f"`digest {path}" in README, f"README lacks `digest {path}`"
+    assert command.help and command.help.strip()
+
+
+def test_readme_starts_with_the_two_commands() -> None:
+    first_block = README.split("## Two commands", 1)[1].split("\n\n")[2]
+    assert "make demo" in first_block and "make test" in first_block

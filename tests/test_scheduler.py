@@ -1,0 +1,58 @@
+from datetime import UTC, datetime
+from pathlib import Path
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from digest import store
+from digest.demo import load_demo
+from digest.edition import run_weekly
+from digest.scheduler import JOB_ID, build_scheduler, weekly_trigger
+
+from .conftest import NOW, make_config
+
+
+def test_trigger_fires_on_the_configured_local_time_across_dst(tmp_path: Path) -> None:
+    config = make_config(tmp_path, schedule={"day": "mon", "time": "07:00"})
+    trigger = weekly_trigger(config)
+    before_dst_end = datetime(2026, 10, 28, tzinfo=UTC)
+    first = trigger.get_next_fire_time(None, before_dst_end)
+    second = trigger.get_next_fire_time(first, first.replace(minute=1))
+    assert first.isoformat() == "2026-11-02T07:00:00-08:00"  # after the change: PST
+    assert second.isoformat() == "2026-11-09T07:00:00-08:00"
+    assert trigger.get_next_fire_time(None, datetime(2026, 10, 20, tzinfo=UTC)).isoformat() == (
+        "2026-10-26T07:00:00-07:00"
+    )  # before it: PDT
+
+
+def test_job_runs_one_at_a_time_and_coalesces_missed_runs(tmp_path: Path) -> None:
+    config = make_config(tmp_path, schedule={"misfire_grace": 600})
+    scheduler = build_scheduler(config, lambda: None, BackgroundScheduler)
+    job = scheduler.get_job(JOB_ID)
+    assert job.coalesce is True
+    assert job.max_instances == 1
+    assert job.misfire_grace_time == 600
+
+
+def test_weekly_run_sends_last_week_then_skips_it(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    db = store.open_store(config.store_path)
+    load_demo(config, db, NOW)
+    first = run_weekly(config, lambda: NOW)
+    assert first is not None and first.week == "2026-W47" and first.count("sent") == 6
+    second = run_weekly(config, lambda: NOW)
+    assert second is not None and second.already_sent
+    assert len(list((config.outbox_path / "2026-W47").glob("*.eml"))) == 6
+
+
+def test_scheduler_job_really_fires(tmp_path: Path) -> None:
+    import threading
+
+    config = make_config(tmp_path)
+    fired = threading.Event()
+    scheduler = build_scheduler(config, fired.set, BackgroundScheduler)
+    scheduler.start()
+    try:
+        scheduler.get_job(JOB_ID).modify(next_run_time=datetime.now(UTC))
+        assert fired.wait(timeout=10)
+    finally:
+        scheduler.shutdown(wait=False)
