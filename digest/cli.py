@@ -425,7 +425,10 @@ def send(obj: Context, week: str | None, dry_run: bool, resume: bool, as_json: b
     _say(as_json, data, _send_summary(report, dry_run) + where)
     failed = report.count("failed") + report.count("bounced")
     if failed:
-        raise click.ClickException(f"{failed} deliveries failed; see `status` for the list.")
+        raise click.ClickException(
+            f"{failed} deliveries failed or bounced; "
+            "`subscribers list --status bounced` names them."
+        )
 
 
 def _unfinished_week(db: Database) -> str:

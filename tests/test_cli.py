@@ -181,3 +181,19 @@ def test_excerpt_command(runner: CliRunner, tmp_path: Path) -> None:
         "excerpt": "First sentence.",
         "method": "html",
     }
+
+
+def test_failed_deliveries_exit_1_with_the_count(
+    runner: CliRunner, cfg: Path, smtp_server: tuple
+) -> None:
+    controller, handler = smtp_server
+    handler.refuse["ben.hughes@example.org"] = "550 5.1.1 No such user"
+    env = {"DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(controller.port),
+           "DIGEST_SMTP_TLS": "none", "DIGEST_SECRET": "s"}  # fmt: skip
+    result = runner.invoke(cli, ["--config", str(cfg), "send", "--json"], env=env)
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["bounced"] == 1
+    assert result.stderr == (
+        "Error: 1 deliveries failed or bounced; `subscribers list --status bounced` names them.\n"
+    )
+    assert len(handler.received) == 5
