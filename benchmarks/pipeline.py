@@ -56,9 +56,14 @@ def _config(folder: Path, port: int, concurrency: int) -> Any:
         "newsletter": {"timezone": "America/Vancouver", "postal_address": "1 Example St"},
         "store": {"path": "bench.db"},
         "templates": {"path": str(REPO / "templates" / "email")},
-        "smtp": {"host": "127.0.0.1", "port": port, "tls": "none",
-                 "concurrency": concurrency, "timeout": 30},
-    }  # fmt: skip
+        "smtp": {
+            "host": "127.0.0.1",
+            "port": port,
+            "tls": "none",
+            "concurrency": concurrency,
+            "timeout": 30,
+        },
+    }
     return build_config(folder / "digest.toml", raw, {"DIGEST_SECRET": "bench-secret"})
 
 
@@ -78,9 +83,13 @@ def bench_render(config: Any, edition: Any) -> dict[str, float]:
     render_s = _timed(lambda: env.get_template(HTML_TEMPLATE).render(context), 20)
     inline_s = _timed(lambda: inline_css(html, config.base_url), 10)
     variant_s = _timed(lambda: render_variant(config, edition, ""), 10)
-    return {"render_ms": render_s * 1e3, "inline_ms": inline_s * 1e3,
-            "variant_ms": variant_s * 1e3, "html_kb": len(html) / 1024,
-            "inlined_kb": len(inline_css(html, config.base_url)) / 1024}  # fmt: skip
+    return {
+        "render_ms": render_s * 1e3,
+        "inline_ms": inline_s * 1e3,
+        "variant_ms": variant_s * 1e3,
+        "html_kb": len(html) / 1024,
+        "inlined_kb": len(inline_css(html, config.base_url)) / 1024,
+    }
 
 
 def bench_build(config: Any, edition: Any, n: int) -> dict[str, float]:
@@ -110,10 +119,19 @@ def _free_port() -> int:
 
 def _start_sink(port: int) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
-         "-c", "aiosmtpd.handlers.Sink"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            f"127.0.0.1:{port}",
+            "-c",
+            "aiosmtpd.handlers.Sink",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     for _ in range(100):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
@@ -157,8 +175,9 @@ def bench_send(folder: Path, n: int, concurrency: int) -> dict[str, float]:
         assert report is not None and report.count("sent") == n, report
         edition = build_edition(config, db, week)
         prepared = prepare_variant(config, render_variant(config, edition, ""), week.label, NOW)
-        messages = [(s.email, build_message(config, prepared, s))
-                    for s in store.iter_subscribers(db)]  # fmt: skip
+        messages = [
+            (s.email, build_message(config, prepared, s)) for s in store.iter_subscribers(db)
+        ]
         start = time.perf_counter()
         asyncio.run(_bare_loop(port, messages, concurrency))
         bare = time.perf_counter() - start
@@ -182,20 +201,28 @@ def main() -> None:
         r = bench_render(config, edition)
         b = bench_build(config, edition, args.subscribers)
         s = bench_send(folder / "send", args.subscribers, args.concurrency)
-    print(f"edition: {edition.article_count} articles, HTML {r['html_kb']:.1f} KB before "
-          f"inlining, {r['inlined_kb']:.1f} KB after")  # fmt: skip
+    print(
+        f"edition: {edition.article_count} articles, HTML {r['html_kb']:.1f} KB before "
+        f"inlining, {r['inlined_kb']:.1f} KB after"
+    )
     print(f"render (Jinja)           {r['render_ms']:8.2f} ms per edition")
     print(f"inline (premailer)       {r['inline_ms']:8.2f} ms per edition")
     print(f"render + inline variant  {r['variant_ms']:8.2f} ms per variant")
     print(
         f"build, digest            {b['digest_per_s']:8.0f} msgs/s  ({b['message_kb']:.1f} KB each)"
     )
-    print(f"build, stdlib baseline   {b['stdlib_per_s']:8.0f} msgs/s  "
-          f"(digest is {b['digest_per_s'] / b['stdlib_per_s']:.1f}x)")  # fmt: skip
-    print(f"send, digest (ledger)    {s['digest_per_s']:8.0f} msgs/s to aiosmtpd, "
-          f"{args.subscribers} subscribers, concurrency {args.concurrency}")  # fmt: skip
-    print(f"send, bare aiosmtplib    {s['bare_per_s']:8.0f} msgs/s  "
-          f"(digest is {s['digest_per_s'] / s['bare_per_s']:.2f}x)")  # fmt: skip
+    print(
+        f"build, stdlib baseline   {b['stdlib_per_s']:8.0f} msgs/s  "
+        f"(digest is {b['digest_per_s'] / b['stdlib_per_s']:.1f}x)"
+    )
+    print(
+        f"send, digest (ledger)    {s['digest_per_s']:8.0f} msgs/s to aiosmtpd, "
+        f"{args.subscribers} subscribers, concurrency {args.concurrency}"
+    )
+    print(
+        f"send, bare aiosmtplib    {s['bare_per_s']:8.0f} msgs/s  "
+        f"(digest is {s['digest_per_s'] / s['bare_per_s']:.2f}x)"
+    )
 
 
 if __name__ == "__main__":

@@ -296,6 +296,24 @@ def subscribers_list(obj: Context, status: str | None, as_json: bool) -> None:
         click.echo(f"{r['email']}  {r['name']}  [{topics}]  {r['status']}")
 
 
+@subscribers.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+@click.option("--status", type=click.Choice(SUBSCRIBER_STATUSES), help="Only this status.")
+@pass_context
+def subscribers_export(obj: Context, file: Path, status: str | None) -> None:
+    """Write the list as CSV (email,name,topics,status), safe to open in a spreadsheet."""
+    from digest.subscribers import export_csv
+
+    config = obj.config()
+    rows = store.iter_subscribers(obj.store(config), status)
+    if str(file) == "-":
+        count = export_csv(rows, sys.stdout)
+    else:
+        with file.open("w", encoding="utf-8", newline="") as out:
+            count = export_csv(rows, out)
+    click.echo(f"{count} subscribers exported", err=True)
+
+
 @subscribers.command("remove")
 @click.argument("email")
 @click.option("--forget", is_flag=True, help="Erase the subscriber and their history.")
@@ -526,6 +544,56 @@ def status(obj: Context, as_json: bool) -> None:
             for s in ("sent", "pending", "deferred", "failed", "bounced", "skipped")
         )
         click.echo(f"{e['week']}  {e['status']:<6}  {counts}  {e['subject']}")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+@pass_context
+def serve(obj: Context, host: str, port: int) -> None:
+    """Serve the unsubscribe and preferences pages (put it behind your HTTPS proxy)."""
+    import uvicorn
+
+    from digest.web import create_app
+
+    config = obj.config()
+    if not config.secret:
+        raise click.ClickException(
+            "DIGEST_SECRET is not set: the pages check each link's signature with it. "
+            "Set it to the same value the sender uses."
+        )
+    store.open_store(config.store_path).close()  # fail now, not on the first request
+    click.echo(f"Serving {config.base_url}/unsubscribe/... on http://{host}:{port}", err=True)
+    uvicorn.run(
+        create_app(config),
+        host=host,
+        port=port,
+        proxy_headers=True,
+        log_level="info" if obj.verbose else "warning",
+    )
+
+
+@cli.command("process-unsubscribes")
+@click.argument("maildir", type=click.Path(file_okay=False, path_type=Path))
+@json_option
+@pass_context
+def process_unsubscribes(obj: Context, maildir: Path, as_json: bool) -> None:
+    """Apply the mailto unsubscribe requests that arrived in a Maildir."""
+    from digest.unsubscribe import process_maildir
+
+    config = obj.config()
+    if not config.secret:
+        raise click.ClickException("DIGEST_SECRET is not set: it checks each request's token.")
+    report = process_maildir(obj.store(config), config, maildir, now())
+    if as_json:
+        emit(report.as_dict())
+        return
+    click.echo(
+        f"{report.unsubscribed} unsubscribed, {report.already} already out, "
+        f"{len(report.invalid)} not understood"
+    )
+    for item in report.invalid:
+        click.echo(f"  {item['message']}: {item['reason']} ({item['subject']!r})", err=True)
 
 
 def main() -> None:

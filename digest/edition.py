@@ -200,6 +200,11 @@ def _parts(msg: Message) -> tuple[str, str]:
 
 def _signing(config: Config) -> Config:
     """The config with a signing key: DIGEST_SECRET, or the development key for the outbox."""
+    if not config.newsletter.postal_address.strip():
+        raise ConfigError(
+            f"[newsletter] postal_address is empty in {config.path}. Bulk mail must carry the "
+            "sender's postal address (CAN-SPAM, CASL); set it before sending or previewing."
+        )
     if config.secret:
         return config
     if config.smtp.host:

@@ -13,9 +13,9 @@ _PACKAGED = _PACKAGE / "_data"
 _SOURCE_TREE = _PACKAGE.parent
 
 
-def packaged_templates() -> Path:
-    """The default email templates: the wheel's copy, else the source tree's."""
-    return _first_existing(_PACKAGED / "templates" / "email", _SOURCE_TREE / "templates" / "email")
+def packaged_templates(kind: str = "email") -> Path:
+    """The default templates of ``kind`` (email, web): the wheel's copy, else the source tree's."""
+    return _first_existing(_PACKAGED / "templates" / kind, _SOURCE_TREE / "templates" / kind)
 
 
 def default_config_text() -> str:

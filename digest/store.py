@@ -112,6 +112,21 @@ _SCHEMA_V1 = [
 ]
 
 
+@migrations()
+def m002_subscriber_events(db: Database) -> None:
+    """Who left or changed their choice, when and how: the audit trail for compliance."""
+    db.execute(
+        """CREATE TABLE subscriber_events (
+            id INTEGER PRIMARY KEY,
+            subscriber_id INTEGER NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
+            event TEXT NOT NULL,
+            source TEXT NOT NULL,
+            at TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX subscriber_events_subscriber ON subscriber_events (subscriber_id)")
+
+
 def to_db_time(moment: datetime) -> str:
     """A timezone-aware datetime as the store's UTC text."""
     if moment.tzinfo is None:
@@ -323,13 +338,67 @@ def add_subscriber(
     return "updated"
 
 
-def set_subscriber_status(db: Database, email: str, status: str, now: datetime) -> bool:
+def set_subscriber_status(
+    db: Database, email: str, status: str, now: datetime, source: str = "cli"
+) -> bool:
     """Set a subscriber's status; False when no such address is on the list."""
-    cursor = db.execute(
-        "UPDATE subscribers SET status = ?, updated_at = ? WHERE email = ? COLLATE NOCASE",
-        [status, to_db_time(now), email],
+    found = get_subscriber(db, email)
+    if found is None:
+        return False
+    change_subscriber(db, found.id, now, source, status=status)
+    return True
+
+
+def change_subscriber(
+    db: Database,
+    subscriber_id: int,
+    now: datetime,
+    source: str,
+    *,
+    status: str | None = None,
+    topics: Sequence[str] | None = None,
+) -> bool:
+    """Change status and/or topic choice, logging the event; False when nothing changed."""
+    current = get_subscriber_by_id(db, subscriber_id)
+    if current is None:
+        return False
+    new_status = status or current.status
+    new_topics = topics_key(topics) if topics is not None else ",".join(current.topics)
+    if new_status == current.status and new_topics == ",".join(current.topics):
+        return False
+    stamp = to_db_time(now)
+    with db.atomic():
+        db.execute(
+            "UPDATE subscribers SET status = ?, topics = ?, updated_at = ? WHERE id = ?",
+            [new_status, new_topics, stamp, subscriber_id],
+        )
+        event = new_status if new_status != current.status else "topics"
+        db.execute(
+            "INSERT INTO subscriber_events (subscriber_id, event, source, at) VALUES (?, ?, ?, ?)",
+            [subscriber_id, event, source, stamp],
+        )
+    return True
+
+
+def subscriber_events(db: Database, subscriber_id: int) -> list[tuple[str, str]]:
+    """(event, source) pairs for one subscriber, oldest first."""
+    rows = db.query(
+        "SELECT event, source FROM subscriber_events WHERE subscriber_id = ? ORDER BY id",
+        [subscriber_id],
     )
-    return cursor.rowcount > 0
+    return [(r["event"], r["source"]) for r in rows]
+
+
+def get_subscriber_by_id(db: Database, subscriber_id: int) -> Subscriber | None:
+    """The subscriber with this id."""
+    rows = list(db.query("SELECT * FROM subscribers WHERE id = ?", [subscriber_id]))
+    return _subscriber(rows[0]) if rows else None
+
+
+def all_topics(db: Database) -> list[tuple[str, str]]:
+    """Every known topic as (slug, name), by name."""
+    rows = db.query("SELECT slug, name FROM topics ORDER BY name COLLATE NOCASE")
+    return [(r["slug"], r["name"]) for r in rows]
 
 
 def delete_subscriber(db: Database, email: str) -> bool:
@@ -551,12 +620,8 @@ def record_deliveries(
 
 def bounce_subscribers(db: Database, subscriber_ids: Sequence[int], now: datetime) -> None:
     """Mark subscribers bounced: they are never sent to again."""
-    stamp = to_db_time(now)
-    with db.atomic():
-        db.conn.executemany(
-            "UPDATE subscribers SET status = 'bounced', updated_at = ? WHERE id = ?",
-            [(stamp, i) for i in subscriber_ids],
-        )
+    for subscriber_id in subscriber_ids:
+        change_subscriber(db, subscriber_id, now, "smtp", status="bounced")
 
 
 def delivery_counts(db: Database, edition_id: int) -> dict[str, int]:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import csv
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from email_validator import EmailNotValidError, validate_email
 from sqlite_utils import Database
 
 from digest import store
 from digest.ingest import RowError, read_records
+from digest.models import Subscriber
 
 
 @dataclass
@@ -86,3 +89,23 @@ def import_subscribers(db: Database, path: Path, now: datetime) -> SubscriberImp
             outcome = store.add_subscriber(db, address, display_name, sorted(choices), now)
             setattr(report, outcome, getattr(report, outcome) + 1)
     return report
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """A cell a spreadsheet will show as text, never run as a formula (CSV injection)."""
+    return "'" + cell if cell.startswith(_FORMULA_START) else cell
+
+
+def export_csv(subscribers: Iterable[Subscriber], out: TextIO) -> int:
+    """Write ``email,name,topics,status`` rows with formula-like cells neutralised."""
+    writer = csv.writer(out)
+    writer.writerow(["email", "name", "topics", "status"])
+    count = 0
+    for s in subscribers:
+        row = [s.email, s.name, ",".join(s.topics), s.status]
+        writer.writerow([spreadsheet_safe(cell) for cell in row])
+        count += 1
+    return count

@@ -188,8 +188,12 @@ def test_failed_deliveries_exit_1_with_the_count(
 ) -> None:
     controller, handler = smtp_server
     handler.refuse["ben.hughes@example.org"] = "550 5.1.1 No such user"
-    env = {"DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(controller.port),
-           "DIGEST_SMTP_TLS": "none", "DIGEST_SECRET": "s"}  # fmt: skip
+    env = {
+        "DIGEST_SMTP_HOST": "127.0.0.1",
+        "DIGEST_SMTP_PORT": str(controller.port),
+        "DIGEST_SMTP_TLS": "none",
+        "DIGEST_SECRET": "s",
+    }
     result = runner.invoke(cli, ["--config", str(cfg), "send", "--json"], env=env)
     assert result.exit_code == 1
     assert json.loads(result.stdout)["bounced"] == 1

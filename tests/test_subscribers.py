@@ -1,0 +1,166 @@
+"""The list: import, export, leaving by mail, and never mailing those who left."""
+
+import io
+import mailbox
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from digest import edition as edition_module
+from digest import store
+from digest.config import Config
+from digest.demo import load_demo
+from digest.edition import send_edition
+from digest.errors import ConfigError, DigestError, IngestError
+from digest.gather import week_window
+from digest.models import Subscriber
+from digest.subscribers import export_csv, import_subscribers
+from digest.tokens import sign_token
+from digest.unsubscribe import process_maildir
+
+from .conftest import NOW, SECRET, make_config
+
+
+def test_import_validates_normalises_and_merges(tmp_path: Path, db: Any) -> None:
+    store.add_subscriber(db, "left@example.org", "", [], NOW)
+    store.set_subscriber_status(db, "left@example.org", "unsubscribed", NOW)
+    csv_file = tmp_path / "s.csv"
+    csv_file.write_text(
+        "Email,Name,Topics\n"
+        "Mixed.Case@EXAMPLE.ORG,Mixed,DNS\n"
+        "mixed.case@example.org,,New TLDs\n"
+        "no-at-sign,Bad,\n"
+        "someone@localhost,Bad,\n"
+        "left@example.org,Back,\n"
+        "\"=cmd|' /C calc'!A0@example.org\",Evil,\n"
+        'ok@example.com,"=HYPERLINK(""http://x"")",\n'
+    )
+    report = import_subscribers(db, csv_file, NOW)
+    assert (report.added, report.merged, report.kept, report.skipped) == (2, 1, 1, 3)
+    assert [e["line"] for e in report.errors] == [4, 5, 7]
+    mixed = store.get_subscriber(db, "mixed.case@example.org")
+    assert mixed is not None
+    assert (mixed.email, mixed.name, mixed.topics) == (
+        "Mixed.Case@example.org",
+        "Mixed",
+        ("dns", "new-tlds"),
+    )
+    assert store.get_subscriber(db, "left@example.org").status == "unsubscribed"  # type: ignore[union-attr]
+
+
+def test_non_utf8_csv_is_refused_with_a_fix(tmp_path: Path, db: Any) -> None:
+    csv_file = tmp_path / "s.csv"
+    csv_file.write_bytes("email,name\nzoe@example.org,Zo\xeb\n".encode("latin-1"))
+    with pytest.raises(IngestError, match=r"not UTF-8 text .* save it as UTF-8"):
+        import_subscribers(db, csv_file, NOW)
+    assert list(store.iter_subscribers(db)) == []
+
+
+def test_export_neutralises_formulas() -> None:
+    out = io.StringIO()
+    rows = [
+        Subscriber(1, "a@example.org", "=cmd|' /C calc'!A0"),
+        Subscriber(2, "b@example.org", "+1 555"),
+        Subscriber(3, "c@example.org", "Cé"),
+    ]
+    assert export_csv(rows, out) == 3
+    lines = out.getvalue().splitlines()
+    assert lines[1] == "a@example.org,'=cmd|' /C calc'!A0,,active"
+    assert lines[2] == "b@example.org,'+1 555,,active"
+    assert lines[3] == "c@example.org,Cé,,active"
+
+
+def _maildir(tmp_path: Path, subjects: list[str]) -> Path:
+    box = mailbox.Maildir(str(tmp_path / "Maildir"), create=True)
+    for subject in subjects:
+        msg = EmailMessage()
+        msg["From"], msg["To"], msg["Subject"] = "x@example.org", "unsubscribe@example.com", subject
+        box.add(msg)
+    return tmp_path / "Maildir"
+
+
+def test_mailto_requests_from_a_maildir(tmp_path: Path, config: Config, db: Any) -> None:
+    load_demo(config, db, NOW)
+    token = sign_token(SECRET, config.list_id, 2)
+    path = _maildir(
+        tmp_path,
+        [
+            f"unsubscribe {token}",
+            f"Re: UNSUBSCRIBE {token}",
+            "unsubscribe 1.forged0000000000000000",
+            "hello",
+        ],
+    )
+    report = process_maildir(db, config, path, NOW)
+    assert (report.unsubscribed, report.already, len(report.invalid)) == (1, 1, 2)
+    assert store.get_subscriber_by_id(db, 2).status == "unsubscribed"  # type: ignore[union-attr]
+    assert store.subscriber_events(db, 2) == [("unsubscribed", "mailto")]
+    assert not list((path / "new").iterdir())  # filed as seen: not applied twice
+    assert process_maildir(db, config, path, NOW).as_dict() == {
+        "unsubscribed": 0,
+        "already": 0,
+        "invalid": [],
+    }
+    with pytest.raises(DigestError, match="is not a Maildir"):
+        process_maildir(db, config, tmp_path, NOW)
+
+
+def test_unsubscribed_and_bounced_are_left_out_of_next_edition_and_of_a_resume(
+    config: Config, db: Any
+) -> None:
+    load_demo(config, db, NOW)
+    store.set_subscriber_status(db, "ana.sousa@example.org", "unsubscribed", NOW)
+    store.set_subscriber_status(db, "ben.hughes@example.org", "bounced", NOW)
+    week = week_window("2026-W47", config.tz)
+    # Freeze without delivering, as a crash right after the freeze would leave it.
+    built = edition_module.build_edition(config, db, week)
+    variants = edition_module.render_variants(config, built, store.active_topic_choices(db))
+    edition_id = store.freeze_edition(
+        db, week.label, edition_module.edition_payload(built), variants, NOW
+    )
+    assert sum(store.delivery_counts(db, edition_id).values()) == 4  # the two are not in it
+    store.set_subscriber_status(db, "chen.wei@example.com", "unsubscribed", NOW)  # leaves mid-send
+    report = send_edition(config, db, week, lambda: NOW)
+    assert report is not None
+    assert (report.count("sent"), report.count("skipped")) == (3, 1)
+    sent = {p.name for p in (config.outbox_path / "2026-W47").glob("*.eml")}
+    assert "chen.wei@example.com.eml" not in sent and "ana.sousa@example.org.eml" not in sent
+
+
+def test_each_topic_variant_is_rendered_once(
+    config: Config, db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load_demo(config, db, NOW)
+    for i in range(20):  # more subscribers on the existing choices: no more renders
+        store.add_subscriber(
+            db, f"more{i}@example.org", "", [["DNS", "Cybersecurity"], []][i % 2], NOW
+        )
+    calls: list[str] = []
+    real = edition_module.render_variant
+
+    def counting(config: Config, edition: Any, key: str) -> Any:
+        calls.append(key)
+        return real(config, edition, key)
+
+    monkeypatch.setattr(edition_module, "render_variant", counting)
+    report = send_edition(config, db, week_window("2026-W47", config.tz), lambda: NOW)
+    assert report is not None and report.count("sent") == 26
+    assert sorted(calls) == ["", "cybersecurity,dns", "domain-names,new-tlds", "ipv4-markets"]
+
+
+def test_topic_choice_with_nothing_this_week_gets_no_email(config: Config, db: Any) -> None:
+    load_demo(config, db, NOW)
+    store.add_subscriber(db, "brand@example.org", "", ["Brand Protection"], NOW)
+    report = send_edition(config, db, week_window("2026-W47", config.tz), lambda: NOW)
+    assert report is not None and (report.count("sent"), report.count("skipped")) == (6, 1)
+    assert not (config.outbox_path / "2026-W47" / "brand@example.org.eml").exists()
+
+
+def test_send_refuses_without_a_postal_address(tmp_path: Path) -> None:
+    config = make_config(tmp_path, newsletter={"postal_address": ""})
+    db = store.open_store(config.store_path)
+    load_demo(config, db, NOW)
+    with pytest.raises(ConfigError, match=r"\[newsletter\] postal_address is empty"):
+        send_edition(config, db, week_window("2026-W47", config.tz), lambda: NOW)

@@ -1,0 +1,198 @@
+"""The subscriber's pages: RFC 8058 one-click, confirm page, preferences, bad requests."""
+
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from starlette.testclient import TestClient
+
+from digest import store
+from digest.config import Config
+from digest.demo import load_demo
+from digest.tokens import sign_token
+from digest.web import create_app
+
+from .conftest import NOW, SECRET, free_port
+
+ONE_CLICK = "List-Unsubscribe=One-Click"
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+@pytest.fixture
+def seeded(config: Config) -> Config:
+    db = store.open_store(config.store_path)
+    load_demo(config, db, NOW)
+    db.close()
+    return config
+
+
+@pytest.fixture
+def client(seeded: Config) -> Iterator[TestClient]:
+    with TestClient(
+        create_app(seeded, clock=lambda: NOW), base_url="https://news.example.com", cookies=None
+    ) as c:
+        yield c
+
+
+def _status(config: Config, email: str) -> str:
+    db = store.open_store(config.store_path)
+    try:
+        found = store.get_subscriber(db, email)
+        assert found is not None
+        return found.status
+    finally:
+        db.close()
+
+
+def _url(config: Config, subscriber_id: int, kind: str = "unsubscribe") -> str:
+    return f"/digest/{kind}/{sign_token(SECRET, config.list_id, subscriber_id)}"
+
+
+def test_one_click_post_exactly_as_gmail_sends_it(client: TestClient, seeded: Config) -> None:
+    url = _url(seeded, 1)
+    response = client.post(url, content=ONE_CLICK, headers={**FORM, "Content-Length": "26"})
+    assert response.status_code == 200
+    assert "You are unsubscribed" in response.text
+    assert _status(seeded, "ana.sousa@example.org") == "unsubscribed"
+    again = client.post(url, content=ONE_CLICK, headers=FORM)  # idempotent
+    assert again.status_code == 200
+    db = store.open_store(seeded.store_path)
+    assert store.subscriber_events(db, 1) == [("unsubscribed", "one-click")]
+
+
+def test_one_click_post_as_multipart_per_rfc_8058(client: TestClient, seeded: Config) -> None:
+    body = (
+        b'--XyZ\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n\r\n'
+        b"One-Click\r\n--XyZ--\r\n"
+    )
+    response = client.post(
+        _url(seeded, 2), content=body, headers={"Content-Type": "multipart/form-data; boundary=XyZ"}
+    )
+    assert response.status_code == 200
+    assert _status(seeded, "ben.hughes@example.org") == "unsubscribed"
+
+
+def test_get_shows_a_confirm_page_and_changes_nothing(client: TestClient, seeded: Config) -> None:
+    response = client.get(_url(seeded, 1))
+    assert response.status_code == 200
+    assert "a…a@example.org" in response.text and "ana.sousa" not in response.text
+    assert 'name="List-Unsubscribe" value="One-Click"' in response.text
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert _status(seeded, "ana.sousa@example.org") == "active"
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda t: t[:-3],  # truncated
+        lambda t: "2" + t[1:],  # another subscriber's id with this one's signature
+        lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"),  # altered signature
+        lambda t: sign_token("wrong-secret", "the-weekly-wrap.news.example.com", 1),  # forged
+        lambda t: sign_token(SECRET, "other-list.example.com", 1),  # another list
+        lambda t: sign_token(SECRET, "the-weekly-wrap.news.example.com", 999),  # no one
+        lambda t: "1.%00",
+    ],
+)
+def test_bad_tokens_get_404_and_change_nothing(
+    client: TestClient, seeded: Config, mangle: Any
+) -> None:
+    token = mangle(sign_token(SECRET, seeded.list_id, 1))
+    for method in ("get", "post"):
+        response = getattr(client, method)(
+            f"/digest/unsubscribe/{token}",
+            **({"content": ONE_CLICK, "headers": FORM} if method == "post" else {}),
+        )
+        assert response.status_code == 404
+        assert "This link is not valid" in response.text
+    db = store.open_store(seeded.store_path)
+    assert [s.status for s in store.iter_subscribers(db)] == ["active"] * 6
+
+
+def test_bad_requests_change_nothing(client: TestClient, seeded: Config) -> None:
+    url = _url(seeded, 1)
+    assert client.post(url, content="x" * 100_000, headers=FORM).status_code == 413
+    assert (
+        client.post(
+            url, content='{"a": 1}', headers={"Content-Type": "application/json"}
+        ).status_code
+        == 415
+    )
+    assert client.post(url, content=ONE_CLICK).status_code == 415  # no content type
+    assert client.post(url, content="List-Unsubscribe=Yes", headers=FORM).status_code == 400
+    assert client.post(url, content=b"\xff\xfe=\x00", headers=FORM).status_code == 400
+    assert (
+        client.post(
+            url,
+            content=b"--b\r\nbroken",
+            headers={"Content-Type": "multipart/form-data; boundary=b"},
+        ).status_code
+        == 400
+    )
+    assert client.get("/nope").status_code == 404
+    assert client.put(url).status_code == 405
+    assert _status(seeded, "ana.sousa@example.org") == "active"
+
+
+def test_routes_answer_without_the_prefix_too(client: TestClient, seeded: Config) -> None:
+    token = sign_token(SECRET, seeded.list_id, 1)
+    assert client.get(f"/unsubscribe/{token}").status_code == 200
+
+
+def test_preferences_choose_topics_unsubscribe_and_resubscribe(
+    client: TestClient, seeded: Config
+) -> None:
+    url = _url(seeded, 3, "preferences")
+    page = client.get(url)
+    assert page.status_code == 200 and 'value="dns" checked' in page.text
+    saved = client.post(url, content="action=save&topics=new-tlds&topics=bogus", headers=FORM)
+    assert "Your topics are saved." in saved.text
+    db = store.open_store(seeded.store_path)
+    assert store.get_subscriber_by_id(db, 3).topics == ("new-tlds",)  # type: ignore[union-attr]
+    client.post(url, content="action=unsubscribe", headers=FORM)
+    assert _status(seeded, "chen.wei@example.com") == "unsubscribed"
+    back = client.post(url, content="action=resubscribe&topics=dns", headers=FORM)
+    assert "subscribed again" in back.text
+    assert _status(seeded, "chen.wei@example.com") == "active"
+    assert client.post(url, content="action=explode", headers=FORM).status_code == 400
+
+
+def test_real_uvicorn_serves_one_click(seeded: Config) -> None:
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(seeded), host="127.0.0.1", port=port, log_level="error")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        token = sign_token(SECRET, seeded.list_id, 5)
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/digest/unsubscribe/{token}",
+            data=ONE_CLICK.encode(),
+            headers=FORM,
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status == 200
+        assert _status(seeded, "emeka.obi@example.org") == "unsubscribed"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_pages_escape_what_they_show(tmp_path: Path) -> None:
+    from .conftest import make_config
+
+    config = make_config(tmp_path, newsletter={"name": "<b>Wrap</b> & Co"})
+    db = store.open_store(config.store_path)
+    store.add_subscriber(db, "x@example.org", "", [], NOW)
+    with TestClient(create_app(config)) as c:
+        page = c.get(f"/digest/unsubscribe/{sign_token(SECRET, config.list_id, 1)}")
+    assert "&lt;b&gt;Wrap&lt;/b&gt; &amp; Co" in page.text
