@@ -30,6 +30,12 @@ _PLACEHOLDER_SPLIT = re.compile("(" + "|".join(map(re.escape, PLACEHOLDERS.value
 _NAME_OF = {v: k for k, v in PLACEHOLDERS.items()}
 
 
+# A body part, encoded once: quoted-printable bytes of the literal text, with the name
+# of each per-subscriber field where its value goes.
+EncodedPart = tuple[bytes | str, ...]
+_SOFT_BREAK = b"=\r\n"
+
+
 @dataclass(frozen=True)
 class PreparedVariant:
     """A variant ready for cheap per-subscriber assembly."""
@@ -37,8 +43,8 @@ class PreparedVariant:
     key: str
     head: bytes  # the shared headers, CRLF-terminated
     boundary: str
-    text_parts: tuple[str, ...]  # literal, placeholder name, literal, ...
-    html_parts: tuple[str, ...]
+    text: EncodedPart  # quoted-printable bytes and placeholder names, in order
+    html: EncodedPart
     week: str
     domain: str
 
@@ -81,8 +87,8 @@ def prepare_variant(
         key=variant.key,
         head=b"".join(headers),
         boundary=boundary,
-        text_parts=tuple(_PLACEHOLDER_SPLIT.split(variant.text)),
-        html_parts=tuple(_PLACEHOLDER_SPLIT.split(variant.html)),
+        text=_encode_part(boundary, "text/plain", variant.text),
+        html=_encode_part(boundary, "text/html", variant.html),
         week=week,
         domain=domain,
     )
@@ -101,22 +107,17 @@ def build_message(config: Config, prepared: PreparedVariant, subscriber: Subscri
     greeting = f"Hi {subscriber.name}," if subscriber.name else "Hello,"
     text_values = {"token": token, "email": subscriber.email, "greeting": greeting}
     html_values = {k: html.escape(v) for k, v in text_values.items()}
-    personal = [
-        _to_header(subscriber),
-        fold_header(
-            "Message-ID", message_id(prepared.week, subscriber.id, config.list_id, prepared.domain)
-        ),
-        fold_header("List-Unsubscribe", f"<{unsubscribe_url}>, <{mailto}>"),
-    ]
-    b = prepared.boundary
+    msg_id = message_id(prepared.week, subscriber.id, config.list_id, prepared.domain)
     return b"".join(
         [
             prepared.head,
-            *personal,
+            _to_header(subscriber),
+            fold_header("Message-ID", msg_id),
+            fold_header("List-Unsubscribe", f"<{unsubscribe_url}>, <{mailto}>"),
             b"\r\n",
-            _part(b, "text/plain", _fill(prepared.text_parts, text_values)),
-            _part(b, "text/html", _fill(prepared.html_parts, html_values)),
-            f"--{b}--\r\n".encode(),
+            *_fill(prepared.text, text_values),
+            *_fill(prepared.html, html_values),
+            f"--{prepared.boundary}--\r\n".encode(),
         ]
     )
 
@@ -129,17 +130,37 @@ def _to_header(subscriber: Subscriber) -> bytes:
     return fold_header("To", str(Address(display_name=name, addr_spec=address)))
 
 
-def _fill(parts: tuple[str, ...], values: dict[str, str]) -> str:
-    # Odd positions are placeholders (re.split with one capturing group).
-    return "".join(values[_NAME_OF[p]] if i % 2 else p for i, p in enumerate(parts))
+def _encode_part(boundary: str, content_type: str, body: str) -> EncodedPart:
+    """Encode a body once per variant, leaving each placeholder as its field name.
 
-
-def _part(boundary: str, content_type: str, body: str) -> bytes:
-    data = body.replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8")
-    encoded = binascii.b2a_qp(data)
-    if not encoded.endswith(b"\r\n"):
-        encoded += b"\r\n"
-    return (
+    Every literal run is quoted-printable encoded on its own and closed with a soft line
+    break, so a value put in later starts a fresh line and never pushes one past 76
+    columns; soft breaks vanish when the part is decoded.
+    """
+    data = body.replace("\r\n", "\n").replace("\n", "\r\n")
+    head = (
         f'--{boundary}\r\nContent-Type: {content_type}; charset="utf-8"\r\n'
         "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
-    ).encode() + encoded
+    ).encode()
+    pieces: list[bytes | str] = [head]
+    for i, piece in enumerate(_PLACEHOLDER_SPLIT.split(data)):
+        if i % 2:
+            pieces.append(_NAME_OF[piece])
+        elif piece:
+            pieces.append(_qp(piece) + _SOFT_BREAK)
+    pieces.append(b"\r\n")  # ends the part's last line before the next boundary
+    return tuple(pieces)
+
+
+def _fill(part: EncodedPart, values: dict[str, str]) -> list[bytes]:
+    """The part's bytes with each field's value, itself quoted-printable, in its place."""
+    return [
+        p if isinstance(p, bytes) else _qp(values[p]) + _SOFT_BREAK for p in part
+    ]
+
+
+def _qp(text: str) -> bytes:
+    """Quoted-printable with CRLF line ends (the C codec copies the input's line ends,
+    and a run with no line end of its own would get bare LF soft breaks)."""
+    encoded = binascii.b2a_qp(text.encode("utf-8"))
+    return encoded if b"\r\n" in encoded else encoded.replace(b"\n", b"\r\n")
