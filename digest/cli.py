@@ -408,19 +408,31 @@ def preview(
 @week_option
 @click.option("--dry-run", is_flag=True, help="Build and count, send nothing, store nothing.")
 @click.option("--resume", is_flag=True, help="Continue the newest unfinished edition.")
+@click.option("--shard", metavar="i/n", help="Send only subscribers whose id is i-1 modulo n.")
 @json_option
 @pass_context
-def send(obj: Context, week: str | None, dry_run: bool, resume: bool, as_json: bool) -> None:
+def send(
+    obj: Context, week: str | None, dry_run: bool, resume: bool, shard: str | None, as_json: bool
+) -> None:
     """Freeze the week's edition and deliver it to every active subscriber."""
+    from digest.delivery import parse_shard
     from digest.edition import resolve_week, send_edition
+    from digest.progress import SendProgress
 
+    part = parse_shard(shard) if shard else (1, 1)
     config = obj.config()
     db = obj.store(config)
     if resume and not week:
         week = _unfinished_week(db)
     window = resolve_week(config, week, now())
     report = send_edition(
-        config, db, window, now, dry_run=dry_run, progress=None if as_json else _progress()
+        config,
+        db,
+        window,
+        now,
+        dry_run=dry_run,
+        shard=part,
+        progress=None if as_json else SendProgress(),
     )
     if report is None:
         _say(
@@ -473,14 +485,6 @@ def _send_summary(report: Any, dry_run: bool) -> str:
         if report.count(s)
     ]
     return f"Edition {report.week}: " + (", ".join(parts) or "nothing to do")
-
-
-def _progress() -> Callable[[int], None]:
-    def tick(done: int) -> None:
-        if done % 500 == 0:
-            click.echo(f"  {done} delivered so far", err=True)
-
-    return tick
 
 
 def _say(as_json: bool, data: dict[str, Any], line: str) -> None:

@@ -72,6 +72,7 @@ class SmtpConfig:
     username: str = ""
     concurrency: int = 4
     rate: float = 0.0  # messages per second over all connections, 0 = unlimited
+    rate_per_hour: float = 0.0  # for relays with an hourly quota, 0 = none
     timeout: float = 30.0
     max_per_connection: int = 1000
     retries: int = 3
@@ -343,9 +344,11 @@ def _check_values(c: Config) -> None:
             raise bad("smtp", key, getattr(c.smtp, key), "a whole number of at least 1")
     if c.smtp.retries < 0:
         raise bad("smtp", "retries", c.smtp.retries, "a whole number of at least 0")
-    if c.smtp.rate < 0 or c.smtp.timeout <= 0:
-        key = "rate" if c.smtp.rate < 0 else "timeout"
-        raise bad("smtp", key, getattr(c.smtp, key), "a positive number")
+    for key in ("rate", "rate_per_hour"):
+        if getattr(c.smtp, key) < 0:
+            raise bad("smtp", key, getattr(c.smtp, key), "0 (no limit) or a positive number")
+    if c.smtp.timeout <= 0:
+        raise bad("smtp", "timeout", c.smtp.timeout, "a positive number of seconds")
     if c.schedule.day.lower() not in WEEKDAYS:
         raise bad("schedule", "day", c.schedule.day, "one of " + ", ".join(WEEKDAYS))
     if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", c.schedule.time):

@@ -5,13 +5,9 @@ build (gather, summarize, render) -> freeze (edition, variants, ledger) -> deliv
 
 from __future__ import annotations
 
-import asyncio
-import os
-import socket
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from email import message_from_bytes
 from email.message import Message
 from typing import Any
@@ -20,18 +16,10 @@ from sqlite_utils import Database
 
 from digest import store
 from digest.config import Config
-from digest.errors import ConfigError, EditionError, EditionLockedError
+from digest.delivery import Progress, Shard, deliver_edition
+from digest.errors import ConfigError, EditionError
 from digest.gather import build_sections, last_complete_week, week_window
-from digest.mailer import (
-    ConnectionFactory,
-    Job,
-    Outcome,
-    PoolSettings,
-    deliver,
-    outbox_factory,
-    smtp_factory,
-)
-from digest.message import PreparedVariant, build_message, prepare_variant
+from digest.message import build_message, prepare_variant
 from digest.models import (
     Edition,
     EditionArticle,
@@ -46,7 +34,6 @@ from digest.render import render_variant
 from digest.summarize import make_excerpt
 
 Clock = Callable[[], datetime]
-LOCK_TTL = timedelta(minutes=10)
 # A signing key for outbox-only runs, so the demo works with no setup. Links signed with
 # it are not secret; sending over SMTP refuses to start without DIGEST_SECRET.
 DEVELOPMENT_SECRET = "digest-development-key-not-secret"
@@ -226,7 +213,8 @@ def send_edition(
     clock: Clock,
     *,
     dry_run: bool = False,
-    progress: Callable[[int], None] | None = None,
+    shard: Shard = (1, 1),
+    progress: Progress | None = None,
 ) -> SendReport | None:
     """Freeze the week's edition if needed, then deliver every open delivery.
 
@@ -242,8 +230,7 @@ def send_edition(
         variants = _variants_for_subscribers(signing, db, edition)
         if dry_run:
             return _dry_run_report(db, week, variants)
-        payload = edition_payload(edition)
-        edition_id = store.freeze_edition(db, week.label, payload, variants, clock())
+        edition_id = _freeze(db, week.label, edition, variants, clock())
     else:
         edition_id = frozen.id
     counts = store.delivery_counts(db, edition_id)
@@ -251,11 +238,24 @@ def send_edition(
         return SendReport(week.label, edition_id, counts, already_sent=True)
     if dry_run:
         return SendReport(week.label, edition_id, counts)
-    _deliver_locked(signing, db, week.label, edition_id, clock, progress)
+    deliver_edition(signing, db, week.label, edition_id, clock, shard, progress)
     counts = store.delivery_counts(db, edition_id)
     if _open_count(counts) == 0:
         store.mark_edition_sent(db, edition_id, clock())
     return SendReport(week.label, edition_id, counts)
+
+
+def _freeze(
+    db: Database, week: str, edition: Edition, variants: list[RenderedVariant], now: datetime
+) -> int:
+    """Freeze, or join the edition another sender (another shard) froze a moment ago."""
+    try:
+        return store.freeze_edition(db, week, edition_payload(edition), variants, now)
+    except EditionError:
+        frozen = store.get_edition(db, week)
+        if frozen is None:
+            raise
+        return frozen.id
 
 
 def _open_count(counts: dict[str, int]) -> int:
@@ -280,93 +280,6 @@ def _dry_run_report(db: Database, week: Week, variants: list[RenderedVariant]) -
     for subscriber in store.iter_subscribers(db, "active"):
         counts["skipped" if reader_key(subscriber) in empty else "pending"] += 1
     return SendReport(week.label, 0, counts)
-
-
-def _deliver_locked(
-    config: Config,
-    db: Database,
-    week: str,
-    edition_id: int,
-    clock: Clock,
-    progress: Callable[[int], None] | None,
-) -> None:
-    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-    if not store.acquire_lock(db, edition_id, owner, clock(), clock() + LOCK_TTL):
-        raise EditionLockedError(
-            f"Edition {week} is being sent by another process right now. Wait for it to "
-            f"finish; if it died, run `send --resume` again after {int(LOCK_TTL.seconds / 60)} "
-            "minutes."
-        )
-    try:
-        asyncio.run(_deliver(config, db, week, edition_id, owner, clock, progress))
-    finally:
-        store.release_lock(db, edition_id, owner)
-
-
-async def _deliver(
-    config: Config,
-    db: Database,
-    week: str,
-    edition_id: int,
-    owner: str,
-    clock: Clock,
-    progress: Callable[[int], None] | None,
-) -> None:
-    variants = store.edition_variants(db, edition_id)
-    now = clock()
-    prepared = {k: prepare_variant(config, v, week, now) for k, v in variants.items()}
-    done = 0
-
-    def on_result(job: Job, outcome: Outcome) -> None:
-        nonlocal done
-        store.record_deliveries(db, [(job.delivery_id, outcome.status, outcome.error)], clock())
-        if outcome.status in ("bounced", "failed"):  # a 5xx: never send to them again
-            store.bounce_subscribers(db, [job.subscriber_id], clock())
-        done += 1
-        if done % 200 == 0:
-            store.acquire_lock(db, edition_id, owner, clock(), clock() + LOCK_TTL)
-        if progress:
-            progress(done)
-
-    jobs = _jobs(config, db, edition_id, prepared, clock)
-    await deliver(jobs, _transport(config, week), _pool_settings(config), on_result)
-
-
-def _jobs(
-    config: Config,
-    db: Database,
-    edition_id: int,
-    prepared: dict[str, PreparedVariant],
-    clock: Clock,
-) -> Iterator[Job]:
-    for batch in store.open_deliveries(db, edition_id):
-        left = [d for d in batch if d.subscriber.status != "active" or d.variant not in prepared]
-        if left:
-            store.record_deliveries(
-                db,
-                [(d.id, "skipped", "left the list after the edition was frozen") for d in left],
-                clock(),
-            )
-        for d in batch:
-            if d in left:
-                continue
-            data = build_message(config, prepared[d.variant], d.subscriber)
-            yield Job(d.id, d.subscriber.id, d.subscriber.email, data, 0)
-
-
-def _transport(config: Config, week: str) -> ConnectionFactory:
-    if config.smtp.host:
-        return smtp_factory(config.smtp)
-    return outbox_factory(config.outbox_path / week)
-
-
-def _pool_settings(config: Config) -> PoolSettings:
-    if not config.smtp.host:
-        return PoolSettings(sender=config.sender_address, concurrency=1, retries=0)
-    s = config.smtp
-    return PoolSettings(
-        config.sender_address, s.concurrency, s.rate, s.max_per_connection, s.retries
-    )
 
 
 def run_weekly(config: Config, clock: Clock) -> SendReport | None:

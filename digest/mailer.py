@@ -236,6 +236,7 @@ class PoolSettings:
     max_per_connection: int = 1000
     retries: int = 3
     backoff: float = 1.0  # seconds before the first retry; doubles each time
+    rate_per_hour: float = 0.0  # for relays with an hourly quota; 0 = none
 
 
 class _Pool:
@@ -249,7 +250,10 @@ class _Pool:
         self.settings = settings
         self.on_result = on_result
         self.queue: asyncio.Queue[Job] = asyncio.Queue(maxsize=settings.concurrency * 4)
-        self.bucket = TokenBucket(settings.rate)
+        self.buckets = [TokenBucket(settings.rate)]
+        if settings.rate_per_hour > 0:  # a full hour's quota may go at once, then paced
+            hourly = settings.rate_per_hour
+            self.buckets.append(TokenBucket(hourly / 3600, burst=hourly))
         self.fatal: str | None = None
         self.retry_tasks: set[asyncio.Task[None]] = set()
         self.open: set[Connection] = set()
@@ -269,7 +273,8 @@ class _Pool:
             try:
                 if conn is None:
                     conn = await self._open()
-                await self.bucket.take()
+                for bucket in self.buckets:
+                    await bucket.take()
                 await conn.send(self.settings.sender, job.recipient, job.data)
             except SendFailure as failure:
                 if failure.reconnect and conn is not None:

@@ -154,9 +154,7 @@ def _encode_part(boundary: str, content_type: str, body: str) -> EncodedPart:
 
 def _fill(part: EncodedPart, values: dict[str, str]) -> list[bytes]:
     """The part's bytes with each field's value, itself quoted-printable, in its place."""
-    return [
-        p if isinstance(p, bytes) else _qp(values[p]) + _SOFT_BREAK for p in part
-    ]
+    return [p if isinstance(p, bytes) else _qp(values[p]) + _SOFT_BREAK for p in part]
 
 
 def _qp(text: str) -> bytes:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -82,9 +82,15 @@ _SCHEMA_V1 = [
         payload TEXT NOT NULL,
         status TEXT NOT NULL DEFAULT 'frozen' CHECK (status IN ('frozen', 'sent')),
         created_at TEXT NOT NULL,
-        finished_at TEXT,
-        lock_owner TEXT,
-        lock_expires TEXT
+        finished_at TEXT
+    )""",
+    # One sender per edition and shard: the row is the lock, with a lease.
+    """CREATE TABLE edition_locks (
+        edition_id INTEGER NOT NULL REFERENCES editions (id) ON DELETE CASCADE,
+        shard TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        expires TEXT NOT NULL,
+        PRIMARY KEY (edition_id, shard)
     )""",
     """CREATE TABLE edition_variants (
         edition_id INTEGER NOT NULL REFERENCES editions (id) ON DELETE CASCADE,
@@ -537,23 +543,56 @@ def edition_variants(db: Database, edition_id: int) -> dict[str, RenderedVariant
 
 
 def acquire_lock(
-    db: Database, edition_id: int, owner: str, now: datetime, expires: datetime
-) -> bool:
-    """Take the edition's send lock unless another live sender holds it."""
-    cursor = db.execute(
-        "UPDATE editions SET lock_owner = ?, lock_expires = ? WHERE id = ? "
-        "AND (lock_owner IS NULL OR lock_owner = ? OR lock_expires < ?)",
-        [owner, to_db_time(expires), edition_id, owner, to_db_time(now)],
+    db: Database,
+    edition_id: int,
+    shard: str,
+    owner: str,
+    now: datetime,
+    expires: datetime,
+    is_dead: Callable[[str], bool],
+) -> str | None:
+    """Take the send lock of an edition's shard; None when taken, else the holder.
+
+    A lock whose lease ran out, or whose holder ``is_dead`` says is gone, is taken over
+    by compare-and-swap on the old holder, so two takers cannot both win.
+    """
+    key = [edition_id, shard]
+    inserted = db.execute(
+        "INSERT OR IGNORE INTO edition_locks (edition_id, shard, owner, expires) "
+        "VALUES (?, ?, ?, ?)",
+        [*key, owner, to_db_time(expires)],
     )
-    return cursor.rowcount == 1
+    if inserted.rowcount == 1:
+        return None
+    rows = list(
+        db.query("SELECT owner, expires FROM edition_locks WHERE edition_id = ? AND shard = ?", key)
+    )
+    if not rows:  # released in between: try once more
+        return acquire_lock(db, edition_id, shard, owner, now, expires, is_dead)
+    holder, lease = rows[0]["owner"], rows[0]["expires"]
+    if holder != owner and lease >= to_db_time(now) and not is_dead(holder):
+        return str(holder)
+    taken = db.execute(
+        "UPDATE edition_locks SET owner = ?, expires = ? "
+        "WHERE edition_id = ? AND shard = ? AND owner = ?",
+        [owner, to_db_time(expires), *key, holder],
+    )
+    return None if taken.rowcount == 1 else str(holder)
 
 
-def release_lock(db: Database, edition_id: int, owner: str) -> None:
+def renew_lock(db: Database, edition_id: int, shard: str, owner: str, expires: datetime) -> None:
+    """Extend the lease of a lock this sender holds."""
+    db.execute(
+        "UPDATE edition_locks SET expires = ? WHERE edition_id = ? AND shard = ? AND owner = ?",
+        [to_db_time(expires), edition_id, shard, owner],
+    )
+
+
+def release_lock(db: Database, edition_id: int, shard: str, owner: str) -> None:
     """Give the send lock back."""
     db.execute(
-        "UPDATE editions SET lock_owner = NULL, lock_expires = NULL "
-        "WHERE id = ? AND lock_owner = ?",
-        [edition_id, owner],
+        "DELETE FROM edition_locks WHERE edition_id = ? AND shard = ? AND owner = ?",
+        [edition_id, shard, owner],
     )
 
 
@@ -579,12 +618,13 @@ class OpenDelivery:
 
 
 def open_deliveries(
-    db: Database, edition_id: int, batch_size: int = 1000
+    db: Database, edition_id: int, shard: tuple[int, int] = (1, 1), batch_size: int = 1000
 ) -> Iterator[list[OpenDelivery]]:
-    """Pending and deferred deliveries in batches, streamed by subscriber id.
+    """Pending and deferred deliveries of one shard, in batches, by subscriber id.
 
-    Subscribers who left after the freeze are skipped here rather than sent to.
+    Shard ``(i, n)`` holds the subscribers whose id is ``i - 1`` modulo ``n``.
     """
+    index, count = shard
     after = -1
     while True:
         rows = list(
@@ -592,8 +632,9 @@ def open_deliveries(
                 "SELECT d.id AS delivery_id, d.variant, d.attempts, s.* FROM deliveries d "
                 "JOIN subscribers s ON s.id = d.subscriber_id "
                 "WHERE d.edition_id = ? AND d.status IN ('pending', 'deferred') "
-                "AND d.subscriber_id > ? ORDER BY d.subscriber_id LIMIT ?",
-                [edition_id, after, batch_size],
+                "AND d.subscriber_id > ? AND d.subscriber_id % ? = ? "
+                "ORDER BY d.subscriber_id LIMIT ?",
+                [edition_id, after, count, index - 1, batch_size],
             )
         )
         if not rows:
@@ -603,6 +644,26 @@ def open_deliveries(
             OpenDelivery(r["delivery_id"], r["variant"], r["attempts"], _subscriber(r))
             for r in rows
         ]
+
+
+def open_delivery_count(db: Database, edition_id: int, shard: tuple[int, int] = (1, 1)) -> int:
+    """How many deliveries of one shard are still to be attempted."""
+    rows = db.query(
+        "SELECT count(*) AS n FROM deliveries WHERE edition_id = ? "
+        "AND status IN ('pending', 'deferred') AND subscriber_id % ? = ?",
+        [edition_id, shard[1], shard[0] - 1],
+    )
+    return int(next(rows)["n"])
+
+
+def record_delivery(db: Database, delivery_id: int, status: str, error: str, now: datetime) -> None:
+    """Write one outcome and commit it: the ledger never lags the wire."""
+    db.conn.execute(
+        "UPDATE deliveries SET status = ?, last_error = ?, attempts = attempts + 1, "
+        "updated_at = ? WHERE id = ?",
+        (status, error, to_db_time(now), delivery_id),
+    )
+    db.conn.commit()
 
 
 def record_deliveries(

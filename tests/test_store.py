@@ -104,17 +104,25 @@ def test_freeze_writes_one_delivery_per_active_subscriber_and_is_unique(db: Any)
     assert len(list(db.query("SELECT * FROM editions"))) == 1
 
 
-def test_lock_refuses_a_second_live_owner(db: Any) -> None:
-    store.add_subscriber(db, "a@example.org", "", [], NOW)
-    edition_id = store.freeze_edition(db, "2026-W47", {}, [_variant("")], NOW)
+def test_lock_refuses_a_second_live_owner_and_yields_to_a_dead_or_expired_one(db: Any) -> None:
     from datetime import timedelta
 
+    store.add_subscriber(db, "a@example.org", "", [], NOW)
+    edition_id = store.freeze_edition(db, "2026-W47", {}, [_variant("")], NOW)
     later = NOW + timedelta(minutes=10)
-    assert store.acquire_lock(db, edition_id, "one", NOW, later)
-    assert not store.acquire_lock(db, edition_id, "two", NOW, later)
-    assert store.acquire_lock(db, edition_id, "two", later + timedelta(seconds=1), later)  # expired
-    store.release_lock(db, edition_id, "two")
-    assert store.acquire_lock(db, edition_id, "three", NOW, later)
+    dead: set[str] = set()
+
+    def take(owner: str, now: Any = NOW, shard: str = "1/1") -> str | None:
+        return store.acquire_lock(db, edition_id, shard, owner, now, later, dead.__contains__)
+
+    assert take("one") is None
+    assert take("two") == "one"  # alive and within its lease
+    assert take("two", shard="2/2") is None  # another shard is another lock
+    assert take("three", now=later + timedelta(seconds=1)) is None  # lease ran out
+    dead.add("three")
+    assert take("four") is None  # its holder died
+    store.release_lock(db, edition_id, "1/1", "four")
+    assert take("five") is None
 
 
 def test_open_deliveries_stream_in_batches(db: Any) -> None:

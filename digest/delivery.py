@@ -1,0 +1,165 @@
+"""Delivering a frozen edition: take the shard's lock, stream its open deliveries from
+the ledger, build each message, send through the pool, record every outcome at once.
+
+Only messages on the wire when a sender dies can go twice, and they carry the same
+Message-ID. A sender that died on this host is recognised at once (its pid is gone);
+one on another host after its lease (``LOCK_TTL``) runs out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+
+from sqlite_utils import Database
+
+from digest import store
+from digest.config import Config
+from digest.errors import EditionError, EditionLockedError
+from digest.mailer import (
+    ConnectionFactory,
+    Job,
+    Outcome,
+    PoolSettings,
+    deliver,
+    outbox_factory,
+    smtp_factory,
+)
+from digest.message import PreparedVariant, build_message, prepare_variant
+
+Clock = Callable[[], datetime]
+Progress = Callable[[int, int], None]  # (done, total) for this run
+Shard = tuple[int, int]  # (i, n): subscribers whose id is i-1 modulo n
+LOCK_TTL = timedelta(minutes=10)
+_RENEW_EVERY = 60.0  # seconds between lease renewals
+
+
+def parse_shard(text: str) -> Shard:
+    """'2/4' -> (2, 4); EditionError unless 1 <= i <= n."""
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
+    if not match or not 1 <= int(match.group(1)) <= int(match.group(2)):
+        raise EditionError(f"--shard {text!r}: expected i/n with 1 <= i <= n, like 1/2.")
+    return int(match.group(1)), int(match.group(2))
+
+
+def deliver_edition(
+    config: Config,
+    db: Database,
+    week: str,
+    edition_id: int,
+    clock: Clock,
+    shard: Shard = (1, 1),
+    progress: Progress | None = None,
+) -> None:
+    """Send every open delivery of ``shard`` of a frozen edition, holding its lock."""
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    label = f"{shard[0]}/{shard[1]}"
+    holder = store.acquire_lock(db, edition_id, label, owner, clock(), clock() + LOCK_TTL,
+                                _holder_is_gone)  # fmt: skip
+    if holder is not None:
+        raise EditionLockedError(
+            f"Edition {week} (shard {label}) is being sent by another process ({holder}). "
+            "Wait for it to finish; if it died on another machine, run `send --resume` "
+            f"after its lease of {int(LOCK_TTL.total_seconds() // 60)} minutes runs out."
+        )
+    try:
+        asyncio.run(_deliver(config, db, week, edition_id, clock, shard, progress,
+                             lambda: store.renew_lock(db, edition_id, label, owner,
+                                                      clock() + LOCK_TTL)))  # fmt: skip
+    finally:
+        store.release_lock(db, edition_id, label, owner)
+
+
+def _holder_is_gone(holder: str) -> bool:
+    """True when the lock's holder was a process on this host that no longer runs."""
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
+async def _deliver(
+    config: Config,
+    db: Database,
+    week: str,
+    edition_id: int,
+    clock: Clock,
+    shard: Shard,
+    progress: Progress | None,
+    renew: Callable[[], None],
+) -> None:
+    variants = store.edition_variants(db, edition_id)
+    now = clock()
+    prepared = {k: prepare_variant(config, v, week, now) for k, v in variants.items()}
+    total = store.open_delivery_count(db, edition_id, shard)
+    done = 0
+    renewed = time.monotonic()
+
+    def on_result(job: Job, outcome: Outcome) -> None:
+        nonlocal done, renewed
+        stamp = clock()
+        store.record_delivery(db, job.delivery_id, outcome.status, outcome.error, stamp)
+        if outcome.status in ("bounced", "failed"):  # a 5xx: never send to them again
+            store.bounce_subscribers(db, [job.subscriber_id], stamp)
+        done += 1
+        if time.monotonic() - renewed > _RENEW_EVERY:
+            renew()
+            renewed = time.monotonic()
+        if progress:
+            progress(done, total)
+
+    jobs = _jobs(config, db, edition_id, prepared, clock, shard)
+    await deliver(jobs, _transport(config, week), pool_settings(config, shard), on_result)
+
+
+def _jobs(
+    config: Config,
+    db: Database,
+    edition_id: int,
+    prepared: dict[str, PreparedVariant],
+    clock: Clock,
+    shard: Shard,
+) -> Iterator[Job]:
+    for batch in store.open_deliveries(db, edition_id, shard):
+        gone = [d for d in batch if d.subscriber.status != "active" or d.variant not in prepared]
+        if gone:
+            reason = "left the list after the edition was frozen"
+            store.record_deliveries(db, [(d.id, "skipped", reason) for d in gone], clock())
+        for d in batch:
+            if d not in gone:
+                data = build_message(config, prepared[d.variant], d.subscriber)
+                yield Job(d.id, d.subscriber.id, d.subscriber.email, data, 0)
+
+
+def _transport(config: Config, week: str) -> ConnectionFactory:
+    if config.smtp.host:
+        return smtp_factory(config.smtp)
+    return outbox_factory(config.outbox_path / week)
+
+
+def pool_settings(config: Config, shard: Shard = (1, 1)) -> PoolSettings:
+    """The pool for this config; rate limits are split evenly over the shards."""
+    if not config.smtp.host:
+        return PoolSettings(sender=config.sender_address, concurrency=1, retries=0)
+    s = config.smtp
+    return PoolSettings(
+        config.sender_address,
+        s.concurrency,
+        s.rate / shard[1],
+        s.max_per_connection,
+        s.retries,
+        rate_per_hour=s.rate_per_hour / shard[1],
+    )
