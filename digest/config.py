@@ -14,6 +14,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.utils import parseaddr
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -102,7 +103,10 @@ class DigestConfig:
 
 @dataclass(frozen=True)
 class Config:
-    """The whole, validated configuration."""
+    """The whole, validated configuration.
+
+    Derived values are cached: the sender reads them once per message.
+    """
 
     path: Path
     newsletter: NewsletterConfig = field(default_factory=NewsletterConfig)
@@ -130,30 +134,30 @@ class Config:
         """The outbox folder."""
         return self.resolve(self.outbox.path)
 
-    @property
+    @cached_property
     def tz(self) -> ZoneInfo:
         """The newsletter's timezone (validated at load)."""
         return ZoneInfo(self.newsletter.timezone)
 
-    @property
+    @cached_property
     def sender_address(self) -> str:
         """The bare address of the sender, for the SMTP envelope."""
         return parseaddr(self.newsletter.sender)[1]
 
-    @property
+    @cached_property
     def list_id(self) -> str:
         """The List-Id value's identifier: '<name-slug>.<sender domain>'."""
         domain = self.sender_address.rpartition("@")[2].lower()
         return f"{slugify(self.newsletter.name)}.{domain}"
 
-    @property
+    @cached_property
     def unsubscribe_mailto(self) -> str:
         """The address that takes unsubscribe requests by mail."""
         if self.newsletter.unsubscribe_mailto:
             return self.newsletter.unsubscribe_mailto
         return "unsubscribe@" + self.sender_address.rpartition("@")[2].lower()
 
-    @property
+    @cached_property
     def base_url(self) -> str:
         """The public origin and path of the web pages, without a trailing slash."""
         return self.newsletter.base_url.rstrip("/")

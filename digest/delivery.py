@@ -60,8 +60,9 @@ def deliver_edition(
     """Send every open delivery of ``shard`` of a frozen edition, holding its lock."""
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     label = f"{shard[0]}/{shard[1]}"
-    holder = store.acquire_lock(db, edition_id, label, owner, clock(), clock() + LOCK_TTL,
-                                _holder_is_gone)  # fmt: skip
+    holder = store.acquire_lock(
+        db, edition_id, label, owner, clock(), clock() + LOCK_TTL, _holder_is_gone
+    )
     if holder is not None:
         raise EditionLockedError(
             f"Edition {week} (shard {label}) is being sent by another process ({holder}). "
@@ -69,9 +70,18 @@ def deliver_edition(
             f"after its lease of {int(LOCK_TTL.total_seconds() // 60)} minutes runs out."
         )
     try:
-        asyncio.run(_deliver(config, db, week, edition_id, clock, shard, progress,
-                             lambda: store.renew_lock(db, edition_id, label, owner,
-                                                      clock() + LOCK_TTL)))  # fmt: skip
+        asyncio.run(
+            _deliver(
+                config,
+                db,
+                week,
+                edition_id,
+                clock,
+                shard,
+                progress,
+                lambda: store.renew_lock(db, edition_id, label, owner, clock() + LOCK_TTL),
+            )
+        )
     finally:
         store.release_lock(db, edition_id, label, owner)
 

@@ -10,7 +10,7 @@ import io
 import json
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from sqlite_utils import Database
 
+from digest import store
 from digest.errors import IngestError
 from digest.models import Article
 from digest.store import upsert_article
@@ -251,7 +252,7 @@ def import_articles(db: Database, path: Path, fmt: str, tz: tzinfo, now: datetim
         try:
             if isinstance(record, RowError):
                 raise record
-            article = record_to_article(record, tz, now)
+            article = _keep_known_date(db, record_to_article(record, tz, now), record)
         except RowError as e:
             report.skipped += 1
             report.errors.append({"line": line, "reason": e.reason, "value": _short(e.value)})
@@ -259,6 +260,14 @@ def import_articles(db: Database, path: Path, fmt: str, tz: tzinfo, now: datetim
         outcome = upsert_article(db, article, now)
         setattr(report, outcome, getattr(report, outcome) + 1)
     return report
+
+
+def _keep_known_date(db: Database, article: Article, record: Mapping[str, Any]) -> Article:
+    """An undated record keeps the date it got when first imported, not a new 'now'."""
+    if record.get("published_at"):
+        return article
+    known = store.published_at_of(db, article.url)
+    return replace(article, published_at=known) if known else article
 
 
 def _short(value: Any) -> Any:

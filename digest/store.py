@@ -250,6 +250,12 @@ def _set_article_topics(db: Database, article_id: int, topics: Sequence[str]) ->
         )
 
 
+def published_at_of(db: Database, url: str) -> datetime | None:
+    """The stored publication time of the article at ``url``."""
+    rows = list(db.query("SELECT published_at FROM articles WHERE url = ?", [url]))
+    return from_db_time(rows[0]["published_at"]) if rows else None
+
+
 def published_articles(db: Database, start: datetime, end: datetime) -> list[Article]:
     """Published articles with ``start <= published_at < end``, best first."""
     rows = db.query(

@@ -112,3 +112,13 @@ def test_unreadable_sources_are_clear_errors(tmp_path: Path, db: Any) -> None:
         import_articles(db, latin, "auto", TZ, NOW)
     with pytest.raises(IngestError, match=r"Cannot tell the format .* --format jsonl\|csv"):
         import_articles(db, tmp_path / "a.txt", "auto", TZ, NOW)
+
+
+def test_undated_record_keeps_its_first_date_on_reimport(tmp_path: Path, db: Any) -> None:
+    from datetime import timedelta
+
+    path = _write_jsonl(tmp_path / "u.jsonl", [{"url": "https://e.example.com/u", "title": "U"}])
+    assert import_articles(db, path, "auto", TZ, NOW).added == 1
+    later = import_articles(db, path, "auto", TZ, NOW + timedelta(hours=1))
+    assert later.unchanged == 1
+    assert store.all_articles(db)[0].published_at == NOW

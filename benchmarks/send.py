@@ -1,0 +1,320 @@
+"""Delivery benchmark: digest against Postfix's smtp-source and a bare aiosmtplib loop.
+
+    python benchmarks/send.py [--subscribers 20000 100000] [--concurrency 4] [--shards 1]
+
+For each list size it builds a store of that many subscribers and an edition from the
+real articles in ../shared/testdata/extraction (about 60-100 KB per message), freezes
+it, then in the same run times, against one Postfix `smtp-sink` on 127.0.0.1:
+
+1. digest: `python -m digest send` processes (one per shard) delivering the frozen
+   edition, ledger and all; their peak RSS is read from the kernel (wait4);
+2. a bare aiosmtplib loop with the same concurrency sending pre-built bytes of the
+   same message;
+3. Postfix's C `smtp-source` sending the same number of messages of the same size
+   with as many sessions.
+
+It installs Debian's postfix package when smtp-sink is missing (as root; the postfix
+daemon is never started). Prints figures; asserts nothing about time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+TESTDATA = REPO.parent / "shared" / "testdata" / "extraction"
+WEEK = "2026-W47"
+TOPICS = ["Cybersecurity", "DNS", "Domain Names", "IPv4 Markets", "Threat Intelligence", "New TLDs"]
+SECRET = "benchmark-secret"
+
+
+def ensure_postfix_tools() -> None:
+    """smtp-sink and smtp-source from Debian's postfix package, installed if missing."""
+    if shutil.which("smtp-sink") and shutil.which("smtp-source"):
+        return
+    if os.geteuid() != 0:
+        sys.exit("smtp-sink is missing: run `apt-get install postfix` as root, then again.")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    preseed = "postfix postfix/main_mailer_type select No configuration\n"
+    subprocess.run(["debconf-set-selections"], input=preseed, text=True, check=True)
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "postfix"], check=True, env=env)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_sink(port: int) -> subprocess.Popen[bytes]:
+    user = ["-u", "nobody"] if os.geteuid() == 0 else []
+    sink = subprocess.Popen(
+        [shutil.which("smtp-sink") or "smtp-sink", *user, f"127.0.0.1:{port}", "1024"]
+    )
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return sink
+        except OSError:
+            time.sleep(0.02)
+    sink.kill()
+    raise RuntimeError("smtp-sink did not start")
+
+
+def write_config(folder: Path, concurrency: int) -> Path:
+    path = folder / "digest.toml"
+    path.write_text(f"""
+[newsletter]
+name = "The Weekly Wrap"
+from = "The Weekly Wrap <wrap@news.example.com>"
+base_url = "https://news.example.com/digest"
+timezone = "UTC"
+postal_address = "100 Example Street, Vancouver"
+[store]
+path = "bench.db"
+[outbox]
+path = "outbox"
+[templates]
+path = "{REPO / "templates" / "email"}"
+[smtp]
+tls = "none"
+concurrency = {concurrency}
+timeout = 60
+[digest]
+max_articles = 22
+max_per_section = 5
+excerpt_chars = 900
+""")
+    return path
+
+
+def build_store(config_path: Path, subscribers: int) -> int:
+    """Articles from the test data, ``subscribers`` readers, a frozen edition; its size."""
+    sys.path.insert(0, str(REPO))
+    from digest import store
+    from digest.config import load_config
+    from digest.edition import _freeze, build_edition, render_variants
+    from digest.gather import week_window
+    from digest.message import build_message, prepare_variant
+    from digest.models import Article
+
+    config = load_config(config_path, {"DIGEST_SECRET": SECRET})
+    db = store.open_store(config.store_path)
+    week = week_window(WEEK, config.tz)
+    now = datetime(2026, 11, 25, tzinfo=UTC)
+    for i, page in enumerate(sorted(TESTDATA.glob("*.json"))):
+        record = json.loads(page.read_text())
+        body = "".join(f"<p>{p}</p>" for p in record["body"].split("\n") if p.strip())
+        store.upsert_article(
+            db,
+            Article(
+                id=0,
+                url=record["url"],
+                title=record["title"],
+                body=body,
+                author="Staff",
+                published_at=week.start.replace(hour=8) + (week.end - week.start) * i / 23,
+                topics=(TOPICS[i % len(TOPICS)],),
+                score=float(i % 5),
+                image_url=f"https://news.example.com/img/{i}.jpg",
+            ),
+            now,
+        )
+    stamp = store.to_db_time(now)
+    with db.atomic():
+        db.conn.executemany(
+            "INSERT INTO subscribers (email, name, topics, status, created_at, updated_at) "
+            "VALUES (?, ?, '', 'active', ?, ?)",
+            ((f"reader{i}@example.org", f"Reader {i}", stamp, stamp) for i in range(subscribers)),
+        )
+    edition = build_edition(config, db, week)
+    assert edition is not None
+    variants = render_variants(config, edition, [""])
+    _freeze(db, WEEK, edition, variants, now)
+    sample = store.get_subscriber(db, "reader0@example.org")
+    assert sample is not None
+    return len(build_message(config, prepare_variant(config, variants[0], WEEK, now), sample))
+
+
+def run_digest(config_path: Path, port: int, shards: int) -> tuple[float, int, dict[str, int]]:
+    """Wall seconds, the largest peak RSS (KB) and the final counts of digest's senders."""
+    env = {
+        **os.environ,
+        "DIGEST_SECRET": SECRET,
+        "DIGEST_SMTP_HOST": "127.0.0.1",
+        "DIGEST_SMTP_PORT": str(port),
+        "PYTHONPATH": str(REPO),
+    }
+    start = time.perf_counter()
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "digest",
+                "--config",
+                str(config_path),
+                "send",
+                "--week",
+                WEEK,
+                "--shard",
+                f"{i}/{shards}",
+                "--json",
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+        )
+        for i in range(1, shards + 1)
+    ]
+    peak = 0
+    for proc in procs:
+        _, status, usage = os.wait4(proc.pid, 0)
+        peak = max(peak, usage.ru_maxrss)
+        assert os.waitstatus_to_exitcode(status) == 0, "digest send failed"
+    elapsed = time.perf_counter() - start
+    # Each sender reports the whole edition as it stood when it finished: the last wins.
+    reports = [json.loads(proc.stdout.read()) for proc in procs]  # type: ignore[union-attr]
+    for proc in procs:
+        proc.stdout.close()  # type: ignore[union-attr]
+    return elapsed, peak, max(reports, key=lambda r: r["sent"])
+
+
+_BARE = """
+import asyncio, sys, time, aiosmtplib
+port, n, conc, path = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+data = open(path, "rb").read()
+async def worker(count):
+    client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False, timeout=60)
+    await client.connect()
+    for i in range(count):
+        await client.sendmail("wrap@news.example.com", [f"r{i}@example.org"], data)
+    await client.quit()
+async def main():
+    await asyncio.gather(*(worker(n // conc + (1 if k < n % conc else 0)) for k in range(conc)))
+start = time.perf_counter(); asyncio.run(main()); print(time.perf_counter() - start)
+"""
+
+
+def run_bare(port: int, n: int, concurrency: int, message: Path) -> tuple[float, int]:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _BARE, str(port), str(n), str(concurrency), str(message)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, "bare loop failed"
+    seconds = float(proc.stdout.read())  # type: ignore[union-attr]
+    proc.stdout.close()  # type: ignore[union-attr]
+    return seconds, usage.ru_maxrss
+
+
+def run_smtp_source(port: int, n: int, sessions: int, message: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(
+        [
+            shutil.which("smtp-source") or "smtp-source",
+            "-d",
+            "-s",
+            str(sessions),
+            "-m",
+            str(n),
+            "-F",
+            str(message),
+            "-f",
+            "wrap@news.example.com",
+            "-t",
+            "reader@example.org",
+            f"127.0.0.1:{port}",
+        ],
+        check=True,
+    )
+    return time.perf_counter() - start
+
+
+def sample_message(config_path: Path, folder: Path) -> Path:
+    """One subscriber's message as digest builds it, for the two baselines to send."""
+    from digest import store
+    from digest.config import load_config
+    from digest.message import build_message, prepare_variant
+
+    config = load_config(config_path, {"DIGEST_SECRET": SECRET})
+    db = store.open_store(config.store_path)
+    edition = store.get_edition(db, WEEK)
+    assert edition is not None
+    variant = store.edition_variants(db, edition.id)[""]
+    reader = store.get_subscriber(db, "reader0@example.org")
+    assert reader is not None
+    path = folder / "message.eml"
+    path.write_bytes(
+        build_message(config, prepare_variant(config, variant, WEEK, datetime.now(UTC)), reader)
+    )
+    return path
+
+
+def bench(n: int, concurrency: int, shards: int, port: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        config_path = write_config(folder, concurrency)
+        size = build_store(config_path, n)
+        message = sample_message(config_path, folder)
+        digest_s, digest_rss, counts = run_digest(config_path, port, shards)
+        assert counts["sent"] == n, counts
+        bare_s, bare_rss = run_bare(port, n, concurrency, message)
+        source_s = run_smtp_source(port, n, concurrency * shards, message)
+    return {
+        "n": n,
+        "size_kb": size / 1024,
+        "digest": n / digest_s,
+        "bare": n / bare_s,
+        "source": n / source_s,
+        "digest_rss_mb": digest_rss / 1024,
+        "bare_rss_mb": bare_rss / 1024,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subscribers", type=int, nargs="+", default=[20_000, 100_000])
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--shards", type=int, default=1, help="digest sender processes")
+    args = parser.parse_args()
+    ensure_postfix_tools()
+    port = free_port()
+    sink = start_sink(port)
+    try:
+        rows = [bench(n, args.concurrency, args.shards, port) for n in args.subscribers]
+    finally:
+        sink.terminate()
+        sink.wait()
+    print(f"concurrency {args.concurrency}, digest shards {args.shards}, sink: Postfix smtp-sink")
+    print(
+        f"{'subscribers':>11} {'msg KB':>7} {'digest/s':>9} {'bare/s':>8} {'source/s':>9} "
+        f"{'vs bare':>8} {'vs source':>9} {'digest RSS':>11} {'bare RSS':>9}"
+    )
+    for r in rows:
+        print(
+            f"{r['n']:>11,} {r['size_kb']:>7.1f} {r['digest']:>9,.0f} {r['bare']:>8,.0f} "
+            f"{r['source']:>9,.0f} {r['digest'] / r['bare']:>7.2f}x "
+            f"{r['digest'] / r['source']:>8.2f}x {r['digest_rss_mb']:>9.1f}MB "
+            f"{r['bare_rss_mb']:>7.1f}MB"
+        )
+    if len(rows) > 1:
+        print(
+            f"peak RSS {rows[-1]['n']:,} vs {rows[0]['n']:,} subscribers: "
+            f"{rows[-1]['digest_rss_mb'] / rows[0]['digest_rss_mb']:.2f}x"
+        )
+
+
+if __name__ == "__main__":
+    main()

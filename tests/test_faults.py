@@ -1,0 +1,248 @@
+"""Delivery under fault, against a real SMTP server on 127.0.0.1 that injects them.
+
+Senders run as real processes (`python -m digest send`) where a crash or a second
+sender is the point.
+"""
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email import message_from_bytes
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP as SMTPServer
+from aiosmtpd.smtp import Envelope, Session
+
+from digest import store
+from digest.demo import load_demo
+from digest.edition import send_edition
+from digest.gather import last_complete_week, week_window
+
+from .conftest import NOW, REPO, RecordingHandler, free_port, make_config
+
+
+@dataclass
+class FaultyHandler(RecordingHandler):
+    """Records like RecordingHandler; answers some DATA with 451, drops some connections."""
+
+    fail_every: int = 0  # every Nth DATA gets 451
+    drop_at: set[int] = field(default_factory=set)  # DATA numbers that lose the connection
+    delay: float = 0.0
+    data_seen: int = 0
+
+    async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
+        self.data_seen += 1
+        n = self.data_seen
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.fail_every and n % self.fail_every == 0:
+            return "451 4.3.0 Temporary failure, try again"
+        if n in self.drop_at:
+            server.transport.close()  # gone before the reply: the sender cannot know
+            return "421 4.4.2 Connection dropped"
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.fixture
+def faulty() -> Any:
+    handler = FaultyHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller, handler
+    controller.stop()
+
+
+def _seed(db: Any, config: Any, extra: int) -> None:
+    load_demo(config, db, NOW)
+    with db.atomic():
+        for i in range(extra):
+            store.add_subscriber(db, f"reader{i:04d}@example.org", f"Reader {i}", [], NOW)
+
+
+def _smtp(tmp_path: Path, port: int, **extra: Any) -> Any:
+    smtp = {
+        "host": "127.0.0.1",
+        "port": port,
+        "tls": "none",
+        "concurrency": 4,
+        "timeout": 10,
+        "retries": 4,
+    }
+    smtp.update(extra)
+    return make_config(tmp_path, smtp=smtp)
+
+
+def _recipients(handler: FaultyHandler) -> Counter[str]:
+    return Counter(r.rcpt_tos[0] for r in handler.received)
+
+
+def test_every_50th_data_answered_451_all_delivered_once(tmp_path: Path, faulty: Any) -> None:
+    controller, handler = faulty
+    handler.fail_every = 50
+    config = _smtp(tmp_path, controller.port)
+    db = store.open_store(config.store_path)
+    _seed(db, config, 194)
+    report = send_edition(config, db, week_window("2026-W47", config.tz), lambda: NOW)
+    assert report is not None and report.count("sent") == 200
+    counts = _recipients(handler)
+    assert len(counts) == 200 and set(counts.values()) == {1}
+    assert handler.data_seen == 204  # DATA 50, 100, 150 and 200 were refused, then retried
+
+
+def test_550_addresses_bounced_and_never_retried(tmp_path: Path, faulty: Any) -> None:
+    controller, handler = faulty
+    bad = {"reader0003@example.org", "reader0010@example.org"}
+    handler.refuse.update({a: "550 5.1.1 User unknown" for a in bad})
+    config = _smtp(tmp_path, controller.port)
+    db = store.open_store(config.store_path)
+    _seed(db, config, 20)
+    week = week_window("2026-W47", config.tz)
+    report = send_edition(config, db, week, lambda: NOW)
+    assert report is not None and (report.count("sent"), report.count("bounced")) == (24, 2)
+    assert {s.email for s in store.iter_subscribers(db, "bounced")} == bad
+    handler.refuse.clear()
+    assert send_edition(config, db, week, lambda: NOW).already_sent  # type: ignore[union-attr]
+    assert not bad & set(_recipients(handler))
+
+
+def test_connection_dropped_mid_data_is_delivered_after_reconnect(
+    tmp_path: Path, faulty: Any
+) -> None:
+    controller, handler = faulty
+    handler.drop_at = {5, 17, 18}
+    config = _smtp(tmp_path, controller.port)
+    db = store.open_store(config.store_path)
+    _seed(db, config, 30)
+    report = send_edition(config, db, week_window("2026-W47", config.tz), lambda: NOW)
+    assert report is not None and report.count("sent") == 36
+    counts = _recipients(handler)
+    assert len(counts) == 36 and set(counts.values()) == {1}
+
+
+# ---------------------------------------------------------------- real processes
+
+
+def _cli_env(port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    env.update(
+        {
+            "DIGEST_SMTP_HOST": "127.0.0.1",
+            "DIGEST_SMTP_PORT": str(port),
+            "DIGEST_SMTP_TLS": "none",
+            "DIGEST_SMTP_CONCURRENCY": "4",
+            "DIGEST_SECRET": "fault-test-secret",
+            "PYTHONPATH": str(REPO),
+        }
+    )
+    return env
+
+
+def _cli_config(tmp_path: Path, subscribers: int) -> Path:
+    path = tmp_path / "config" / "digest.toml"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    subprocess.run(
+        [sys.executable, "-m", "digest", "--config", str(path), "init", "--demo"],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    rows = "\n".join(f"reader{i:04d}@example.org,Reader {i}," for i in range(subscribers))
+    (tmp_path / "subs.csv").write_text("email,name,topics\n" + rows + "\n")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "digest",
+            "--config",
+            str(path),
+            "subscribers",
+            "import",
+            str(tmp_path / "subs.csv"),
+        ],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    return path
+
+
+def _sender(path: Path, port: int, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "digest", "--config", str(path), "send", *args],
+        env=_cli_env(port),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for(predicate: Any, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_sigkill_mid_send_then_resume_sends_everyone_once(tmp_path: Path, faulty: Any) -> None:
+    controller, handler = faulty
+    handler.delay = 0.01
+    path = _cli_config(tmp_path, 394)
+    week = _demo_week(path)
+    sender = _sender(path, controller.port, "--week", week)
+    _wait_for(lambda: len(handler.received) >= 120)
+    sender.send_signal(signal.SIGKILL)
+    sender.communicate()
+    assert sender.returncode == -signal.SIGKILL
+    killed_at = len(handler.received)
+    handler.delay = 0.0
+    resumed = subprocess.run(
+        [sys.executable, "-m", "digest", "--config", str(path), "send", "--resume", "--json"],
+        env=_cli_env(controller.port),
+        capture_output=True,
+        text=True,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    counts = _recipients(handler)
+    assert killed_at < 400  # the kill really landed mid-send
+    assert len(counts) == 400  # nobody lost
+    twice = [r for r, n in counts.items() if n > 1]
+    assert len(twice) <= 4 and all(counts[r] == 2 for r in twice)  # at most `concurrency`
+    for recipient in twice:
+        ids = {
+            message_from_bytes(m.data)["Message-ID"]
+            for m in handler.received
+            if m.rcpt_tos == [recipient]
+        }
+        assert len(ids) == 1  # the copy carries the same Message-ID
+
+
+def test_two_concurrent_sends_of_one_week_one_refuses(tmp_path: Path, faulty: Any) -> None:
+    controller, handler = faulty
+    handler.delay = 0.02
+    path = _cli_config(tmp_path, 194)
+    week = _demo_week(path)
+    first = _sender(path, controller.port, "--week", week)
+    _wait_for(lambda: len(handler.received) >= 10)
+    second = _sender(path, controller.port, "--week", week)
+    _, err = second.communicate(timeout=60)
+    assert second.returncode == 1
+    assert f"Edition {week} (shard 1/1) is being sent by another process" in err
+    first.communicate(timeout=120)
+    assert first.returncode == 0
+    counts = _recipients(handler)
+    assert len(counts) == 200 and set(counts.values()) == {1}
+
+
+def _demo_week(path: Path) -> str:
+    """`init --demo` dates its articles in the last complete week before now."""
+    return last_complete_week(datetime.now(UTC), ZoneInfo("America/Vancouver")).label
