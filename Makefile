@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench bench-send clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ lint: $(VENV)/.installed
 ## make bench: the pipeline benchmark (render, inline, build, SMTP send vs. a bare loop).
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/pipeline.py
+
+## make bench-send: delivery vs smtp-source and a bare loop (installs postfix's tools).
+bench-send: $(VENV)/.installed
+	$(BIN)/python benchmarks/send.py
 
 clean:
 	rm -rf $(VENV) var dist build .pytest_cache .mypy_cache .ruff_cache

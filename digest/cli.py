@@ -130,27 +130,37 @@ def init(obj: Context, demo: bool) -> None:
 
 
 @cli.command("import")
-@click.argument("source")
+@click.argument("source", required=False)
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["auto", "jsonl", "csv"]),
+    type=click.Choice(["auto", "jsonl", "csv", "feed"]),
     default="auto",
     show_default=True,
-    help="Record format; auto goes by the file's extension.",
+    help="Record format; auto: URLs and .xml/.rss/.atom are feeds, else by extension.",
+)
+@click.option(
+    "--feeds", "all_feeds", is_flag=True, help="Import every feed added with `feeds add`."
 )
 @json_option
 @pass_context
-def import_(obj: Context, source: str, fmt: str, as_json: bool) -> None:
-    """Add or update articles from a JSONL or CSV file (upsert by canonical URL)."""
+def import_(obj: Context, source: str | None, fmt: str, all_feeds: bool, as_json: bool) -> None:
+    """Add or update articles from a JSONL/CSV file, an RSS/Atom feed file or URL, or --feeds."""
+    from digest.feeds import import_configured_feeds, import_feed, looks_like_feed
     from digest.ingest import import_articles
 
-    if source.startswith(("http://", "https://")):
-        raise click.ClickException(
-            "Importing from a URL is not supported yet; download the file and import the path."
-        )
+    if bool(source) == all_feeds:
+        raise click.UsageError("Give one SOURCE (a file or an http(s) URL), or --feeds.")
     config = obj.config()
-    report = import_articles(obj.store(config), Path(source), fmt, config.tz, now())
+    db = obj.store(config)
+    if all_feeds or fmt == "feed" or (fmt == "auto" and looks_like_feed(source or "")):
+        if all_feeds:
+            feeds = import_configured_feeds(db, config, now())
+        else:
+            feeds = [import_feed(db, config, source or "", now())[0]]
+        _report_feeds(feeds, as_json)
+        return
+    report = import_articles(db, Path(source or ""), fmt, config.tz, now())
     if as_json:
         emit(report.as_dict())
     else:
@@ -160,6 +170,84 @@ def import_(obj: Context, source: str, fmt: str, as_json: bool) -> None:
         )
         for err in report.errors:
             click.echo(f"  line {err['line']}: {err['reason']} ({err['value']!r})", err=True)
+
+
+def _report_feeds(feeds: list[Any], as_json: bool) -> None:
+    totals = {
+        k: sum(getattr(f, k) for f in feeds) for k in ("added", "updated", "unchanged", "skipped")
+    }
+    errors = [{**e, "feed": f.source} for f in feeds for e in f.errors]
+    if as_json:
+        emit({**totals, "errors": errors, "feeds": [f.as_dict() for f in feeds]})
+    else:
+        for f in feeds:
+            counts = ", ".join(f"{getattr(f, k)} {k}" for k in totals)
+            click.echo(f"{f.source}: {f.status}" + (f" ({counts})" if f.status == "ok" else ""))
+            if f.problem:
+                click.echo(f"  {f.problem}", err=True)
+        for e in errors:
+            click.echo(f"  skipped {e['entry']}: {e['reason']}", err=True)
+    failed = [f for f in feeds if f.status == "error"]
+    if failed:
+        raise click.ClickException(
+            f"{len(failed)} of {len(feeds)} feeds could not be read; the others were imported."
+        )
+
+
+@cli.group(cls=DigestGroup)
+def feeds() -> None:
+    """The RSS/Atom feeds that `import --feeds` and the schedule read."""
+
+
+@feeds.command("add")
+@click.argument("url")
+@click.option("--topic", default="", help="A topic given to every entry of this feed.")
+@pass_context
+def feeds_add(obj: Context, url: str, topic: str) -> None:
+    """Add a feed by its http(s) URL."""
+    from digest.ingest import RowError, canonical_url
+
+    try:
+        address = canonical_url(url)
+    except RowError as e:
+        raise click.ClickException(f"{url!r}: {e.reason}.") from e
+    config = obj.config()
+    click.echo(f"{address}: {store.add_feed(obj.store(config), address, topic.strip(), now())}")
+
+
+@feeds.command("list")
+@json_option
+@pass_context
+def feeds_list(obj: Context, as_json: bool) -> None:
+    """List the feeds with how their last fetch went."""
+    config = obj.config()
+    rows = [dict(f.__dict__) for f in store.list_feeds(obj.store(config))]
+    if as_json:
+        emit({"feeds": rows})
+        return
+    for r in rows:
+        state = r["last_status"] or "never fetched"
+        errors = (
+            f", {r['error_count']} errors in a row: {r['last_error']}" if r["error_count"] else ""
+        )
+        click.echo(f"{r['url']}  [{r['topic'] or 'no topic'}]  {state}{errors}")
+
+
+@feeds.command("remove")
+@click.argument("url")
+@pass_context
+def feeds_remove(obj: Context, url: str) -> None:
+    """Stop reading a feed (its articles stay in the store)."""
+    from digest.ingest import RowError, canonical_url
+
+    config = obj.config()
+    try:
+        address = canonical_url(url)
+    except RowError:
+        address = url
+    if not store.remove_feed(obj.store(config), address):
+        raise click.ClickException(f"{url} is not in the feed list; see `feeds list`.")
+    click.echo(f"{address}: removed")
 
 
 # ---------------------------------------------------------------- articles

@@ -102,6 +102,15 @@ class DigestConfig:
 
 
 @dataclass(frozen=True)
+class FeedsConfig:
+    """How feeds are fetched."""
+
+    timeout: float = 20.0
+    max_bytes: int = 10_000_000
+    user_agent: str = ""  # default: digest/<version> (+<base_url>)
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole, validated configuration.
 
@@ -116,7 +125,9 @@ class Config:
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     digest: DigestConfig = field(default_factory=DigestConfig)
+    feeds: FeedsConfig = field(default_factory=FeedsConfig)
     sponsors: Mapping[str, Sponsor] = field(default_factory=dict)  # by topic slug
+    topic_aliases: Mapping[str, str] = field(default_factory=dict)  # lower-case category
     secret: str = ""  # DIGEST_SECRET
 
     def resolve(self, relative: str) -> Path:
@@ -171,6 +182,7 @@ _SECTIONS: dict[str, type] = {
     "smtp": SmtpConfig,
     "schedule": ScheduleConfig,
     "digest": DigestConfig,
+    "feeds": FeedsConfig,
 }
 # TOML keys that are Python keywords or would shadow a builtin.
 _KEY_ALIASES = {("newsletter", "from"): "sender"}
@@ -202,11 +214,11 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
 
 def build_config(path: Path, raw: Mapping[str, Any], env: Mapping[str, str]) -> Config:
     """Validate parsed TOML plus environment overrides into a Config."""
-    unknown = set(raw) - set(_SECTIONS) - {"sponsors"}
+    unknown = set(raw) - set(_SECTIONS) - {"sponsors", "topics"}
     if unknown:
         raise ConfigError(
             f"{path}: unknown section [{sorted(unknown)[0]}]; "
-            f"known sections are {', '.join(sorted([*_SECTIONS, 'sponsors']))}."
+            f"known sections are {', '.join(sorted([*_SECTIONS, 'sponsors', 'topics']))}."
         )
     sections = {
         name: _build_section(path, name, cls, raw.get(name, {}), env)
@@ -215,6 +227,7 @@ def build_config(path: Path, raw: Mapping[str, Any], env: Mapping[str, str]) -> 
     config = Config(
         path=path,
         sponsors=_build_sponsors(path, raw.get("sponsors", {})),
+        topic_aliases=_build_aliases(path, raw.get("topics", {})),
         secret=env.get("DIGEST_SECRET", ""),
         **sections,
     )
@@ -315,6 +328,17 @@ def _build_sponsors(path: Path, raw: Any) -> dict[str, Sponsor]:
     return sponsors
 
 
+def _build_aliases(path: Path, raw: Any) -> dict[str, str]:
+    """[topics] maps a feed's category to one of the newsletter's topics."""
+    if not isinstance(raw, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in raw.items()
+    ):
+        raise ConfigError(
+            f'{path}: [topics] must map feed categories to topic names, like "dnssec" = "DNS".'
+        )
+    return {k.strip().lower(): v.strip() for k, v in raw.items()}
+
+
 def _is_http_url(url: str) -> bool:
     return re.match(r"^https?://[^/\s]+", url) is not None and not re.search(r"\s", url)
 
@@ -360,6 +384,10 @@ def _check_values(c: Config) -> None:
     for key in ("max_articles", "max_per_section"):
         if getattr(c.digest, key) < 1:
             raise bad("digest", key, getattr(c.digest, key), "a whole number of at least 1")
+    if c.feeds.timeout <= 0 or c.feeds.max_bytes < 1024:
+        key = "timeout" if c.feeds.timeout <= 0 else "max_bytes"
+        form = "a positive number of seconds" if key == "timeout" else "at least 1024 bytes"
+        raise bad("feeds", key, getattr(c.feeds, key), form)
     if c.digest.excerpt_chars < 40:
         raise bad("digest", "excerpt_chars", c.digest.excerpt_chars, "at least 40 characters")
     _check_subject(c, bad)

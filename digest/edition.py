@@ -5,6 +5,7 @@ build (gather, summarize, render) -> freeze (edition, variants, ledger) -> deliv
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -34,6 +35,7 @@ from digest.render import render_variant
 from digest.summarize import make_excerpt
 
 Clock = Callable[[], datetime]
+log = logging.getLogger(__name__)
 # A signing key for outbox-only runs, so the demo works with no setup. Links signed with
 # it are not secret; sending over SMTP refuses to start without DIGEST_SECRET.
 DEVELOPMENT_SECRET = "digest-development-key-not-secret"
@@ -283,7 +285,12 @@ def _dry_run_report(db: Database, week: Week, variants: list[RenderedVariant]) -
 
 
 def run_weekly(config: Config, clock: Clock) -> SendReport | None:
-    """The scheduled job (and cron's `send`): send last week's edition unless already sent."""
+    """The scheduled job: import the feeds, then send last week's edition unless sent."""
+    from digest.feeds import import_configured_feeds
+
     db = store.open_store(config.store_path)
+    for report in import_configured_feeds(db, config, clock()):
+        if report.status == "error":  # one dead feed never stops the edition
+            log.warning("feed %s: %s", report.source, report.problem)
     week = last_complete_week(clock(), config.tz)
     return send_edition(config, db, week, clock)

@@ -317,8 +317,12 @@ class _Pool:
 
     def _failed(self, job: Job, failure: SendFailure) -> None:
         if failure.fatal:
+            # The relay refuses the run, not this subscriber: leave the job untouched
+            # (pending) for the resume, and bounce nobody for it.
             self.fatal = str(failure)
-        retry = failure.status == "deferred" and not failure.fatal
+            self.queue.task_done()
+            return
+        retry = failure.status == "deferred"
         if retry and job.attempts < self.settings.retries:
             task = asyncio.create_task(self._retry_later(job))
             self.retry_tasks.add(task)

@@ -29,7 +29,7 @@ class SendProgress:
         self.clock = clock
         self.start = clock()
         self.interactive = stream.isatty()
-        self.drawn = 0.0
+        self.drawn = float("-inf")
 
     def line(self, done: int, total: int) -> str:
         """'1,000/20,000  5%  812 msg/s  ETA 23s'."""

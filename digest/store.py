@@ -133,6 +133,25 @@ def m002_subscriber_events(db: Database) -> None:
     db.execute("CREATE INDEX subscriber_events_subscriber ON subscriber_events (subscriber_id)")
 
 
+@migrations()
+def m003_feeds(db: Database) -> None:
+    """The feeds `import --feeds` reads, with their validators and error counts."""
+    db.execute(
+        """CREATE TABLE feeds (
+            id INTEGER PRIMARY KEY,
+            url TEXT NOT NULL UNIQUE,
+            topic TEXT NOT NULL DEFAULT '',
+            etag TEXT NOT NULL DEFAULT '',
+            modified TEXT NOT NULL DEFAULT '',
+            last_fetched TEXT,
+            last_status TEXT NOT NULL DEFAULT '',
+            error_count INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL
+        )"""
+    )
+
+
 def to_db_time(moment: datetime) -> str:
     """A timezone-aware datetime as the store's UTC text."""
     if moment.tzinfo is None:
@@ -704,3 +723,66 @@ def list_editions(db: Database) -> list[tuple[EditionRow, dict[str, int]]]:
     """Every edition, newest week first, with its delivery counts."""
     rows = [_edition_row(r) for r in db.query("SELECT * FROM editions ORDER BY week DESC")]
     return [(row, delivery_counts(db, row.id)) for row in rows]
+
+
+# ---------------------------------------------------------------- feeds
+
+
+@dataclass(frozen=True)
+class FeedRow:
+    """A configured feed and how its last fetch went."""
+
+    url: str
+    topic: str
+    etag: str
+    modified: str
+    last_fetched: str | None
+    last_status: str
+    error_count: int
+    last_error: str
+
+
+def add_feed(db: Database, url: str, topic: str, now: datetime) -> str:
+    """Add a feed (or change its topic); return added, updated or unchanged."""
+    rows = list(db.query("SELECT topic FROM feeds WHERE url = ?", [url]))
+    if not rows:
+        _insert(db, "feeds", {"url": url, "topic": topic, "created_at": to_db_time(now)})
+        return "added"
+    if rows[0]["topic"] == topic:
+        return "unchanged"
+    db.execute("UPDATE feeds SET topic = ? WHERE url = ?", [topic, url])
+    return "updated"
+
+
+def remove_feed(db: Database, url: str) -> bool:
+    """Forget a feed (its articles stay); False when it was not configured."""
+    return db.execute("DELETE FROM feeds WHERE url = ?", [url]).rowcount > 0
+
+
+def list_feeds(db: Database) -> list[FeedRow]:
+    """Every configured feed, in the order they were added."""
+    return [
+        FeedRow(
+            r["url"],
+            r["topic"],
+            r["etag"],
+            r["modified"],
+            r["last_fetched"],
+            r["last_status"],
+            r["error_count"],
+            r["last_error"],
+        )
+        for r in db.query("SELECT * FROM feeds ORDER BY id")
+    ]
+
+
+def record_feed_fetch(
+    db: Database, url: str, status: str, error: str, etag: str, modified: str, now: datetime
+) -> None:
+    """Keep the validators for the next conditional GET and count failures in a row."""
+    db.execute(
+        "UPDATE feeds SET last_fetched = ?, last_status = ?, last_error = ?, etag = ?, "
+        "modified = ?, error_count = CASE WHEN ? = 'error' THEN error_count + 1 ELSE 0 END "
+        "WHERE url = ?",
+        [to_db_time(now), status, error, etag, modified, status, url],
+    )

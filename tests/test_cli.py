@@ -201,3 +201,31 @@ def test_failed_deliveries_exit_1_with_the_count(
         "Error: 1 deliveries failed or bounced; `subscribers list --status bounced` names them.\n"
     )
     assert len(handler.received) == 5
+
+
+def test_feed_commands_and_import(runner: CliRunner, cfg: Path) -> None:
+    feed = Path(__file__).resolve().parent.parent.parent / "shared" / "testdata" / "feeds"
+    result = invoke(runner, cfg, "import", str(feed / "rss-parser__heraldsun.rss"), "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert (data["added"], data["skipped"]) == (2, 0) and data["feeds"][0]["status"] == "ok"
+    added = invoke(
+        runner, cfg, "feeds", "add", "HTTPS://Blog.Example.COM/feed?utm_source=x", "--topic", "DNS"
+    )
+    assert added.stdout == "https://blog.example.com/feed: added\n"
+    listed = json.loads(invoke(runner, cfg, "feeds", "list", "--json").stdout)
+    assert [f["url"] for f in listed["feeds"]] == ["https://blog.example.com/feed"]
+    assert invoke(runner, cfg, "feeds", "add", "not a url").exit_code == 1
+    assert invoke(runner, cfg, "import").exit_code == 2  # neither SOURCE nor --feeds
+    assert invoke(runner, cfg, "feeds", "remove", "https://blog.example.com/feed").exit_code == 0
+    gone = invoke(runner, cfg, "feeds", "remove", "https://blog.example.com/feed")
+    assert gone.exit_code == 1 and "is not in the feed list" in gone.stderr
+
+
+def test_unreadable_feed_exits_1_and_says_so(runner: CliRunner, cfg: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.xml"
+    bad.write_bytes(b"\x00\x01 nothing")
+    result = invoke(runner, cfg, "import", str(bad))
+    assert result.exit_code == 1
+    assert "not a readable feed" in result.stderr
+    assert "1 of 1 feeds could not be read; the others were imported." in result.stderr

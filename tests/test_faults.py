@@ -246,3 +246,60 @@ def test_two_concurrent_sends_of_one_week_one_refuses(tmp_path: Path, faulty: An
 def _demo_week(path: Path) -> str:
     """`init --demo` dates its articles in the last complete week before now."""
     return last_complete_week(datetime.now(UTC), ZoneInfo("America/Vancouver")).label
+
+
+@dataclass
+class RefusingSenderHandler(RecordingHandler):
+    """A relay that refuses the envelope sender for everyone (a blocked account)."""
+
+    mails: int = 0
+
+    async def handle_MAIL(
+        self,
+        server: SMTPServer,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        mail_options: list[str],
+    ) -> str:
+        self.mails += 1
+        return "550 5.7.1 Sender blocked"
+
+
+def test_relay_refusing_the_sender_stops_the_run_early(tmp_path: Path) -> None:
+    from digest.errors import DeliveryError
+
+    handler = RefusingSenderHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        config = _smtp(tmp_path, controller.port, concurrency=2)
+        db = store.open_store(config.store_path)
+        _seed(db, config, 300)
+        with pytest.raises(DeliveryError, match=r"550 5.7.1 Sender blocked.*send --resume"):
+            send_edition(config, db, week_window("2026-W47", config.tz), lambda: NOW)
+    finally:
+        controller.stop()
+    assert handler.mails <= 2  # one try per connection, not one per subscriber
+    edition = store.get_edition(db, "2026-W47")
+    assert edition is not None
+    counts = store.delivery_counts(db, edition.id)
+    assert counts.get("pending", 0) >= 300  # the list is intact for a resume
+    assert list(store.iter_subscribers(db, "bounced")) == []
+
+
+def test_shards_split_the_list_and_together_send_everyone(tmp_path: Path, faulty: Any) -> None:
+    controller, handler = faulty
+    config = _smtp(tmp_path, controller.port)
+    db = store.open_store(config.store_path)
+    _seed(db, config, 44)
+    week = week_window("2026-W47", config.tz)
+    first = send_edition(config, db, week, lambda: NOW, shard=(1, 3))
+    assert first is not None and first.count("sent") == 16  # ids 3, 6, ..., 48
+    assert store.get_edition(db, week.label).status == "frozen"  # type: ignore[union-attr]
+    send_edition(config, db, week, lambda: NOW, shard=(2, 3))
+    last = send_edition(config, db, week, lambda: NOW, shard=(3, 3))
+    assert last is not None and last.count("sent") == 50
+    assert store.get_edition(db, week.label).status == "sent"  # type: ignore[union-attr]
+    counts = _recipients(handler)
+    assert len(counts) == 50 and set(counts.values()) == {1}

@@ -56,3 +56,21 @@ def test_scheduler_job_really_fires(tmp_path: Path) -> None:
         assert fired.wait(timeout=10)
     finally:
         scheduler.shutdown(wait=False)
+
+
+def test_weekly_run_imports_the_feeds_first_and_survives_a_dead_one(tmp_path: Path) -> None:
+    from .conftest import TESTDATA
+
+    config = make_config(tmp_path)
+    db = store.open_store(config.store_path)
+    load_demo(config, db, NOW)
+    store.add_feed(db, str(TESTDATA / "feeds" / "rss-parser__heraldsun.rss"), "", NOW)
+    store.add_feed(db, str(tmp_path / "missing.xml"), "", NOW)
+    report = run_weekly(config, lambda: NOW)
+    assert report is not None and report.count("sent") == 6
+    assert len(store.all_articles(db)) == 14  # the demo's 12 and the feed's 2
+    feeds = {f.url.rsplit("/", 1)[1]: f for f in store.list_feeds(db)}
+    assert (
+        feeds["missing.xml"].error_count == 1
+        and feeds["rss-parser__heraldsun.rss"].error_count == 0
+    )

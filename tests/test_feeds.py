@@ -1,0 +1,264 @@
+"""Feeds in: the real-world feeds in ../shared/testdata/feeds, and a real HTTP server."""
+
+import gzip
+import http.server
+import json
+import re
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from digest import store
+from digest.config import Config
+from digest.feeds import entry_articles, import_configured_feeds, import_feed, parse, read_file
+
+from .conftest import NOW, TESTDATA, make_config
+
+FEEDS = TESTDATA / "feeds"
+ALL_FEEDS = sorted(
+    p
+    for p in [*FEEDS.glob("*"), *(FEEDS / "feedparser_micro").glob("*")]
+    if p.is_file() and not p.name.endswith(".json")
+)
+
+
+def _expected(feed: Path) -> dict[str, Any]:
+    return json.loads(feed.with_name(feed.name + ".expected.json").read_text())
+
+
+def test_the_test_data_is_there() -> None:
+    assert len(ALL_FEEDS) >= 30
+
+
+@pytest.mark.parametrize("feed", ALL_FEEDS, ids=lambda p: p.name)
+def test_every_feed_imports_with_absolute_urls_and_clean_titles(
+    feed: Path, config: Config, db: Any
+) -> None:
+    report, _ = import_feed(db, config, str(feed), NOW)
+    assert report.status == "ok", report.problem
+    articles = store.all_articles(db)
+    assert report.added == len(articles)
+    for article in articles:
+        assert re.match(r"^https?://[^/\s]+/", article.url), article.url
+        assert article.title and article.title == article.title.strip()
+        assert not re.search(r"<[a-zA-Z/][^>]*>|&(amp|lt|gt|quot|#\d+);", article.title), (
+            article.title
+        )
+        assert article.published_at.tzinfo is not None
+    for error in report.errors:
+        assert error["reason"]  # every skipped entry says why
+
+
+@pytest.mark.parametrize(
+    "feed", [f for f in ALL_FEEDS if "expected_entries" in _expected(f)], ids=lambda p: p.name
+)
+def test_counts_and_links_match_what_the_upstream_suites_expect(
+    feed: Path, config: Config, db: Any
+) -> None:
+    from digest.ingest import canonical_url
+
+    expected = [e for e in _expected(feed)["expected_entries"] if e.get("link")]
+    report, _ = import_feed(db, config, str(feed), NOW)
+    stored = {a.url for a in store.all_articles(db)}
+    # Some suites keep links relative; they resolve against the feed's own link.
+    feed_link = parse(read_file(feed, 10**7)).feed.get("link")
+    wanted = {canonical_url(e["link"], feed_link) for e in expected}
+    assert wanted <= stored
+    assert len(stored) == len(wanted)
+    assert report.added == len(wanted)
+
+
+def test_relative_links_resolve_against_where_the_feed_was_fetched() -> None:
+    feed = FEEDS / "node-feedparser__rss-with-relative-urls.xml"
+    expected = _expected(feed)["expected_assertions"]
+    fetched = read_file(feed, 10**6)
+    fetched.base_url = expected["feed.xmlurl"]  # what an HTTP fetch of that URL sets
+    urls = [a.url for _, a in entry_articles(parse(fetched), now=NOW, aliases={})]  # type: ignore[union-attr]
+    assert urls == [expected["links[0]"], expected["links[1]"]]
+
+
+def test_relative_links_without_any_base_fall_back_to_the_permalink_guid(
+    config: Config, db: Any
+) -> None:
+    feed = FEEDS / "node-feedparser__rss-with-relative-urls.xml"
+    report, _ = import_feed(db, config, str(feed), NOW)
+    assert report.added == 2
+    assert all(a.url.startswith("http://www.arcgames.com/") for a in store.all_articles(db))
+
+
+def test_content_location_is_the_base_over_http(config: Config) -> None:
+    feed = FEEDS / "feedparser_micro" / "http_item_content_encoded_base_content_location.xml"
+    fetched = read_file(feed, 10**6)
+    fetched.base_url = "http://example.com/"
+    parsed = parse(fetched)
+    assert (
+        parsed.entries[0].content[0].value
+        == '<a href="http://example.com/relative/uri">click here</a>'
+    )
+    [(_, skipped)] = entry_articles(parsed, now=NOW, aliases={})
+    assert skipped.reason == "no usable link or permalink GUID"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("name", "script"),
+    [
+        ("feedparser_micro/koi8r.xml", "[\u0400-\u04ff]"),  # declared KOI8-R: Cyrillic
+        ("feedparser_micro/shiftjis.xml", "[\u3040-\u30ff\u4e00-\u9fff]"),  # Japanese
+        ("feedparser_micro/windows1255.xml", "[\u0590-\u05ff]"),  # undeclared: Hebrew
+        ("node-feedparser__iconv.xml", "[\u0400-\u04ff]"),  # windows-1251
+    ],
+)
+def test_declared_and_undeclared_encodings_are_decoded(name: str, script: str) -> None:
+    parsed = parse(read_file(FEEDS / name, 10**7))
+    text = " ".join(str(e.get("title", "")) + str(e.get("summary", "")) for e in parsed.entries)
+    assert re.search(script, text)
+
+
+def test_duplicate_guids_keep_the_first(config: Config, db: Any) -> None:
+    feed = FEEDS / "node-feedparser__guid-dupes.xml"
+    report, _ = import_feed(db, config, str(feed), NOW)
+    assert any(a.url == "http://www.braingle.com/50366.html" for a in store.all_articles(db))
+    assert all(e["reason"].startswith("duplicate GUID") for e in report.errors)
+
+
+def test_undated_entries_fall_back_and_reimport_is_unchanged(config: Config, db: Any) -> None:
+    feed = FEEDS / "rss-parser__heraldsun.rss"
+    first, _ = import_feed(db, config, str(feed), NOW)
+    again, _ = import_feed(db, config, str(feed), NOW)
+    assert first.added == 2 and (again.added, again.unchanged) == (0, 2)
+
+
+def test_categories_become_topics_through_the_alias_table(tmp_path: Path) -> None:
+    config = make_config(tmp_path, topics={"News": "Cybersecurity"})
+    feed = tmp_path / "f.xml"
+    feed.write_text("""<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>
+      <link>https://blog.example.com/</link>
+      <item><title>A &amp; B &lt;i&gt;x&lt;/i&gt;</title><link>/p/1?utm_source=rss</link>
+        <category>news</category><category>DNS</category></item>
+      <item><title>No link</title><description>text</description></item>
+      <item><guid isPermaLink="true">https://blog.example.com/p/2#frag</guid>
+        <description>&lt;p&gt;Untitled body text here.&lt;/p&gt;</description></item>
+    </channel></rss>""")
+    db = store.open_store(config.store_path)
+    report, _ = import_feed(db, config, str(feed), NOW, topic="Blog")
+    articles = {a.url: a for a in store.all_articles(db)}
+    first = articles["https://blog.example.com/p/1"]
+    assert first.title == "A & B x"
+    assert first.topics == ("Blog", "Cybersecurity", "DNS")
+    assert articles["https://blog.example.com/p/2#frag"].title == "Untitled body text here."
+    assert report.skipped == 1 and report.errors[0]["reason"] == "no usable link or permalink GUID"
+
+
+def test_broken_xml_imports_what_is_readable(tmp_path: Path, config: Config, db: Any) -> None:
+    feed = tmp_path / "broken.xml"
+    feed.write_text(
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>'
+        "<item><title>Fine</title><link>https://e.example.com/1</link></item>"
+        "<item><title>Broken &bogus; <b>tag</title><link>https://e.example.com/2"
+    )
+    report, _ = import_feed(db, config, str(feed), NOW)
+    assert report.status == "ok" and report.problem.startswith("partly broken")
+    assert "https://e.example.com/1" in {a.url for a in store.all_articles(db)}
+    garbage = tmp_path / "garbage.xml"
+    garbage.write_bytes(b"\x00\x01 not a feed at all")
+    bad, _ = import_feed(db, config, str(garbage), NOW)
+    assert bad.status == "error" and bad.problem.startswith("not a readable feed")
+
+
+def test_gzipped_file(tmp_path: Path, config: Config, db: Any) -> None:
+    source = FEEDS / "node-feedparser__invalid-characters-gzipped.xml"
+    packed = tmp_path / "feed.xml.gz"
+    packed.write_bytes(gzip.compress(source.read_bytes()))
+    report, _ = import_feed(db, config, str(packed), NOW)
+    assert report.status == "ok" and report.added > 0
+
+
+# ---------------------------------------------------------------- over HTTP
+
+
+class FeedServer(http.server.ThreadingHTTPServer):
+    routes: dict[str, Any]
+    requests: list[dict[str, str]]
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    server: FeedServer
+
+    def do_GET(self) -> None:
+        self.server.requests.append({"path": self.path, **dict(self.headers)})
+        route = self.server.routes.get(self.path, {"status": 404})
+        time.sleep(route.get("delay", 0))
+        if route.get("etag") and self.headers.get("If-None-Match") == route["etag"]:
+            self.send_response(304)
+            self.end_headers()
+            return
+        body = route.get("body", b"")
+        if route.get("gzip"):
+            body = gzip.compress(body)
+        self.send_response(route["status"])
+        self.send_header("Content-Type", "application/rss+xml")
+        if route.get("etag"):
+            self.send_header("ETag", route["etag"])
+        if route.get("gzip"):
+            self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def feed_server() -> Iterator[FeedServer]:
+    server = FeedServer(("127.0.0.1", 0), Handler)
+    server.routes, server.requests = {}, []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_configured_feeds_over_http_304_timeout_and_500(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    config = make_config(tmp_path, feeds={"timeout": 0.5})
+    base = f"http://127.0.0.1:{feed_server.server_address[1]}"
+    relative = (FEEDS / "node-feedparser__rss-with-relative-urls.xml").read_bytes()
+    feed_server.routes = {
+        "/good.xml": {"status": 200, "body": relative, "etag": '"v1"', "gzip": True},
+        "/slow.xml": {"status": 200, "body": relative, "delay": 2},
+        "/broken.xml": {"status": 500},
+    }
+    db = store.open_store(config.store_path)
+    for path in ("/good.xml", "/slow.xml", "/broken.xml"):
+        store.add_feed(db, base + path, "Gaming", NOW)
+
+    first = {r.source.rsplit("/", 1)[1]: r for r in import_configured_feeds(db, config, NOW)}
+    assert first["good.xml"].status == "ok" and first["good.xml"].added == 2
+    assert first["slow.xml"].status == "error" and "timed out" in first["slow.xml"].problem
+    assert first["broken.xml"].status == "error" and "HTTP 500" in first["broken.xml"].problem
+    assert all(a.topics[0] == "Gaming" for a in store.all_articles(db))
+    good_request = next(r for r in feed_server.requests if r["path"] == "/good.xml")
+    assert good_request["User-Agent"].startswith("digest/")
+
+    second = {r.source.rsplit("/", 1)[1]: r for r in import_configured_feeds(db, config, NOW)}
+    assert second["good.xml"].status == "not-modified"
+    assert feed_server.requests[-3]["If-None-Match"] == '"v1"'
+    feeds = {f.url.rsplit("/", 1)[1]: f for f in store.list_feeds(db)}
+    assert feeds["broken.xml"].error_count == 2 and "HTTP 500" in feeds["broken.xml"].last_error
+    assert feeds["good.xml"].error_count == 0 and feeds["good.xml"].etag == '"v1"'
+
+
+def test_oversized_feed_is_refused(tmp_path: Path, feed_server: FeedServer) -> None:
+    config = make_config(tmp_path, feeds={"max_bytes": 2048})
+    feed_server.routes = {"/big.xml": {"status": 200, "body": b"<rss>" + b" " * 10_000}}
+    db = store.open_store(config.store_path)
+    url = f"http://127.0.0.1:{feed_server.server_address[1]}/big.xml"
+    report, _ = import_feed(db, config, url, NOW)
+    assert report.status == "error" and "larger than [feeds] max_bytes = 2048" in report.problem

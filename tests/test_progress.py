@@ -1,0 +1,50 @@
+import io
+
+import pytest
+
+from digest.delivery import parse_shard
+from digest.errors import EditionError
+from digest.progress import SendProgress
+
+
+class Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_log_lines_every_n_with_rate_and_eta() -> None:
+    clock = [0.0]
+    out = io.StringIO()
+    progress = SendProgress(out, every=100, clock=lambda: clock[0])
+    for done in range(1, 301):
+        clock[0] = done / 50  # 50 messages a second
+        progress(done, 300)
+    lines = out.getvalue().splitlines()
+    assert lines == [
+        "sent 100/300   33%  50 msg/s  ETA 4s",
+        "sent 200/300   67%  50 msg/s  ETA 2s",
+        "sent 300/300  100%  50 msg/s  ETA 0s",
+    ]
+
+
+def test_terminal_bar_redraws_in_place() -> None:
+    clock = [0.0]
+    out = Tty()
+    progress = SendProgress(out, clock=lambda: clock[0])
+    progress(1, 4)
+    clock[0] = 1.0
+    progress(4, 4)
+    text = out.getvalue()
+    assert text.startswith("\r[#######-----------------------] 1/4")
+    assert "\r[##############################] 4/4  100%" in text and text.endswith("\n")
+
+
+@pytest.mark.parametrize(("text", "shard"), [("1/2", (1, 2)), (" 3 / 3 ", (3, 3))])
+def test_parse_shard(text: str, shard: tuple[int, int]) -> None:
+    assert parse_shard(text) == shard
+
+
+@pytest.mark.parametrize("text", ["0/2", "3/2", "1", "a/b", "1/0"])
+def test_bad_shards(text: str) -> None:
+    with pytest.raises(EditionError, match=r"--shard .* expected i/n"):
+        parse_shard(text)
