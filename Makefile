@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench bench-send clean
+.PHONY: demo test lint bench bench-send bench-excerpts clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ lint: $(VENV)/.installed
 ## make bench: the pipeline benchmark (render, inline, build, SMTP send vs. a bare loop).
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/pipeline.py
+
+## make bench-excerpts: excerpt quality (ROUGE, drawn-whole share) and speed vs baselines.
+bench-excerpts: $(VENV)/.installed
+	$(BIN)/python benchmarks/excerpts.py
 
 ## make bench-send: delivery vs smtp-source and a bare loop (installs postfix's tools).
 bench-send: $(VENV)/.installed

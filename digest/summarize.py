@@ -5,9 +5,15 @@ Pure functions only: text in, text out, limits as arguments.
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
+from dataclasses import dataclass
 from html.parser import HTMLParser
+
+from digest.boilerplate import MAX_PAGE_CHARS, clean_lines, extract_main_text, is_full_page
+
+log = logging.getLogger(__name__)
 
 ELLIPSIS = "…"
 # Elements whose text is never article prose.
@@ -217,14 +223,61 @@ def _is_sentence_end(text: str, dot: int, after: int) -> bool:
     return not (len(token) == 1 and token.isalpha()) and not re.fullmatch(r"(\w\.)+\w", token)
 
 
-def make_excerpt(body: str, max_chars: int, *, editor_excerpt: str = "", title: str = "") -> str:
-    """The excerpt: the editor's if given, else whole leading sentences within ``max_chars``."""
+@dataclass(frozen=True)
+class Excerpt:
+    """An excerpt, the path that produced it, and why it is empty when it is."""
+
+    text: str
+    method: str  # editor, fragment, trafilatura, cleanup, text
+    reason: str = ""
+
+
+def summarize(body: str, max_chars: int, *, editor_excerpt: str = "", title: str = "") -> Excerpt:
+    """The excerpt of an article: the editor's, else its own opening sentences."""
     if editor_excerpt.strip():
-        return fit_text(_tidy(editor_excerpt).replace("\n\n", " "), max_chars)
-    sentences = [s for p in plain_text(body).split("\n\n") for s in split_sentences(p)]
+        return Excerpt(fit_text(_tidy(editor_excerpt).replace("\n\n", " "), max_chars), "editor")
+    paragraphs, method = article_paragraphs(body, title)
+    sentences = [s for p in paragraphs for s in split_sentences(p)]
     if sentences and title and _repeats(sentences[0], title):
         sentences = sentences[1:]
-    return fit_sentences(sentences, max_chars)
+    text = fit_sentences(sentences, max_chars)
+    if not text:
+        reason = "empty body" if not body.strip() else "no article text found in the body"
+        log.info("no excerpt (%s, %s)", reason, method)
+        return Excerpt("", method, reason)
+    return Excerpt(text, method)
+
+
+def make_excerpt(body: str, max_chars: int, *, editor_excerpt: str = "", title: str = "") -> str:
+    """The excerpt text alone (see ``summarize``)."""
+    return summarize(body, max_chars, editor_excerpt=editor_excerpt, title=title).text
+
+
+def article_paragraphs(body: str, title: str = "") -> tuple[list[str], str]:
+    """The article's paragraphs and how they were found.
+
+    Article fragments (what a CMS stores) pass through untouched; full pages go through
+    the main-text extractor, falling back to our own clean-up; plain text is cleaned
+    of boilerplate lines.
+    """
+    body = body[:MAX_PAGE_CHARS]
+    if not looks_like_html(body):
+        return clean_lines(_tidy_lines(body), title, wrapped=True), "text"
+    if not is_full_page(body):
+        return html_to_text(body).split("\n\n"), "fragment"
+    main = extract_main_text(body)
+    if main.strip():
+        return clean_lines(_tidy_lines(main), title), "trafilatura"
+    return clean_lines(html_to_text(body).split("\n\n"), title), "cleanup"
+
+
+def _tidy_lines(text: str) -> list[str]:
+    return [_tidy(line) for line in _tidy_keep_lines(text).split("\n")]
+
+
+def _tidy_keep_lines(text: str) -> str:
+    text = unicodedata.normalize("NFC", text).replace("\u00a0", " ")
+    return re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]", "", text).replace("\r", "")
 
 
 def fit_sentences(sentences: list[str], max_chars: int) -> str:
@@ -296,19 +349,20 @@ def decode_bytes(data: bytes) -> str:
 
 
 def describe_file(data: bytes, max_chars: int) -> dict[str, str]:
-    """Title, excerpt and method ('html' or 'text') for an article file."""
+    """Title, excerpt and method for an article file (HTML page, fragment or text)."""
     text = decode_bytes(data)
     if looks_like_html(text):
         title = _html_title(text)
-        return {
-            "title": title,
-            "excerpt": make_excerpt(text, max_chars, title=title),
-            "method": "html",
-        }
-    lines = [line.strip() for line in _tidy(text).split("\n\n")]
-    title = lines[0] if lines and len(lines) > 1 and len(lines[0]) < 200 else ""
-    body = "\n\n".join(lines[1:] if title else lines)
-    return {"title": title, "excerpt": make_excerpt(body, max_chars, title=title), "method": "text"}
+        body = text
+    else:
+        lines = [line.strip() for line in _tidy_keep_lines(text).split("\n") if line.strip()]
+        title = lines[0] if len(lines) > 1 and len(lines[0]) < 200 else ""
+        body = "\n".join(lines[1:] if title else lines)
+    excerpt = summarize(body, max_chars, title=title)
+    result = {"title": title, "excerpt": excerpt.text, "method": excerpt.method}
+    if excerpt.reason:
+        result["reason"] = excerpt.reason
+    return result
 
 
 def _html_title(page: str) -> str:

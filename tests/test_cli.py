@@ -179,7 +179,7 @@ def test_excerpt_command(runner: CliRunner, tmp_path: Path) -> None:
     assert json.loads(result.stdout) == {
         "title": "Head line",
         "excerpt": "First sentence.",
-        "method": "html",
+        "method": "trafilatura",
     }
 
 

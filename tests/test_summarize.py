@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from digest.boilerplate import is_boilerplate
 from digest.summarize import (
     ELLIPSIS,
     describe_file,
@@ -11,6 +12,7 @@ from digest.summarize import (
     html_to_text,
     make_excerpt,
     split_sentences,
+    summarize,
 )
 
 from .conftest import TESTDATA
@@ -94,7 +96,7 @@ def _real_pages() -> list[Path]:
 def test_real_pages_never_exceed_the_budget_or_cut_mid_word(page: Path) -> None:
     result = describe_file(page.read_bytes(), 300)
     excerpt = result["excerpt"]
-    assert result["method"] == "html"
+    assert result["method"] in ("trafilatura", "cleanup")
     assert len(excerpt) <= 300
     truth = json.loads(page.with_suffix(".json").read_text())
     text = re.sub(r"\s+", " ", html_to_text(page.read_text(errors="replace")))
@@ -110,3 +112,74 @@ def test_real_pages_never_exceed_the_budget_or_cut_mid_word(page: Path) -> None:
 
 def test_real_pages_exist() -> None:
     assert len(_real_pages()) >= 20
+
+
+SCRAPED_TEXT = """Home / News / Technology
+NordVPN Promotion
+Registrars Brace for a Wave of Expiring Domains
+By Maya Lindqvist and Tom Ferreira
+Updated 10:32 AM ET, Wed November 18, 2026
+Filed Under
+(Photo: Jane Doe/Getty Images)
+LONDON (Reuters) - Domains registered in the 2021 rush are reaching the end of their
+five-year terms, and registrars expect the largest renewal cycle they have seen.
+Analysts say renewal rates are running below the long-term average.
+Sign up for our daily newsletter to get stories like this in your inbox.
+Comments
+"""
+
+
+def test_text_boilerplate_is_dropped_by_shape() -> None:
+    result = summarize(SCRAPED_TEXT, 300, title="Registrars Brace for a Wave of Expiring Domains")
+    assert result.method == "text"
+    assert result.text == (
+        "Domains registered in the 2021 rush are reaching the end of their five-year terms, "
+        "and registrars expect the largest renewal cycle they have seen. Analysts say renewal "
+        "rates are running below the long-term average."
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "boilerplate"),
+    [
+        ("Home › World › Europe", True),
+        ("Sponsored by Example Hosting", True),
+        ("Advertisement", True),
+        ("Share this article", True),
+        ("By Ann Author, Staff Writer", True),
+        ("Posted on March 3, 2025 at 9:00", True),
+        ("Image credit: NASA/JPL", True),
+        ("Follow us on social media for the latest updates.", True),
+        ("The registry said the rule brings its policy in line with other regions.", False),
+        ("By the end of the year, prices had doubled across the region.", False),
+    ],
+)
+def test_line_shapes(line: str, boilerplate: bool) -> None:
+    assert is_boilerplate(line) is boilerplate
+
+
+def test_full_page_goes_through_the_extractor_and_fragments_pass_untouched() -> None:
+    fragment = "<p>Home / News</p><p>The first real sentence is here.</p>"
+    assert summarize(fragment, 300).text == "Home / News The first real sentence is here."
+    assert summarize(fragment, 300).method == "fragment"
+    page = _real_pages()[0].read_text(errors="replace")
+    assert summarize(page, 300).method == "trafilatura"
+
+
+def test_bad_input_gives_an_empty_excerpt_with_a_reason_never_an_exception() -> None:
+    only_junk = "Home / News\nAdvertisement\nComments\nSign up for our newsletter"
+    result = summarize(only_junk, 300)
+    assert (result.text, result.reason) == ("", "no article text found in the body")
+    assert summarize("", 300).reason == "empty body"
+    binary = bytes(range(256)).decode("latin-1") * 50
+    assert isinstance(summarize(binary, 300).text, str)
+    huge = "<html><body>" + "<p>Word after word in a paragraph that goes on.</p>" * 110_000
+    assert len(huge) > 5_000_000
+    assert summarize(huge, 300).text.startswith("Word after word")
+    unclosed = "<html><body><div><p>Unclosed <b>tags <i>everywhere. Still readable."
+    assert "Unclosed tags everywhere." in summarize(unclosed, 300).text
+    german = (
+        "<p>Die Registrierungsstellen erwarten in diesem Jahr eine Welle auslaufender "
+        "Domains. Die Preise bleiben stabil.</p>"
+    )
+    assert summarize(german, 300).text.startswith("Die Registrierungsstellen erwarten")

@@ -1,0 +1,144 @@
+"""Finding the article in a page: main-text extraction and boilerplate removal by shape.
+
+Pure functions. Full pages go through trafilatura (the field's reference extractor);
+what it returns, and plain-text bodies, are then cleaned line by line: menus,
+breadcrumbs, labels, sponsor and promotion lines, sign-up and comment prompts,
+bylines, datelines, timestamps and photo credits are recognised by their shape
+(length, punctuation, separators, capitalisation), not by any one site's phrases.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+log = logging.getLogger(__name__)
+
+MAX_PAGE_CHARS = 2_000_000  # the opening is near the top; 5 MB pages are cut here
+_FULL_PAGE = re.compile(r"<(!doctype|html|head|body|nav|header|footer)\b", re.I)
+_TERMINAL = re.compile(r"[.!?…][\"'”’)\]]*$")
+_LIST_MARKER = re.compile(r"^\s*(?:[-•*–·▪►]|\d{1,2}[.)])\s+")
+_BREADCRUMB = re.compile(r"\S\s+(?:/|>|»|›|\|)\s+\S")
+_BYLINE = re.compile(  # "By Ann Author, Staff Writer": capitalised names after "by"
+    r"^(?i:(?:written|posted|reported|story|words|text)\s+)?(?i:by)\s+[A-Z][\w.'’-]*"
+    r"(?:\s+[A-Z][\w.'’-]*){0,4}(?:\s*(?:,|and|&|\||-|—)\s*.{0,60})?$"
+)
+_CREDIT = re.compile(
+    r"^(?:\(?(?:photo|image|picture|video|illustration|graphic|credit|source|caption)s?\b"
+    r"[^a-z]{0,3}|.{0,80}(?:getty images|shutterstock|ap photo|afp|reuters|file photo)\)?$)",
+    re.I,
+)
+_MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_TIMESTAMP = re.compile(
+    rf"^(?:(?:updated|published|posted|last updated|modified)\b.{{0,60}}"
+    rf"|[\w ,.:]*\b(?:\d{{1,2}}:\d{{2}}|\d{{1,2}}\s*[ap]\.?m\.?)\b[\w ,.:/()-]*"
+    rf"|(?:\w+,?\s+)?{_MONTHS}\s+\d{{1,2}},?\s+\d{{4}}.{{0,30}}"
+    rf"|\d{{1,2}}\s+{_MONTHS}\s+\d{{4}}.{{0,30}})$",
+    re.I,
+)
+# A photo caption ends with its credit in brackets.
+_CAPTION = re.compile(r"\((?:photo|image|picture|credit|source)s?\b[^()]{0,80}\)$", re.I)
+# "LONDON (Reuters) -", "(CNN)", "HAYWARD, Calif. (AP) —", "WASHINGTON —" before the story.
+_DATELINE = re.compile(
+    r"^(?:[A-Z][A-Za-z.' -]{1,40}(?:,\s*[A-Z][A-Za-z.]{1,12})?\s*)?"
+    r"\((?:[A-Z][A-Za-z&. ]{1,20})\)\s*(?:[-—–:]+\s*)?"
+    r"|^[A-Z][A-Z.' -]{2,30}(?:,\s*[A-Z][A-Za-z.]{1,12})?\s+[—–-]{1,2}\s+"
+)
+# Calls to action: generic verbs of newsletters and comment sections, any site.
+_PROMPT = re.compile(
+    r"\b(?:sign up|subscribe|newsletter|follow us|click here|read more|comments?|"
+    r"share this|join the conversation|log ?in|register|download (?:our|the) app|"
+    r"advertisement|sponsored|promotion|promo code|affiliate|cookies?)\b",
+    re.I,
+)
+
+
+def is_full_page(html: str) -> bool:
+    """True for a whole web page (navigation and all), not an article fragment."""
+    return _FULL_PAGE.search(html[:50_000]) is not None
+
+
+def extract_main_text(html: str) -> str:
+    """The main text of a full page as lines, or '' when the extractor finds none."""
+    try:
+        import trafilatura
+
+        text = trafilatura.extract(
+            html[:MAX_PAGE_CHARS],
+            include_comments=False,
+            include_tables=False,
+            include_images=False,
+            favor_precision=True,
+            deduplicate=True,
+        )
+    except Exception as e:  # a broken page must never stop the edition
+        log.info("main-text extraction failed (%s); falling back to clean-up", e)
+        return ""
+    return text or ""
+
+
+def clean_lines(lines: list[str], title: str = "", *, wrapped: bool = False) -> list[str]:
+    """Paragraphs of article prose from lines of text, boilerplate left out.
+
+    ``wrapped`` text (a plain-text body) may break a paragraph over several lines: a
+    line without an end mark continues on the next when that starts in lower case or
+    the line is long. Otherwise every line is a paragraph, and one without an end mark
+    is a heading, a label or a credit. The
+    first paragraph loses its dateline; a line repeating the headline is dropped.
+    """
+    kept = [_LIST_MARKER.sub("", line.strip()) for line in lines]
+    # Hard-wrapped prose fills most of the width; a heading or a label does not.
+    width = sorted(len(x) for x in kept)[int(len(kept) * 0.9)] if kept else 0
+    paragraphs: list[str] = []
+    current: list[str] = []
+    for i, line in enumerate(kept):
+        following = next((x for x in kept[i + 1 :] if x), "")
+        # Only wrapped text continues a paragraph on the next line; HTML blocks and the
+        # extractor's lines are paragraphs of their own ("by Jeff Foust" included).
+        joins = (
+            wrapped
+            and bool(following)
+            and not _TERMINAL.search(line)
+            and (following[:1].islower() or len(line) >= 0.75 * width)
+        )
+        if not line or (not current and not joins and is_boilerplate(line, title)):
+            if current and not line:
+                paragraphs.append(" ".join(current))
+                current = []
+            continue
+        current.append(line)
+        if not joins:
+            paragraphs.append(" ".join(current))
+            current = []
+    if current:
+        paragraphs.append(" ".join(current))
+    if paragraphs:
+        paragraphs[0] = _DATELINE.sub("", paragraphs[0], count=1).strip() or paragraphs[0]
+    return [p for p in paragraphs if p]
+
+
+def is_boilerplate(line: str, title: str = "") -> bool:
+    """True for a line that is navigation, a label, a credit or a prompt, not prose."""
+    words = line.split()
+    if title and _repeats_title(line, title):
+        return True
+    if _BYLINE.match(line) or _TIMESTAMP.match(line) or _CREDIT.match(line):
+        return len(words) <= 15
+    if _BREADCRUMB.search(line) and not _TERMINAL.search(line) and len(words) <= 12:
+        return True
+    if _PROMPT.search(line) and len(words) <= 25:
+        return True
+    if _CAPTION.search(line) and len(words) <= 60:
+        return True
+    # Unpunctuated on its own: a menu item, a label, a heading, a sponsor line.
+    return not _TERMINAL.search(line)
+
+
+def _repeats_title(line: str, title: str) -> bool:
+    folded, headline = _fold(line), _fold(title)
+    # og:title often carries the site's name after the headline.
+    return folded == headline or (len(folded.split()) >= 4 and headline.startswith(folded))
+
+
+def _fold(text: str) -> str:
+    return re.sub(r"\W+", " ", text.lower()).strip()
