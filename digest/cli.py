@@ -497,12 +497,27 @@ def preview(
 @click.option("--dry-run", is_flag=True, help="Build and count, send nothing, store nothing.")
 @click.option("--resume", is_flag=True, help="Continue the newest unfinished edition.")
 @click.option("--shard", metavar="i/n", help="Send only subscribers whose id is i-1 modulo n.")
+@click.option(
+    "--test",
+    "test_to",
+    metavar="EMAIL[,EMAIL]",
+    help="Send a [TEST] copy to these addresses only; freezes nothing.",
+)
 @json_option
 @pass_context
 def send(
-    obj: Context, week: str | None, dry_run: bool, resume: bool, shard: str | None, as_json: bool
+    obj: Context,
+    week: str | None,
+    dry_run: bool,
+    resume: bool,
+    shard: str | None,
+    test_to: str | None,
+    as_json: bool,
 ) -> None:
     """Freeze the week's edition and deliver it to every active subscriber."""
+    if test_to:
+        _send_test(obj, week, test_to, as_json)
+        return
     from digest.delivery import parse_shard
     from digest.edition import resolve_week, send_edition
     from digest.progress import SendProgress
@@ -546,6 +561,39 @@ def send(
         raise click.ClickException(
             f"{failed} deliveries failed or bounced; "
             "`subscribers list --status bounced` names them."
+        )
+
+
+def _send_test(obj: Context, week: str | None, test_to: str, as_json: bool) -> None:
+    from digest.edition import resolve_week, send_test
+    from digest.ingest import RowError
+    from digest.subscribers import normalize_email
+
+    try:
+        addresses = [normalize_email(a) for a in test_to.split(",") if a.strip()]
+    except RowError as e:
+        raise click.ClickException(f"--test: {e.value!r} is not a valid address: {e.reason}") from e
+    config = obj.config()
+    db = obj.store(config)
+    window = resolve_week(config, week, now())
+    report = send_test(config, db, window, addresses, now)
+    if report is None:
+        _say(
+            as_json,
+            {"week": window.label, "test": True, "sent": []},
+            f"No published articles in {window.label}: nothing to test.",
+        )
+        return
+    data = {
+        "week": report.week,
+        "test": True,
+        "sent": report.sent,
+        "failed": [{"email": e, "reason": r} for e, r in report.failed],
+    }
+    _say(as_json, data, f"Test copy of {report.week} sent to {', '.join(report.sent) or 'nobody'}")
+    if report.failed:
+        raise click.ClickException(
+            "Test copy not delivered to " + "; ".join(f"{e} ({r})" for e, r in report.failed)
         )
 
 

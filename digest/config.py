@@ -57,6 +57,13 @@ class OutboxConfig:
 
 
 @dataclass(frozen=True)
+class ArchiveConfig:
+    """Where the web versions of sent editions, their index and Atom feed are written."""
+
+    path: str = "../var/archive"
+
+
+@dataclass(frozen=True)
 class TemplatesConfig:
     """Where the email templates live; the packaged copy is used when this is missing."""
 
@@ -121,6 +128,7 @@ class Config:
     newsletter: NewsletterConfig = field(default_factory=NewsletterConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     outbox: OutboxConfig = field(default_factory=OutboxConfig)
+    archive: ArchiveConfig = field(default_factory=ArchiveConfig)
     templates: TemplatesConfig = field(default_factory=TemplatesConfig)
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
@@ -144,6 +152,11 @@ class Config:
     def outbox_path(self) -> Path:
         """The outbox folder."""
         return self.resolve(self.outbox.path)
+
+    @property
+    def archive_path(self) -> Path:
+        """The archive folder."""
+        return self.resolve(self.archive.path)
 
     @cached_property
     def tz(self) -> ZoneInfo:
@@ -178,6 +191,7 @@ _SECTIONS: dict[str, type] = {
     "newsletter": NewsletterConfig,
     "store": StoreConfig,
     "outbox": OutboxConfig,
+    "archive": ArchiveConfig,
     "templates": TemplatesConfig,
     "smtp": SmtpConfig,
     "schedule": ScheduleConfig,

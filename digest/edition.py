@@ -5,6 +5,7 @@ build (gather, summarize, render) -> freeze (edition, variants, ledger) -> deliv
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -16,10 +17,12 @@ from typing import Any
 from sqlite_utils import Database
 
 from digest import store
+from digest.archive import publish_edition
 from digest.config import Config
-from digest.delivery import Progress, Shard, deliver_edition
+from digest.delivery import Progress, Shard, deliver_edition, pool_settings
 from digest.errors import ConfigError, EditionError
 from digest.gather import build_sections, last_complete_week, week_window
+from digest.mailer import Job, Outcome, deliver, outbox_factory, smtp_factory
 from digest.message import build_message, prepare_variant
 from digest.models import (
     Edition,
@@ -233,6 +236,7 @@ def send_edition(
         if dry_run:
             return _dry_run_report(db, week, variants)
         edition_id = _freeze(db, week.label, edition, variants, clock())
+        publish_edition(signing, db, edition, clock())  # before the first link is clicked
     else:
         edition_id = frozen.id
     counts = store.delivery_counts(db, edition_id)
@@ -294,3 +298,59 @@ def run_weekly(config: Config, clock: Clock) -> SendReport | None:
             log.warning("feed %s: %s", report.source, report.problem)
     week = last_complete_week(clock(), config.tz)
     return send_edition(config, db, week, clock)
+
+
+# ---------------------------------------------------------------- test send
+
+
+@dataclass
+class TestSendReport:
+    """Who got a test copy, and who did not and why."""
+
+    week: str
+    sent: list[str]
+    failed: list[tuple[str, str]]
+
+
+def send_test(
+    config: Config, db: Database, week: Week, addresses: list[str], clock: Clock
+) -> TestSendReport | None:
+    """Send the edition as it stands to ``addresses`` only, subject prefixed [TEST].
+
+    Nothing is frozen and the ledger is not touched: a later real send is unaffected.
+    A test address that is a subscriber gets their own topic variant.
+    """
+    signing = _signing(config)
+    frozen = store.get_edition(db, week.label)
+    edition = (
+        edition_from_payload(config, frozen.payload) if frozen else build_edition(signing, db, week)
+    )
+    if edition is None:
+        return None
+    now = clock()
+    tag = f"test-{int(now.timestamp())}-"
+    prepared: dict[str, Any] = {}
+    jobs = []
+    for number, address in enumerate(addresses, start=1):
+        reader = store.get_subscriber(db, address) or Subscriber(id=0, email=address)
+        key = reader_key(reader)
+        if key not in prepared:
+            variant = render_variant(signing, edition, key)
+            prepared[key] = prepare_variant(signing, variant, week.label, now, "[TEST] ", tag)
+        data = build_message(signing, prepared[key], reader)
+        jobs.append(Job(delivery_id=-number, subscriber_id=reader.id, recipient=address, data=data))
+    report = TestSendReport(week.label, [], [])
+
+    def on_result(job: Job, outcome: Outcome) -> None:
+        if outcome.status == "sent":
+            report.sent.append(job.recipient)
+        else:
+            report.failed.append((job.recipient, outcome.error or outcome.status))
+
+    transport = (
+        smtp_factory(signing.smtp)
+        if signing.smtp.host
+        else outbox_factory(signing.outbox_path / week.label / "test")
+    )
+    asyncio.run(deliver(jobs, transport, pool_settings(signing), on_result))
+    return report

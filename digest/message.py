@@ -47,6 +47,7 @@ class PreparedVariant:
     html: EncodedPart
     week: str
     domain: str
+    id_tag: str = ""  # test copies get their own Message-IDs
 
 
 def check_header_value(name: str, value: str) -> str:
@@ -66,7 +67,12 @@ def fold_header(name: str, value: str) -> bytes:
 
 
 def prepare_variant(
-    config: Config, variant: RenderedVariant, week: str, now: datetime, subject_prefix: str = ""
+    config: Config,
+    variant: RenderedVariant,
+    week: str,
+    now: datetime,
+    subject_prefix: str = "",
+    id_tag: str = "",
 ) -> PreparedVariant:
     """Fold the shared headers and split both bodies around their placeholders."""
     domain = config.sender_address.rpartition("@")[2].lower()
@@ -91,12 +97,13 @@ def prepare_variant(
         html=_encode_part(boundary, "text/html", variant.html),
         week=week,
         domain=domain,
+        id_tag=id_tag,
     )
 
 
-def message_id(week: str, subscriber_id: int, list_id: str, domain: str) -> str:
+def message_id(week: str, subscriber_id: int, list_id: str, domain: str, tag: str = "") -> str:
     """The same Message-ID for the same edition and subscriber, on every attempt."""
-    return f"<{week}.{subscriber_id}.{list_id}@{domain}>"
+    return f"<{tag}{week}.{subscriber_id}.{list_id}@{domain}>"
 
 
 def build_message(config: Config, prepared: PreparedVariant, subscriber: Subscriber) -> bytes:
@@ -107,7 +114,9 @@ def build_message(config: Config, prepared: PreparedVariant, subscriber: Subscri
     greeting = f"Hi {subscriber.name}," if subscriber.name else "Hello,"
     text_values = {"token": token, "email": subscriber.email, "greeting": greeting}
     html_values = {k: html.escape(v) for k, v in text_values.items()}
-    msg_id = message_id(prepared.week, subscriber.id, config.list_id, prepared.domain)
+    msg_id = message_id(
+        prepared.week, subscriber.id, config.list_id, prepared.domain, prepared.id_tag
+    )
     return b"".join(
         [
             prepared.head,

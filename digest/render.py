@@ -115,6 +115,7 @@ def _context(
         "chosen_topics": [s.topic for s in sections] if key else [],
         "greeting": PLACEHOLDERS["greeting"],
         "email": PLACEHOLDERS["email"],
+        "archive": False,
         "links": {
             "home": base + "/",
             "view_in_browser": f"{base}/archive/{edition.week.label}.html",
@@ -122,6 +123,14 @@ def _context(
             "preferences": f"{base}/preferences/{token}",
         },
     }
+
+
+def render_web_version(config: Config, edition: Edition) -> str:
+    """The edition as a public web page: every topic, no subscriber's links or address."""
+    context = _context(config, edition, edition.sections, "")
+    context.update(archive=True, greeting="Hello,", email="")
+    env = make_environment(templates_dir(config))
+    return inline_css(_render(env, HTML_TEMPLATE, context), config.base_url)
 
 
 def week_label(edition: Edition) -> str:

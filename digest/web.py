@@ -28,6 +28,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from digest import store
 from digest.config import Config
@@ -51,6 +52,7 @@ def create_app(config: Config, clock: Clock | None = None) -> Starlette:
         Route("/unsubscribe/{token}", pages.unsubscribe, methods=["GET", "POST"]),
         Route("/preferences/{token}", pages.preferences, methods=["GET", "POST"]),
         Route("/healthz", pages.health, methods=["GET"]),
+        Mount("/archive", StaticFiles(directory=config.archive_path, html=True, check_dir=False)),
     ]
     prefix = urlsplit(config.base_url).path.rstrip("/")
     return Starlette(

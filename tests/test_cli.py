@@ -229,3 +229,15 @@ def test_unreadable_feed_exits_1_and_says_so(runner: CliRunner, cfg: Path, tmp_p
     assert result.exit_code == 1
     assert "not a readable feed" in result.stderr
     assert "1 of 1 feeds could not be read; the others were imported." in result.stderr
+
+
+def test_send_test_via_cli_to_the_outbox(runner: CliRunner, cfg: Path, tmp_path: Path) -> None:
+    result = invoke(runner, cfg, "send", "--test", "Editor@Example.com, desk@example.com")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("Test copy of ")
+    assert "Editor@example.com, desk@example.com" in result.stdout
+    week = result.stdout.split()[3]
+    assert len(list((tmp_path / "var" / "outbox" / week / "test").glob("*.eml"))) == 2
+    assert json.loads(invoke(runner, cfg, "status", "--json").stdout) == {"editions": []}
+    bad = invoke(runner, cfg, "send", "--test", "nobody")
+    assert bad.exit_code == 1 and bad.stderr.startswith("Error: --test: 'nobody' is not a valid")

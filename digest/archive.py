@@ -1,0 +1,96 @@
+"""The public archive: each edition as a web page (the "view in browser" target), an
+index of all editions, and an Atom feed of them, written as static files.
+
+Pages are written when an edition is frozen, before its first message leaves, so the
+link in the email works from the first delivery. `digest serve` serves the folder.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from datetime import datetime
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from digest import store
+from digest.config import Config
+from digest.models import Edition
+from digest.render import render_web_version, week_label
+
+
+def publish_edition(config: Config, db: Database, edition: Edition, now: datetime) -> Path:
+    """Write the edition's page, then the index and the feed; return the page's path."""
+    folder = config.archive_path
+    folder.mkdir(parents=True, exist_ok=True)
+    page = folder / f"{edition.week.label}.html"
+    _write(page, render_web_version(config, edition))
+    write_index(config, db, now)
+    return page
+
+
+def write_index(config: Config, db: Database, now: datetime) -> None:
+    """index.html and feed.xml over every frozen edition, newest first."""
+    from digest.edition import edition_from_payload
+
+    rows = [(row, edition_from_payload(config, row.payload)) for row, _ in store.list_editions(db)]
+    folder = config.archive_path
+    _write(folder / "index.html", _index_html(config, [(r.subject, e) for r, e in rows]))
+    _write(folder / "feed.xml", _atom(config, [(r.subject, r.created_at, e) for r, e in rows], now))
+
+
+def _index_html(config: Config, editions: list[tuple[str, Edition]]) -> str:
+    name = html.escape(config.newsletter.name)
+    items = "\n".join(
+        f'<li><a href="{e.week.label}.html">{html.escape(week_label(e))}</a>'
+        f"<br><span>{html.escape(_top_titles(e))}</span></li>"
+        for _, e in editions
+    )
+    return (
+        f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{name}: all editions</title>\n"
+        f'<link rel="alternate" type="application/atom+xml" title="{name}" href="feed.xml">\n'
+        "<style>body{font-family:Helvetica,Arial,sans-serif;max-width:600px;margin:40px auto;"
+        "padding:0 16px;color:#1f2933}a{color:#0b3d62;font-weight:bold}li{margin:0 0 16px}"
+        "span{color:#616e7c;font-size:14px}</style>\n</head>\n<body>\n"
+        f"<h1>{name}</h1>\n<p>Every edition, newest first. "
+        '<a href="feed.xml">Atom feed</a></p>\n'
+        f"<ul>\n{items}\n</ul>\n"
+        f"<p><small>{html.escape(config.newsletter.postal_address)}</small></p>\n"
+        "</body>\n</html>\n"
+    )
+
+
+def _atom(config: Config, editions: list[tuple[str, str, Edition]], now: datetime) -> str:
+    base = f"{config.base_url}/archive/"
+    updated = max((created for _, created, _ in editions), default=store.to_db_time(now))
+    entries = "".join(
+        f"<entry><title>{html.escape(subject)}</title>"
+        f'<link rel="alternate" type="text/html" href="{base}{e.week.label}.html"/>'
+        f"<id>{base}{e.week.label}.html</id><updated>{created}</updated>"
+        f"<summary>{html.escape(_top_titles(e))}</summary></entry>\n"
+        for subject, created, e in editions
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        '<feed xmlns="http://www.w3.org/2005/Atom">\n'
+        f"<title>{html.escape(config.newsletter.name)}</title>\n"
+        f'<link rel="self" href="{base}feed.xml"/>\n<link rel="alternate" href="{base}"/>\n'
+        f"<id>{base}</id>\n<updated>{updated}</updated>\n"
+        f"<author><name>{html.escape(config.newsletter.name)}</name></author>\n"
+        f"{entries}</feed>\n"
+    )
+
+
+def _top_titles(edition: Edition) -> str:
+    titles = [a.title for s in edition.sections for a in s.articles]
+    more = f" and {len(titles) - 3} more" if len(titles) > 3 else ""
+    return "; ".join(titles[:3]) + more
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
