@@ -17,21 +17,27 @@ def test_test_copy_goes_only_to_the_editors_and_freezes_nothing(
     tmp_path: Path, smtp_server: Any
 ) -> None:
     controller, handler = smtp_server
-    config = make_config(tmp_path, smtp={"host": "127.0.0.1", "port": controller.port,
-                                         "tls": "none"})
+    config = make_config(
+        tmp_path, smtp={"host": "127.0.0.1", "port": controller.port, "tls": "none"}
+    )
     db = store.open_store(config.store_path)
     load_demo(config, db, NOW)
     week = week_window("2026-W47", config.tz)
 
-    report = send_test(config, db, week, ["editor@example.com", "chen.wei@example.com"],
-                       lambda: NOW)
+    report = send_test(
+        config, db, week, ["editor@example.com", "chen.wei@example.com"], lambda: NOW
+    )
 
-    assert report is not None and sorted(report.sent) == ["chen.wei@example.com",
-                                                          "editor@example.com"]
+    assert report is not None and sorted(report.sent) == [
+        "chen.wei@example.com",
+        "editor@example.com",
+    ]
     assert store.get_edition(db, week.label) is None  # not frozen, no ledger
     assert not list(db.query("SELECT * FROM deliveries"))
-    tests = {r.rcpt_tos[0]: message_from_bytes(r.data, policy=email.policy.default)
-             for r in handler.received}
+    tests = {
+        r.rcpt_tos[0]: message_from_bytes(r.data, policy=email.policy.default)
+        for r in handler.received
+    }
     assert all(str(m["Subject"]).startswith("[TEST] The Weekly Wrap") for m in tests.values())
     chen = tests["chen.wei@example.com"].get_body(("html",)).get_content()
     assert "IPv4 Markets" not in chen  # a subscriber's test copy is their own variant
