@@ -476,6 +476,12 @@ def preview(
     if result is None:
         click.echo(f"No published articles in {window.label}: there is no edition to preview.")
         return
+    if result.left_out:
+        click.echo(
+            f"Warning: {len(result.left_out)} articles left out to stay under "
+            f"{config.digest.max_message_kb} KB: {'; '.join(result.left_out)}",
+            err=True,
+        )
     body = result.text if text else result.html
     if open_ and out is None:
         out = config.outbox_path / f"preview-{window.label}.{'txt' if text else 'html'}"
@@ -555,7 +561,11 @@ def send(
         },
     }
     where = "" if config.smtp.host else f" (outbox: {config.outbox_path / report.week})"
+    data["warnings"] = report.warnings
     _say(as_json, data, _send_summary(report, dry_run) + where)
+    if not as_json:
+        for warning in report.warnings:
+            click.echo(f"Warning: {warning}", err=True)
     failed = report.count("failed") + report.count("bounced")
     if failed:
         raise click.ClickException(

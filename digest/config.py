@@ -103,6 +103,7 @@ class DigestConfig:
     max_articles: int = 12
     max_per_section: int = 4
     excerpt_chars: int = 300
+    max_message_kb: int = 100  # Gmail clips messages past ~102 KB, hiding the footer
     subject: str = "{name}: {week_label}"
     section_order: tuple[str, ...] = ()
     other_section: str = "More News"
@@ -402,6 +403,8 @@ def _check_values(c: Config) -> None:
         key = "timeout" if c.feeds.timeout <= 0 else "max_bytes"
         form = "a positive number of seconds" if key == "timeout" else "at least 1024 bytes"
         raise bad("feeds", key, getattr(c.feeds, key), form)
+    if c.digest.max_message_kb < 20:
+        raise bad("digest", "max_message_kb", c.digest.max_message_kb, "at least 20 (KB)")
     if c.digest.excerpt_chars < 40:
         raise bad("digest", "excerpt_chars", c.digest.excerpt_chars, "at least 40 characters")
     _check_subject(c, bad)

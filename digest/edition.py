@@ -9,7 +9,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from email import message_from_bytes
 from email.message import Message
 from typing import Any
@@ -21,7 +21,7 @@ from digest.archive import publish_edition
 from digest.config import Config
 from digest.delivery import Progress, Shard, deliver_edition, pool_settings
 from digest.errors import ConfigError, EditionError
-from digest.gather import build_sections, last_complete_week, week_window
+from digest.gather import build_sections, last_complete_week, rank_articles, week_window
 from digest.mailer import Job, Outcome, deliver, outbox_factory, smtp_factory
 from digest.message import build_message, prepare_variant
 from digest.models import (
@@ -34,7 +34,7 @@ from digest.models import (
     Subscriber,
     Week,
 )
-from digest.render import render_variant
+from digest.render import render_variant, variant_sections
 from digest.summarize import make_excerpt
 
 Clock = Callable[[], datetime]
@@ -64,25 +64,65 @@ def build_edition(config: Config, db: Database, week: Week) -> Edition | None:
     )
     if not gathered:
         return None
+    rank = {a.url: i for i, a in enumerate(rank_articles(articles))}
     sections = tuple(
-        Section(g.topic, g.slug, tuple(_edition_article(config, a) for a in g.articles), g.sponsor)
+        Section(
+            g.topic,
+            g.slug,
+            tuple(_edition_article(config, a, rank[a.url]) for a in g.articles),
+            g.sponsor,
+        )
         for g in gathered
     )
     return Edition(week=week, subject="", preheader="", sections=sections)
 
 
-def _edition_article(config: Config, a: Any) -> EditionArticle:
+def _edition_article(config: Config, a: Any, rank: int) -> EditionArticle:
     excerpt = make_excerpt(
         a.body, config.digest.excerpt_chars, editor_excerpt=a.excerpt, title=a.title
     )
     return EditionArticle(
-        a.url, a.title, excerpt, a.author, a.published_at.astimezone(config.tz), a.image_url
+        a.url, a.title, excerpt, a.author, a.published_at.astimezone(config.tz), a.image_url, rank
     )
 
 
+def render_within_budget(config: Config, edition: Edition, key: str) -> RenderedVariant:
+    """Render a variant, dropping its lowest-ranked articles while the message is over
+    ``[digest] max_message_kb`` (Gmail clips longer ones, hiding the unsubscribe link)."""
+    budget = config.digest.max_message_kb * 1024
+    left_out: list[str] = []
+    current = edition
+    while True:
+        variant = render_variant(config, current, key, left_out=len(left_out))
+        articles = [a for s in variant_sections(current, key) for a in s.articles]
+        if len(articles) <= 1 or message_size(config, variant, edition.week.label) <= budget:
+            return replace(variant, left_out=tuple(left_out))
+        lowest = max(articles, key=lambda a: a.rank)
+        left_out.append(lowest.title)
+        current = _without(current, lowest.url)
+
+
+def message_size(config: Config, variant: RenderedVariant, week: str) -> int:
+    """Bytes of one subscriber's message of this variant, as it goes on the wire."""
+    sample = Subscriber(
+        id=10**9,
+        email="a-rather-long-address@subscriber.example.org",
+        name="A Reader With A Long Name",
+    )
+    prepared = prepare_variant(config, variant, week, datetime(2000, 1, 1, tzinfo=UTC))
+    return len(build_message(config, prepared, sample))
+
+
+def _without(edition: Edition, url: str) -> Edition:
+    sections = tuple(
+        replace(s, articles=tuple(a for a in s.articles if a.url != url)) for s in edition.sections
+    )
+    return replace(edition, sections=tuple(s for s in sections if s.articles))
+
+
 def render_variants(config: Config, edition: Edition, keys: list[str]) -> list[RenderedVariant]:
-    """Render and inline each distinct topic choice once."""
-    return [render_variant(config, edition, key) for key in dict.fromkeys(keys)]
+    """Render and inline each distinct topic choice once, each within the size budget."""
+    return [render_within_budget(config, edition, key) for key in dict.fromkeys(keys)]
 
 
 # ---------------------------------------------------------------- frozen form
@@ -104,6 +144,7 @@ def edition_payload(edition: Edition) -> dict[str, Any]:
                         "excerpt": a.excerpt,
                         "author": a.author,
                         "published_at": a.published_at.isoformat(),
+                        "rank": a.rank,
                         "image_url": a.image_url,
                     }
                     for a in s.articles
@@ -129,6 +170,7 @@ def edition_from_payload(config: Config, payload: dict[str, Any]) -> Edition:
                     a["author"],
                     datetime.fromisoformat(a["published_at"]),
                     a["image_url"],
+                    a.get("rank", 0),
                 )
                 for a in s["articles"]
             ),
@@ -151,6 +193,7 @@ class Preview:
     html: str
     text: str
     frozen: bool
+    left_out: tuple[str, ...] = ()
 
 
 def preview_edition(
@@ -161,18 +204,18 @@ def preview_edition(
     frozen = store.get_edition(db, week.label)
     if frozen is not None:
         variants = store.edition_variants(db, frozen.id)
-        variant = variants.get(reader_key(reader)) or render_variant(
+        variant = variants.get(reader_key(reader)) or render_within_budget(
             config, edition_from_payload(config, frozen.payload), reader_key(reader)
         )
     else:
         edition = build_edition(config, db, week)
         if edition is None:
             return None
-        variant = render_variant(config, edition, reader_key(reader))
+        variant = render_within_budget(config, edition, reader_key(reader))
     prepared = prepare_variant(_signing(config), variant, week.label, now)
     raw = build_message(_signing(config), prepared, reader)
     html, text = _parts(message_from_bytes(raw))
-    return Preview(week.label, raw, html, text, frozen is not None)
+    return Preview(week.label, raw, html, text, frozen is not None, variant.left_out)
 
 
 def reader_key(subscriber: Subscriber) -> str:
@@ -228,27 +271,39 @@ def send_edition(
     """
     signing = _signing(config)
     frozen = store.get_edition(db, week.label)
+    warnings: list[str] = []
     if frozen is None:
         edition = build_edition(signing, db, week)
         if edition is None:
             return None
         variants = _variants_for_subscribers(signing, db, edition)
+        warnings = [left_out_warning(config, v) for v in variants if v.left_out]
         if dry_run:
-            return _dry_run_report(db, week, variants)
+            return _dry_run_report(db, week, variants, warnings)
         edition_id = _freeze(db, week.label, edition, variants, clock())
         publish_edition(signing, db, edition, clock())  # before the first link is clicked
     else:
         edition_id = frozen.id
     counts = store.delivery_counts(db, edition_id)
     if _open_count(counts) == 0:
-        return SendReport(week.label, edition_id, counts, already_sent=True)
+        return SendReport(week.label, edition_id, counts, already_sent=True, warnings=warnings)
     if dry_run:
         return SendReport(week.label, edition_id, counts)
     deliver_edition(signing, db, week.label, edition_id, clock, shard, progress)
     counts = store.delivery_counts(db, edition_id)
     if _open_count(counts) == 0:
         store.mark_edition_sent(db, edition_id, clock())
-    return SendReport(week.label, edition_id, counts)
+    return SendReport(week.label, edition_id, counts, warnings=warnings)
+
+
+def left_out_warning(config: Config, variant: RenderedVariant) -> str:
+    """What the editor is told when articles were dropped to fit the size budget."""
+    copy = f"the {variant.key} copy" if variant.key else "the all-topics copy"
+    return (
+        f"Left out of {copy} to stay under {config.digest.max_message_kb} KB: "
+        + "; ".join(variant.left_out)
+        + " (they are in the web version)"
+    )
 
 
 def _freeze(
@@ -280,12 +335,14 @@ def _variants_for_subscribers(
     return render_variants(config, edition, keys)
 
 
-def _dry_run_report(db: Database, week: Week, variants: list[RenderedVariant]) -> SendReport:
+def _dry_run_report(
+    db: Database, week: Week, variants: list[RenderedVariant], warnings: list[str]
+) -> SendReport:
     empty = {v.key for v in variants if v.article_count == 0}
     counts = {"pending": 0, "skipped": 0}
     for subscriber in store.iter_subscribers(db, "active"):
         counts["skipped" if reader_key(subscriber) in empty else "pending"] += 1
-    return SendReport(week.label, 0, counts)
+    return SendReport(week.label, 0, counts, warnings=warnings)
 
 
 def run_weekly(config: Config, clock: Clock) -> SendReport | None:
@@ -335,7 +392,7 @@ def send_test(
         reader = store.get_subscriber(db, address) or Subscriber(id=0, email=address)
         key = reader_key(reader)
         if key not in prepared:
-            variant = render_variant(signing, edition, key)
+            variant = render_within_budget(signing, edition, key)
             prepared[key] = prepare_variant(signing, variant, week.label, now, "[TEST] ", tag)
         data = build_message(signing, prepared[key], reader)
         jobs.append(Job(delivery_id=-number, subscriber_id=reader.id, recipient=address, data=data))

@@ -65,6 +65,7 @@ class EditionArticle:
     author: str
     published_at: datetime  # in the newsletter's timezone
     image_url: str = ""
+    rank: int = 0  # 0 is the week's best: the last rank goes first when space runs out
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,7 @@ class RenderedVariant:
     html: str
     text: str
     article_count: int
+    left_out: tuple[str, ...] = ()  # titles dropped to fit the size budget
 
 
 @dataclass
@@ -127,6 +129,7 @@ class SendReport:
     counts: dict[str, int] = field(default_factory=dict)
     already_sent: bool = False
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def count(self, status: str) -> int:
         """The number of deliveries in ``status``."""

@@ -68,10 +68,17 @@ def variant_sections(edition: Edition, key: str) -> tuple[Section, ...]:
     return tuple(s for s in edition.sections if s.slug in chosen)
 
 
-def render_variant(config: Config, edition: Edition, key: str) -> RenderedVariant:
-    """Render and inline one variant of ``edition`` for the topic choice ``key``."""
+def render_variant(
+    config: Config, edition: Edition, key: str, left_out: int = 0
+) -> RenderedVariant:
+    """Render and inline one variant of ``edition`` for the topic choice ``key``.
+
+    ``left_out`` articles did not fit the size budget: the email points to the web
+    version for them.
+    """
     sections = variant_sections(edition, key)
     context = _context(config, edition, sections, key)
+    context["left_out"] = left_out
     env = make_environment(templates_dir(config))
     html = _render(env, HTML_TEMPLATE, context)
     text = _render(env, TEXT_TEMPLATE, context)
@@ -128,7 +135,7 @@ def _context(
 def render_web_version(config: Config, edition: Edition) -> str:
     """The edition as a public web page: every topic, no subscriber's links or address."""
     context = _context(config, edition, edition.sections, "")
-    context.update(archive=True, greeting="Hello,", email="")
+    context.update(archive=True, greeting="Hello,", email="", left_out=0)
     env = make_environment(templates_dir(config))
     return inline_css(_render(env, HTML_TEMPLATE, context), config.base_url)
 

@@ -140,9 +140,9 @@ def test_each_topic_variant_is_rendered_once(
     calls: list[str] = []
     real = edition_module.render_variant
 
-    def counting(config: Config, edition: Any, key: str) -> Any:
+    def counting(config: Config, edition: Any, key: str, left_out: int = 0) -> Any:
         calls.append(key)
-        return real(config, edition, key)
+        return real(config, edition, key, left_out)
 
     monkeypatch.setattr(edition_module, "render_variant", counting)
     report = send_edition(config, db, week_window("2026-W47", config.tz), lambda: NOW)
