@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import email.policy
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import aiosmtplib
+from _net import free_port, wait_until_listening
 
 from digest import store
 from digest.config import build_config
@@ -111,12 +111,6 @@ def bench_build(config: Any, edition: Any, n: int) -> dict[str, float]:
     return {"digest_per_s": n / ours, "stdlib_per_s": n / stdlib, "message_kb": size / n / 1024}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _start_sink(port: int) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
         [
@@ -132,14 +126,8 @@ def _start_sink(port: int) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("the aiosmtpd sink did not start")
+    wait_until_listening(proc, port, "the aiosmtpd sink")
+    return proc
 
 
 async def _bare_loop(port: int, messages: list[tuple[str, bytes]], concurrency: int) -> None:
@@ -159,7 +147,7 @@ async def _bare_loop(port: int, messages: list[tuple[str, bytes]], concurrency: 
 
 
 def bench_send(folder: Path, n: int, concurrency: int) -> dict[str, float]:
-    port = _free_port()
+    port = free_port()
     sink = _start_sink(port)
     try:
         config = _config(folder, port, concurrency)

@@ -23,13 +23,14 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+from _net import free_port, wait_until_listening
 
 REPO = Path(__file__).resolve().parent.parent
 TESTDATA = REPO.parent / "shared" / "testdata" / "extraction"
@@ -51,25 +52,13 @@ def ensure_postfix_tools() -> None:
     subprocess.run(["apt-get", "install", "-y", "-qq", "postfix"], check=True, env=env)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start_sink(port: int) -> subprocess.Popen[bytes]:
     user = ["-u", "nobody"] if os.geteuid() == 0 else []
     sink = subprocess.Popen(
         [shutil.which("smtp-sink") or "smtp-sink", *user, f"127.0.0.1:{port}", "1024"]
     )
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return sink
-        except OSError:
-            time.sleep(0.02)
-    sink.kill()
-    raise RuntimeError("smtp-sink did not start")
+    wait_until_listening(sink, port, "smtp-sink")
+    return sink
 
 
 def write_config(folder: Path, concurrency: int) -> Path:

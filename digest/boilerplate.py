@@ -135,10 +135,11 @@ def is_boilerplate(line: str, title: str = "") -> bool:
 
 
 def _repeats_title(line: str, title: str) -> bool:
-    folded, headline = _fold(line), _fold(title)
+    folded, headline = fold_words(line), fold_words(title)
     # og:title often carries the site's name after the headline.
     return folded == headline or (len(folded.split()) >= 4 and headline.startswith(folded))
 
 
-def _fold(text: str) -> str:
+def fold_words(text: str) -> str:
+    """Lower-case words separated by single spaces, for comparing headlines."""
     return re.sub(r"\W+", " ", text.lower()).strip()

@@ -309,8 +309,8 @@ def subscribers() -> None:
 @pass_context
 def subscribers_add(obj: Context, email: str, name: str, topics: str) -> None:
     """Add a subscriber (or update the name and topics of an active one)."""
-    from digest.ingest import RowError
-    from digest.subscribers import clean_name, normalize_email, parse_topics
+    from digest.ingest import RowError, parse_topic_names
+    from digest.subscribers import clean_name, normalize_email
 
     try:
         address = normalize_email(email)
@@ -318,7 +318,7 @@ def subscribers_add(obj: Context, email: str, name: str, topics: str) -> None:
         raise click.ClickException(f"{email!r} is not a valid address: {e.reason}") from e
     config = obj.config()
     outcome = store.add_subscriber(
-        obj.store(config), address, clean_name(name), parse_topics(topics), now()
+        obj.store(config), address, clean_name(name), parse_topic_names(topics), now()
     )
     if outcome == "kept":
         raise click.ClickException(

@@ -97,7 +97,7 @@ def record_to_article(record: Mapping[str, Any], tz: tzinfo, now: datetime) -> A
         body=_text(record, "body"),
         excerpt=_text(record, "excerpt"),
         author=_text(record, "author"),
-        topics=_topics(record.get("topics")),
+        topics=parse_topic_names(record.get("topics")),
         featured=_boolean(record.get("featured")),
         score=_number(record.get("score")),
         image_url=_image_url(record.get("image_url")),
@@ -133,7 +133,8 @@ def _published(value: Any, tz: tzinfo, now: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=tz)
 
 
-def _topics(value: Any) -> tuple[str, ...]:
+def parse_topic_names(value: Any) -> tuple[str, ...]:
+    """Topic names from a list or a comma-separated text, first spelling of each kept."""
     if value is None or value == "":
         return ()
     items = value.split(",") if isinstance(value, str) else value

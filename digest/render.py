@@ -78,7 +78,7 @@ def render_variant(
     """
     sections = variant_sections(edition, key)
     context = _context(config, edition, sections, key)
-    context["left_out"] = left_out
+    context.update(left_out=left_out)
     env = make_environment(templates_dir(config))
     html = _render(env, HTML_TEMPLATE, context)
     text = _render(env, TEXT_TEMPLATE, context)
@@ -123,6 +123,7 @@ def _context(
         "greeting": PLACEHOLDERS["greeting"],
         "email": PLACEHOLDERS["email"],
         "archive": False,
+        "left_out": 0,
         "links": {
             "home": base + "/",
             "view_in_browser": f"{base}/archive/{edition.week.label}.html",
@@ -135,7 +136,7 @@ def _context(
 def render_web_version(config: Config, edition: Edition) -> str:
     """The edition as a public web page: every topic, no subscriber's links or address."""
     context = _context(config, edition, edition.sections, "")
-    context.update(archive=True, greeting="Hello,", email="", left_out=0)
+    context.update(archive=True, greeting="Hello,", email="")
     env = make_environment(templates_dir(config))
     return inline_css(_render(env, HTML_TEMPLATE, context), config.base_url)
 

@@ -13,7 +13,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlite_utils import Database
 
 from digest import store
-from digest.ingest import RowError, read_records
+from digest.ingest import RowError, parse_topic_names, read_records
 from digest.models import Subscriber
 
 
@@ -53,16 +53,6 @@ def clean_name(raw: Any) -> str:
     return " ".join("".join(c if c.isprintable() else " " for c in raw).split())
 
 
-def parse_topics(raw: Any) -> tuple[str, ...]:
-    """Topic names from a comma-separated text or a list."""
-    if raw is None or raw == "":
-        return ()
-    items = raw.split(",") if isinstance(raw, str) else raw
-    if not isinstance(items, list):
-        raise RowError("topics must be comma-separated names", raw)
-    return tuple(t.strip() for t in items if isinstance(t, str) and t.strip())
-
-
 def import_subscribers(db: Database, path: Path, now: datetime) -> SubscriberImport:
     """Import ``email,name,topics`` rows; duplicates in the file are merged, bad rows reported."""
     report = SubscriberImport()
@@ -72,7 +62,7 @@ def import_subscribers(db: Database, path: Path, now: datetime) -> SubscriberImp
             if isinstance(record, RowError):
                 raise record
             email = normalize_email(str(record.get("email") or ""))
-            name, topics = clean_name(record.get("name")), parse_topics(record.get("topics"))
+            name, topics = clean_name(record.get("name")), parse_topic_names(record.get("topics"))
         except RowError as e:
             report.skipped += 1
             report.errors.append({"line": line, "reason": e.reason, "value": e.value})

@@ -11,7 +11,13 @@ import unicodedata
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
-from digest.boilerplate import MAX_PAGE_CHARS, clean_lines, extract_main_text, is_full_page
+from digest.boilerplate import (
+    MAX_PAGE_CHARS,
+    clean_lines,
+    extract_main_text,
+    fold_words,
+    is_full_page,
+)
 
 log = logging.getLogger(__name__)
 
@@ -319,10 +325,7 @@ def _drop_dangling(text: str) -> str:
 
 
 def _repeats(sentence: str, title: str) -> bool:
-    def fold(s: str) -> str:
-        return re.sub(r"\W+", " ", s.lower()).strip()
-
-    return fold(sentence) == fold(title)
+    return fold_words(sentence) == fold_words(title)
 
 
 _TITLE_TAG = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
