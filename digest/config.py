@@ -84,6 +84,7 @@ class SmtpConfig:
     timeout: float = 30.0
     max_per_connection: int = 1000
     retries: int = 3
+    ca_file: str = ""  # extra CA bundle (PEM) for a relay with a private certificate
     password: str = ""  # from DIGEST_SMTP_PASSWORD only
 
 
@@ -153,6 +154,13 @@ class Config:
     def outbox_path(self) -> Path:
         """The outbox folder."""
         return self.resolve(self.outbox.path)
+
+    @cached_property
+    def relay(self) -> SmtpConfig:
+        """[smtp] with ``ca_file`` resolved against the config file's folder."""
+        if not self.smtp.ca_file:
+            return self.smtp
+        return dataclasses.replace(self.smtp, ca_file=str(self.resolve(self.smtp.ca_file)))
 
     @property
     def archive_path(self) -> Path:

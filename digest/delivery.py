@@ -156,7 +156,7 @@ def _jobs(
 
 def _transport(config: Config, week: str) -> ConnectionFactory:
     if config.smtp.host:
-        return smtp_factory(config.smtp)
+        return smtp_factory(config.relay)
     return outbox_factory(config.outbox_path / week)
 
 

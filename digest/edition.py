@@ -405,7 +405,7 @@ def send_test(
             report.failed.append((job.recipient, outcome.error or outcome.status))
 
     transport = (
-        smtp_factory(signing.smtp)
+        smtp_factory(signing.relay)
         if signing.smtp.host
         else outbox_factory(signing.outbox_path / week.label / "test")
     )

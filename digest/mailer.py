@@ -168,6 +168,7 @@ def smtp_factory(settings: SmtpConfig) -> ConnectionFactory:
             start_tls=settings.tls == "starttls",
             username=settings.username or None,
             password=settings.password or None,
+            cert_bundle=settings.ca_file or None,
         )
         try:
             await client.connect()

@@ -1,0 +1,145 @@
+"""STARTTLS, implicit TLS and login against a real aiosmtpd on 127.0.0.1."""
+
+import ssl
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP as SMTPServer
+from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
+
+from digest import store
+from digest.demo import load_demo
+from digest.edition import send_edition
+from digest.errors import DeliveryError
+from digest.gather import week_window
+
+from .conftest import NOW, RecordingHandler, free_port, make_config
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ssl.SSLContext]:
+    """A test CA's bundle for the client, and a server context with a cert it signed."""
+    authority = trustme.CA()
+    bundle = tmp_path_factory.mktemp("tls") / "ca.pem"
+    authority.cert_pem.write_to_path(str(bundle))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("localhost", "127.0.0.1").configure_cert(context)
+    return bundle, context
+
+
+def _authenticator(
+    server: SMTPServer, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+) -> AuthResult:
+    ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
+        b"digest",
+        b"s3cret",
+    )
+    return AuthResult(success=ok)
+
+
+@pytest.fixture
+def tls_server(certificate: tuple[Path, ssl.SSLContext]) -> Iterator[tuple[int, RecordingHandler]]:
+    context = certificate[1]
+    handler = RecordingHandler()
+    port = free_port()
+    controller = Controller(
+        handler,
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=context,
+        require_starttls=True,
+        auth_required=True,
+        authenticator=_authenticator,
+        auth_exclude_mechanism=["LOGIN"],
+    )
+    controller.start()
+    yield port, handler
+    controller.stop()
+
+
+def _config(tmp_path: Path, port: int, cert: Path, **smtp: Any) -> Any:
+    values = {
+        "host": "localhost",
+        "port": port,
+        "tls": "starttls",
+        "username": "digest",
+        "ca_file": str(cert),
+        "timeout": 10,
+        "retries": 0,
+    }
+    values.update(smtp)
+    return make_config(
+        tmp_path, env={"DIGEST_SECRET": "s", "DIGEST_SMTP_PASSWORD": "s3cret"}, smtp=values
+    )
+
+
+def test_starttls_and_login(tmp_path: Path, tls_server: Any, certificate: Any) -> None:
+    port, handler = tls_server
+    config = _config(tmp_path, port, certificate[0])
+    db = store.open_store(config.store_path)
+    load_demo(config, db, NOW)
+    report = send_edition(config, db, week_window("2026-W47", config.tz), lambda: NOW)
+    assert report is not None and report.count("sent") == 6
+    assert len(handler.received) == 6
+
+
+class RefusingLogin(RecordingHandler):
+    """A relay that answers every AUTH with 535, as one does for a wrong password."""
+
+    async def handle_AUTH(
+        self, server: SMTPServer, session: Session, envelope: Envelope, args: list[str]
+    ) -> str:
+        return "535 5.7.8 Authentication credentials invalid"
+
+
+def test_a_refused_login_stops_the_run_and_bounces_nobody(
+    tmp_path: Path, certificate: tuple[Path, ssl.SSLContext]
+) -> None:
+    context = certificate[1]
+    handler = RefusingLogin()
+    port = free_port()
+    controller = Controller(
+        handler,
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=context,
+        require_starttls=True,
+        auth_required=True,
+    )
+    controller.start()
+    try:
+        config = _config(tmp_path, port, certificate[0])
+        db = store.open_store(config.store_path)
+        load_demo(config, db, NOW)
+        with pytest.raises(
+            DeliveryError, match=r"refused the login for 'digest'.*DIGEST_SMTP_PASSWORD"
+        ):
+            send_edition(config, db, week_window("2026-W47", config.tz), lambda: NOW)
+    finally:
+        controller.stop()
+    assert handler.received == [] and list(store.iter_subscribers(db, "bounced")) == []
+
+
+def test_an_untrusted_certificate_is_refused(tmp_path: Path, tls_server: Any) -> None:
+    port, handler = tls_server
+    config = make_config(
+        tmp_path,
+        env={"DIGEST_SECRET": "s", "DIGEST_SMTP_PASSWORD": "s3cret"},
+        smtp={
+            "host": "localhost",
+            "port": port,
+            "tls": "starttls",
+            "username": "digest",
+            "retries": 0,
+            "concurrency": 1,
+        },
+    )
+    db = store.open_store(config.store_path)
+    load_demo(config, db, NOW)
+    with pytest.raises(DeliveryError, match="cannot connect to localhost"):
+        send_edition(config, db, week_window("2026-W47", config.tz), lambda: NOW)
+    assert handler.received == []
