@@ -24,7 +24,7 @@ from sqlite_utils import Database
 from digest import store
 from digest.config import Config, config_path, load_config
 from digest.errors import DigestError
-from digest.models import SUBSCRIBER_STATUSES
+from digest.models import DELIVERY_STATUSES, SUBSCRIBER_STATUSES
 from digest.resources import default_config_text
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -555,10 +555,7 @@ def send(
         "edition": report.edition_id,
         "dry_run": dry_run,
         "already_sent": report.already_sent,
-        **{
-            s: report.count(s)
-            for s in ("pending", "sent", "deferred", "failed", "bounced", "skipped")
-        },
+        **{s: report.count(s) for s in DELIVERY_STATUSES},
     }
     where = "" if config.smtp.host else f" (outbox: {config.outbox_path / report.week})"
     data["warnings"] = report.warnings
@@ -689,10 +686,7 @@ def status(obj: Context, as_json: bool) -> None:
     if not editions:
         click.echo("No editions yet.")
     for e in editions:
-        counts = ", ".join(
-            f"{e.get(s, 0)} {s}"
-            for s in ("sent", "pending", "deferred", "failed", "bounced", "skipped")
-        )
+        counts = ", ".join(f"{e.get(s, 0)} {s}" for s in DELIVERY_STATUSES)
         click.echo(f"{e['week']}  {e['status']:<6}  {counts}  {e['subject']}")
 
 

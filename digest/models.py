@@ -9,8 +9,6 @@ from datetime import datetime
 
 SUBSCRIBER_STATUSES = ("active", "unsubscribed", "bounced")
 DELIVERY_STATUSES = ("pending", "sent", "deferred", "failed", "bounced", "skipped")
-# A delivery in one of these states will not be attempted again.
-FINAL_DELIVERY_STATUSES = ("sent", "failed", "bounced", "skipped")
 
 
 def slugify(name: str) -> str:
@@ -128,7 +126,6 @@ class SendReport:
     edition_id: int
     counts: dict[str, int] = field(default_factory=dict)
     already_sent: bool = False
-    errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     def count(self, status: str) -> int:

@@ -68,7 +68,6 @@ _BLOCK_TAGS = {
     "dd",
     "dt",
 }
-_VOID_TAGS = {"br", "hr", "img", "meta", "link", "input", "source", "wbr", "col", "area"}
 # Words that end with a period without ending a sentence.
 _ABBREVIATIONS = {
     "mr",
@@ -133,7 +132,6 @@ _ABBREVIATIONS = {
     "wash",
 }
 _OPENERS = "\"'“‘([{«"
-_CLOSERS = "\"'”’)]}»"
 _BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*\s+")
 _LOOKS_HTML = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*(\s[^<>]*)?/?>|&(#\d+|[a-z]+);", re.I)
 
