@@ -641,8 +641,7 @@ def _say(as_json: bool, data: dict[str, Any], line: str) -> None:
 @pass_context
 def schedule(obj: Context) -> None:
     """Run the weekly schedule in the foreground: each run sends last week's edition."""
-    from digest.edition import run_weekly
-    from digest.scheduler import build_scheduler
+    from digest.scheduler import add_hold_check, build_scheduler, release_held, run_weekly
 
     config = obj.config()
 
@@ -652,7 +651,14 @@ def schedule(obj: Context) -> None:
         except DigestError as e:
             log.error("weekly run failed: %s", e)
 
+    def hold_check() -> None:
+        try:
+            release_held(obj.config(), now)
+        except DigestError as e:
+            log.error("releasing the held edition failed: %s", e)
+
     scheduler = build_scheduler(config, job)
+    add_hold_check(scheduler, config, hold_check)
     next_run = scheduler.get_jobs()[0].trigger.get_next_fire_time(None, now())
     click.echo(
         f"Scheduled every {config.schedule.day} at {config.schedule.time} "
@@ -660,6 +666,34 @@ def schedule(obj: Context) -> None:
     )
     with contextlib.suppress(KeyboardInterrupt, SystemExit):
         scheduler.start()
+
+
+@cli.command()
+@week_option
+@click.option("--by", default="", help="Who approves (recorded with the approval).")
+@json_option
+@pass_context
+def approve(obj: Context, week: str | None, by: str, as_json: bool) -> None:
+    """Approve a held edition and send it now (see [schedule] hold)."""
+    from digest.edition import resolve_week
+    from digest.scheduler import approve_week
+
+    config = obj.config()
+    label = resolve_week(config, week, now()).label
+    report = approve_week(config, label, by or os.environ.get("USER", ""), now)
+    if report is None:
+        _say(
+            as_json,
+            {"week": label, "approved": True, "sent": 0},
+            f"{label} approved, but it has no published articles: nothing to send.",
+        )
+        return
+    data = {
+        "week": report.week,
+        "approved": True,
+        **{s: report.count(s) for s in DELIVERY_STATUSES},
+    }
+    _say(as_json, data, f"{label} approved. " + _send_summary(report, False))
 
 
 @cli.command()

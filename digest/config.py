@@ -95,6 +95,10 @@ class ScheduleConfig:
     day: str = "mon"
     time: str = "07:00"
     misfire_grace: int = 3600
+    min_articles: int = 1  # fewer published that week: no edition
+    hold: bool = False  # build, send the editors a test copy, wait for `digest approve`
+    editors: tuple[str, ...] = ()  # who gets the held edition's test copy
+    approve_after_hours: float = 0.0  # with hold: send anyway after this long; 0 = never
 
 
 @dataclass(frozen=True)
@@ -320,6 +324,16 @@ def _coerce(value: Any, type_name: Any, section: str, key: str, where: str, from
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise bad("a number")
         return float(value)
+    if type_name == "bool":
+        if (
+            from_env
+            and isinstance(value, str)
+            and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off")
+        ):
+            return value.lower() in ("1", "true", "yes", "on")
+        if not isinstance(value, bool):
+            raise bad("true or false")
+        return value
     if type_name == "tuple[str, ...]":
         if from_env and isinstance(value, str):
             return tuple(v.strip() for v in value.split(",") if v.strip())
@@ -402,6 +416,16 @@ def _check_values(c: Config) -> None:
         raise bad("smtp", "timeout", c.smtp.timeout, "a positive number of seconds")
     if c.schedule.day.lower() not in WEEKDAYS:
         raise bad("schedule", "day", c.schedule.day, "one of " + ", ".join(WEEKDAYS))
+    if c.schedule.min_articles < 1 or c.schedule.approve_after_hours < 0:
+        key = "min_articles" if c.schedule.min_articles < 1 else "approve_after_hours"
+        raise bad("schedule", key, getattr(c.schedule, key), "a number of at least 1 (or 0 hours)")
+    if c.schedule.hold and not c.schedule.editors:
+        raise bad(
+            "schedule",
+            "editors",
+            [],
+            'the addresses that get the held test copy, like ["desk@example.com"]',
+        )
     if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", c.schedule.time):
         raise bad("schedule", "time", c.schedule.time, 'a 24-hour time like "07:00"')
     for key in ("max_articles", "max_per_section"):

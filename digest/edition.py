@@ -345,18 +345,6 @@ def _dry_run_report(
     return SendReport(week.label, 0, counts, warnings=warnings)
 
 
-def run_weekly(config: Config, clock: Clock) -> SendReport | None:
-    """The scheduled job: import the feeds, then send last week's edition unless sent."""
-    from digest.feeds import import_configured_feeds
-
-    db = store.open_store(config.store_path)
-    for report in import_configured_feeds(db, config, clock()):
-        if report.status == "error":  # one dead feed never stops the edition
-            log.warning("feed %s: %s", report.source, report.problem)
-    week = last_complete_week(clock(), config.tz)
-    return send_edition(config, db, week, clock)
-
-
 # ---------------------------------------------------------------- test send
 
 

@@ -152,6 +152,19 @@ def m003_feeds(db: Database) -> None:
     )
 
 
+@migrations()
+def m004_approvals(db: Database) -> None:
+    """Held editions: when the editors got their test copy, and when one approved."""
+    db.execute(
+        """CREATE TABLE approvals (
+            week TEXT PRIMARY KEY,
+            requested_at TEXT NOT NULL,
+            approved_at TEXT,
+            approved_by TEXT NOT NULL DEFAULT ''
+        )"""
+    )
+
+
 def to_db_time(moment: datetime) -> str:
     """A timezone-aware datetime as the store's UTC text."""
     if moment.tzinfo is None:
@@ -785,4 +798,38 @@ def record_feed_fetch(
         "modified = ?, error_count = CASE WHEN ? = 'error' THEN error_count + 1 ELSE 0 END "
         "WHERE url = ?",
         [to_db_time(now), status, error, etag, modified, status, url],
+    )
+
+
+# ---------------------------------------------------------------- approvals
+
+
+def request_approval(db: Database, week: str, now: datetime) -> bool:
+    """Record that ``week`` waits for approval; False when it already did."""
+    cursor = db.execute(
+        "INSERT OR IGNORE INTO approvals (week, requested_at) VALUES (?, ?)",
+        [week, to_db_time(now)],
+    )
+    return cursor.rowcount == 1
+
+
+def approval(db: Database, week: str) -> tuple[datetime, datetime | None] | None:
+    """(requested at, approved at) for a held week, or None if it was never held."""
+    rows = list(db.query("SELECT * FROM approvals WHERE week = ?", [week]))
+    if not rows:
+        return None
+    approved = rows[0]["approved_at"]
+    return from_db_time(rows[0]["requested_at"]), from_db_time(approved) if approved else None
+
+
+def approve(db: Database, week: str, by: str, now: datetime) -> None:
+    """Approve a held week (idempotent: the first approval stands)."""
+    db.execute(
+        "INSERT OR IGNORE INTO approvals (week, requested_at) VALUES (?, ?)",
+        [week, to_db_time(now)],
+    )
+    db.execute(
+        "UPDATE approvals SET approved_at = ?, approved_by = ? "
+        "WHERE week = ? AND approved_at IS NULL",
+        [to_db_time(now), by, week],
     )

@@ -5,8 +5,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from digest import store
 from digest.demo import load_demo
-from digest.edition import run_weekly
-from digest.scheduler import JOB_ID, build_scheduler, weekly_trigger
+from digest.scheduler import JOB_ID, build_scheduler, run_weekly, weekly_trigger
 
 from .conftest import NOW, make_config
 
@@ -74,3 +73,53 @@ def test_weekly_run_imports_the_feeds_first_and_survives_a_dead_one(tmp_path: Pa
         feeds["missing.xml"].error_count == 1
         and feeds["rss-parser__heraldsun.rss"].error_count == 0
     )
+
+
+def test_min_articles_skips_a_thin_week(tmp_path: Path) -> None:
+    config = make_config(tmp_path, schedule={"min_articles": 13})
+    db = store.open_store(config.store_path)
+    load_demo(config, db, NOW)  # 12 articles
+    assert run_weekly(config, lambda: NOW) is None
+    assert store.get_edition(db, "2026-W47") is None
+
+
+def test_hold_sends_the_editors_a_test_copy_then_waits_for_approval(tmp_path: Path) -> None:
+    from digest.scheduler import approve_week
+
+    config = make_config(tmp_path, schedule={"hold": True, "editors": ["desk@example.com"]})
+    db = store.open_store(config.store_path)
+    load_demo(config, db, NOW)
+    assert run_weekly(config, lambda: NOW) is None
+    assert run_weekly(config, lambda: NOW) is None  # still waiting; no second test copy
+    tests = list((config.outbox_path / "2026-W47" / "test").glob("*.eml"))
+    assert [p.name for p in tests] == ["desk@example.com.eml"]
+    assert store.get_edition(db, "2026-W47") is None
+    report = approve_week(config, "2026-W47", "editor", lambda: NOW)
+    assert report is not None and report.count("sent") == 6
+    assert run_weekly(config, lambda: NOW).already_sent  # type: ignore[union-attr]
+
+
+def test_hold_with_a_delay_sends_by_itself_when_it_runs_out(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from digest.scheduler import release_held
+
+    config = make_config(
+        tmp_path,
+        schedule={"hold": True, "editors": ["desk@example.com"], "approve_after_hours": 2},
+    )
+    db = store.open_store(config.store_path)
+    load_demo(config, db, NOW)
+    assert run_weekly(config, lambda: NOW) is None
+    assert release_held(config, lambda: NOW + timedelta(hours=1)) is None
+    report = release_held(config, lambda: NOW + timedelta(hours=2, minutes=1))
+    assert report is not None and report.count("sent") == 6
+
+
+def test_hold_without_editors_is_a_config_error(tmp_path: Path) -> None:
+    import pytest
+
+    from digest.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"\[schedule\] editors"):
+        make_config(tmp_path, schedule={"hold": True})

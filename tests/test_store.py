@@ -17,7 +17,12 @@ def test_schema_is_migrated_once_and_uses_wal(tmp_path: Path) -> None:
     db.close()
     db = store.open_store(tmp_path / "d.db")  # a second open applies nothing twice
     applied = [r["name"] for r in db.query("SELECT name FROM _sqlite_migrations")]
-    assert applied == ["m001_initial", "m002_subscriber_events", "m003_feeds"]
+    assert applied == [
+        "m001_initial",
+        "m002_subscriber_events",
+        "m003_feeds",
+        "m004_approvals",
+    ]
     assert next(db.query("PRAGMA journal_mode"))["journal_mode"] == "wal"
     assert {
         "articles",
