@@ -41,23 +41,28 @@ def _authenticator(
     return AuthResult(success=ok)
 
 
-@pytest.fixture
-def tls_server(certificate: tuple[Path, ssl.SSLContext]) -> Iterator[tuple[int, RecordingHandler]]:
-    context = certificate[1]
-    handler = RecordingHandler()
-    port = free_port()
+def _relay(handler: RecordingHandler, context: ssl.SSLContext, **auth: Any) -> Controller:
+    """A started aiosmtpd on 127.0.0.1 that requires STARTTLS and a login."""
     controller = Controller(
         handler,
         hostname="127.0.0.1",
-        port=port,
+        port=free_port(),
         tls_context=context,
         require_starttls=True,
         auth_required=True,
-        authenticator=_authenticator,
-        auth_exclude_mechanism=["LOGIN"],
+        **auth,
     )
     controller.start()
-    yield port, handler
+    return controller
+
+
+@pytest.fixture
+def tls_server(certificate: tuple[Path, ssl.SSLContext]) -> Iterator[tuple[int, RecordingHandler]]:
+    handler = RecordingHandler()
+    controller = _relay(
+        handler, certificate[1], authenticator=_authenticator, auth_exclude_mechanism=["LOGIN"]
+    )
+    yield controller.port, handler
     controller.stop()
 
 
@@ -99,20 +104,10 @@ class RefusingLogin(RecordingHandler):
 def test_a_refused_login_stops_the_run_and_bounces_nobody(
     tmp_path: Path, certificate: tuple[Path, ssl.SSLContext]
 ) -> None:
-    context = certificate[1]
     handler = RefusingLogin()
-    port = free_port()
-    controller = Controller(
-        handler,
-        hostname="127.0.0.1",
-        port=port,
-        tls_context=context,
-        require_starttls=True,
-        auth_required=True,
-    )
-    controller.start()
+    controller = _relay(handler, certificate[1])
     try:
-        config = _config(tmp_path, port, certificate[0])
+        config = _config(tmp_path, controller.port, certificate[0])
         db = store.open_store(config.store_path)
         load_demo(config, db, NOW)
         with pytest.raises(
