@@ -670,6 +670,43 @@ def schedule(obj: Context) -> None:
 
 @cli.command()
 @week_option
+@click.option("--check-links", is_flag=True, help="Also fetch every link (5 s timeout each).")
+@json_option
+@pass_context
+def lint(obj: Context, week: str | None, check_links: bool, as_json: bool) -> None:
+    """Check the rendered edition for size, links, images, text part, subject and clients."""
+    from digest import lint as checks
+    from digest.edition import preview_edition, resolve_week
+
+    config = obj.config()
+    window = resolve_week(config, week, now())
+    result = preview_edition(config, obj.store(config), window, None, now())
+    if result is None:
+        _say(
+            as_json,
+            {"week": window.label, "ok": True, "findings": []},
+            f"No published articles in {window.label}: nothing to check.",
+        )
+        return
+    findings = checks.lint_message(result.message, config.digest.max_message_kb)
+    if check_links:
+        findings += checks.check_links(result.message)
+    errors = [f for f in findings if f.level == "error"]
+    if as_json:
+        emit({"week": window.label, "ok": not errors, "findings": [f.__dict__ for f in findings]})
+    else:
+        for f in findings:
+            click.echo(f"{f.level}: {f.check}: {f.message}")
+        click.echo(
+            f"{window.label}: {len(errors)} errors, {len(findings) - len(errors)} warnings",
+            err=True,
+        )
+    if errors:
+        raise click.exceptions.Exit(1)
+
+
+@cli.command()
+@week_option
 @click.option("--by", default="", help="Who approves (recorded with the approval).")
 @json_option
 @pass_context

@@ -1,0 +1,204 @@
+"""Deliverability and accessibility checks on a rendered edition (`digest lint`).
+
+Errors (exit 1): over the size budget, links that are not absolute and well formed,
+images without alt text or dimensions, no `lang` or title, a missing or unreadable
+plain-text part, a subject longer than 78 characters, no preheader. Warnings: CSS and
+HTML that Gmail, Outlook for Windows, Apple Mail or Yahoo ignore, from the compact
+table in ``client_support.json`` (derived from caniemail.com's data, MIT).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from email import message_from_bytes
+from importlib import resources
+from typing import Any
+from urllib.parse import urlsplit
+
+import lxml.html
+
+MAX_SUBJECT = 78
+_DECLARATION = re.compile(r"(?<![\w-])([a-z-]+)\s*:", re.I)
+_ELEMENT_FEATURES = {
+    **{f"h{i}": "html-h1-h6" for i in range(1, 7)},
+    "ul": "html-lists",
+    "ol": "html-lists",
+    "li": "html-lists",
+    "a": "html-anchor-links",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One check's result: errors fail the lint, warnings inform."""
+
+    check: str
+    level: str  # error, warning
+    message: str
+
+
+def client_support() -> dict[str, Any]:
+    """The packaged client-support table."""
+    text = resources.files("digest").joinpath("client_support.json").read_text("utf-8")
+    return dict(json.loads(text))
+
+
+def lint_message(raw: bytes, budget_kb: int) -> list[Finding]:
+    """Every check on one subscriber's message as it would be sent."""
+    message = message_from_bytes(raw)
+    html, text = _parts(message)
+    page = lxml.html.document_fromstring(html or "<html></html>")
+    subject = str(message.get("Subject", ""))
+    return [
+        *_size(raw, budget_kb),
+        *_links(page),
+        *_images(page),
+        *_document(page),
+        *_text_part(text),
+        *_subject(subject),
+        *_preheader(page),
+        *_support(page, html),
+    ]
+
+
+def _parts(message: Any) -> tuple[str, str]:
+    found = {}
+    for part in message.walk():
+        if part.get_content_type() in ("text/html", "text/plain"):
+            found[part.get_content_type()] = part.get_payload(decode=True).decode("utf-8")
+    return found.get("text/html", ""), found.get("text/plain", "")
+
+
+def _size(raw: bytes, budget_kb: int) -> list[Finding]:
+    size = len(raw) / 1024
+    if size > budget_kb:
+        return [
+            Finding(
+                "size",
+                "error",
+                f"{size:.0f} KB is over the {budget_kb} KB budget; "
+                "Gmail clips past ~102 KB and hides the unsubscribe link",
+            )
+        ]
+    return []
+
+
+def _links(page: Any) -> list[Finding]:
+    bad = []
+    for link in page.iter("a"):
+        href = (link.get("href") or "").strip()
+        parts = urlsplit(href)
+        ok = (parts.scheme in ("http", "https") and parts.netloc) or parts.scheme == "mailto"
+        if not ok or re.search(r"\s", href):
+            bad.append(href or "(empty)")
+    return [Finding("links", "error", f"not an absolute, well-formed link: {h}") for h in bad]
+
+
+def _images(page: Any) -> list[Finding]:
+    found = []
+    for img in page.iter("img"):
+        src = img.get("src", "")
+        if img.get("alt") is None:
+            found.append(Finding("images", "error", f"no alt text: {src}"))
+        if not (img.get("width") and img.get("height")):
+            found.append(Finding("images", "error", f"no width and height: {src}"))
+    return found
+
+
+def _document(page: Any) -> list[Finding]:
+    found = []
+    if not page.get("lang"):
+        found.append(Finding("lang", "error", "<html> has no lang attribute"))
+    title = page.find(".//title")
+    if title is None or not (title.text or "").strip():
+        found.append(Finding("title", "error", "the HTML part has no <title>"))
+    return found
+
+
+def _text_part(text: str) -> list[Finding]:
+    if len(text.strip()) < 100:
+        return [Finding("text", "error", "the plain-text part is missing or nearly empty")]
+    if re.search(r"</?(p|div|table|td|a|span)\b[^>]*>", text, re.I):
+        return [Finding("text", "error", "the plain-text part contains HTML tags")]
+    return []
+
+
+def _subject(subject: str) -> list[Finding]:
+    if not subject.strip():
+        return [Finding("subject", "error", "no subject")]
+    if len(subject) > MAX_SUBJECT:
+        return [
+            Finding(
+                "subject",
+                "error",
+                f"subject is {len(subject)} characters; keep it "
+                f"under {MAX_SUBJECT} so phones show it whole",
+            )
+        ]
+    return []
+
+
+def _preheader(page: Any) -> list[Finding]:
+    found = page.find_class("preheader")
+    if not found or not found[0].text_content().strip():
+        return [Finding("preheader", "error", "no preheader (the inbox preview line)")]
+    return []
+
+
+def _support(page: Any, html: str) -> list[Finding]:
+    table = client_support()
+    names = table["_clients"]
+    used: set[str] = set()
+    for element in page.iter():
+        tag = element.tag if isinstance(element.tag, str) else ""
+        used.add(_ELEMENT_FEATURES.get(tag, f"html-{tag}"))
+        used.update(f"css-{p.lower()}" for p in _DECLARATION.findall(element.get("style", "")))
+    for style in page.iter("style"):
+        used.update(f"css-{p.lower()}" for p in _DECLARATION.findall(style.text or ""))
+        if "@media" in (style.text or ""):
+            used.add("css-at-media")
+    findings = []
+    for slug in sorted(used & set(table["features"])):
+        feature = table["features"][slug]
+        ignored = [names[c] for c in names if feature.get(c) == "no"]
+        if ignored:
+            findings.append(
+                Finding(
+                    "clients", "warning", f"{feature['title']}: ignored by {', '.join(ignored)}"
+                )
+            )
+    return findings
+
+
+def check_links(raw: bytes, timeout: float = 5.0) -> list[Finding]:
+    """Fetch every http(s) link once; report answers that are not 2xx or 3xx."""
+    html, _ = _parts(message_from_bytes(raw))
+    page = lxml.html.document_fromstring(html or "<html></html>")
+    urls = sorted(
+        {
+            a.get("href")
+            for a in page.iter("a")
+            if (a.get("href") or "").startswith(("http://", "https://"))
+        }
+    )
+    findings = []
+    for url in urls:
+        problem = _fetch_problem(url, timeout)
+        if problem:
+            findings.append(Finding("link-check", "error", f"{url}: {problem}"))
+    return findings
+
+
+def _fetch_problem(url: str, timeout: float) -> str:
+    request = urllib.request.Request(url, method="HEAD", headers={"User-Agent": "digest lint"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return "" if response.status < 400 else f"HTTP {response.status}"
+    except urllib.error.HTTPError as e:
+        return f"HTTP {e.code}"
+    except (urllib.error.URLError, TimeoutError, OSError) as e:
+        return f"unreachable ({getattr(e, 'reason', e)})"

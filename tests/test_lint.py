@@ -1,0 +1,122 @@
+"""`digest lint`: the checks an editor runs before sending."""
+
+import http.server
+import json
+import threading
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from digest.cli import cli
+from digest.lint import check_links, client_support, lint_message
+
+GOOD_HTML = """<!DOCTYPE html><html lang="en"><head><title>T</title>
+<style>.x { border-radius: 4px } @media (max-width: 600px) { .x { width: 100% } }</style>
+</head><body><div class="preheader">This week: news</div>
+<a href="https://news.example.com/a">A</a><a href="mailto:desk@example.com">mail</a>
+<img src="https://news.example.com/i.png" alt="" width="10" height="10"></body></html>"""
+TEXT = "A readable plain-text part with enough words in it to be a real twin of the HTML. " * 3
+
+
+def _message(html: str = GOOD_HTML, text: str = TEXT, subject: str = "The Weekly Wrap") -> bytes:
+    msg = EmailMessage()
+    msg["Subject"] = subject
+    msg.set_content(text)
+    msg.add_alternative(html, subtype="html")
+    return msg.as_bytes()
+
+
+def test_a_good_message_has_no_errors_and_names_what_clients_ignore() -> None:
+    findings = lint_message(_message(), 100)
+    assert [f for f in findings if f.level == "error"] == []
+    warnings = {f.message for f in findings}
+    assert "border-radius: ignored by Outlook for Windows" in warnings
+    assert "@media: ignored by Outlook for Windows" in warnings
+
+
+@pytest.mark.parametrize(
+    ("html", "text", "subject", "check"),
+    [
+        (GOOD_HTML.replace("https://news.example.com/a", "/a"), TEXT, "S", "links"),
+        (
+            GOOD_HTML.replace("https://news.example.com/a", "https://news.example.com/a b"),
+            TEXT,
+            "S",
+            "links",
+        ),
+        (GOOD_HTML.replace(' alt=""', ""), TEXT, "S", "images"),
+        (GOOD_HTML.replace(' width="10"', ""), TEXT, "S", "images"),
+        (GOOD_HTML.replace(' lang="en"', ""), TEXT, "S", "lang"),
+        (GOOD_HTML.replace("<title>T</title>", ""), TEXT, "S", "title"),
+        (GOOD_HTML, "short", "S", "text"),
+        (GOOD_HTML, TEXT + "<p>tag</p>", "S", "text"),
+        (GOOD_HTML, TEXT, "S" * 79, "subject"),
+        (GOOD_HTML.replace("This week: news", ""), TEXT, "S", "preheader"),
+    ],
+)
+def test_each_error(html: str, text: str, subject: str, check: str) -> None:
+    errors = [f for f in lint_message(_message(html, text, subject), 100) if f.level == "error"]
+    assert [f.check for f in errors] == [check]
+
+
+def test_size_budget() -> None:
+    big = GOOD_HTML.replace("</body>", "<p>" + "x " * 40_000 + "</p></body>")
+    assert [f.check for f in lint_message(_message(big), 30) if f.level == "error"] == ["size"]
+
+
+def test_the_table_names_its_source() -> None:
+    table = client_support()
+    assert table["_source"].startswith("caniemail.com") and "MIT" in table["_source"]
+    assert table["features"]["css-border-radius"]["outlook_windows"] == "no"
+
+
+@pytest.fixture
+def site() -> Iterator[str]:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_HEAD(self) -> None:
+            self.send_response(200 if self.path == "/ok" else 404)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_check_links_fetches_each_link(site: str) -> None:
+    html = GOOD_HTML.replace("https://news.example.com/a", f"{site}/ok").replace(
+        '<a href="mailto', f'<a href="{site}/missing">x</a><a href="mailto'
+    )
+    findings = check_links(_message(html))
+    assert [f.message for f in findings] == [f"{site}/missing: HTTP 404"]
+
+
+def test_cli_lint_on_the_demo_passes_with_warnings(tmp_path: Path) -> None:
+    runner = CliRunner()
+    cfg = tmp_path / "config" / "digest.toml"
+    assert (
+        runner.invoke(
+            cli, ["--config", str(cfg), "init", "--demo"], env={"DIGEST_CONFIG": ""}
+        ).exit_code
+        == 0
+    )
+    result = runner.invoke(cli, ["--config", str(cfg), "lint", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["ok"] is True and {f["level"] for f in data["findings"]} == {"warning"}
+    cfg.write_text(
+        cfg.read_text().replace(
+            'subject = "{name}: {week_label}"',
+            'subject = "{name}: {week_label}: {top_title} and more"',
+        )
+    )
+    failing = runner.invoke(cli, ["--config", str(cfg), "lint"])
+    assert failing.exit_code == 1
+    assert "error: subject: subject is" in failing.stdout
