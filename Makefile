@@ -28,8 +28,8 @@ test: $(VENV)/.installed
 
 ## make lint: formatting, lint rules and strict types.
 lint: $(VENV)/.installed
-	$(BIN)/ruff format --check digest tests benchmarks
-	$(BIN)/ruff check digest tests benchmarks
+	$(BIN)/ruff format --check digest tests benchmarks scripts
+	$(BIN)/ruff check digest tests benchmarks scripts
 	$(BIN)/mypy digest
 
 ## make bench: the pipeline benchmark (render, inline, build, SMTP send vs. a bare loop).

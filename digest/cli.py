@@ -454,6 +454,14 @@ def _excerpt_chars(obj: Context) -> int:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file.")
 @click.option("--text", is_flag=True, help="The plain-text part instead of the HTML.")
 @click.option("--open", "open_", is_flag=True, help="Open the result in the default browser.")
+@click.option("--serve", is_flag=True, help="Serve a live preview on 127.0.0.1 that reloads.")
+@click.option(
+    "--port",
+    default=8025,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Port for --serve.",
+)
 @pass_context
 def preview(
     obj: Context,
@@ -462,8 +470,13 @@ def preview(
     out: Path | None,
     text: bool,
     open_: bool,
+    serve: bool,
+    port: int,
 ) -> None:
     """Render the coming edition exactly as `send` would, to a file or stdout."""
+    if serve:
+        _serve_preview(obj, port, open_)
+        return
     from digest.edition import preview_edition, resolve_week
 
     config = obj.config()
@@ -493,6 +506,24 @@ def preview(
     click.echo(f"Preview of {window.label} written to {out}", err=True)
     if open_:
         webbrowser.open(out.resolve().as_uri())
+
+
+def _serve_preview(obj: Context, port: int, open_: bool) -> None:
+    import uvicorn
+
+    from digest.desk import create_preview_app
+
+    config = obj.config()
+    url = f"http://127.0.0.1:{port}/"
+    click.echo(f"Live preview at {url} (reloads on changes; Ctrl-C stops)", err=True)
+    if open_:
+        webbrowser.open(url)
+    uvicorn.run(
+        create_preview_app(config),
+        host="127.0.0.1",
+        port=port,
+        log_level="info" if obj.verbose else "warning",
+    )
 
 
 # ---------------------------------------------------------------- send, schedule, status

@@ -22,8 +22,12 @@ def build(source: dict) -> dict:
     about = source["_about"]
     table: dict = {
         "_source": f"caniemail.com ({about['repo']} at {about['commit'][:12]}), {about['license']}",
-        "_clients": {"gmail": "Gmail", "outlook_windows": "Outlook for Windows",
-                     "apple_mail": "Apple Mail", "yahoo": "Yahoo Mail"},
+        "_clients": {
+            "gmail": "Gmail",
+            "outlook_windows": "Outlook for Windows",
+            "apple_mail": "Apple Mail",
+            "yahoo": "Yahoo Mail",
+        },
         "features": {},
     }
     for feature in source["features"]:
@@ -37,7 +41,9 @@ def build(source: dict) -> dict:
 
 
 def main() -> None:
-    path = Path(sys.argv[1]) if len(sys.argv) > 1 else REPO.parent / "shared/testdata/caniemail.json"
+    path = (
+        Path(sys.argv[1]) if len(sys.argv) > 1 else REPO.parent / "shared/testdata/caniemail.json"
+    )
     table = build(json.loads(path.read_text()))
     out = REPO / "digest" / "client_support.json"
     out.write_text(json.dumps(table, indent=1, ensure_ascii=False, sort_keys=True) + "\n")

@@ -1,0 +1,146 @@
+"""The editors' live preview (`digest preview --serve`): the coming edition as HTML,
+as text and in a phone-width frame, for any subscriber, reloading by itself when a
+template, the stylesheet, the config or the store changes.
+
+Every view is built by `preview_edition`, the same path `send` uses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from digest import store
+from digest.config import Config
+from digest.edition import preview_edition, resolve_week
+from digest.render import templates_dir
+
+Clock = Callable[[], datetime]
+_SHELL = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Preview: {week}</title>
+<style>
+body {{ margin: 0; font-family: Helvetica, Arial, sans-serif; background: #e4e7eb; }}
+header {{ padding: 10px 16px; background: #0b3d62; color: #fff; display: flex; gap: 16px;
+  align-items: center; flex-wrap: wrap; }}
+header a, header select {{ color: #0b3d62; }}
+main {{ display: flex; gap: 16px; padding: 16px; align-items: flex-start; }}
+iframe {{ border: 0; background: #fff; box-shadow: 0 1px 4px rgba(0,0,0,.2); }}
+#html {{ flex: 1; height: 85vh; }} #phone {{ width: 375px; height: 85vh; }}
+#text {{ width: 100%; height: 85vh; }}
+</style></head><body>
+<header><strong>{name}: {week}</strong>
+<label>Subscriber <select id="who" onchange="go()">{options}</select></label>
+<label><input type="checkbox" id="textview" onchange="go()" {text_checked}> Plain text</label>
+<span id="status">live</span></header>
+<main>{frames}</main>
+<script>
+function go() {{
+  const who = document.getElementById("who").value;
+  const q = new URLSearchParams({{week: "{week}", subscriber: who}});
+  if (document.getElementById("textview").checked) q.set("text", "1");
+  location.search = q.toString();
+}}
+let seen = "{version}";  // what this page was built from
+setInterval(async () => {{
+  try {{
+    const v = await (await fetch("version")).text();
+    if (v !== seen) {{
+      for (const f of document.querySelectorAll("iframe")) f.contentWindow.location.reload();
+    }}
+    seen = v;
+  }} catch (e) {{ document.getElementById("status").textContent = "server stopped"; }}
+}}, 1000);
+</script></body></html>
+"""
+
+
+def create_preview_app(config: Config, clock: Clock | None = None) -> Starlette:
+    """The preview app for editors; serve it on 127.0.0.1 only."""
+    now = clock or (lambda: datetime.now(UTC))
+
+    def week_of(request: Request) -> str:
+        return resolve_week(config, request.query_params.get("week") or None, now()).label
+
+    def render(request: Request) -> tuple[str, str] | None:
+        db = store.open_store(config.store_path)
+        try:
+            email = request.query_params.get("subscriber", "")
+            reader = store.get_subscriber(db, email) if email else None
+            week = resolve_week(config, request.query_params.get("week") or None, now())
+            result = preview_edition(config, db, week, reader, now())
+        finally:
+            db.close()
+        return (result.html, result.text) if result else None
+
+    async def shell(request: Request) -> Response:
+        week = week_of(request)
+        chosen = request.query_params.get("subscriber", "")
+        query = f"week={week}&subscriber={html.escape(chosen)}"
+        text = bool(request.query_params.get("text"))
+        frames = (
+            f'<iframe id="text" src="email.txt?{query}" title="plain text"></iframe>'
+            if text
+            else f'<iframe id="html" src="email.html?{query}" title="email"></iframe>'
+            f'<iframe id="phone" src="email.html?{query}" title="phone, 375 px"></iframe>'
+        )
+        page = _SHELL.format(
+            week=week,
+            name=html.escape(config.newsletter.name),
+            frames=frames,
+            options=_options(config, chosen),
+            text_checked="checked" if text else "",
+            version=change_stamp(config),
+        )
+        return HTMLResponse(page)
+
+    async def email_html(request: Request) -> Response:
+        found = render(request)
+        if found is None:
+            return HTMLResponse(f"<p>No published articles in {week_of(request)}.</p>")
+        return HTMLResponse(found[0])
+
+    async def email_text(request: Request) -> Response:
+        found = render(request)
+        return PlainTextResponse(found[1] if found else "No published articles.")
+
+    async def version(request: Request) -> Response:
+        return PlainTextResponse(change_stamp(config))
+
+    return Starlette(
+        routes=[
+            Route("/", shell),
+            Route("/email.html", email_html),
+            Route("/email.txt", email_text),
+            Route("/version", version),
+        ]
+    )
+
+
+def _options(config: Config, chosen: str) -> str:
+    db = store.open_store(config.store_path)
+    try:
+        readers = [s for s in store.iter_subscribers(db, "active")][:500]
+    finally:
+        db.close()
+    rows = ['<option value="">sample reader, all topics</option>'] + [
+        f'<option value="{html.escape(s.email)}"{" selected" if s.email == chosen else ""}>'
+        f"{html.escape(s.email)} ({html.escape(', '.join(s.topics) or 'all topics')})</option>"
+        for s in readers
+    ]
+    return "".join(rows)
+
+
+def change_stamp(config: Config) -> str:
+    """Changes whenever a template, the stylesheet, the config or the store changes."""
+    paths = [config.path, *sorted(Path(templates_dir(config)).glob("*"))]
+    paths += [config.store_path, config.store_path.with_name(config.store_path.name + "-wal")]
+    stamps = [f"{p}:{p.stat().st_mtime_ns}:{p.stat().st_size}" for p in paths if p.exists()]
+    return hashlib.sha256("\n".join(stamps).encode()).hexdigest()[:16]

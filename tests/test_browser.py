@@ -1,0 +1,104 @@
+"""The live preview in a real headless Chromium (Debian's package, driven by Playwright)."""
+
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, sync_playwright
+
+from digest import store
+from digest.demo import load_demo
+from digest.desk import create_preview_app
+from digest.resources import packaged_templates
+
+from .conftest import NOW, REPO, free_port, make_config
+
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    executable = shutil.which("chromium") or "/usr/bin/chromium"
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def preview(tmp_path: Path) -> Iterator[tuple[str, Any]]:
+    templates = tmp_path / "templates"
+    shutil.copytree(packaged_templates(), templates)
+    config = make_config(tmp_path, templates={"path": str(templates)})
+    db = store.open_store(config.store_path)
+    load_demo(config, db, NOW)
+    db.close()
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_preview_app(config, clock=lambda: NOW),
+            host="127.0.0.1",
+            port=port,
+            log_level="error",
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}", config
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.mark.parametrize("width", [375, 1200])
+def test_every_article_visible_without_horizontal_scroll(
+    browser: Browser, preview: tuple[str, Any], width: int
+) -> None:
+    url, _ = preview
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.goto(f"{url}/email.html?week=2026-W47")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    titles = page.locator(".article-title")
+    assert titles.count() == 12
+    for i in range(titles.count()):
+        box = titles.nth(i).bounding_box()
+        assert box is not None and box["width"] > 0 and box["x"] + box["width"] <= width
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"preview-{width}.png"), full_page=True)
+    page.close()
+
+
+def test_the_desk_reloads_when_a_template_changes(
+    browser: Browser, preview: tuple[str, Any]
+) -> None:
+    url, config = preview
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.goto(f"{url}/?week=2026-W47&subscriber=chen.wei%40example.com")
+    frame = page.frame_locator("#html")
+    frame.locator(".article-title").first.wait_for()
+    assert frame.locator("text=IPv4 Markets").count() == 0  # Chen's variant
+    template = Path(config.templates.path) / "digest.html.j2"
+    template.write_text(
+        template.read_text().replace(
+            "Here is what we published", "Freshly edited: here is what we published"
+        )
+    )
+    frame.locator("text=Freshly edited").wait_for(timeout=10_000)
+    page.screenshot(path=str(ARTIFACTS / "desk.png"))
+    page.close()
