@@ -95,6 +95,7 @@ class ScheduleConfig:
     day: str = "mon"
     time: str = "07:00"
     misfire_grace: int = 3600
+    skip_if_empty: bool = True  # false: a week with no articles still sends a short note
     min_articles: int = 1  # fewer published that week: no edition
     hold: bool = False  # build, send the editors a test copy, wait for `digest approve`
     editors: tuple[str, ...] = ()  # who gets the held edition's test copy

@@ -263,10 +263,12 @@ def send_edition(
     dry_run: bool = False,
     shard: Shard = (1, 1),
     progress: Progress | None = None,
+    allow_empty: bool = False,
 ) -> SendReport | None:
     """Freeze the week's edition if needed, then deliver every open delivery.
 
-    Returns None when the week has no articles (no edition is made). A week whose
+    Returns None when the week has no articles (no edition is made) unless
+    ``allow_empty``, which sends a short quiet-week edition instead. A week whose
     deliveries are all final sends nothing and reports ``already_sent``.
     """
     signing = _signing(config)
@@ -274,13 +276,16 @@ def send_edition(
     warnings: list[str] = []
     if frozen is None:
         edition = build_edition(signing, db, week)
+        if edition is None and allow_empty:
+            edition = Edition(week=week, subject="", preheader="", sections=())
         if edition is None:
             return None
         variants = _variants_for_subscribers(signing, db, edition)
         warnings = [left_out_warning(config, v) for v in variants if v.left_out]
         if dry_run:
             return _dry_run_report(db, week, variants, warnings)
-        edition_id = _freeze(db, week.label, edition, variants, clock())
+        quiet = edition.article_count == 0
+        edition_id = _freeze(db, week.label, edition, variants, clock(), skip_empty=not quiet)
         publish_edition(signing, db, edition, clock())  # before the first link is clicked
     else:
         edition_id = frozen.id
@@ -307,11 +312,17 @@ def left_out_warning(config: Config, variant: RenderedVariant) -> str:
 
 
 def _freeze(
-    db: Database, week: str, edition: Edition, variants: list[RenderedVariant], now: datetime
+    db: Database,
+    week: str,
+    edition: Edition,
+    variants: list[RenderedVariant],
+    now: datetime,
+    skip_empty: bool = True,
 ) -> int:
     """Freeze, or join the edition another sender (another shard) froze a moment ago."""
     try:
-        return store.freeze_edition(db, week, edition_payload(edition), variants, now)
+        payload = edition_payload(edition)
+        return store.freeze_edition(db, week, payload, variants, now, skip_empty)
     except EditionError:
         frozen = store.get_edition(db, week)
         if frozen is None:

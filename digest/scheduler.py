@@ -80,7 +80,8 @@ def run_weekly(config: Config, clock: Clock) -> SendReport | None:
     if store.get_edition(db, week.label) is None:
         edition = build_edition(config, db, week)
         count = edition.article_count if edition else 0
-        if count < config.schedule.min_articles:
+        quiet_week = count == 0 and not config.schedule.skip_if_empty
+        if count < config.schedule.min_articles and not quiet_week:
             log.warning(
                 "%s: %d articles, fewer than min_articles = %d; no edition",
                 week.label,
@@ -90,7 +91,7 @@ def run_weekly(config: Config, clock: Clock) -> SendReport | None:
             return None
         if config.schedule.hold and not _released(config, db, week.label, clock):
             return None
-    return send_edition(config, db, week, clock)
+    return send_edition(config, db, week, clock, allow_empty=not config.schedule.skip_if_empty)
 
 
 def _released(config: Config, db: Database, week: str, clock: Clock) -> bool:
@@ -117,7 +118,7 @@ def release_held(config: Config, clock: Clock) -> SendReport | None:
         return None
     if not _released(config, db, week.label, clock):
         return None
-    return send_edition(config, db, week, clock)
+    return send_edition(config, db, week, clock, allow_empty=not config.schedule.skip_if_empty)
 
 
 def approve_week(config: Config, week_label: str, by: str, clock: Clock) -> SendReport | None:
@@ -126,4 +127,5 @@ def approve_week(config: Config, week_label: str, by: str, clock: Clock) -> Send
 
     db = store.open_store(config.store_path)
     store.approve(db, week_label, by, clock())
-    return send_edition(config, db, week_window(week_label, config.tz), clock)
+    window = week_window(week_label, config.tz)
+    return send_edition(config, db, window, clock, allow_empty=not config.schedule.skip_if_empty)

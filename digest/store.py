@@ -517,8 +517,12 @@ def freeze_edition(
     payload: dict[str, Any],
     variants: Sequence[RenderedVariant],
     now: datetime,
+    skip_empty: bool = True,
 ) -> int:
     """Store the edition, its variants and one pending delivery per active subscriber.
+
+    With ``skip_empty``, subscribers whose variant has no articles are marked skipped;
+    a deliberately quiet week (no articles at all, sent anyway) turns it off.
 
     One transaction: either the whole ledger exists or none of it. A second freeze of
     the same week fails on the unique week, which is what keeps two senders apart.
@@ -552,8 +556,9 @@ def freeze_edition(
                 f"WHERE status = 'active' AND topics IN ({marks}) ORDER BY id",
                 [edition_id, stamp, *by_key],
             )
-            empty = [k for k, v in by_key.items() if v.article_count == 0]
-            _mark_skipped(db, edition_id, empty, stamp)
+            if skip_empty:
+                empty = [k for k, v in by_key.items() if v.article_count == 0]
+                _mark_skipped(db, edition_id, empty, stamp)
     except sqlite3.IntegrityError as e:
         raise EditionError(
             f"Edition {week} was frozen by another run at the same moment; "

@@ -123,3 +123,18 @@ def test_hold_without_editors_is_a_config_error(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match=r"\[schedule\] editors"):
         make_config(tmp_path, schedule={"hold": True})
+
+
+def test_a_quiet_week_is_skipped_by_default_or_sent_as_a_short_note(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    later = NOW + timedelta(days=7)  # the demo's articles are in the week before NOW's
+    config = make_config(tmp_path)
+    db = store.open_store(config.store_path)
+    load_demo(config, db, NOW)
+    assert run_weekly(config, lambda: later) is None  # skip_if_empty is on by default
+    quiet = make_config(tmp_path, schedule={"skip_if_empty": False})
+    report = run_weekly(quiet, lambda: later)
+    assert report is not None and report.week == "2026-W48" and report.count("sent") == 6
+    mail = next((quiet.outbox_path / "2026-W48").glob("*.eml")).read_text()
+    assert "Nothing new was published this week." in mail
