@@ -70,14 +70,11 @@ def create_preview_app(config: Config, clock: Clock | None = None) -> Starlette:
         return resolve_week(config, request.query_params.get("week") or None, now()).label
 
     def render(request: Request) -> tuple[str, str] | None:
-        db = store.open_store(config.store_path)
-        try:
+        with store.open_store(config.store_path) as db:
             email = request.query_params.get("subscriber", "")
             reader = store.get_subscriber(db, email) if email else None
             week = resolve_week(config, request.query_params.get("week") or None, now())
             result = preview_edition(config, db, week, reader, now())
-        finally:
-            db.close()
         return (result.html, result.text) if result else None
 
     async def shell(request: Request) -> Response:
@@ -125,11 +122,8 @@ def create_preview_app(config: Config, clock: Clock | None = None) -> Starlette:
 
 
 def _options(config: Config, chosen: str) -> str:
-    db = store.open_store(config.store_path)
-    try:
-        readers = [s for s in store.iter_subscribers(db, "active")][:500]
-    finally:
-        db.close()
+    with store.open_store(config.store_path) as db:
+        readers = list(store.iter_subscribers(db, "active"))[:500]
     rows = ['<option value="">sample reader, all topics</option>'] + [
         f'<option value="{html.escape(s.email)}"{" selected" if s.email == chosen else ""}>'
         f"{html.escape(s.email)} ({html.escape(', '.join(s.topics) or 'all topics')})</option>"

@@ -10,8 +10,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from email import message_from_bytes
-from email.message import Message
 from typing import Any
 
 from sqlite_utils import Database
@@ -23,7 +21,7 @@ from digest.delivery import Progress, Shard, deliver_edition, pool_settings
 from digest.errors import ConfigError, EditionError
 from digest.gather import build_sections, last_complete_week, rank_articles, week_window
 from digest.mailer import Job, Outcome, deliver, outbox_factory, smtp_factory
-from digest.message import build_message, prepare_variant
+from digest.message import build_message, message_parts, prepare_variant
 from digest.models import (
     Edition,
     EditionArticle,
@@ -214,23 +212,13 @@ def preview_edition(
         variant = render_within_budget(config, edition, reader_key(reader))
     prepared = prepare_variant(_signing(config), variant, week.label, now)
     raw = build_message(_signing(config), prepared, reader)
-    html, text = _parts(message_from_bytes(raw))
+    html, text = message_parts(raw)
     return Preview(week.label, raw, html, text, frozen is not None, variant.left_out)
 
 
 def reader_key(subscriber: Subscriber) -> str:
     """The variant key of a subscriber's topic choice."""
     return store.topics_key(subscriber.topics)
-
-
-def _parts(msg: Message) -> tuple[str, str]:
-    found: dict[str, str] = {}
-    for part in msg.walk():
-        if part.get_content_type() in ("text/html", "text/plain"):
-            payload = part.get_payload(decode=True)
-            assert isinstance(payload, bytes)
-            found[part.get_content_type()] = payload.decode("utf-8")
-    return found.get("text/html", ""), found.get("text/plain", "")
 
 
 def _signing(config: Config) -> Config:

@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 
 import lxml.html
 
+from digest.message import message_parts
+
 MAX_SUBJECT = 78
 _DECLARATION = re.compile(r"(?<![\w-])([a-z-]+)\s*:", re.I)
 _ELEMENT_FEATURES = {
@@ -50,7 +52,7 @@ def client_support() -> dict[str, Any]:
 def lint_message(raw: bytes, budget_kb: int) -> list[Finding]:
     """Every check on one subscriber's message as it would be sent."""
     message = message_from_bytes(raw)
-    html, text = _parts(message)
+    html, text = message_parts(raw)
     page = lxml.html.document_fromstring(html or "<html></html>")
     subject = str(message.get("Subject", ""))
     return [
@@ -63,14 +65,6 @@ def lint_message(raw: bytes, budget_kb: int) -> list[Finding]:
         *_preheader(page),
         *_support(page, html),
     ]
-
-
-def _parts(message: Any) -> tuple[str, str]:
-    found = {}
-    for part in message.walk():
-        if part.get_content_type() in ("text/html", "text/plain"):
-            found[part.get_content_type()] = part.get_payload(decode=True).decode("utf-8")
-    return found.get("text/html", ""), found.get("text/plain", "")
 
 
 def _size(raw: bytes, budget_kb: int) -> list[Finding]:
@@ -176,7 +170,7 @@ def _support(page: Any, html: str) -> list[Finding]:
 
 def check_links(raw: bytes, timeout: float = 5.0) -> list[Finding]:
     """Fetch every http(s) link once; report answers that are not 2xx or 3xx."""
-    html, _ = _parts(message_from_bytes(raw))
+    html, _ = message_parts(raw)
     page = lxml.html.document_fromstring(html or "<html></html>")
     urls = sorted(
         {

@@ -15,6 +15,7 @@ import html
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from email import message_from_bytes
 from email.headerregistry import Address
 from email.utils import format_datetime, formataddr
 from urllib.parse import quote
@@ -48,6 +49,17 @@ class PreparedVariant:
     week: str
     domain: str
     id_tag: str = ""  # test copies get their own Message-IDs
+
+
+def message_parts(raw: bytes) -> tuple[str, str]:
+    """The decoded (HTML, plain text) bodies of a message."""
+    found: dict[str, str] = {}
+    for part in message_from_bytes(raw).walk():
+        if part.get_content_type() in ("text/html", "text/plain"):
+            payload = part.get_payload(decode=True)
+            assert isinstance(payload, bytes)
+            found[part.get_content_type()] = payload.decode("utf-8")
+    return found.get("text/html", ""), found.get("text/plain", "")
 
 
 def check_header_value(name: str, value: str) -> str:

@@ -85,7 +85,7 @@ class _Pages:
     async def unsubscribe(self, request: Request) -> Response:
         token = request.path_params["token"]
         form = await _form(request) if request.method == "POST" else None
-        with _open(self.config) as db:
+        with store.open_store(self.config.store_path) as db:  # one per request
             subscriber = _subscriber(db, self.config, token)
             links = self._links(request, token)
             if form is None:
@@ -102,7 +102,7 @@ class _Pages:
     async def preferences(self, request: Request) -> Response:
         token = request.path_params["token"]
         form = await _form(request) if request.method == "POST" else None
-        with _open(self.config) as db:
+        with store.open_store(self.config.store_path) as db:  # one per request
             subscriber = _subscriber(db, self.config, token)
             saved = self._apply_preferences(db, subscriber.id, form) if form else ""
             current = store.get_subscriber_by_id(db, subscriber.id) or subscriber
@@ -150,20 +150,6 @@ _ERRORS = {
     413: ("That request was too large", "Please use the buttons on the page."),
     415: ("That request was not understood", "Send the form as a web browser would."),
 }
-
-
-class _open:
-    """A store connection for one request (the app may serve from several threads)."""
-
-    def __init__(self, config: Config) -> None:
-        self.config = config
-
-    def __enter__(self) -> Database:
-        self.db = store.open_store(self.config.store_path)
-        return self.db
-
-    def __exit__(self, *exc: object) -> None:
-        self.db.close()
 
 
 def _subscriber(db: Database, config: Config, token: str) -> Any:
