@@ -282,7 +282,7 @@ def _build_section(path: Path, section: str, cls: type, values: Any, env: Mappin
             )
     kwargs: dict[str, Any] = {}
     for attr, f in fields.items():
-        toml_key = next((t for a, t in keys.items() if a == attr), attr)
+        toml_key = keys.get(attr, attr)
         env_name = f"{ENV_PREFIX}{section.upper()}_{_env_key(section, attr)}"
         where = f"{path} or {env_name}"
         if env.get(env_name, ""):

@@ -15,7 +15,7 @@ from digest import store
 from digest.config import Config
 from digest.edition import Clock, build_edition, send_edition, send_test
 from digest.gather import last_complete_week
-from digest.models import SendReport
+from digest.models import SendReport, Week
 
 JOB_ID = "weekly-digest"
 HOLD_JOB_ID = "release-held-edition"
@@ -89,20 +89,19 @@ def run_weekly(config: Config, clock: Clock) -> SendReport | None:
                 config.schedule.min_articles,
             )
             return None
-        if config.schedule.hold and not _released(config, db, week.label, clock):
+        if config.schedule.hold and not _released(config, db, week, clock):
             return None
     return send_edition(config, db, week, clock, allow_empty=not config.schedule.skip_if_empty)
 
 
-def _released(config: Config, db: Database, week: str, clock: Clock) -> bool:
+def _released(config: Config, db: Database, week: Week, clock: Clock) -> bool:
     """True once a held week is approved or its delay ran out; asks the editors first."""
     now = clock()
-    if store.request_approval(db, week, now):
-        window = last_complete_week(now, config.tz)
-        report = send_test(config, db, window, list(config.schedule.editors), clock)
+    if store.request_approval(db, week.label, now):
+        report = send_test(config, db, week, list(config.schedule.editors), clock)
         sent = ", ".join(report.sent) if report else "nobody"
         log.warning("%s is held: test copy sent to %s; run `digest approve` to send it", week, sent)
-    state = store.approval(db, week)
+    state = store.approval(db, week.label)
     assert state is not None
     requested, approved = state
     delay = config.schedule.approve_after_hours
@@ -116,7 +115,7 @@ def release_held(config: Config, clock: Clock) -> SendReport | None:
     state = store.approval(db, week.label)
     if state is None or store.get_edition(db, week.label) is not None:
         return None
-    if not _released(config, db, week.label, clock):
+    if not _released(config, db, week, clock):
         return None
     return send_edition(config, db, week, clock, allow_empty=not config.schedule.skip_if_empty)
 
