@@ -100,7 +100,9 @@ def _released(config: Config, db: Database, week: Week, clock: Clock) -> bool:
     if store.request_approval(db, week.label, now):
         report = send_test(config, db, week, list(config.schedule.editors), clock)
         sent = ", ".join(report.sent) if report else "nobody"
-        log.warning("%s is held: test copy sent to %s; run `digest approve` to send it", week, sent)
+        log.warning(
+            "%s is held: test copy sent to %s; run `digest approve` to send it", week.label, sent
+        )
     state = store.approval(db, week.label)
     assert state is not None
     requested, approved = state
