@@ -34,7 +34,7 @@ from _net import free_port, wait_until_listening
 from digest import store
 from digest.config import build_config
 from digest.demo import load_demo
-from digest.edition import build_edition, send_edition
+from digest.edition import build_edition
 from digest.gather import week_window
 from digest.message import build_message, prepare_variant
 from digest.models import Subscriber
@@ -46,6 +46,7 @@ from digest.render import (
     render_variant,
     templates_dir,
 )
+from digest.sending import send_edition
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 REPO = Path(__file__).resolve().parent.parent
@@ -155,7 +156,7 @@ def bench_send(folder: Path, n: int, concurrency: int) -> dict[str, float]:
         load_demo(config, db, NOW)
         with db.atomic():
             for i in range(n - 6):
-                store.add_subscriber(db, f"reader{i}@example.org", f"Reader {i}", [], NOW)
+                store.insert_subscriber(db, f"reader{i}@example.org", f"Reader {i}", [], NOW)
         week = week_window("2026-W47", config.tz)
         start = time.perf_counter()
         report = send_edition(config, db, week, lambda: datetime.now(UTC))

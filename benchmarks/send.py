@@ -93,10 +93,11 @@ def build_store(config_path: Path, subscribers: int) -> int:
     sys.path.insert(0, str(REPO))
     from digest import store
     from digest.config import load_config
-    from digest.edition import _freeze, build_edition, render_variants
+    from digest.edition import build_edition, render_variants
     from digest.gather import week_window
     from digest.message import build_message, prepare_variant
     from digest.models import Article
+    from digest.sending import _freeze
 
     config = load_config(config_path, {"DIGEST_SECRET": SECRET})
     db = store.open_store(config.store_path)

@@ -16,6 +16,7 @@ from sqlite_utils import Database
 
 from digest import store
 from digest.config import Config
+from digest.frozen import edition_from_payload
 from digest.models import Edition
 from digest.render import render_web_version, week_label
 
@@ -32,8 +33,6 @@ def publish_edition(config: Config, db: Database, edition: Edition, now: datetim
 
 def write_index(config: Config, db: Database, now: datetime) -> None:
     """index.html and feed.xml over every frozen edition, newest first."""
-    from digest.edition import edition_from_payload
-
     rows = [(row, edition_from_payload(config, row.payload)) for row, _ in store.list_editions(db)]
     folder = config.archive_path
     _write(folder / "index.html", _index_html(config, [(r.subject, e) for r, e in rows]))

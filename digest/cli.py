@@ -25,7 +25,7 @@ from digest import store
 from digest.config import Config, config_path, load_config
 from digest.errors import DigestError
 from digest.models import DELIVERY_STATUSES, SUBSCRIBER_STATUSES
-from digest.resources import default_config_text
+from digest.resources import write_default_config
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("digest")
@@ -115,9 +115,7 @@ def json_option(f: F) -> F:
 def init(obj: Context, demo: bool) -> None:
     """Create the config file (if missing) and the database; --demo adds sample data."""
     path = config_path(obj.config_file, os.environ)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(default_config_text(), encoding="utf-8")
+    if write_default_config(path):
         click.echo(f"Wrote {path}: edit it to name your newsletter and relay.")
     config = obj.config()
     db = obj.store(config)
@@ -146,21 +144,16 @@ def init(obj: Context, demo: bool) -> None:
 @pass_context
 def import_(obj: Context, source: str | None, fmt: str, all_feeds: bool, as_json: bool) -> None:
     """Add or update articles from a JSONL/CSV file, an RSS/Atom feed file or URL, or --feeds."""
-    from digest.feeds import import_configured_feeds, import_feed, looks_like_feed
-    from digest.ingest import import_articles
+    from digest.feeds import import_source
 
     if bool(source) == all_feeds:
         raise click.UsageError("Give one SOURCE (a file or an http(s) URL), or --feeds.")
     config = obj.config()
-    db = obj.store(config)
-    if all_feeds or fmt == "feed" or (fmt == "auto" and looks_like_feed(source or "")):
-        if all_feeds:
-            feeds = import_configured_feeds(db, config, now())
-        else:
-            feeds = [import_feed(db, config, source or "", now())[0]]
-        _report_feeds(feeds, as_json)
+    result = import_source(obj.store(config), config, source, fmt, now())
+    if result.file is None:
+        _report_feeds(result.feeds, as_json)
         return
-    report = import_articles(db, Path(source or ""), fmt, config.tz, now())
+    report = result.file
     if as_json:
         emit(report.as_dict())
     else:
@@ -205,14 +198,11 @@ def feeds() -> None:
 @pass_context
 def feeds_add(obj: Context, url: str, topic: str) -> None:
     """Add a feed by its http(s) URL."""
-    from digest.ingest import RowError, canonical_url
+    from digest.feeds import add_feed
 
-    try:
-        address = canonical_url(url)
-    except RowError as e:
-        raise click.ClickException(f"{url!r}: {e.reason}.") from e
     config = obj.config()
-    click.echo(f"{address}: {store.add_feed(obj.store(config), address, topic.strip(), now())}")
+    address, outcome = add_feed(obj.store(config), url, topic, now())
+    click.echo(f"{address}: {outcome}")
 
 
 @feeds.command("list")
@@ -220,8 +210,10 @@ def feeds_add(obj: Context, url: str, topic: str) -> None:
 @pass_context
 def feeds_list(obj: Context, as_json: bool) -> None:
     """List the feeds with how their last fetch went."""
+    from digest.feeds import list_feeds
+
     config = obj.config()
-    rows = [dict(f.__dict__) for f in store.list_feeds(obj.store(config))]
+    rows = [dict(f.__dict__) for f in list_feeds(obj.store(config))]
     if as_json:
         emit({"feeds": rows})
         return
@@ -238,16 +230,10 @@ def feeds_list(obj: Context, as_json: bool) -> None:
 @pass_context
 def feeds_remove(obj: Context, url: str) -> None:
     """Stop reading a feed (its articles stay in the store)."""
-    from digest.ingest import RowError, canonical_url
+    from digest.feeds import remove_feed
 
     config = obj.config()
-    try:
-        address = canonical_url(url)
-    except RowError:
-        address = url
-    if not store.remove_feed(obj.store(config), address):
-        raise click.ClickException(f"{url} is not in the feed list; see `feeds list`.")
-    click.echo(f"{address}: removed")
+    click.echo(f"{remove_feed(obj.store(config), url)}: removed")
 
 
 # ---------------------------------------------------------------- articles
@@ -264,15 +250,11 @@ def articles() -> None:
 @pass_context
 def articles_list(obj: Context, week: str | None, as_json: bool) -> None:
     """List all articles, or with --week those that week would gather, best first."""
-    from digest.edition import resolve_week
+    from digest.edition import list_articles, resolve_week
 
     config = obj.config()
-    db = obj.store(config)
-    if week:
-        window = resolve_week(config, week, now())
-        found = store.published_articles(db, window.start, window.end)
-    else:
-        found = store.all_articles(db)
+    window = resolve_week(config, week, now()) if week else None
+    found = list_articles(config, obj.store(config), window)
     rows = [
         {
             "url": a.url,
@@ -309,22 +291,10 @@ def subscribers() -> None:
 @pass_context
 def subscribers_add(obj: Context, email: str, name: str, topics: str) -> None:
     """Add a subscriber (or update the name and topics of an active one)."""
-    from digest.ingest import RowError, parse_topic_names
-    from digest.subscribers import clean_name, normalize_email
+    from digest.subscribers import add_subscriber
 
-    try:
-        address = normalize_email(email)
-    except RowError as e:
-        raise click.ClickException(f"{email!r} is not a valid address: {e.reason}") from e
     config = obj.config()
-    outcome = store.add_subscriber(
-        obj.store(config), address, clean_name(name), parse_topic_names(topics), now()
-    )
-    if outcome == "kept":
-        raise click.ClickException(
-            f"{address} unsubscribed or bounced earlier and was left as is. To re-activate "
-            "on purpose (they asked to come back), run `subscribers reactivate EMAIL`."
-        )
+    address, outcome = add_subscriber(obj.store(config), email, name, topics, now())
     click.echo(f"{address}: {outcome}")
 
 
@@ -333,9 +303,10 @@ def subscribers_add(obj: Context, email: str, name: str, topics: str) -> None:
 @pass_context
 def subscribers_reactivate(obj: Context, email: str) -> None:
     """Set an unsubscribed or bounced subscriber active again, on their request."""
+    from digest.subscribers import reactivate_subscriber
+
     config = obj.config()
-    if not store.set_subscriber_status(obj.store(config), email, "active", now()):
-        raise click.ClickException(f"{email} is not on the list.")
+    reactivate_subscriber(obj.store(config), email, now())
     click.echo(f"{email}: active")
 
 
@@ -371,10 +342,12 @@ def subscribers_import(obj: Context, file: Path, as_json: bool) -> None:
 @pass_context
 def subscribers_list(obj: Context, status: str | None, as_json: bool) -> None:
     """List subscribers."""
+    from digest.subscribers import list_subscribers
+
     config = obj.config()
     rows = [
         {"email": s.email, "name": s.name, "topics": list(s.topics), "status": s.status}
-        for s in store.iter_subscribers(obj.store(config), status)
+        for s in list_subscribers(obj.store(config), status)
     ]
     if as_json:
         emit({"subscribers": rows})
@@ -390,15 +363,15 @@ def subscribers_list(obj: Context, status: str | None, as_json: bool) -> None:
 @pass_context
 def subscribers_export(obj: Context, file: Path, status: str | None) -> None:
     """Write the list as CSV (email,name,topics,status), safe to open in a spreadsheet."""
-    from digest.subscribers import export_csv
+    from digest.subscribers import export_subscribers
 
     config = obj.config()
-    rows = store.iter_subscribers(obj.store(config), status)
+    db = obj.store(config)
     if str(file) == "-":
-        count = export_csv(rows, sys.stdout)
+        count = export_subscribers(db, sys.stdout, status)
     else:
         with file.open("w", encoding="utf-8", newline="") as out:
-            count = export_csv(rows, out)
+            count = export_subscribers(db, out, status)
     click.echo(f"{count} subscribers exported", err=True)
 
 
@@ -408,15 +381,10 @@ def subscribers_export(obj: Context, file: Path, status: str | None) -> None:
 @pass_context
 def subscribers_remove(obj: Context, email: str, forget: bool) -> None:
     """Unsubscribe an address (with --forget, erase it entirely)."""
+    from digest.subscribers import remove_subscriber
+
     config = obj.config()
-    db = obj.store(config)
-    found = (
-        store.delete_subscriber(db, email)
-        if forget
-        else store.set_subscriber_status(db, email, "unsubscribed", now())
-    )
-    if not found:
-        raise click.ClickException(f"{email} is not on the list.")
+    remove_subscriber(obj.store(config), email, now(), forget=forget)
     click.echo(f"{email}: {'erased' if forget else 'unsubscribed'}")
 
 
@@ -477,15 +445,12 @@ def preview(
     if serve:
         _serve_preview(obj, port, open_)
         return
-    from digest.edition import preview_edition, resolve_week
+    from digest.edition import resolve_week
+    from digest.sending import preview_for
 
     config = obj.config()
-    db = obj.store(config)
-    reader = store.get_subscriber(db, subscriber) if subscriber else None
-    if subscriber and reader is None:
-        raise click.ClickException(f"{subscriber} is not on the list.")
     window = resolve_week(config, week, now())
-    result = preview_edition(config, db, window, reader, now())
+    result = preview_for(config, obj.store(config), window, subscriber, now())
     if result is None:
         click.echo(f"No published articles in {window.label}: there is no edition to preview.")
         return
@@ -556,14 +521,15 @@ def send(
         _send_test(obj, week, test_to, as_json)
         return
     from digest.delivery import parse_shard
-    from digest.edition import resolve_week, send_edition
+    from digest.edition import resolve_week
     from digest.progress import SendProgress
+    from digest.sending import send_edition, week_to_resume
 
     part = parse_shard(shard) if shard else (1, 1)
     config = obj.config()
     db = obj.store(config)
     if resume and not week:
-        week = _unfinished_week(db)
+        week = week_to_resume(db)
     window = resolve_week(config, week, now())
     report = send_edition(
         config,
@@ -603,14 +569,10 @@ def send(
 
 
 def _send_test(obj: Context, week: str | None, test_to: str, as_json: bool) -> None:
-    from digest.edition import resolve_week, send_test
-    from digest.ingest import RowError
-    from digest.subscribers import normalize_email
+    from digest.edition import resolve_week
+    from digest.sending import parse_test_addresses, send_test
 
-    try:
-        addresses = [normalize_email(a) for a in test_to.split(",") if a.strip()]
-    except RowError as e:
-        raise click.ClickException(f"--test: {e.value!r} is not a valid address: {e.reason}") from e
+    addresses = parse_test_addresses(test_to)
     config = obj.config()
     db = obj.store(config)
     window = resolve_week(config, week, now())
@@ -633,13 +595,6 @@ def _send_test(obj: Context, week: str | None, test_to: str, as_json: bool) -> N
         raise click.ClickException(
             "Test copy not delivered to " + "; ".join(f"{e} ({r})" for e, r in report.failed)
         )
-
-
-def _unfinished_week(db: Database) -> str:
-    for row, counts in store.list_editions(db):
-        if counts.get("pending", 0) + counts.get("deferred", 0):
-            return row.week
-    raise click.ClickException("Nothing to resume: every edition is finished.")
 
 
 def _send_summary(report: Any, dry_run: bool) -> str:
@@ -672,28 +627,13 @@ def _say(as_json: bool, data: dict[str, Any], line: str) -> None:
 @pass_context
 def schedule(obj: Context) -> None:
     """Run the weekly schedule in the foreground: each run sends last week's edition."""
-    from digest.scheduler import add_hold_check, build_scheduler, release_held, run_weekly
+    from digest.scheduler import next_run, weekly_scheduler
 
     config = obj.config()
-
-    def job() -> None:
-        try:
-            run_weekly(obj.config(), now)
-        except DigestError as e:
-            log.error("weekly run failed: %s", e)
-
-    def hold_check() -> None:
-        try:
-            release_held(obj.config(), now)
-        except DigestError as e:
-            log.error("releasing the held edition failed: %s", e)
-
-    scheduler = build_scheduler(config, job)
-    add_hold_check(scheduler, config, hold_check)
-    next_run = scheduler.get_jobs()[0].trigger.get_next_fire_time(None, now())
+    scheduler = weekly_scheduler(obj.config, now)
     click.echo(
         f"Scheduled every {config.schedule.day} at {config.schedule.time} "
-        f"{config.newsletter.timezone}; next run {next_run}. Ctrl-C stops."
+        f"{config.newsletter.timezone}; next run {next_run(scheduler, now())}. Ctrl-C stops."
     )
     with contextlib.suppress(KeyboardInterrupt, SystemExit):
         scheduler.start()
@@ -706,32 +646,28 @@ def schedule(obj: Context) -> None:
 @pass_context
 def lint(obj: Context, week: str | None, check_links: bool, as_json: bool) -> None:
     """Check the rendered edition for size, links, images, text part, subject and clients."""
-    from digest import lint as checks
-    from digest.edition import preview_edition, resolve_week
+    from digest.edition import resolve_week
+    from digest.lint import lint_edition
 
     config = obj.config()
     window = resolve_week(config, week, now())
-    result = preview_edition(config, obj.store(config), window, None, now())
-    if result is None:
+    report = lint_edition(config, obj.store(config), window, now(), links=check_links)
+    if report is None:
         _say(
             as_json,
             {"week": window.label, "ok": True, "findings": []},
             f"No published articles in {window.label}: nothing to check.",
         )
         return
-    findings = checks.lint_message(result.message, config.digest.max_message_kb)
-    if check_links:
-        findings += checks.check_links(result.message)
-    errors = [f for f in findings if f.level == "error"]
+    errors = report.errors
     if as_json:
-        emit({"week": window.label, "ok": not errors, "findings": [f.__dict__ for f in findings]})
+        findings = [f.__dict__ for f in report.findings]
+        emit({"week": window.label, "ok": not errors, "findings": findings})
     else:
-        for f in findings:
+        for f in report.findings:
             click.echo(f"{f.level}: {f.check}: {f.message}")
-        click.echo(
-            f"{window.label}: {len(errors)} errors, {len(findings) - len(errors)} warnings",
-            err=True,
-        )
+        warnings = len(report.findings) - len(errors)
+        click.echo(f"{window.label}: {len(errors)} errors, {warnings} warnings", err=True)
     if errors:
         raise click.exceptions.Exit(1)
 
@@ -743,12 +679,11 @@ def lint(obj: Context, week: str | None, check_links: bool, as_json: bool) -> No
 @pass_context
 def approve(obj: Context, week: str | None, by: str, as_json: bool) -> None:
     """Approve a held edition and send it now (see [schedule] hold)."""
-    from digest.edition import resolve_week
-    from digest.scheduler import approve_week
+    from digest.approval import approve_week
 
     config = obj.config()
-    label = resolve_week(config, week, now()).label
-    report = approve_week(config, label, by or os.environ.get("USER", ""), now)
+    who = by or os.environ.get("USER", "")
+    label, report = approve_week(config, obj.store(config), week, who, now)
     if report is None:
         _say(
             as_json,
@@ -769,19 +704,10 @@ def approve(obj: Context, week: str | None, by: str, as_json: bool) -> None:
 @pass_context
 def status(obj: Context, as_json: bool) -> None:
     """Editions and their delivery counts."""
+    from digest.sending import edition_status
+
     config = obj.config()
-    editions = [
-        {
-            "week": row.week,
-            "edition": row.id,
-            "subject": row.subject,
-            "status": row.status,
-            "created_at": row.created_at,
-            "finished_at": row.finished_at,
-            **counts,
-        }
-        for row, counts in store.list_editions(obj.store(config))
-    ]
+    editions = edition_status(obj.store(config))
     if as_json:
         emit({"editions": editions})
         return
@@ -803,15 +729,11 @@ def serve(obj: Context, host: str, port: int) -> None:
     from digest.web import create_app
 
     config = obj.config()
-    if not config.secret:
-        raise click.ClickException(
-            "DIGEST_SECRET is not set: the pages check each link's signature with it. "
-            "Set it to the same value the sender uses."
-        )
-    store.open_store(config.store_path).close()  # fail now, not on the first request
+    app = create_app(config)
+    obj.store(config).close()  # fail now, not on the first request
     click.echo(f"Serving {config.base_url}/unsubscribe/... on http://{host}:{port}", err=True)
     uvicorn.run(
-        create_app(config),
+        app,
         host=host,
         port=port,
         proxy_headers=True,
@@ -828,8 +750,6 @@ def process_unsubscribes(obj: Context, maildir: Path, as_json: bool) -> None:
     from digest.unsubscribe import process_maildir
 
     config = obj.config()
-    if not config.secret:
-        raise click.ClickException("DIGEST_SECRET is not set: it checks each request's token.")
     report = process_maildir(obj.store(config), config, maildir, now())
     if as_json:
         emit(report.as_dict())

@@ -32,8 +32,8 @@ from digest.mailer import (
     smtp_factory,
 )
 from digest.message import PreparedVariant, build_message, prepare_variant
+from digest.models import Clock
 
-Clock = Callable[[], datetime]
 Progress = Callable[[int, int], None]  # (done, total) for this run
 Shard = tuple[int, int]  # (i, n): subscribers whose id is i-1 modulo n
 LOCK_TTL = timedelta(minutes=10)
@@ -60,9 +60,7 @@ def deliver_edition(
     """Send every open delivery of ``shard`` of a frozen edition, holding its lock."""
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     label = f"{shard[0]}/{shard[1]}"
-    holder = store.acquire_lock(
-        db, edition_id, label, owner, clock(), clock() + LOCK_TTL, _holder_is_gone
-    )
+    holder = acquire_lock(db, edition_id, label, owner, clock())
     if holder is not None:
         raise EditionLockedError(
             f"Edition {week} (shard {label}) is being sent by another process ({holder}). "
@@ -86,7 +84,38 @@ def deliver_edition(
         store.release_lock(db, edition_id, label, owner)
 
 
-def _holder_is_gone(holder: str) -> bool:
+def acquire_lock(
+    db: Database,
+    edition_id: int,
+    shard: str,
+    owner: str,
+    now: datetime,
+    is_gone: Callable[[str], bool] | None = None,
+) -> str | None:
+    """Take the send lock of an edition's shard; None when taken, else the holder.
+
+    A lock whose lease ran out, or whose holder ``is_gone`` says is gone (default: a
+    process on this host that no longer runs), is taken over by compare-and-swap on
+    the old holder, so two takers cannot both win.
+    """
+    gone = is_gone or holder_is_gone
+    expires = now + LOCK_TTL
+    holder = ""
+    for _ in range(3):  # the row may vanish or change hands between the steps
+        if store.insert_lock(db, edition_id, shard, owner, expires):
+            return None
+        current = store.lock_holder(db, edition_id, shard)
+        if current is None:
+            continue
+        holder, lease = current
+        if holder != owner and lease >= now and not gone(holder):
+            return holder
+        if store.swap_lock_holder(db, edition_id, shard, holder, owner, expires):
+            return None
+    return holder
+
+
+def holder_is_gone(holder: str) -> bool:
     """True when the lock's holder was a process on this host that no longer runs."""
     host, _, rest = holder.partition(":")
     pid = rest.partition(":")[0]

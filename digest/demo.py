@@ -14,6 +14,7 @@ from digest import store
 from digest.config import Config
 from digest.gather import last_complete_week
 from digest.models import Article
+from digest.subscribers import save_subscriber
 
 SITE = "https://news.example.com"
 
@@ -304,7 +305,7 @@ def load_demo(config: Config, db: Database, now: datetime) -> tuple[int, int]:
         store.upsert_article(db, a, now) == "added" for a in demo_articles(config, now)
     )
     added_subscribers = sum(
-        store.add_subscriber(db, email, name, topics, now) == "added"
+        save_subscriber(db, email, name, topics, now) == "added"
         for email, name, topics in _SUBSCRIBERS
     )
     return added_articles, added_subscribers

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import html
-from collections.abc import Callable
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -20,10 +20,12 @@ from starlette.routing import Route
 
 from digest import store
 from digest.config import Config
-from digest.edition import preview_edition, resolve_week
+from digest.edition import resolve_week
+from digest.models import Clock, Week
 from digest.render import templates_dir
+from digest.sending import preview_for
+from digest.subscribers import list_subscribers
 
-Clock = Callable[[], datetime]
 _SHELL = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Preview: {week}</title>
 <style>
@@ -66,19 +68,19 @@ def create_preview_app(config: Config, clock: Clock | None = None) -> Starlette:
     """The preview app for editors; serve it on 127.0.0.1 only."""
     now = clock or (lambda: datetime.now(UTC))
 
-    def week_of(request: Request) -> str:
-        return resolve_week(config, request.query_params.get("week") or None, now()).label
+    def week_of(request: Request) -> Week:
+        label = request.query_params.get("week") or None
+        return resolve_week(config, label, now(), source="?week=")
 
     def render(request: Request) -> tuple[str, str] | None:
+        week = week_of(request)
         with store.open_store(config.store_path) as db:
-            email = request.query_params.get("subscriber", "")
-            reader = store.get_subscriber(db, email) if email else None
-            week = resolve_week(config, request.query_params.get("week") or None, now())
-            result = preview_edition(config, db, week, reader, now())
+            email = request.query_params.get("subscriber", "") or None
+            result = preview_for(config, db, week, email, now())
         return (result.html, result.text) if result else None
 
     async def shell(request: Request) -> Response:
-        week = week_of(request)
+        week = week_of(request).label
         chosen = request.query_params.get("subscriber", "")
         query = f"week={week}&subscriber={html.escape(chosen)}"
         text = bool(request.query_params.get("text"))
@@ -101,7 +103,7 @@ def create_preview_app(config: Config, clock: Clock | None = None) -> Starlette:
     async def email_html(request: Request) -> Response:
         found = render(request)
         if found is None:
-            return HTMLResponse(f"<p>No published articles in {week_of(request)}.</p>")
+            return HTMLResponse(f"<p>No published articles in {week_of(request).label}.</p>")
         return HTMLResponse(found[0])
 
     async def email_text(request: Request) -> Response:
@@ -123,7 +125,7 @@ def create_preview_app(config: Config, clock: Clock | None = None) -> Starlette:
 
 def _options(config: Config, chosen: str) -> str:
     with store.open_store(config.store_path) as db:
-        readers = list(store.iter_subscribers(db, "active"))[:500]
+        readers = list(islice(list_subscribers(db, "active"), 500))
     rows = ['<option value="">sample reader, all topics</option>'] + [
         f'<option value="{html.escape(s.email)}"{" selected" if s.email == chosen else ""}>'
         f"{html.escape(s.email)} ({html.escape(', '.join(s.topics) or 'all topics')})</option>"

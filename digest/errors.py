@@ -4,6 +4,10 @@
     ├── ConfigError              a setting is missing or malformed (names key and file)
     ├── StoreError               the SQLite store cannot be opened or written
     ├── IngestError              an import source cannot be read at all
+    ├── RowError                 one record (article, subscriber row, address) is unusable
+    ├── SubscriberError          a subscriber command cannot be done as asked
+    │   └── SubscriberKeptError  the address left the list; re-adding it needs `reactivate`
+    ├── MaildirError             a folder given as a Maildir is not one
     ├── RenderError              a template is missing or fails to render
     ├── HeaderError              a header value would break the message (CR/LF)
     ├── EditionError             an edition cannot be built or sent as asked
@@ -15,6 +19,8 @@ happen, with ``raise ... from e``, so the cause stays visible with ``-v``.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class DigestError(Exception):
@@ -31,6 +37,37 @@ class StoreError(DigestError):
 
 class IngestError(DigestError):
     """An import source could not be read at all (one bad row is not an error)."""
+
+
+class RowError(DigestError, ValueError):
+    """One record is unusable; carries the reason and the offending value.
+
+    Imports report it per row and go on; a command given one bad value prints it.
+    """
+
+    def __init__(self, reason: str, value: Any = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.value = value
+
+
+class SubscriberError(DigestError):
+    """A subscriber command cannot be done as asked (not on the list, bad address)."""
+
+
+class SubscriberKeptError(SubscriberError):
+    """An unsubscribed or bounced address was left as is; the message says how to re-add."""
+
+    def __init__(self, email: str) -> None:
+        super().__init__(
+            f"{email} unsubscribed or bounced earlier and was left as is. To re-activate "
+            "on purpose (they asked to come back), run `subscribers reactivate EMAIL`."
+        )
+        self.email = email
+
+
+class MaildirError(DigestError):
+    """A folder given as a Maildir has no new/ and cur/ folders."""
 
 
 class RenderError(DigestError):

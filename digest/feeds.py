@@ -24,9 +24,9 @@ from sqlite_utils import Database
 
 from digest import __version__, store
 from digest.config import Config
-from digest.errors import IngestError
-from digest.ingest import RowError, canonical_url
-from digest.models import Article
+from digest.errors import IngestError, RowError
+from digest.ingest import canonical_url, import_articles
+from digest.models import Article, ImportCounts
 from digest.summarize import fit_text, html_to_text, plain_text
 
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -44,21 +44,12 @@ class Fetched:
 
 
 @dataclass
-class FeedReport:
-    """The outcome of one feed's import."""
+class FeedReport(ImportCounts):
+    """The outcome of one feed's import: the counts, the feed's status and its problem."""
 
-    source: str
+    source: str = ""
     status: str = "ok"  # ok, not-modified, error
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    skipped: int = 0
-    errors: list[dict[str, Any]] = field(default_factory=list)
     problem: str = ""  # the feed-level error, or feedparser's bozo complaint
-
-    def as_dict(self) -> dict[str, Any]:
-        """One feed in the ``import --json`` output."""
-        return dict(self.__dict__)
 
 
 def fetch(
@@ -256,7 +247,7 @@ def import_feed(
     modified: str = "",
 ) -> tuple[FeedReport, Fetched | None]:
     """Fetch (or read) one feed and upsert its entries; feed-level failures are reported."""
-    report = FeedReport(source)
+    report = FeedReport(source=source)
     settings = config.feeds
     try:
         if re.match(r"^https?://", source, re.I):
@@ -288,11 +279,10 @@ def import_feed(
         )
     for label, item in entry_articles(parsed, now=now, aliases=config.topic_aliases, topic=topic):
         if isinstance(item, RowError):
-            report.skipped += 1
-            report.errors.append({"entry": label, "reason": item.reason, "value": item.value})
+            report.reject(item.reason, item.value, entry=label)
             continue
         outcome = store.upsert_article(db, item, now)
-        setattr(report, outcome, getattr(report, outcome) + 1)
+        report.tally(outcome)
     return report, fetched
 
 
@@ -314,3 +304,53 @@ def import_configured_feeds(db: Database, config: Config, now: datetime) -> list
         )
         reports.append(report)
     return reports
+
+
+def add_feed(db: Database, url: str, topic: str, now: datetime) -> tuple[str, str]:
+    """`feeds add`: the feed's canonical address and added, updated or unchanged."""
+    try:
+        address = canonical_url(url)
+    except RowError as e:
+        raise RowError(f"{url!r}: {e.reason}.", url) from e
+    return address, store.add_feed(db, address, topic.strip(), now)
+
+
+def remove_feed(db: Database, url: str) -> str:
+    """`feeds remove`: stop reading a feed (its articles stay); return its address."""
+    try:
+        address = canonical_url(url)
+    except RowError:
+        address = url
+    if not store.remove_feed(db, address):
+        raise IngestError(f"{url} is not in the feed list; see `feeds list`.")
+    return address
+
+
+def list_feeds(db: Database) -> list[store.FeedRow]:
+    """`feeds list`: every configured feed with how its last fetch went."""
+    return store.list_feeds(db)
+
+
+@dataclass
+class SourceImport:
+    """What `import` did: one report for a file, or one per feed."""
+
+    file: ImportCounts | None = None
+    feeds: list[FeedReport] = field(default_factory=list)
+
+    @property
+    def failed_feeds(self) -> list[FeedReport]:
+        """The feeds that could not be read at all."""
+        return [f for f in self.feeds if f.status == "error"]
+
+
+def import_source(
+    db: Database, config: Config, source: str | None, fmt: str, now: datetime
+) -> SourceImport:
+    """`import`: a feed (URL, feed file or ``fmt == "feed"``), a JSONL/CSV file, or with
+    no source every configured feed. One bad row or feed never stops the rest."""
+    if source is None:
+        return SourceImport(feeds=import_configured_feeds(db, config, now))
+    if fmt == "feed" or (fmt == "auto" and looks_like_feed(source)):
+        return SourceImport(feeds=[import_feed(db, config, source, now)[0]])
+    return SourceImport(file=import_articles(db, Path(source), fmt, config.tz, now))

@@ -24,16 +24,19 @@ class GatheredSection:
     sponsor: Sponsor | None = None
 
 
-def week_window(label: str, tz: ZoneInfo) -> Week:
-    """The [Monday 00:00, next Monday 00:00) window of ISO week ``label`` in ``tz``."""
+def week_window(label: str, tz: ZoneInfo, source: str = "--week") -> Week:
+    """The [Monday 00:00, next Monday 00:00) window of ISO week ``label`` in ``tz``.
+
+    ``source`` names where the label came from (``--week``, ``?week=``) in the error.
+    """
     match = _WEEK.match(label.strip())
     if not match:
-        raise EditionError(f"--week {label!r}: expected an ISO week like 2026-W47.")
+        raise EditionError(f"{source} {label!r}: expected an ISO week like 2026-W47.")
     year, number = int(match.group(1)), int(match.group(2))
     try:
         monday = date.fromisocalendar(year, number, 1)
     except ValueError:
-        raise EditionError(f"--week {label!r}: {year} has no ISO week {number}.") from None
+        raise EditionError(f"{source} {label!r}: {year} has no ISO week {number}.") from None
     return _week_from_monday(monday, tz)
 
 

@@ -10,7 +10,7 @@ import io
 import json
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
@@ -19,8 +19,8 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 from sqlite_utils import Database
 
 from digest import store
-from digest.errors import IngestError
-from digest.models import Article
+from digest.errors import IngestError, RowError
+from digest.models import Article, ImportCounts
 from digest.store import upsert_article
 
 FORMATS = ("auto", "jsonl", "csv")
@@ -32,36 +32,6 @@ _TRACKING = re.compile(
 )
 _TRUE = {"true", "1", "yes", "y", "on"}
 _FALSE = {"false", "0", "no", "n", "off", ""}
-
-
-@dataclass
-class ImportReport:
-    """Counts of what an import did, and every row it could not take."""
-
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    skipped: int = 0
-    errors: list[dict[str, Any]] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        """The ``import --json`` shape."""
-        return {
-            "added": self.added,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "skipped": self.skipped,
-            "errors": self.errors,
-        }
-
-
-class RowError(ValueError):
-    """One record is unusable; carries the reason and the offending value."""
-
-    def __init__(self, reason: str, value: Any = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.value = value
 
 
 def canonical_url(url: str, base: str | None = None) -> str:
@@ -246,20 +216,19 @@ def _csv_records(text: str) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
         yield reader.line_num, RowError(f"unreadable CSV: {e}")
 
 
-def import_articles(db: Database, path: Path, fmt: str, tz: tzinfo, now: datetime) -> ImportReport:
+def import_articles(db: Database, path: Path, fmt: str, tz: tzinfo, now: datetime) -> ImportCounts:
     """Import every readable record of ``path``; report bad rows by line."""
-    report = ImportReport()
+    report = ImportCounts()
     for line, record in read_records(path, detect_format(str(path), fmt)):
         try:
             if isinstance(record, RowError):
                 raise record
             article = _keep_known_date(db, record_to_article(record, tz, now), record)
         except RowError as e:
-            report.skipped += 1
-            report.errors.append({"line": line, "reason": e.reason, "value": _short(e.value)})
+            report.reject(e.reason, _short(e.value), line=line)
             continue
         outcome = upsert_article(db, article, now)
-        setattr(report, outcome, getattr(report, outcome) + 1)
+        report.tally(outcome)
     return report
 
 

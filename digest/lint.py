@@ -14,14 +14,19 @@ import re
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from datetime import datetime
 from email import message_from_bytes
 from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
 
 import lxml.html
+from sqlite_utils import Database
 
+from digest.config import Config
 from digest.message import message_parts
+from digest.models import Week
+from digest.sending import preview_edition
 
 MAX_SUBJECT = 78
 _DECLARATION = re.compile(r"(?<![\w-])([a-z-]+)\s*:", re.I)
@@ -196,3 +201,32 @@ def _fetch_problem(url: str, timeout: float) -> str:
         return f"HTTP {e.code}"
     except (urllib.error.URLError, TimeoutError, OSError) as e:
         return f"unreachable ({getattr(e, 'reason', e)})"
+
+
+@dataclass(frozen=True)
+class LintReport:
+    """`digest lint`: the findings on one week's edition."""
+
+    week: str
+    findings: list[Finding]
+
+    @property
+    def errors(self) -> list[Finding]:
+        """The findings that make the edition unfit to send."""
+        return [f for f in self.findings if f.level == "error"]
+
+
+def lint_edition(
+    config: Config, db: Database, week: Week, now: datetime, *, links: bool = False
+) -> LintReport | None:
+    """Check the week's edition as `send` would build it; None when it has no articles.
+
+    With ``links``, every link is also fetched.
+    """
+    result = preview_edition(config, db, week, None, now)
+    if result is None:
+        return None
+    findings = lint_message(result.message, config.digest.max_message_kb)
+    if links:
+        findings += check_links(result.message)
+    return LintReport(week.label, findings)

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 SUBSCRIBER_STATUSES = ("active", "unsubscribed", "bounced")
 DELIVERY_STATUSES = ("pending", "sent", "deferred", "failed", "bounced", "skipped")
+
+# The one clock type: stages and use cases get the time from it, never read it themselves.
+Clock = Callable[[], datetime]
 
 
 def slugify(name: str) -> str:
@@ -131,3 +136,31 @@ class SendReport:
     def count(self, status: str) -> int:
         """The number of deliveries in ``status``."""
         return self.counts.get(status, 0)
+
+
+@dataclass
+class ImportCounts:
+    """What an import did: rows added, updated, unchanged, skipped, and why each skip.
+
+    Article, feed and subscriber imports all report in this shape (``import --json``,
+    ``subscribers import --json``); each may add its own fields.
+    """
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def tally(self, outcome: str) -> None:
+        """Count one row's outcome (the name of a counter field)."""
+        setattr(self, outcome, getattr(self, outcome) + 1)
+
+    def reject(self, reason: str, value: Any, **where: Any) -> None:
+        """Count one skipped row with where it was (``line=`` or ``entry=``) and why."""
+        self.skipped += 1
+        self.errors.append({**where, "reason": reason, "value": value})
+
+    def as_dict(self) -> dict[str, Any]:
+        """The ``--json`` shape: every field."""
+        return dict(self.__dict__)

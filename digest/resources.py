@@ -32,3 +32,12 @@ def _first_existing(*candidates: Path) -> Path:
         f"digest's packaged files are missing (looked in {', '.join(map(str, candidates))}); "
         "reinstall the package."
     )
+
+
+def write_default_config(path: Path) -> bool:
+    """Write the default ``digest.toml`` at ``path`` unless a file is there; True if written."""
+    if path.exists():
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(default_config_text(), encoding="utf-8")
+    return True

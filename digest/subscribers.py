@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -13,25 +13,17 @@ from email_validator import EmailNotValidError, validate_email
 from sqlite_utils import Database
 
 from digest import store
-from digest.ingest import RowError, parse_topic_names, read_records
-from digest.models import Subscriber
+from digest.errors import RowError, SubscriberError, SubscriberKeptError
+from digest.ingest import parse_topic_names, read_records
+from digest.models import ImportCounts, Subscriber
 
 
 @dataclass
-class SubscriberImport:
+class SubscriberImport(ImportCounts):
     """What a subscriber import did; 'kept' are unsubscribed or bounced people left alone."""
 
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
     kept: int = 0
     merged: int = 0
-    skipped: int = 0
-    errors: list[dict[str, Any]] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        """The ``subscribers import --json`` shape."""
-        return dict(self.__dict__)
 
 
 def normalize_email(raw: str) -> str:
@@ -53,6 +45,78 @@ def clean_name(raw: Any) -> str:
     return " ".join("".join(c if c.isprintable() else " " for c in raw).split())
 
 
+def save_subscriber(
+    db: Database, email: str, name: str, topics: Sequence[str], now: datetime
+) -> str:
+    """Add a subscriber or update name/topics; return added, updated, unchanged or kept.
+
+    An unsubscribed or bounced address is never re-activated by an add or an import
+    ('kept'): that takes `reactivate_subscriber`, on the reader's own request.
+    """
+    found = store.get_subscriber(db, email)
+    if found is None:
+        store.insert_subscriber(db, email, name, topics, now)
+        return "added"
+    if found.status != "active":
+        return "kept"
+    if found.name == name and ",".join(found.topics) == store.topics_key(topics):
+        return "unchanged"
+    store.update_profile(db, found.id, name, topics, now)
+    return "updated"
+
+
+def add_subscriber(
+    db: Database, email: str, name: str, topics: str, now: datetime
+) -> tuple[str, str]:
+    """`subscribers add`: validate the address, then save; return (address, outcome).
+
+    Raises RowError for a bad address and SubscriberKeptError for one that left the list.
+    """
+    try:
+        address = normalize_email(email)
+    except RowError as e:
+        raise RowError(f"{email!r} is not a valid address: {e.reason}", email) from e
+    outcome = save_subscriber(db, address, clean_name(name), parse_topic_names(topics), now)
+    if outcome == "kept":
+        raise SubscriberKeptError(address)
+    return address, outcome
+
+
+def reactivate_subscriber(db: Database, email: str, now: datetime) -> None:
+    """Set an unsubscribed or bounced subscriber active again, on their request."""
+    if not store.set_subscriber_status(db, email, "active", now):
+        raise SubscriberError(f"{email} is not on the list.")
+
+
+def remove_subscriber(db: Database, email: str, now: datetime, *, forget: bool = False) -> None:
+    """Unsubscribe an address, or with ``forget`` erase it and its history."""
+    found = (
+        store.delete_subscriber(db, email)
+        if forget
+        else store.set_subscriber_status(db, email, "unsubscribed", now)
+    )
+    if not found:
+        raise SubscriberError(f"{email} is not on the list.")
+
+
+def find_subscriber(db: Database, email: str) -> Subscriber:
+    """The subscriber with this address; SubscriberError when not on the list."""
+    found = store.get_subscriber(db, email)
+    if found is None:
+        raise SubscriberError(f"{email} is not on the list.")
+    return found
+
+
+def list_subscribers(db: Database, status: str | None = None) -> Iterator[Subscriber]:
+    """Subscribers in id order, optionally of one status."""
+    return store.iter_subscribers(db, status)
+
+
+def export_subscribers(db: Database, out: TextIO, status: str | None = None) -> int:
+    """`subscribers export`: the list as spreadsheet-safe CSV; return how many rows."""
+    return export_csv(store.iter_subscribers(db, status), out)
+
+
 def import_subscribers(db: Database, path: Path, now: datetime) -> SubscriberImport:
     """Import ``email,name,topics`` rows; duplicates in the file are merged, bad rows reported."""
     report = SubscriberImport()
@@ -64,8 +128,7 @@ def import_subscribers(db: Database, path: Path, now: datetime) -> SubscriberImp
             email = normalize_email(str(record.get("email") or ""))
             name, topics = clean_name(record.get("name")), parse_topic_names(record.get("topics"))
         except RowError as e:
-            report.skipped += 1
-            report.errors.append({"line": line, "reason": e.reason, "value": e.value})
+            report.reject(e.reason, e.value, line=line)
             continue
         key = email.lower()
         if key in rows:
@@ -76,8 +139,7 @@ def import_subscribers(db: Database, path: Path, now: datetime) -> SubscriberImp
             rows[key] = (email, name, set(topics))
     with db.atomic():
         for address, display_name, choices in rows.values():
-            outcome = store.add_subscriber(db, address, display_name, sorted(choices), now)
-            setattr(report, outcome, getattr(report, outcome) + 1)
+            report.tally(save_subscriber(db, address, display_name, sorted(choices), now))
     return report
 
 

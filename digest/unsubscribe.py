@@ -19,7 +19,7 @@ from sqlite_utils import Database
 
 from digest import store
 from digest.config import Config
-from digest.errors import DigestError
+from digest.errors import ConfigError, MaildirError
 from digest.models import Subscriber
 from digest.tokens import verify_token
 
@@ -32,6 +32,52 @@ def subscriber_for_token(db: Database, config: Config, token: str) -> Subscriber
     if subscriber_id is None:
         return None
     return store.get_subscriber_by_id(db, subscriber_id)
+
+
+def unsubscribe(db: Database, subscriber: Subscriber, now: datetime, source: str) -> bool:
+    """Take a subscriber off the list (one-click, mailto); False when already off."""
+    return store.change_subscriber(db, subscriber.id, now, source, status="unsubscribed")
+
+
+@dataclass(frozen=True)
+class PreferencesView:
+    """What the preferences page shows: the subscriber as now stored and every topic."""
+
+    subscriber: Subscriber
+    topics: list[tuple[str, str]]
+
+
+def preferences_view(db: Database, subscriber: Subscriber) -> PreferencesView:
+    """The subscriber's current choice and the topics they can pick from."""
+    current = store.get_subscriber_by_id(db, subscriber.id) or subscriber
+    return PreferencesView(current, store.all_topics(db))
+
+
+PREFERENCE_ACTIONS = {
+    "save": "Your topics are saved.",
+    "resubscribe": "Welcome back: you are subscribed again.",
+    "unsubscribe": "You are unsubscribed.",
+}
+
+
+def apply_preferences(
+    db: Database, subscriber: Subscriber, action: str, topics: list[str], now: datetime
+) -> str | None:
+    """Save topics, resubscribe or unsubscribe from the preferences page; return what to
+    tell the reader, or None for an unknown action. Unknown topic slugs are ignored."""
+    if action not in PREFERENCE_ACTIONS:
+        return None
+    known = {slug for slug, _ in store.all_topics(db)}
+    chosen = [t for t in topics if t in known]
+    if action == "save":
+        store.change_subscriber(db, subscriber.id, now, "preferences", topics=chosen)
+    elif action == "resubscribe":
+        store.change_subscriber(
+            db, subscriber.id, now, "preferences", status="active", topics=chosen
+        )
+    else:
+        store.change_subscriber(db, subscriber.id, now, "preferences", status="unsubscribed")
+    return PREFERENCE_ACTIONS[action]
 
 
 def mask_email(address: str) -> str:
@@ -56,8 +102,10 @@ class MaildirReport:
 
 def process_maildir(db: Database, config: Config, path: Path, now: datetime) -> MaildirReport:
     """Apply each unsubscribe request in the Maildir's new/ folder, then file it as seen."""
+    if not config.secret:
+        raise ConfigError("DIGEST_SECRET is not set: it checks each request's token.")
     if not (path / "new").is_dir() or not (path / "cur").is_dir():
-        raise DigestError(f"{path} is not a Maildir (it needs new/ and cur/ folders).")
+        raise MaildirError(f"{path} is not a Maildir (it needs new/ and cur/ folders).")
     box = mailbox.Maildir(str(path), create=False)
     report = MaildirReport()
     for key in [k for k in box.iterkeys() if box.get_message(k).get_subdir() == "new"]:
@@ -84,7 +132,7 @@ def _apply_request(
         reason = "no valid unsubscribe token in the subject" if found is None else "bad token"
         report.invalid.append({"message": key, "reason": reason, "subject": subject[:120]})
         return
-    if store.change_subscriber(db, subscriber.id, now, "mailto", status="unsubscribed"):
+    if unsubscribe(db, subscriber, now, "mailto"):
         report.unsubscribed += 1
     else:
         report.already += 1

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
-from collections.abc import Callable
 from datetime import UTC, datetime
 from email.message import Message
 from typing import Any
@@ -32,8 +31,16 @@ from starlette.staticfiles import StaticFiles
 
 from digest import store
 from digest.config import Config
+from digest.errors import ConfigError
+from digest.models import Clock
 from digest.resources import packaged_templates
-from digest.unsubscribe import mask_email, subscriber_for_token
+from digest.unsubscribe import (
+    apply_preferences,
+    mask_email,
+    preferences_view,
+    subscriber_for_token,
+    unsubscribe,
+)
 
 MAX_BODY = 16 * 1024  # a form with every topic ticked is far below this
 _HEADERS = {
@@ -42,11 +49,18 @@ _HEADERS = {
     "X-Robots-Tag": "noindex",
     "X-Content-Type-Options": "nosniff",
 }
-Clock = Callable[[], datetime]
 
 
 def create_app(config: Config, clock: Clock | None = None) -> Starlette:
-    """The web app for ``config``; ``clock`` is injectable for tests."""
+    """The web app for ``config``; ``clock`` is injectable for tests.
+
+    Refuses (ConfigError) without DIGEST_SECRET: every link's signature is checked with it.
+    """
+    if not config.secret:
+        raise ConfigError(
+            "DIGEST_SECRET is not set: the pages check each link's signature with it. "
+            "Set it to the same value the sender uses."
+        )
     pages = _Pages(config, clock or (lambda: datetime.now(UTC)))
     routes = [
         Route("/unsubscribe/{token}", pages.unsubscribe, methods=["GET", "POST"]),
@@ -94,9 +108,7 @@ class _Pages:
                 )
             if form.get("List-Unsubscribe") != ["One-Click"]:
                 raise HTTPException(400, "The request must carry List-Unsubscribe=One-Click.")
-            store.change_subscriber(
-                db, subscriber.id, self.clock(), "one-click", status="unsubscribed"
-            )
+            unsubscribe(db, subscriber, self.clock(), "one-click")
         return self.render("unsubscribed.html.j2", masked=mask_email(subscriber.email), **links)
 
     async def preferences(self, request: Request) -> Response:
@@ -104,35 +116,24 @@ class _Pages:
         form = await _form(request) if request.method == "POST" else None
         with store.open_store(self.config.store_path) as db:  # one per request
             subscriber = _subscriber(db, self.config, token)
-            saved = self._apply_preferences(db, subscriber.id, form) if form else ""
-            current = store.get_subscriber_by_id(db, subscriber.id) or subscriber
+            saved = self._apply_preferences(db, subscriber, form) if form else ""
+            view = preferences_view(db, subscriber)
             return self.render(
                 "preferences.html.j2",
-                masked=mask_email(current.email),
-                status=current.status,
-                topics=store.all_topics(db),
-                chosen=set(current.topics),
+                masked=mask_email(view.subscriber.email),
+                status=view.subscriber.status,
+                topics=view.topics,
+                chosen=set(view.subscriber.topics),
                 saved=saved,
                 **self._links(request, token),
             )
 
-    def _apply_preferences(self, db: Database, subscriber_id: int, form: dict[str, Any]) -> str:
+    def _apply_preferences(self, db: Database, subscriber: Any, form: dict[str, Any]) -> str:
         action = (form.get("action") or [""])[0]
-        known = {slug for slug, _ in store.all_topics(db)}
-        topics = [t for t in form.get("topics", []) if t in known]
-        now = self.clock()
-        if action == "save":
-            store.change_subscriber(db, subscriber_id, now, "preferences", topics=topics)
-            return "Your topics are saved."
-        if action == "resubscribe":
-            store.change_subscriber(
-                db, subscriber_id, now, "preferences", status="active", topics=topics
-            )
-            return "Welcome back: you are subscribed again."
-        if action == "unsubscribe":
-            store.change_subscriber(db, subscriber_id, now, "preferences", status="unsubscribed")
-            return "You are unsubscribed."
-        raise HTTPException(400, "Unknown action; use the buttons on the page.")
+        said = apply_preferences(db, subscriber, action, form.get("topics", []), self.clock())
+        if said is None:
+            raise HTTPException(400, "Unknown action; use the buttons on the page.")
+        return said
 
     def _links(self, request: Request, token: str) -> dict[str, str]:
         base = self.config.base_url

@@ -8,8 +8,8 @@ from starlette.testclient import TestClient
 from digest import store
 from digest.config import Config
 from digest.demo import load_demo
-from digest.edition import send_edition
 from digest.gather import week_window
+from digest.sending import send_edition
 from digest.web import create_app
 
 from .conftest import NOW

@@ -6,9 +6,11 @@ from pathlib import Path
 from typing import Any
 
 from digest import store
-from digest.edition import build_edition, message_size, render_within_budget, send_edition
+from digest.edition import build_edition, message_size, render_within_budget
 from digest.gather import week_window
 from digest.models import Article
+from digest.sending import send_edition
+from digest.subscribers import save_subscriber
 
 from .conftest import NOW, make_config
 
@@ -38,7 +40,7 @@ def _edition(tmp_path: Path, make_article: Callable[..., Article], kb: int) -> A
             ),
             NOW,
         )
-    store.add_subscriber(db, "a@example.org", "", [], NOW)
+    save_subscriber(db, "a@example.org", "", [], NOW)
     return config, db, build_edition(config, db, week_window("2026-W47", config.tz))
 
 

@@ -10,9 +10,9 @@ import pytest
 
 from digest import store
 from digest.demo import load_demo
-from digest.edition import send_edition
 from digest.errors import ConfigError, DeliveryError
 from digest.gather import week_window
+from digest.sending import send_edition
 from digest.tokens import verify_token
 
 from .conftest import NOW, SECRET, make_config

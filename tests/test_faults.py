@@ -25,8 +25,9 @@ from aiosmtpd.smtp import Envelope, Session
 
 from digest import store
 from digest.demo import load_demo
-from digest.edition import send_edition
 from digest.gather import last_complete_week, week_window
+from digest.sending import send_edition
+from digest.subscribers import save_subscriber
 
 from .conftest import NOW, REPO, RecordingHandler, free_port, make_config
 
@@ -66,7 +67,7 @@ def _seed(db: Any, config: Any, extra: int) -> None:
     load_demo(config, db, NOW)
     with db.atomic():
         for i in range(extra):
-            store.add_subscriber(db, f"reader{i:04d}@example.org", f"Reader {i}", [], NOW)
+            save_subscriber(db, f"reader{i:04d}@example.org", f"Reader {i}", [], NOW)
 
 
 def _smtp(tmp_path: Path, port: int, **extra: Any) -> Any:

@@ -10,8 +10,8 @@ from typing import Any
 
 from digest import store
 from digest.demo import load_demo
-from digest.edition import preview_edition
 from digest.gather import week_window
+from digest.sending import preview_edition
 
 from .conftest import NOW, make_config
 

@@ -4,8 +4,9 @@ from pathlib import Path
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from digest import store
+from digest.approval import run_weekly
 from digest.demo import load_demo
-from digest.scheduler import JOB_ID, build_scheduler, run_weekly, weekly_trigger
+from digest.scheduler import JOB_ID, build_scheduler, weekly_trigger
 
 from .conftest import NOW, make_config
 
@@ -84,7 +85,7 @@ def test_min_articles_skips_a_thin_week(tmp_path: Path) -> None:
 
 
 def test_hold_sends_the_editors_a_test_copy_then_waits_for_approval(tmp_path: Path) -> None:
-    from digest.scheduler import approve_week
+    from digest.approval import approve_week
 
     config = make_config(tmp_path, schedule={"hold": True, "editors": ["desk@example.com"]})
     db = store.open_store(config.store_path)
@@ -94,7 +95,7 @@ def test_hold_sends_the_editors_a_test_copy_then_waits_for_approval(tmp_path: Pa
     tests = list((config.outbox_path / "2026-W47" / "test").glob("*.eml"))
     assert [p.name for p in tests] == ["desk@example.com.eml"]
     assert store.get_edition(db, "2026-W47") is None
-    report = approve_week(config, "2026-W47", "editor", lambda: NOW)
+    _, report = approve_week(config, db, "2026-W47", "editor", lambda: NOW)
     assert report is not None and report.count("sent") == 6
     assert run_weekly(config, lambda: NOW).already_sent  # type: ignore[union-attr]
 
@@ -102,7 +103,7 @@ def test_hold_sends_the_editors_a_test_copy_then_waits_for_approval(tmp_path: Pa
 def test_hold_with_a_delay_sends_by_itself_when_it_runs_out(tmp_path: Path) -> None:
     from datetime import timedelta
 
-    from digest.scheduler import release_held
+    from digest.approval import release_held
 
     config = make_config(
         tmp_path,

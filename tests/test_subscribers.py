@@ -12,11 +12,12 @@ from digest import edition as edition_module
 from digest import store
 from digest.config import Config
 from digest.demo import load_demo
-from digest.edition import send_edition
 from digest.errors import ConfigError, DigestError, IngestError
+from digest.frozen import edition_payload
 from digest.gather import week_window
 from digest.models import Subscriber
-from digest.subscribers import export_csv, import_subscribers
+from digest.sending import send_edition
+from digest.subscribers import export_csv, import_subscribers, save_subscriber
 from digest.tokens import sign_token
 from digest.unsubscribe import process_maildir
 
@@ -24,7 +25,7 @@ from .conftest import NOW, SECRET, make_config
 
 
 def test_import_validates_normalises_and_merges(tmp_path: Path, db: Any) -> None:
-    store.add_subscriber(db, "left@example.org", "", [], NOW)
+    save_subscriber(db, "left@example.org", "", [], NOW)
     store.set_subscriber_status(db, "left@example.org", "unsubscribed", NOW)
     csv_file = tmp_path / "s.csv"
     csv_file.write_text(
@@ -117,9 +118,7 @@ def test_unsubscribed_and_bounced_are_left_out_of_next_edition_and_of_a_resume(
     # Freeze without delivering, as a crash right after the freeze would leave it.
     built = edition_module.build_edition(config, db, week)
     variants = edition_module.render_variants(config, built, store.active_topic_choices(db))
-    edition_id = store.freeze_edition(
-        db, week.label, edition_module.edition_payload(built), variants, NOW
-    )
+    edition_id = store.freeze_edition(db, week.label, edition_payload(built), variants, NOW)
     assert sum(store.delivery_counts(db, edition_id).values()) == 4  # the two are not in it
     store.set_subscriber_status(db, "chen.wei@example.com", "unsubscribed", NOW)  # leaves mid-send
     report = send_edition(config, db, week, lambda: NOW)
@@ -134,9 +133,7 @@ def test_each_topic_variant_is_rendered_once(
 ) -> None:
     load_demo(config, db, NOW)
     for i in range(20):  # more subscribers on the existing choices: no more renders
-        store.add_subscriber(
-            db, f"more{i}@example.org", "", [["DNS", "Cybersecurity"], []][i % 2], NOW
-        )
+        save_subscriber(db, f"more{i}@example.org", "", [["DNS", "Cybersecurity"], []][i % 2], NOW)
     calls: list[str] = []
     real = edition_module.render_variant
 
@@ -152,7 +149,7 @@ def test_each_topic_variant_is_rendered_once(
 
 def test_topic_choice_with_nothing_this_week_gets_no_email(config: Config, db: Any) -> None:
     load_demo(config, db, NOW)
-    store.add_subscriber(db, "brand@example.org", "", ["Brand Protection"], NOW)
+    save_subscriber(db, "brand@example.org", "", ["Brand Protection"], NOW)
     report = send_edition(config, db, week_window("2026-W47", config.tz), lambda: NOW)
     assert report is not None and (report.count("sent"), report.count("skipped")) == (6, 1)
     assert not (config.outbox_path / "2026-W47" / "brand@example.org.eml").exists()
@@ -164,3 +161,43 @@ def test_send_refuses_without_a_postal_address(tmp_path: Path) -> None:
     load_demo(config, db, NOW)
     with pytest.raises(ConfigError, match=r"\[newsletter\] postal_address is empty"):
         send_edition(config, db, week_window("2026-W47", config.tz), lambda: NOW)
+
+
+def test_saving_an_address_in_another_case_updates_the_one_subscriber(db: Any) -> None:
+    assert save_subscriber(db, "Ann@Example.org", "Ann", [], NOW) == "added"
+    assert save_subscriber(db, "ann@example.org", "Ann", [], NOW) == "unchanged"
+    assert save_subscriber(db, "ANN@example.org", "Ann B", ["DNS"], NOW) == "updated"
+    found = store.get_subscriber(db, "ann@EXAMPLE.ORG")
+    assert found is not None and (found.name, found.topics) == ("Ann B", ("dns",))
+
+
+def test_unsubscribed_are_not_reactivated_by_add(db: Any) -> None:
+    from digest.errors import SubscriberKeptError
+    from digest.subscribers import add_subscriber, reactivate_subscriber
+
+    save_subscriber(db, "gone@example.org", "", [], NOW)
+    store.set_subscriber_status(db, "gone@example.org", "unsubscribed", NOW)
+    assert save_subscriber(db, "gone@example.org", "", [], NOW) == "kept"
+    with pytest.raises(SubscriberKeptError, match="subscribers reactivate EMAIL"):
+        add_subscriber(db, "gone@example.org", "", "", NOW)
+    assert store.get_subscriber(db, "gone@example.org").status == "unsubscribed"  # type: ignore[union-attr]
+    reactivate_subscriber(db, "gone@example.org", NOW)
+    assert store.get_subscriber(db, "gone@example.org").status == "active"  # type: ignore[union-attr]
+
+
+def test_the_subscriber_use_cases_validate_and_name_what_is_wrong(db: Any) -> None:
+    from digest.errors import RowError, SubscriberError
+    from digest.subscribers import add_subscriber, remove_subscriber
+
+    assert add_subscriber(db, " Ann@EXAMPLE.org ", "Ann\x07", "DNS, New TLDs", NOW) == (
+        "Ann@example.org",
+        "added",
+    )
+    with pytest.raises(RowError, match="'nope' is not a valid address"):
+        add_subscriber(db, "nope", "", "", NOW)
+    remove_subscriber(db, "ann@example.org", NOW)
+    assert store.get_subscriber(db, "ann@example.org").status == "unsubscribed"  # type: ignore[union-attr]
+    remove_subscriber(db, "ann@example.org", NOW, forget=True)
+    assert store.get_subscriber(db, "ann@example.org") is None
+    with pytest.raises(SubscriberError, match="is not on the list"):
+        remove_subscriber(db, "ann@example.org", NOW)

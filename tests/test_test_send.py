@@ -7,8 +7,8 @@ from typing import Any
 
 from digest import store
 from digest.demo import load_demo
-from digest.edition import send_edition, send_test
 from digest.gather import week_window
+from digest.sending import send_edition, send_test
 
 from .conftest import NOW, make_config
 

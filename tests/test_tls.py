@@ -13,9 +13,9 @@ from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
 from digest import store
 from digest.demo import load_demo
-from digest.edition import send_edition
 from digest.errors import DeliveryError
 from digest.gather import week_window
+from digest.sending import send_edition
 
 from .conftest import NOW, RecordingHandler, free_port, make_config
 

@@ -14,6 +14,7 @@ from starlette.testclient import TestClient
 from digest import store
 from digest.config import Config
 from digest.demo import load_demo
+from digest.subscribers import save_subscriber
 from digest.tokens import sign_token
 from digest.web import create_app
 
@@ -192,7 +193,7 @@ def test_pages_escape_what_they_show(tmp_path: Path) -> None:
 
     config = make_config(tmp_path, newsletter={"name": "<b>Wrap</b> & Co"})
     db = store.open_store(config.store_path)
-    store.add_subscriber(db, "x@example.org", "", [], NOW)
+    save_subscriber(db, "x@example.org", "", [], NOW)
     with TestClient(create_app(config)) as c:
         page = c.get(f"/digest/unsubscribe/{sign_token(SECRET, config.list_id, 1)}")
     assert "&lt;b&gt;Wrap&lt;/b&gt; &amp; Co" in page.text

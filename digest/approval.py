@@ -1,0 +1,104 @@
+"""The weekly run and the approval workflow: import the feeds, decide whether this week
+gets an edition, hold it for the editors when asked, release it on approval or delay.
+
+The edition is built once per run and handed to the test copy and the send.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlite_utils import Database
+
+from digest import store
+from digest.config import Config
+from digest.edition import build_edition, resolve_week
+from digest.errors import EditionError
+from digest.feeds import import_configured_feeds
+from digest.gather import last_complete_week
+from digest.models import Clock, Edition, SendReport, Week
+from digest.sending import send_edition, send_test
+
+log = logging.getLogger(__name__)
+
+
+def run_weekly(config: Config, clock: Clock) -> SendReport | None:
+    """The scheduled job: import the feeds, then send last week's edition.
+
+    Skips a week already sent and one with fewer than ``min_articles``; with ``hold``,
+    sends the editors a test copy and waits for `digest approve` (or the delay).
+    """
+    db = store.open_store(config.store_path)
+    for report in import_configured_feeds(db, config, clock()):
+        if report.status == "error":  # one dead feed never stops the edition
+            log.warning("feed %s: %s", report.source, report.problem)
+    week = last_complete_week(clock(), config.tz)
+    edition = None
+    if store.get_edition(db, week.label) is None:
+        edition = build_edition(config, db, week)
+        count = edition.article_count if edition else 0
+        quiet_week = count == 0 and not config.schedule.skip_if_empty
+        if count < config.schedule.min_articles and not quiet_week:
+            log.warning(
+                "%s: %d articles, fewer than min_articles = %d; no edition",
+                week.label,
+                count,
+                config.schedule.min_articles,
+            )
+            return None
+        if config.schedule.hold and not _released(config, db, week, clock, edition):
+            return None
+    return _send(config, db, week, clock, edition)
+
+
+def _send(
+    config: Config, db: Database, week: Week, clock: Clock, edition: Edition | None = None
+) -> SendReport | None:
+    allow_empty = not config.schedule.skip_if_empty
+    return send_edition(config, db, week, clock, allow_empty=allow_empty, edition=edition)
+
+
+def _released(
+    config: Config, db: Database, week: Week, clock: Clock, edition: Edition | None = None
+) -> bool:
+    """True once a held week is approved or its delay ran out; asks the editors first."""
+    now = clock()
+    if store.request_approval(db, week.label, now):
+        editors = list(config.schedule.editors)
+        report = send_test(config, db, week, editors, clock, edition)
+        sent = ", ".join(report.sent) if report else "nobody"
+        log.warning(
+            "%s is held: test copy sent to %s; run `digest approve` to send it", week.label, sent
+        )
+    state = store.approval(db, week.label)
+    assert state is not None
+    requested, approved = state
+    delay = config.schedule.approve_after_hours
+    return approved is not None or (delay > 0 and now >= requested + timedelta(hours=delay))
+
+
+def release_held(config: Config, clock: Clock) -> SendReport | None:
+    """Send last week's held edition if it is approved or its delay ran out."""
+    db = store.open_store(config.store_path)
+    week = last_complete_week(clock(), config.tz)
+    state = store.approval(db, week.label)
+    if state is None or store.get_edition(db, week.label) is not None:
+        return None
+    if not _released(config, db, week, clock):
+        return None
+    return _send(config, db, week, clock)
+
+
+def approve_week(
+    config: Config, db: Database, week_label: str | None, by: str, clock: Clock
+) -> tuple[str, SendReport | None]:
+    """`digest approve`: approve a held week and send it now; (week, send report)."""
+    week = resolve_week(config, week_label, clock())
+    if store.approval(db, week.label) is None:
+        raise EditionError(
+            f"{week.label} was never held for approval: there is nothing to approve. "
+            "Send it with `digest send` (or set [schedule] hold to hold editions)."
+        )
+    store.approve(db, week.label, by, clock())
+    return week.label, _send(config, db, week, clock)

@@ -1,0 +1,67 @@
+"""The frozen form of an edition: Edition <-> the JSON payload stored when it is frozen.
+
+Its own module so that the archive (which reads frozen editions) and the edition
+builder (which freezes them) need not import each other.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from digest.config import Config
+from digest.gather import week_window
+from digest.models import Edition, EditionArticle, Section, Sponsor
+
+
+def edition_payload(edition: Edition) -> dict[str, Any]:
+    """The edition as JSON-ready data, for freezing."""
+    return {
+        "week": edition.week.label,
+        "sections": [
+            {
+                "topic": s.topic,
+                "slug": s.slug,
+                "sponsor": {"name": s.sponsor.name, "url": s.sponsor.url} if s.sponsor else None,
+                "articles": [
+                    {
+                        "url": a.url,
+                        "title": a.title,
+                        "excerpt": a.excerpt,
+                        "author": a.author,
+                        "published_at": a.published_at.isoformat(),
+                        "rank": a.rank,
+                        "image_url": a.image_url,
+                    }
+                    for a in s.articles
+                ],
+            }
+            for s in edition.sections
+        ],
+    }
+
+
+def edition_from_payload(config: Config, payload: dict[str, Any]) -> Edition:
+    """Rebuild a frozen edition from its stored payload."""
+    week = week_window(payload["week"], config.tz)
+    sections = tuple(
+        Section(
+            s["topic"],
+            s["slug"],
+            tuple(
+                EditionArticle(
+                    a["url"],
+                    a["title"],
+                    a["excerpt"],
+                    a["author"],
+                    datetime.fromisoformat(a["published_at"]),
+                    a["image_url"],
+                    a.get("rank", 0),
+                )
+                for a in s["articles"]
+            ),
+            Sponsor(**s["sponsor"]) if s["sponsor"] else None,
+        )
+        for s in payload["sections"]
+    )
+    return Edition(week=week, subject="", preheader="", sections=sections)

@@ -1,0 +1,294 @@
+"""Sending an edition: preview, freeze, deliver, test copies, resume, and the checks a
+send must pass first (postal address, signing key).
+
+    build (edition) -> freeze (edition, variants, ledger) -> archive -> deliver (delivery)
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from sqlite_utils import Database
+
+from digest import store
+from digest.archive import publish_edition
+from digest.config import Config
+from digest.delivery import Progress, Shard, deliver_edition, pool_settings
+from digest.edition import (
+    build_edition,
+    edition_for_week,
+    left_out_warning,
+    reader_key,
+    render_within_budget,
+    variants_for_subscribers,
+)
+from digest.errors import ConfigError, EditionError, RowError
+from digest.frozen import edition_from_payload, edition_payload
+from digest.mailer import Job, Outcome, deliver, outbox_factory, smtp_factory
+from digest.message import build_message, message_parts, prepare_variant
+from digest.models import (
+    DELIVERY_STATUSES,
+    Clock,
+    Edition,
+    RenderedVariant,
+    SendReport,
+    Subscriber,
+    Week,
+)
+from digest.subscribers import find_subscriber, normalize_email
+
+# A signing key for outbox-only runs, so the demo works with no setup. Links signed with
+# it are not secret; sending over SMTP refuses to start without DIGEST_SECRET.
+DEVELOPMENT_SECRET = "digest-development-key-not-secret"
+
+
+def signing_config(config: Config) -> Config:
+    """The config with a signing key: DIGEST_SECRET, or the development key for the outbox.
+
+    Refuses (ConfigError) without a postal address, and over SMTP without DIGEST_SECRET.
+    """
+    if not config.newsletter.postal_address.strip():
+        raise ConfigError(
+            f"[newsletter] postal_address is empty in {config.path}. Bulk mail must carry the "
+            "sender's postal address (CAN-SPAM, CASL); set it before sending or previewing."
+        )
+    if config.secret:
+        return config
+    if config.smtp.host:
+        raise ConfigError(
+            "DIGEST_SECRET is not set. Unsubscribe links are signed with it: set it in the "
+            "environment (a long random string, e.g. `python -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))'`) before sending over SMTP."
+        )
+    return replace(config, secret=DEVELOPMENT_SECRET)
+
+
+# ---------------------------------------------------------------- preview
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What one subscriber would receive: the raw message and its two parts."""
+
+    week: str
+    message: bytes
+    html: str
+    text: str
+    frozen: bool
+    left_out: tuple[str, ...] = ()
+
+
+def preview_edition(
+    config: Config, db: Database, week: Week, subscriber: Subscriber | None, now: datetime
+) -> Preview | None:
+    """The message ``send`` would send to ``subscriber`` (a sample reader if None)."""
+    reader = subscriber or Subscriber(id=0, email="reader@example.com", name="Reader")
+    frozen = store.get_edition(db, week.label)
+    if frozen is not None:
+        variants = store.edition_variants(db, frozen.id)
+        variant = variants.get(reader_key(reader)) or render_within_budget(
+            config, edition_from_payload(config, frozen.payload), reader_key(reader)
+        )
+    else:
+        edition = build_edition(config, db, week)
+        if edition is None:
+            return None
+        variant = render_within_budget(config, edition, reader_key(reader))
+    signing = signing_config(config)
+    prepared = prepare_variant(signing, variant, week.label, now)
+    raw = build_message(signing, prepared, reader)
+    html, text = message_parts(raw)
+    return Preview(week.label, raw, html, text, frozen is not None, variant.left_out)
+
+
+def preview_for(
+    config: Config, db: Database, week: Week, email: str | None, now: datetime
+) -> Preview | None:
+    """`preview [--subscriber EMAIL]`: that subscriber's copy, or a sample reader's."""
+    reader = find_subscriber(db, email) if email else None
+    return preview_edition(config, db, week, reader, now)
+
+
+# ---------------------------------------------------------------- send
+
+
+def send_edition(
+    config: Config,
+    db: Database,
+    week: Week,
+    clock: Clock,
+    *,
+    dry_run: bool = False,
+    shard: Shard = (1, 1),
+    progress: Progress | None = None,
+    allow_empty: bool = False,
+    edition: Edition | None = None,
+) -> SendReport | None:
+    """Freeze the week's edition if needed, then deliver every open delivery.
+
+    Returns None when the week has no articles (no edition is made) unless
+    ``allow_empty``, which sends a short quiet-week edition instead. A week whose
+    deliveries are all final sends nothing and reports ``already_sent``. ``edition``
+    is the week's edition when the caller built it already (it is not built twice).
+    """
+    signing = signing_config(config)
+    frozen = store.get_edition(db, week.label)
+    warnings: list[str] = []
+    if frozen is None:
+        edition = edition or build_edition(signing, db, week)
+        if edition is None and allow_empty:
+            edition = Edition(week=week, subject="", preheader="", sections=())
+        if edition is None:
+            return None
+        variants = variants_for_subscribers(signing, db, edition)
+        warnings = [left_out_warning(config, v) for v in variants if v.left_out]
+        if dry_run:
+            return _dry_run_report(db, week, variants, warnings)
+        quiet = edition.article_count == 0
+        edition_id = _freeze(db, week.label, edition, variants, clock(), skip_empty=not quiet)
+        publish_edition(signing, db, edition, clock())  # before the first link is clicked
+    else:
+        edition_id = frozen.id
+    counts = store.delivery_counts(db, edition_id)
+    if _open_count(counts) == 0:
+        return SendReport(week.label, edition_id, counts, already_sent=True, warnings=warnings)
+    if dry_run:
+        return SendReport(week.label, edition_id, counts)
+    deliver_edition(signing, db, week.label, edition_id, clock, shard, progress)
+    counts = store.delivery_counts(db, edition_id)
+    if _open_count(counts) == 0:
+        store.mark_edition_sent(db, edition_id, clock())
+    return SendReport(week.label, edition_id, counts, warnings=warnings)
+
+
+def _freeze(
+    db: Database,
+    week: str,
+    edition: Edition,
+    variants: list[RenderedVariant],
+    now: datetime,
+    skip_empty: bool = True,
+) -> int:
+    """Freeze, or join the edition another sender (another shard) froze a moment ago."""
+    try:
+        payload = edition_payload(edition)
+        return store.freeze_edition(db, week, payload, variants, now, skip_empty)
+    except EditionError:
+        frozen = store.get_edition(db, week)
+        if frozen is None:
+            raise
+        return frozen.id
+
+
+def _open_count(counts: dict[str, int]) -> int:
+    return counts.get("pending", 0) + counts.get("deferred", 0)
+
+
+def _dry_run_report(
+    db: Database, week: Week, variants: list[RenderedVariant], warnings: list[str]
+) -> SendReport:
+    empty = {v.key for v in variants if v.article_count == 0}
+    counts = {"pending": 0, "skipped": 0}
+    for subscriber in store.iter_subscribers(db, "active"):
+        counts["skipped" if reader_key(subscriber) in empty else "pending"] += 1
+    return SendReport(week.label, 0, counts, warnings=warnings)
+
+
+def week_to_resume(db: Database) -> str:
+    """`send --resume`: the newest edition with deliveries still pending or deferred."""
+    for row, counts in store.list_editions(db):
+        if _open_count(counts):
+            return row.week
+    raise EditionError("Nothing to resume: every edition is finished.")
+
+
+def edition_status(db: Database) -> list[dict[str, Any]]:
+    """`status`: every edition, newest first, with its delivery counts by status."""
+    return [
+        {
+            "week": row.week,
+            "edition": row.id,
+            "subject": row.subject,
+            "status": row.status,
+            "created_at": row.created_at,
+            "finished_at": row.finished_at,
+            **{s: counts.get(s, 0) for s in DELIVERY_STATUSES},
+        }
+        for row, counts in store.list_editions(db)
+    ]
+
+
+# ---------------------------------------------------------------- test send
+
+
+@dataclass
+class TestSendReport:
+    """Who got a test copy, and who did not and why."""
+
+    week: str
+    sent: list[str]
+    failed: list[tuple[str, str]]
+
+
+def parse_test_addresses(text: str) -> list[str]:
+    """'a@example.org, b@example.org' -> normalised addresses; RowError names a bad one."""
+    try:
+        return [normalize_email(a) for a in text.split(",") if a.strip()]
+    except RowError as e:
+        raise RowError(f"--test: {e.value!r} is not a valid address: {e.reason}", e.value) from e
+
+
+def send_test(
+    config: Config,
+    db: Database,
+    week: Week,
+    addresses: list[str],
+    clock: Clock,
+    edition: Edition | None = None,
+) -> TestSendReport | None:
+    """Send the edition as it stands to ``addresses`` only, subject prefixed [TEST].
+
+    Nothing is frozen and the ledger is not touched: a later real send is unaffected.
+    A test address that is a subscriber gets their own topic variant.
+    """
+    signing = signing_config(config)
+    edition = edition or edition_for_week(signing, db, week)
+    if edition is None:
+        return None
+    jobs = _test_jobs(signing, db, edition, addresses, clock())
+    report = TestSendReport(week.label, [], [])
+
+    def on_result(job: Job, outcome: Outcome) -> None:
+        if outcome.status == "sent":
+            report.sent.append(job.recipient)
+        else:
+            report.failed.append((job.recipient, outcome.error or outcome.status))
+
+    transport = (
+        smtp_factory(signing.relay)
+        if signing.smtp.host
+        else outbox_factory(signing.outbox_path / week.label / "test")
+    )
+    asyncio.run(deliver(jobs, transport, pool_settings(signing), on_result))
+    return report
+
+
+def _test_jobs(
+    signing: Config, db: Database, edition: Edition, addresses: list[str], now: datetime
+) -> list[Job]:
+    label = edition.week.label
+    tag = f"test-{int(now.timestamp())}-"
+    prepared: dict[str, Any] = {}
+    jobs = []
+    for number, address in enumerate(addresses, start=1):
+        reader = store.get_subscriber(db, address) or Subscriber(id=0, email=address)
+        key = reader_key(reader)
+        if key not in prepared:
+            variant = render_within_budget(signing, edition, key)
+            prepared[key] = prepare_variant(signing, variant, label, now, "[TEST] ", tag)
+        data = build_message(signing, prepared[key], reader)
+        jobs.append(Job(delivery_id=-number, subscriber_id=reader.id, recipient=address, data=data))
+    return jobs

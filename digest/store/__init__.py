@@ -1,0 +1,137 @@
+"""The SQLite store, one module per aggregate; every SQL query lives in this package.
+
+    schema        the migrations (sqlite-utils), applied on every open
+    columns       UTC text times and plain inserts
+    articles      articles and topics
+    subscribers   subscribers and their events (the consent record)
+    editions      frozen editions, variants, per-shard send locks
+    deliveries    the delivery ledger
+    feeds         configured feeds
+    approvals     held editions
+
+Policy (who counts as "kept", when a lock may be taken over) lives with the use case
+that needs it; this package only reads and writes rows.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from digest.errors import StoreError
+from digest.store.approvals import approval, approve, request_approval
+from digest.store.articles import (
+    all_articles,
+    all_topics,
+    content_hash,
+    published_articles,
+    published_at_of,
+    upsert_article,
+)
+from digest.store.columns import from_db_time, to_db_time
+from digest.store.deliveries import (
+    OpenDelivery,
+    delivery_counts,
+    open_deliveries,
+    open_delivery_count,
+    record_deliveries,
+    record_delivery,
+)
+from digest.store.editions import (
+    EditionRow,
+    edition_variants,
+    freeze_edition,
+    get_edition,
+    insert_lock,
+    list_editions,
+    lock_holder,
+    mark_edition_sent,
+    release_lock,
+    renew_lock,
+    swap_lock_holder,
+)
+from digest.store.feeds import FeedRow, add_feed, list_feeds, record_feed_fetch, remove_feed
+from digest.store.schema import migrations
+from digest.store.subscribers import (
+    active_topic_choices,
+    bounce_subscribers,
+    change_subscriber,
+    delete_subscriber,
+    get_subscriber,
+    get_subscriber_by_id,
+    insert_subscriber,
+    iter_subscribers,
+    set_subscriber_status,
+    subscriber_events,
+    topics_key,
+    update_profile,
+)
+
+__all__ = [
+    "EditionRow",
+    "FeedRow",
+    "OpenDelivery",
+    "active_topic_choices",
+    "add_feed",
+    "all_articles",
+    "all_topics",
+    "approval",
+    "approve",
+    "bounce_subscribers",
+    "change_subscriber",
+    "content_hash",
+    "delete_subscriber",
+    "delivery_counts",
+    "edition_variants",
+    "freeze_edition",
+    "from_db_time",
+    "get_edition",
+    "get_subscriber",
+    "get_subscriber_by_id",
+    "insert_lock",
+    "insert_subscriber",
+    "iter_subscribers",
+    "list_editions",
+    "list_feeds",
+    "lock_holder",
+    "mark_edition_sent",
+    "open_deliveries",
+    "open_delivery_count",
+    "open_store",
+    "published_articles",
+    "published_at_of",
+    "record_deliveries",
+    "record_delivery",
+    "record_feed_fetch",
+    "release_lock",
+    "remove_feed",
+    "renew_lock",
+    "request_approval",
+    "set_subscriber_status",
+    "subscriber_events",
+    "swap_lock_holder",
+    "to_db_time",
+    "topics_key",
+    "update_profile",
+    "upsert_article",
+]
+
+
+def open_store(path: Path) -> Database:
+    """Open (creating if needed) the store at ``path`` and bring its schema up to date."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), timeout=30)
+        db = Database(conn)
+        db.execute("PRAGMA foreign_keys = ON")
+        db.enable_wal()
+        db.execute("PRAGMA synchronous = NORMAL")
+        migrations.apply(db)
+    except (sqlite3.Error, OSError) as e:
+        raise StoreError(
+            f"Cannot open the store at {path}: {e}. Check [store] path in the config "
+            "and that the folder is writable."
+        ) from e
+    return db

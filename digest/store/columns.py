@@ -1,0 +1,29 @@
+"""How values are stored: UTC text times (text order is time order) and plain inserts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlite_utils import Database
+
+
+def to_db_time(moment: datetime) -> str:
+    """A timezone-aware datetime as the store's UTC text."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime given to the store; attach a timezone first")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def from_db_time(text: str) -> datetime:
+    """The store's UTC text as an aware datetime."""
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def insert_row(db: Database, table: str, row: dict[str, Any]) -> int:
+    cursor = db.execute(
+        f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+        list(row.values()),
+    )
+    assert cursor.lastrowid is not None
+    return int(cursor.lastrowid)

@@ -1,0 +1,94 @@
+"""The delivery ledger: one row per edition and subscriber, each outcome committed at once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlite_utils import Database
+
+from digest.models import Subscriber
+from digest.store.columns import to_db_time
+from digest.store.subscribers import subscriber_from_row
+
+
+@dataclass(frozen=True)
+class OpenDelivery:
+    """A delivery still to be attempted, with its subscriber."""
+
+    id: int
+    variant: str
+    attempts: int
+    subscriber: Subscriber
+
+
+def open_deliveries(
+    db: Database, edition_id: int, shard: tuple[int, int] = (1, 1), batch_size: int = 1000
+) -> Iterator[list[OpenDelivery]]:
+    """Pending and deferred deliveries of one shard, in batches, by subscriber id.
+
+    Shard ``(i, n)`` holds the subscribers whose id is ``i - 1`` modulo ``n``.
+    """
+    index, count = shard
+    after = -1
+    while True:
+        rows = list(
+            db.query(
+                "SELECT d.id AS delivery_id, d.variant, d.attempts, s.* FROM deliveries d "
+                "JOIN subscribers s ON s.id = d.subscriber_id "
+                "WHERE d.edition_id = ? AND d.status IN ('pending', 'deferred') "
+                "AND d.subscriber_id > ? AND d.subscriber_id % ? = ? "
+                "ORDER BY d.subscriber_id LIMIT ?",
+                [edition_id, after, count, index - 1, batch_size],
+            )
+        )
+        if not rows:
+            return
+        after = rows[-1]["id"]
+        yield [
+            OpenDelivery(r["delivery_id"], r["variant"], r["attempts"], subscriber_from_row(r))
+            for r in rows
+        ]
+
+
+def open_delivery_count(db: Database, edition_id: int, shard: tuple[int, int] = (1, 1)) -> int:
+    """How many deliveries of one shard are still to be attempted."""
+    rows = db.query(
+        "SELECT count(*) AS n FROM deliveries WHERE edition_id = ? "
+        "AND status IN ('pending', 'deferred') AND subscriber_id % ? = ?",
+        [edition_id, shard[1], shard[0] - 1],
+    )
+    return int(next(rows)["n"])
+
+
+def record_delivery(db: Database, delivery_id: int, status: str, error: str, now: datetime) -> None:
+    """Write one outcome and commit it: the ledger never lags the wire."""
+    db.conn.execute(
+        "UPDATE deliveries SET status = ?, last_error = ?, attempts = attempts + 1, "
+        "updated_at = ? WHERE id = ?",
+        (status, error, to_db_time(now), delivery_id),
+    )
+    db.conn.commit()
+
+
+def record_deliveries(
+    db: Database, outcomes: Sequence[tuple[int, str, str]], now: datetime
+) -> None:
+    """Write (delivery id, status, error) outcomes in one transaction."""
+    stamp = to_db_time(now)
+    with db.atomic():
+        db.conn.executemany(
+            "UPDATE deliveries SET status = ?, last_error = ?, attempts = attempts + 1, "
+            "updated_at = ? WHERE id = ?",
+            [(status, error, stamp, delivery_id) for delivery_id, status, error in outcomes],
+        )
+
+
+def delivery_counts(db: Database, edition_id: int) -> dict[str, int]:
+    """Deliveries of an edition by status."""
+    rows = db.query(
+        "SELECT status, count(*) AS n FROM deliveries WHERE edition_id = ? GROUP BY status",
+        [edition_id],
+    )
+    return {r["status"]: r["n"] for r in rows}

@@ -1,0 +1,186 @@
+"""Frozen editions, their rendered variants, and the per-shard send locks."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlite_utils import Database
+
+from digest.errors import EditionError
+from digest.models import RenderedVariant
+from digest.store.columns import from_db_time, insert_row, to_db_time
+from digest.store.deliveries import delivery_counts
+
+
+@dataclass(frozen=True)
+class EditionRow:
+    """An edition as stored: its frozen payload and state."""
+
+    id: int
+    week: str
+    subject: str
+    payload: dict[str, Any]
+    status: str
+    created_at: str
+    finished_at: str | None
+
+
+def get_edition(db: Database, week: str) -> EditionRow | None:
+    """The frozen edition of ``week``, if there is one."""
+    rows = list(db.query("SELECT * FROM editions WHERE week = ?", [week]))
+    return _edition_row(rows[0]) if rows else None
+
+
+def _edition_row(r: dict[str, Any]) -> EditionRow:
+    return EditionRow(
+        r["id"],
+        r["week"],
+        r["subject"],
+        json.loads(r["payload"]),
+        r["status"],
+        r["created_at"],
+        r["finished_at"],
+    )
+
+
+def freeze_edition(
+    db: Database,
+    week: str,
+    payload: dict[str, Any],
+    variants: Sequence[RenderedVariant],
+    now: datetime,
+    skip_empty: bool = True,
+) -> int:
+    """Store the edition, its variants and one pending delivery per active subscriber.
+
+    With ``skip_empty``, subscribers whose variant has no articles are marked skipped;
+    a deliberately quiet week (no articles at all, sent anyway) turns it off.
+
+    One transaction: either the whole ledger exists or none of it. A second freeze of
+    the same week fails on the unique week, which is what keeps two senders apart.
+    """
+    stamp = to_db_time(now)
+    by_key = {v.key: v for v in variants}
+    try:
+        with db.atomic():
+            edition_id = insert_row(
+                db,
+                "editions",
+                {
+                    "week": week,
+                    "subject": variants[0].subject if variants else "",
+                    "payload": json.dumps(payload),
+                    "status": "frozen",
+                    "created_at": stamp,
+                },
+            )
+            for v in variants:
+                db.execute(
+                    "INSERT INTO edition_variants VALUES (?, ?, ?, ?, ?, ?)",
+                    [edition_id, v.key, v.subject, v.html, v.text, v.article_count],
+                )
+            # Only choices that were rendered: one who joined a moment ago with a new
+            # choice waits for next week rather than getting a body nobody checked.
+            marks = ",".join("?" * len(by_key))
+            db.execute(
+                "INSERT INTO deliveries (edition_id, subscriber_id, variant, status, "
+                "updated_at) SELECT ?, id, topics, 'pending', ? FROM subscribers "
+                f"WHERE status = 'active' AND topics IN ({marks}) ORDER BY id",
+                [edition_id, stamp, *by_key],
+            )
+            if skip_empty:
+                empty = [k for k, v in by_key.items() if v.article_count == 0]
+                _mark_skipped(db, edition_id, empty, stamp)
+    except sqlite3.IntegrityError as e:
+        raise EditionError(
+            f"Edition {week} was frozen by another run at the same moment; "
+            "run `send` again to continue it."
+        ) from e
+    return edition_id
+
+
+def _mark_skipped(db: Database, edition_id: int, keys: Sequence[str], stamp: str) -> None:
+    for key in keys:
+        db.execute(
+            "UPDATE deliveries SET status = 'skipped', last_error = ?, updated_at = ? "
+            "WHERE edition_id = ? AND variant = ?",
+            ["nothing this week in the chosen topics", stamp, edition_id, key],
+        )
+
+
+def edition_variants(db: Database, edition_id: int) -> dict[str, RenderedVariant]:
+    """The rendered variants of a frozen edition, by topic-choice key."""
+    rows = db.query("SELECT * FROM edition_variants WHERE edition_id = ?", [edition_id])
+    return {
+        r["key"]: RenderedVariant(r["key"], r["subject"], r["html"], r["text"], r["article_count"])
+        for r in rows
+    }
+
+
+def insert_lock(db: Database, edition_id: int, shard: str, owner: str, expires: datetime) -> bool:
+    """Create the lock row of an edition's shard; False when one exists already."""
+    inserted = db.execute(
+        "INSERT OR IGNORE INTO edition_locks (edition_id, shard, owner, expires) "
+        "VALUES (?, ?, ?, ?)",
+        [edition_id, shard, owner, to_db_time(expires)],
+    )
+    return inserted.rowcount == 1
+
+
+def lock_holder(db: Database, edition_id: int, shard: str) -> tuple[str, datetime] | None:
+    """(owner, lease end) of an edition's shard lock, or None when nobody holds it."""
+    rows = list(
+        db.query(
+            "SELECT owner, expires FROM edition_locks WHERE edition_id = ? AND shard = ?",
+            [edition_id, shard],
+        )
+    )
+    return (str(rows[0]["owner"]), from_db_time(rows[0]["expires"])) if rows else None
+
+
+def swap_lock_holder(
+    db: Database, edition_id: int, shard: str, old: str, new: str, expires: datetime
+) -> bool:
+    """Compare-and-swap the holder: True only if ``old`` still held it, so two takers
+    cannot both win."""
+    taken = db.execute(
+        "UPDATE edition_locks SET owner = ?, expires = ? "
+        "WHERE edition_id = ? AND shard = ? AND owner = ?",
+        [new, to_db_time(expires), edition_id, shard, old],
+    )
+    return taken.rowcount == 1
+
+
+def renew_lock(db: Database, edition_id: int, shard: str, owner: str, expires: datetime) -> None:
+    """Extend the lease of a lock this sender holds."""
+    db.execute(
+        "UPDATE edition_locks SET expires = ? WHERE edition_id = ? AND shard = ? AND owner = ?",
+        [to_db_time(expires), edition_id, shard, owner],
+    )
+
+
+def release_lock(db: Database, edition_id: int, shard: str, owner: str) -> None:
+    """Give the send lock back."""
+    db.execute(
+        "DELETE FROM edition_locks WHERE edition_id = ? AND shard = ? AND owner = ?",
+        [edition_id, shard, owner],
+    )
+
+
+def mark_edition_sent(db: Database, edition_id: int, now: datetime) -> None:
+    """Record that no delivery of the edition is left to attempt."""
+    db.execute(
+        "UPDATE editions SET status = 'sent', finished_at = ? WHERE id = ?",
+        [to_db_time(now), edition_id],
+    )
+
+
+def list_editions(db: Database) -> list[tuple[EditionRow, dict[str, int]]]:
+    """Every edition, newest week first, with its delivery counts."""
+    rows = [_edition_row(r) for r in db.query("SELECT * FROM editions ORDER BY week DESC")]
+    return [(row, delivery_counts(db, row.id)) for row in rows]

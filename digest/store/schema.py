@@ -1,0 +1,150 @@
+"""The store's schema as sqlite-utils migrations, applied in order on every open."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("digest")
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    """Articles, topics, subscribers, editions and the delivery ledger."""
+    for statement in _SCHEMA_V1:
+        db.execute(statement)
+
+
+_SCHEMA_V1 = [
+    """CREATE TABLE articles (
+        id INTEGER PRIMARY KEY,
+        url TEXT NOT NULL UNIQUE,
+        guid TEXT NOT NULL DEFAULT '',
+        title TEXT NOT NULL,
+        body TEXT NOT NULL DEFAULT '',
+        excerpt TEXT NOT NULL DEFAULT '',
+        author TEXT NOT NULL DEFAULT '',
+        published_at TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'published' CHECK (status IN ('published', 'draft')),
+        featured INTEGER NOT NULL DEFAULT 0,
+        score REAL NOT NULL DEFAULT 0,
+        image_url TEXT NOT NULL DEFAULT '',
+        content_hash TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )""",
+    # The weekly query: published articles in a time window.
+    "CREATE INDEX articles_status_published ON articles (status, published_at)",
+    "CREATE INDEX articles_guid ON articles (guid) WHERE guid != ''",
+    """CREATE TABLE topics (
+        id INTEGER PRIMARY KEY,
+        slug TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL
+    )""",
+    """CREATE TABLE article_topics (
+        article_id INTEGER NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+        topic_id INTEGER NOT NULL REFERENCES topics (id),
+        position INTEGER NOT NULL,
+        PRIMARY KEY (article_id, topic_id)
+    )""",
+    "CREATE INDEX article_topics_topic ON article_topics (topic_id)",
+    """CREATE TABLE subscribers (
+        id INTEGER PRIMARY KEY,
+        email TEXT NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL DEFAULT 'active'
+            CHECK (status IN ('active', 'unsubscribed', 'bounced')),
+        topics TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )""",
+    "CREATE UNIQUE INDEX subscribers_email ON subscribers (email COLLATE NOCASE)",
+    "CREATE INDEX subscribers_status ON subscribers (status, id)",
+    """CREATE TABLE editions (
+        id INTEGER PRIMARY KEY,
+        week TEXT NOT NULL UNIQUE,
+        subject TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'frozen' CHECK (status IN ('frozen', 'sent')),
+        created_at TEXT NOT NULL,
+        finished_at TEXT
+    )""",
+    # One sender per edition and shard: the row is the lock, with a lease.
+    """CREATE TABLE edition_locks (
+        edition_id INTEGER NOT NULL REFERENCES editions (id) ON DELETE CASCADE,
+        shard TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        expires TEXT NOT NULL,
+        PRIMARY KEY (edition_id, shard)
+    )""",
+    """CREATE TABLE edition_variants (
+        edition_id INTEGER NOT NULL REFERENCES editions (id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        html TEXT NOT NULL,
+        text TEXT NOT NULL,
+        article_count INTEGER NOT NULL,
+        PRIMARY KEY (edition_id, key)
+    )""",
+    """CREATE TABLE deliveries (
+        id INTEGER PRIMARY KEY,
+        edition_id INTEGER NOT NULL REFERENCES editions (id) ON DELETE CASCADE,
+        subscriber_id INTEGER NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
+        variant TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN
+            ('pending', 'sent', 'deferred', 'failed', 'bounced', 'skipped')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT NOT NULL DEFAULT '',
+        updated_at TEXT NOT NULL,
+        UNIQUE (edition_id, subscriber_id)
+    )""",
+    # The sender walks one edition's open deliveries in subscriber order.
+    "CREATE INDEX deliveries_open ON deliveries (edition_id, status, subscriber_id)",
+]
+
+
+@migrations()
+def m002_subscriber_events(db: Database) -> None:
+    """Who left or changed their choice, when and how: the audit trail for compliance."""
+    db.execute(
+        """CREATE TABLE subscriber_events (
+            id INTEGER PRIMARY KEY,
+            subscriber_id INTEGER NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
+            event TEXT NOT NULL,
+            source TEXT NOT NULL,
+            at TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX subscriber_events_subscriber ON subscriber_events (subscriber_id)")
+
+
+@migrations()
+def m003_feeds(db: Database) -> None:
+    """The feeds `import --feeds` reads, with their validators and error counts."""
+    db.execute(
+        """CREATE TABLE feeds (
+            id INTEGER PRIMARY KEY,
+            url TEXT NOT NULL UNIQUE,
+            topic TEXT NOT NULL DEFAULT '',
+            etag TEXT NOT NULL DEFAULT '',
+            modified TEXT NOT NULL DEFAULT '',
+            last_fetched TEXT,
+            last_status TEXT NOT NULL DEFAULT '',
+            error_count INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL
+        )"""
+    )
+
+
+@migrations()
+def m004_approvals(db: Database) -> None:
+    """Held editions: when the editors got their test copy, and when one approved."""
+    db.execute(
+        """CREATE TABLE approvals (
+            week TEXT PRIMARY KEY,
+            requested_at TEXT NOT NULL,
+            approved_at TEXT,
+            approved_by TEXT NOT NULL DEFAULT ''
+        )"""
+    )

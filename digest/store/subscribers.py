@@ -1,0 +1,141 @@
+"""Subscribers and their events: the list and its consent record."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlite_utils import Database
+
+from digest.models import Subscriber, slugify
+from digest.store.columns import insert_row, to_db_time
+
+
+def topics_key(topics: Sequence[str]) -> str:
+    """The stored form of a topic choice: sorted unique slugs joined by commas."""
+    return ",".join(sorted({slugify(t) for t in topics if slugify(t)}))
+
+
+def insert_subscriber(
+    db: Database, email: str, name: str, topics: Sequence[str], now: datetime
+) -> int:
+    """Add a new active subscriber; return its id."""
+    stamp = to_db_time(now)
+    return insert_row(
+        db,
+        "subscribers",
+        {
+            "email": email,
+            "name": name,
+            "topics": topics_key(topics),
+            "status": "active",
+            "created_at": stamp,
+            "updated_at": stamp,
+        },
+    )
+
+
+def update_profile(
+    db: Database, subscriber_id: int, name: str, topics: Sequence[str], now: datetime
+) -> None:
+    """Set a subscriber's display name and topic choice."""
+    db.execute(
+        "UPDATE subscribers SET name = ?, topics = ?, updated_at = ? WHERE id = ?",
+        [name, topics_key(topics), to_db_time(now), subscriber_id],
+    )
+
+
+def set_subscriber_status(
+    db: Database, email: str, status: str, now: datetime, source: str = "cli"
+) -> bool:
+    """Set a subscriber's status; False when no such address is on the list."""
+    found = get_subscriber(db, email)
+    if found is None:
+        return False
+    change_subscriber(db, found.id, now, source, status=status)
+    return True
+
+
+def change_subscriber(
+    db: Database,
+    subscriber_id: int,
+    now: datetime,
+    source: str,
+    *,
+    status: str | None = None,
+    topics: Sequence[str] | None = None,
+) -> bool:
+    """Change status and/or topic choice, logging the event; False when nothing changed."""
+    current = get_subscriber_by_id(db, subscriber_id)
+    if current is None:
+        return False
+    new_status = status or current.status
+    new_topics = topics_key(topics) if topics is not None else ",".join(current.topics)
+    if new_status == current.status and new_topics == ",".join(current.topics):
+        return False
+    stamp = to_db_time(now)
+    with db.atomic():
+        db.execute(
+            "UPDATE subscribers SET status = ?, topics = ?, updated_at = ? WHERE id = ?",
+            [new_status, new_topics, stamp, subscriber_id],
+        )
+        event = new_status if new_status != current.status else "topics"
+        db.execute(
+            "INSERT INTO subscriber_events (subscriber_id, event, source, at) VALUES (?, ?, ?, ?)",
+            [subscriber_id, event, source, stamp],
+        )
+    return True
+
+
+def subscriber_events(db: Database, subscriber_id: int) -> list[tuple[str, str]]:
+    """(event, source) pairs for one subscriber, oldest first."""
+    rows = db.query(
+        "SELECT event, source FROM subscriber_events WHERE subscriber_id = ? ORDER BY id",
+        [subscriber_id],
+    )
+    return [(r["event"], r["source"]) for r in rows]
+
+
+def get_subscriber_by_id(db: Database, subscriber_id: int) -> Subscriber | None:
+    """The subscriber with this id."""
+    rows = list(db.query("SELECT * FROM subscribers WHERE id = ?", [subscriber_id]))
+    return subscriber_from_row(rows[0]) if rows else None
+
+
+def delete_subscriber(db: Database, email: str) -> bool:
+    """Erase a subscriber and their delivery history; False when not on the list."""
+    cursor = db.execute("DELETE FROM subscribers WHERE email = ? COLLATE NOCASE", [email])
+    return cursor.rowcount > 0
+
+
+def get_subscriber(db: Database, email: str) -> Subscriber | None:
+    """The subscriber with this address, any case."""
+    rows = list(db.query("SELECT * FROM subscribers WHERE email = ? COLLATE NOCASE", [email]))
+    return subscriber_from_row(rows[0]) if rows else None
+
+
+def iter_subscribers(db: Database, status: str | None = None) -> Iterator[Subscriber]:
+    """Subscribers in id order, optionally of one status."""
+    if status:
+        rows = db.query("SELECT * FROM subscribers WHERE status = ? ORDER BY id", [status])
+    else:
+        rows = db.query("SELECT * FROM subscribers ORDER BY id")
+    return (subscriber_from_row(r) for r in rows)
+
+
+def active_topic_choices(db: Database) -> list[str]:
+    """The distinct topic choices of active subscribers: one variant each."""
+    rows = db.query("SELECT DISTINCT topics FROM subscribers WHERE status = 'active'")
+    return sorted(r["topics"] for r in rows)
+
+
+def subscriber_from_row(r: dict[str, Any]) -> Subscriber:
+    topics = tuple(t for t in r["topics"].split(",") if t)
+    return Subscriber(r["id"], r["email"], r["name"], r["status"], topics)
+
+
+def bounce_subscribers(db: Database, subscriber_ids: Sequence[int], now: datetime) -> None:
+    """Mark subscribers bounced: they are never sent to again."""
+    for subscriber_id in subscriber_ids:
+        change_subscriber(db, subscriber_id, now, "smtp", status="bounced")

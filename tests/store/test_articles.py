@@ -1,0 +1,58 @@
+"""Articles: upsert by URL then GUID, topics, the weekly query's index."""
+
+from collections.abc import Callable
+from typing import Any
+
+from digest import store
+from digest.models import Article
+
+from ..conftest import NOW
+
+
+def test_weekly_query_uses_its_index(db: Any) -> None:
+    plan = " ".join(
+        r["detail"]
+        for r in db.query(
+            "EXPLAIN QUERY PLAN SELECT * FROM articles WHERE status = 'published' "
+            "AND published_at >= '2026' AND published_at < '2027'"
+        )
+    )
+    assert "articles_status_published" in plan
+
+
+def test_upsert_reports_added_unchanged_updated(
+    db: Any, make_article: Callable[..., Article]
+) -> None:
+    article = make_article(url="https://news.example.com/x", topics=("DNS", "Cybersecurity"))
+    assert store.upsert_article(db, article, NOW) == "added"
+    assert store.upsert_article(db, article, NOW) == "unchanged"
+    changed = make_article(url="https://news.example.com/x", title="New title", topics=("DNS",))
+    assert store.upsert_article(db, changed, NOW) == "updated"
+    [row] = store.all_articles(db)
+    assert (row.title, row.topics) == ("New title", ("DNS",))
+
+
+def test_upsert_follows_a_guid_when_the_link_changes(
+    db: Any, make_article: Callable[..., Article]
+) -> None:
+    store.upsert_article(db, make_article(url="https://a.example.com/1", guid="g-1"), NOW)
+    moved = make_article(url="https://a.example.com/moved", guid="g-1")
+    assert store.upsert_article(db, moved, NOW) == "updated"
+    assert [a.url for a in store.all_articles(db)] == ["https://a.example.com/moved"]
+
+
+def test_published_articles_are_the_half_open_window_best_first(
+    db: Any, make_article: Callable[..., Article]
+) -> None:
+    from datetime import timedelta
+
+    start = NOW - timedelta(days=7)
+    inside = make_article(url="https://a.example.com/in", published_at=start, score=1.0)
+    featured = make_article(
+        url="https://a.example.com/f", published_at=NOW - timedelta(days=1), featured=True
+    )
+    at_end = make_article(url="https://a.example.com/end", published_at=NOW)
+    for a in (inside, featured, at_end):
+        store.upsert_article(db, a, NOW)
+    found = store.published_articles(db, start, NOW)
+    assert [a.url for a in found] == ["https://a.example.com/f", "https://a.example.com/in"]

@@ -1,0 +1,30 @@
+"""Delivery policy: who may take an edition's send lock, and when."""
+
+from datetime import timedelta
+from typing import Any
+
+from digest import store
+from digest.delivery import acquire_lock
+from digest.models import RenderedVariant
+
+from .conftest import NOW
+
+
+def test_lock_refuses_a_second_live_owner_and_yields_to_a_dead_or_expired_one(db: Any) -> None:
+    store.insert_subscriber(db, "a@example.org", "", [], NOW)
+    variant = RenderedVariant("", "Subject", "<p>x</p>", "x", 1)
+    edition_id = store.freeze_edition(db, "2026-W47", {}, [variant], NOW)
+    later = NOW + timedelta(minutes=10)
+    dead: set[str] = set()
+
+    def take(owner: str, now: Any = NOW, shard: str = "1/1") -> str | None:
+        return acquire_lock(db, edition_id, shard, owner, now, dead.__contains__)
+
+    assert take("one") is None
+    assert take("two") == "one"  # alive and within its lease
+    assert take("two", shard="2/2") is None  # another shard is another lock
+    assert take("three", now=later + timedelta(seconds=1)) is None  # lease ran out
+    dead.add("three")
+    assert take("four") is None  # its holder died
+    store.release_lock(db, edition_id, "1/1", "four")
+    assert take("five") is None
