@@ -1,0 +1,114 @@
+"""The CLI's frame: the top-level group, the shared options, JSON output, the clock.
+
+Exit codes: 0 done, 1 a run error (config, data, delivery failures), 2 usage.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import click
+from sqlite_utils import Database
+
+from digest import store
+from digest.config import Config, config_path, load_config
+from digest.errors import DigestError
+
+F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger("digest")
+
+
+@dataclass
+class Context:
+    """What every command needs: where the config is, and how loud to be."""
+
+    config_file: str | None
+    verbose: bool
+
+    def config(self) -> Config:
+        """The loaded, validated configuration."""
+        return load_config(config_path(self.config_file, os.environ))
+
+    def store(self, config: Config) -> Database:
+        """The store named by the configuration."""
+        return store.open_store(config.store_path)
+
+
+def now() -> datetime:
+    """The one clock the CLI reads; stages get the time passed in."""
+    return datetime.now(UTC)
+
+
+class DigestGroup(click.Group):
+    """Turns DigestError into 'Error: ...' and exit 1; a traceback only with -v."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DigestError as e:
+            if ctx.find_object(Context) and ctx.find_object(Context).verbose:  # type: ignore[union-attr]
+                traceback.print_exc()
+            raise click.ClickException(str(e)) from e
+
+
+def emit(data: dict[str, Any]) -> None:
+    """Print one JSON object on stdout, and nothing else."""
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+@click.group(cls=DigestGroup)
+@click.option(
+    "--config",
+    "config_file",
+    metavar="PATH",
+    help="Config file (default: $DIGEST_CONFIG, then config/digest.toml).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log progress and show tracebacks.")
+@click.version_option(package_name="digest")
+@click.pass_context
+def cli(ctx: click.Context, config_file: str | None, verbose: bool) -> None:
+    """digest: a weekly newsletter of what your publication published."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    ctx.obj = Context(config_file, verbose)
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+def week_option(f: F) -> F:
+    """--week YYYY-Www."""
+    return click.option(
+        "--week",
+        metavar="YYYY-Www",
+        help="ISO week in the newsletter's timezone (default: the last complete week).",
+    )(f)
+
+
+def json_option(f: F) -> F:
+    """--json."""
+    return click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")(f)
+
+
+def say(as_json: bool, data: dict[str, Any], line: str) -> None:
+    """Print ``data`` as JSON with --json, else ``line``."""
+    if as_json:
+        emit(data)
+    else:
+        click.echo(line)
+
+
+def main() -> None:
+    """The console-script entry point."""
+    cli(prog_name="digest")

@@ -1,0 +1,301 @@
+"""Commands for an edition: preview, send (and --test), lint, approve, status."""
+
+from __future__ import annotations
+
+import os
+import webbrowser
+from pathlib import Path
+from typing import Any
+
+import click
+
+from digest.cli.app import (
+    Context,
+    cli,
+    emit,
+    json_option,
+    now,
+    pass_context,
+    say,
+    week_option,
+)
+from digest.models import DELIVERY_STATUSES
+
+
+@cli.command()
+@week_option
+@click.option("--subscriber", metavar="EMAIL", help="Render this subscriber's copy.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file.")
+@click.option("--text", is_flag=True, help="The plain-text part instead of the HTML.")
+@click.option("--open", "open_", is_flag=True, help="Open the result in the default browser.")
+@click.option("--serve", is_flag=True, help="Serve a live preview on 127.0.0.1 that reloads.")
+@click.option(
+    "--port",
+    default=8025,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Port for --serve.",
+)
+@pass_context
+def preview(
+    obj: Context,
+    week: str | None,
+    subscriber: str | None,
+    out: Path | None,
+    text: bool,
+    open_: bool,
+    serve: bool,
+    port: int,
+) -> None:
+    """Render the coming edition exactly as `send` would, to a file or stdout."""
+    if serve:
+        _serve_preview(obj, port, open_)
+        return
+    from digest.edition import resolve_week
+    from digest.sending import preview_for
+
+    config = obj.config()
+    window = resolve_week(config, week, now())
+    result = preview_for(config, obj.store(config), window, subscriber, now())
+    if result is None:
+        click.echo(f"No published articles in {window.label}: there is no edition to preview.")
+        return
+    if result.left_out:
+        click.echo(
+            f"Warning: {len(result.left_out)} articles left out to stay under "
+            f"{config.digest.max_message_kb} KB: {'; '.join(result.left_out)}",
+            err=True,
+        )
+    body = result.text if text else result.html
+    if open_ and out is None:
+        out = config.outbox_path / f"preview-{window.label}.{'txt' if text else 'html'}"
+    if out is None:
+        click.echo(body, nl=False)
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(body, encoding="utf-8")
+    click.echo(f"Preview of {window.label} written to {out}", err=True)
+    if open_:
+        webbrowser.open(out.resolve().as_uri())
+
+
+def _serve_preview(obj: Context, port: int, open_: bool) -> None:
+    import uvicorn
+
+    from digest.desk import create_preview_app
+
+    config = obj.config()
+    url = f"http://127.0.0.1:{port}/"
+    click.echo(f"Live preview at {url} (reloads on changes; Ctrl-C stops)", err=True)
+    if open_:
+        webbrowser.open(url)
+    uvicorn.run(
+        create_preview_app(config),
+        host="127.0.0.1",
+        port=port,
+        log_level="info" if obj.verbose else "warning",
+    )
+
+
+# ---------------------------------------------------------------- send, schedule, status
+
+
+@cli.command()
+@week_option
+@click.option("--dry-run", is_flag=True, help="Build and count, send nothing, store nothing.")
+@click.option("--resume", is_flag=True, help="Continue the newest unfinished edition.")
+@click.option("--shard", metavar="i/n", help="Send only subscribers whose id is i-1 modulo n.")
+@click.option(
+    "--test",
+    "test_to",
+    metavar="EMAIL[,EMAIL]",
+    help="Send a [TEST] copy to these addresses only; freezes nothing.",
+)
+@json_option
+@pass_context
+def send(
+    obj: Context,
+    week: str | None,
+    dry_run: bool,
+    resume: bool,
+    shard: str | None,
+    test_to: str | None,
+    as_json: bool,
+) -> None:
+    """Freeze the week's edition and deliver it to every active subscriber."""
+    if test_to:
+        _send_test(obj, week, test_to, as_json)
+        return
+    from digest.delivery import parse_shard
+    from digest.edition import resolve_week
+    from digest.progress import SendProgress
+    from digest.sending import send_edition, week_to_resume
+
+    part = parse_shard(shard) if shard else (1, 1)
+    config = obj.config()
+    db = obj.store(config)
+    if resume and not week:
+        week = week_to_resume(db)
+    window = resolve_week(config, week, now())
+    report = send_edition(
+        config,
+        db,
+        window,
+        now,
+        dry_run=dry_run,
+        shard=part,
+        progress=None if as_json else SendProgress(),
+    )
+    if report is None:
+        say(
+            as_json,
+            {"week": window.label, "edition": None, "sent": 0},
+            f"No published articles in {window.label}: no edition this week.",
+        )
+        return
+    data = {
+        "week": report.week,
+        "edition": report.edition_id,
+        "dry_run": dry_run,
+        "already_sent": report.already_sent,
+        **{s: report.count(s) for s in DELIVERY_STATUSES},
+    }
+    where = "" if config.smtp.host else f" (outbox: {config.outbox_path / report.week})"
+    data["warnings"] = report.warnings
+    say(as_json, data, _send_summary(report, dry_run) + where)
+    if not as_json:
+        for warning in report.warnings:
+            click.echo(f"Warning: {warning}", err=True)
+    failed = report.count("failed") + report.count("bounced")
+    if failed:
+        raise click.ClickException(
+            f"{failed} deliveries failed or bounced; "
+            "`subscribers list --status bounced` names them."
+        )
+
+
+def _send_test(obj: Context, week: str | None, test_to: str, as_json: bool) -> None:
+    from digest.edition import resolve_week
+    from digest.sending import parse_test_addresses, send_test
+
+    addresses = parse_test_addresses(test_to)
+    config = obj.config()
+    db = obj.store(config)
+    window = resolve_week(config, week, now())
+    report = send_test(config, db, window, addresses, now)
+    if report is None:
+        say(
+            as_json,
+            {"week": window.label, "test": True, "sent": []},
+            f"No published articles in {window.label}: nothing to test.",
+        )
+        return
+    data = {
+        "week": report.week,
+        "test": True,
+        "sent": report.sent,
+        "failed": [{"email": e, "reason": r} for e, r in report.failed],
+    }
+    say(as_json, data, f"Test copy of {report.week} sent to {', '.join(report.sent) or 'nobody'}")
+    if report.failed:
+        raise click.ClickException(
+            "Test copy not delivered to " + "; ".join(f"{e} ({r})" for e, r in report.failed)
+        )
+
+
+def _send_summary(report: Any, dry_run: bool) -> str:
+    if report.already_sent:
+        return (
+            f"Edition {report.week} was already sent ({report.count('sent')} sent); "
+            "nothing to send."
+        )
+    if dry_run:
+        return (
+            f"Dry run of {report.week}: would send {report.count('pending')} "
+            f"(skip {report.count('skipped')}); nothing stored or sent."
+        )
+    parts = [
+        f"{report.count(s)} {s}"
+        for s in ("sent", "deferred", "failed", "bounced", "skipped")
+        if report.count(s)
+    ]
+    return f"Edition {report.week}: " + (", ".join(parts) or "nothing to do")
+
+
+@cli.command()
+@week_option
+@click.option("--check-links", is_flag=True, help="Also fetch every link (5 s timeout each).")
+@json_option
+@pass_context
+def lint(obj: Context, week: str | None, check_links: bool, as_json: bool) -> None:
+    """Check the rendered edition for size, links, images, text part, subject and clients."""
+    from digest.edition import resolve_week
+    from digest.lint import lint_edition
+
+    config = obj.config()
+    window = resolve_week(config, week, now())
+    report = lint_edition(config, obj.store(config), window, now(), links=check_links)
+    if report is None:
+        say(
+            as_json,
+            {"week": window.label, "ok": True, "findings": []},
+            f"No published articles in {window.label}: nothing to check.",
+        )
+        return
+    errors = report.errors
+    if as_json:
+        findings = [f.__dict__ for f in report.findings]
+        emit({"week": window.label, "ok": not errors, "findings": findings})
+    else:
+        for f in report.findings:
+            click.echo(f"{f.level}: {f.check}: {f.message}")
+        warnings = len(report.findings) - len(errors)
+        click.echo(f"{window.label}: {len(errors)} errors, {warnings} warnings", err=True)
+    if errors:
+        raise click.exceptions.Exit(1)
+
+
+@cli.command()
+@week_option
+@click.option("--by", default="", help="Who approves (recorded with the approval).")
+@json_option
+@pass_context
+def approve(obj: Context, week: str | None, by: str, as_json: bool) -> None:
+    """Approve a held edition and send it now (see [schedule] hold)."""
+    from digest.approval import approve_week
+
+    config = obj.config()
+    who = by or os.environ.get("USER", "")
+    label, report = approve_week(config, obj.store(config), week, who, now)
+    if report is None:
+        say(
+            as_json,
+            {"week": label, "approved": True, "sent": 0},
+            f"{label} approved, but it has no published articles: nothing to send.",
+        )
+        return
+    data = {
+        "week": report.week,
+        "approved": True,
+        **{s: report.count(s) for s in DELIVERY_STATUSES},
+    }
+    say(as_json, data, f"{label} approved. " + _send_summary(report, False))
+
+
+@cli.command()
+@json_option
+@pass_context
+def status(obj: Context, as_json: bool) -> None:
+    """Editions and their delivery counts."""
+    from digest.sending import edition_status
+
+    config = obj.config()
+    editions = edition_status(obj.store(config))
+    if as_json:
+        emit({"editions": editions})
+        return
+    if not editions:
+        click.echo("No editions yet.")
+    for e in editions:
+        counts = ", ".join(f"{e.get(s, 0)} {s}" for s in DELIVERY_STATUSES)
+        click.echo(f"{e['week']}  {e['status']:<6}  {counts}  {e['subject']}")

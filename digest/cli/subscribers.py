@@ -1,0 +1,130 @@
+"""Commands for the list: subscribers add, import, list, export, remove, reactivate."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from digest.cli.app import (
+    Context,
+    DigestGroup,
+    cli,
+    emit,
+    json_option,
+    now,
+    pass_context,
+)
+from digest.models import SUBSCRIBER_STATUSES
+
+# ---------------------------------------------------------------- subscribers
+
+
+@cli.group(cls=DigestGroup)
+def subscribers() -> None:
+    """Manage the list."""
+
+
+@subscribers.command("add")
+@click.argument("email")
+@click.option("--name", default="", help="Display name.")
+@click.option("--topics", default="", help="Comma-separated topics; empty = everything.")
+@pass_context
+def subscribers_add(obj: Context, email: str, name: str, topics: str) -> None:
+    """Add a subscriber (or update the name and topics of an active one)."""
+    from digest.subscribers import add_subscriber
+
+    config = obj.config()
+    address, outcome = add_subscriber(obj.store(config), email, name, topics, now())
+    click.echo(f"{address}: {outcome}")
+
+
+@subscribers.command("reactivate")
+@click.argument("email")
+@pass_context
+def subscribers_reactivate(obj: Context, email: str) -> None:
+    """Set an unsubscribed or bounced subscriber active again, on their request."""
+    from digest.subscribers import reactivate_subscriber
+
+    config = obj.config()
+    reactivate_subscriber(obj.store(config), email, now())
+    click.echo(f"{email}: active")
+
+
+@subscribers.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@json_option
+@pass_context
+def subscribers_import(obj: Context, file: Path, as_json: bool) -> None:
+    """Import subscribers from a CSV with columns email,name,topics."""
+    from digest.subscribers import import_subscribers
+
+    config = obj.config()
+    report = import_subscribers(obj.store(config), file, now())
+    if as_json:
+        emit(report.as_dict())
+        return
+    click.echo(
+        f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+        f"{report.merged} duplicates merged, {report.skipped} skipped"
+    )
+    if report.kept:
+        click.echo(
+            f"{report.kept} unsubscribed or bounced addresses left as they were; "
+            "use `subscribers reactivate EMAIL` for anyone who asked to return."
+        )
+    for err in report.errors:
+        click.echo(f"  line {err['line']}: {err['reason']} ({err['value']!r})", err=True)
+
+
+@subscribers.command("list")
+@click.option("--status", type=click.Choice(SUBSCRIBER_STATUSES), help="Only this status.")
+@json_option
+@pass_context
+def subscribers_list(obj: Context, status: str | None, as_json: bool) -> None:
+    """List subscribers."""
+    from digest.subscribers import list_subscribers
+
+    config = obj.config()
+    rows = [
+        {"email": s.email, "name": s.name, "topics": list(s.topics), "status": s.status}
+        for s in list_subscribers(obj.store(config), status)
+    ]
+    if as_json:
+        emit({"subscribers": rows})
+        return
+    for r in rows:
+        topics = ", ".join(r["topics"]) or "all topics"
+        click.echo(f"{r['email']}  {r['name']}  [{topics}]  {r['status']}")
+
+
+@subscribers.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+@click.option("--status", type=click.Choice(SUBSCRIBER_STATUSES), help="Only this status.")
+@pass_context
+def subscribers_export(obj: Context, file: Path, status: str | None) -> None:
+    """Write the list as CSV (email,name,topics,status), safe to open in a spreadsheet."""
+    from digest.subscribers import export_subscribers
+
+    config = obj.config()
+    db = obj.store(config)
+    if str(file) == "-":
+        count = export_subscribers(db, sys.stdout, status)
+    else:
+        with file.open("w", encoding="utf-8", newline="") as out:
+            count = export_subscribers(db, out, status)
+    click.echo(f"{count} subscribers exported", err=True)
+
+
+@subscribers.command("remove")
+@click.argument("email")
+@click.option("--forget", is_flag=True, help="Erase the subscriber and their history.")
+@pass_context
+def subscribers_remove(obj: Context, email: str, forget: bool) -> None:
+    """Unsubscribe an address (with --forget, erase it entirely)."""
+    from digest.subscribers import remove_subscriber
+
+    config = obj.config()
+    remove_subscriber(obj.store(config), email, now(), forget=forget)
+    click.echo(f"{email}: {'erased' if forget else 'unsubscribed'}")

@@ -1,0 +1,140 @@
+"""Each use case the CLI, scheduler, web pages and desk adapt, called as a library."""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from digest import approval, edition, sending, store
+from digest.config import Config
+from digest.demo import load_demo
+from digest.edition import list_articles, resolve_week
+from digest.errors import EditionError, IngestError, RowError, SubscriberError
+from digest.feeds import add_feed, import_source, list_feeds, remove_feed
+from digest.gather import week_window
+from digest.lint import lint_edition
+
+from .conftest import NOW, make_config
+
+RSS = """<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>
+<link>https://feeds.example.com/</link>
+<item><title>One</title><link>https://feeds.example.com/one</link>
+<pubDate>Tue, 17 Nov 2026 10:00:00 GMT</pubDate><description>First.</description></item>
+</channel></rss>"""
+
+
+def test_feeds_are_added_by_canonical_address_and_removed(db: Any) -> None:
+    address, outcome = add_feed(db, "HTTPS://News.Example.com/feed?utm_source=x", " DNS ", NOW)
+    assert (address, outcome) == ("https://news.example.com/feed", "added")
+    assert [(f.url, f.topic) for f in list_feeds(db)] == [(address, "DNS")]
+    with pytest.raises(RowError, match="absolute http"):
+        add_feed(db, "not a url", "", NOW)
+    assert remove_feed(db, "https://news.example.com/feed?utm_medium=y") == address
+    with pytest.raises(IngestError, match="is not in the feed list"):
+        remove_feed(db, address)
+
+
+def test_import_routes_feeds_files_and_the_configured_feeds(
+    config: Config, db: Any, tmp_path: Path
+) -> None:
+    feed = tmp_path / "site.rss"
+    feed.write_text(RSS)
+    records = tmp_path / "a.jsonl"
+    records.write_text(
+        '{"url": "https://news.example.com/a", "title": "A", "published_at": "2026-11-18"}\n'
+        '{"title": "no url"}\n'
+    )
+    as_feed = import_source(db, config, str(feed), "auto", NOW)
+    assert as_feed.file is None and [f.added for f in as_feed.feeds] == [1]
+    as_file = import_source(db, config, str(records), "auto", NOW)
+    assert as_file.file is not None and (as_file.file.added, as_file.file.skipped) == (1, 1)
+    assert as_file.file.errors[0]["line"] == 2
+    add_feed(db, "https://127.0.0.1:9/feed.xml", "", NOW)  # nothing listens there
+    configured = import_source(db, config, None, "auto", NOW)
+    assert [f.status for f in configured.failed_feeds] == ["error"]
+
+
+def test_articles_listing_is_all_or_one_week(config: Config, db: Any) -> None:
+    load_demo(config, db, NOW)
+    week = resolve_week(config, "2026-W47", NOW)
+    assert len(list_articles(config, db, week)) == 12
+    assert len(list_articles(config, db, week_window("2026-W40", config.tz))) == 0
+    assert len(list_articles(config, db, None)) == 12
+
+
+def test_a_malformed_week_names_where_it_came_from(config: Config) -> None:
+    with pytest.raises(EditionError, match=r"^--week '2026-47'"):
+        resolve_week(config, "2026-47", NOW)
+    with pytest.raises(EditionError, match=r"^\?week= '2026-W54'"):
+        resolve_week(config, "2026-W54", NOW, source="?week=")
+
+
+def test_preview_of_a_subscriber_not_on_the_list_says_so(config: Config, db: Any) -> None:
+    load_demo(config, db, NOW)
+    week = resolve_week(config, None, NOW)
+    found = sending.preview_for(config, db, week, "ana.sousa@example.org", NOW)
+    assert found is not None and "ana.sousa@example.org" in found.message.decode()
+    with pytest.raises(SubscriberError, match="nobody@example.org is not on the list"):
+        sending.preview_for(config, db, week, "nobody@example.org", NOW)
+
+
+def test_lint_checks_the_edition_as_send_builds_it(config: Config, db: Any) -> None:
+    assert lint_edition(config, db, resolve_week(config, None, NOW), NOW) is None
+    load_demo(config, db, NOW)
+    report = lint_edition(config, db, resolve_week(config, None, NOW), NOW)
+    assert report is not None and report.week == "2026-W47" and report.errors == []
+
+
+def test_resume_picks_the_newest_unfinished_edition_and_status_counts_it(
+    config: Config, db: Any
+) -> None:
+    with pytest.raises(EditionError, match="Nothing to resume"):
+        sending.week_to_resume(db)
+    load_demo(config, db, NOW)
+    week = week_window("2026-W47", config.tz)
+    built = edition.build_edition(config, db, week)
+    assert built is not None
+    variants = edition.variants_for_subscribers(config, db, built)
+    sending._freeze(db, week.label, built, variants, NOW)
+    assert sending.week_to_resume(db) == "2026-W47"
+    [row] = sending.edition_status(db)
+    assert (row["week"], row["pending"], row["sent"]) == ("2026-W47", 6, 0)
+
+
+def test_test_addresses_are_validated_one_by_one() -> None:
+    assert sending.parse_test_addresses(" A@Example.org, b@example.org ,") == [
+        "A@example.org",
+        "b@example.org",
+    ]
+    with pytest.raises(RowError, match="--test: 'nope' is not a valid address"):
+        sending.parse_test_addresses("a@example.org,nope")
+
+
+def test_approve_refuses_a_week_that_was_never_held(config: Config, db: Any) -> None:
+    load_demo(config, db, NOW)
+    with pytest.raises(EditionError, match="2026-W47 was never held for approval"):
+        approval.approve_week(config, db, "2026-W47", "editor", lambda: NOW)
+    assert store.get_edition(db, "2026-W47") is None
+
+
+@pytest.mark.parametrize("hold", [False, True])
+def test_the_weekly_run_builds_the_edition_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hold: bool
+) -> None:
+    schedule = {"hold": True, "editors": ["desk@example.com"]} if hold else {}
+    config = make_config(tmp_path, schedule={"min_articles": 2, **schedule})
+    load_demo(config, store.open_store(config.store_path), NOW)
+    builds: list[str] = []
+    real = edition.build_edition
+
+    def counting(config: Config, db: Any, week: Any) -> Any:
+        builds.append(week.label)
+        return real(config, db, week)
+
+    for module in (approval, sending, edition):
+        monkeypatch.setattr(module, "build_edition", counting)
+    approval.run_weekly(config, lambda: NOW)
+    assert builds == ["2026-W47"]
+    if hold:
+        tests = list((config.outbox_path / "2026-W47" / "test").glob("*.eml"))
+        assert [p.name for p in tests] == ["desk@example.com.eml"]
