@@ -74,7 +74,7 @@ def test_preview_of_a_subscriber_not_on_the_list_says_so(config: Config, db: Any
     week = resolve_week(config, None, NOW)
     found = sending.preview_for(config, db, week, "ana.sousa@example.org", NOW)
     assert found is not None and "ana.sousa@example.org" in found.message.decode()
-    with pytest.raises(SubscriberError, match="nobody@example.org is not on the list"):
+    with pytest.raises(SubscriberError, match=r"nobody@example\.org is not on the list"):
         sending.preview_for(config, db, week, "nobody@example.org", NOW)
 
 
