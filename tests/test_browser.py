@@ -16,7 +16,9 @@ from digest.demo import load_demo
 from digest.desk import create_preview_app
 from digest.resources import packaged_templates
 
-from .conftest import NOW, REPO, free_port, make_config
+from .conftest import CHROMIUM, NOW, REPO, free_port, make_config, needs_chromium
+
+pytestmark = needs_chromium
 
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM_FLAGS = [
@@ -32,9 +34,8 @@ CHROMIUM_FLAGS = [
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    executable = shutil.which("chromium") or "/usr/bin/chromium"
     with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         yield launched
         launched.close()
 

@@ -8,6 +8,8 @@ from click.testing import CliRunner, Result
 
 from digest.cli import cli
 
+from .conftest import needs_testdata
+
 
 @pytest.fixture
 def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
@@ -203,6 +205,7 @@ def test_failed_deliveries_exit_1_with_the_count(
     assert len(handler.received) == 5
 
 
+@needs_testdata
 def test_feed_commands_and_import(runner: CliRunner, cfg: Path) -> None:
     feed = Path(__file__).resolve().parent.parent.parent / "shared" / "testdata" / "feeds"
     result = invoke(runner, cfg, "import", str(feed / "rss-parser__heraldsun.rss"), "--json")

@@ -16,7 +16,7 @@ from digest import store
 from digest.config import Config
 from digest.feeds import entry_articles, import_configured_feeds, import_feed, parse, read_file
 
-from .conftest import NOW, TESTDATA, make_config
+from .conftest import NOW, TESTDATA, make_config, needs_testdata
 
 FEEDS = TESTDATA / "feeds"
 ALL_FEEDS = sorted(
@@ -30,11 +30,13 @@ def _expected(feed: Path) -> dict[str, Any]:
     return json.loads(feed.with_name(feed.name + ".expected.json").read_text())
 
 
+@needs_testdata
 def test_the_test_data_is_there() -> None:
     assert len(ALL_FEEDS) >= 30
 
 
 @pytest.mark.parametrize("feed", ALL_FEEDS, ids=lambda p: p.name)
+@needs_testdata
 def test_every_feed_imports_with_absolute_urls_and_clean_titles(
     feed: Path, config: Config, db: Any
 ) -> None:
@@ -56,6 +58,7 @@ def test_every_feed_imports_with_absolute_urls_and_clean_titles(
 @pytest.mark.parametrize(
     "feed", [f for f in ALL_FEEDS if "expected_entries" in _expected(f)], ids=lambda p: p.name
 )
+@needs_testdata
 def test_counts_and_links_match_what_the_upstream_suites_expect(
     feed: Path, config: Config, db: Any
 ) -> None:
@@ -72,6 +75,7 @@ def test_counts_and_links_match_what_the_upstream_suites_expect(
     assert report.added == len(wanted)
 
 
+@needs_testdata
 def test_relative_links_resolve_against_where_the_feed_was_fetched() -> None:
     feed = FEEDS / "node-feedparser__rss-with-relative-urls.xml"
     expected = _expected(feed)["expected_assertions"]
@@ -81,6 +85,7 @@ def test_relative_links_resolve_against_where_the_feed_was_fetched() -> None:
     assert urls == [expected["links[0]"], expected["links[1]"]]
 
 
+@needs_testdata
 def test_relative_links_without_any_base_fall_back_to_the_permalink_guid(
     config: Config, db: Any
 ) -> None:
@@ -90,6 +95,7 @@ def test_relative_links_without_any_base_fall_back_to_the_permalink_guid(
     assert all(a.url.startswith("http://www.arcgames.com/") for a in store.all_articles(db))
 
 
+@needs_testdata
 def test_content_location_is_the_base_over_http(config: Config) -> None:
     feed = FEEDS / "feedparser_micro" / "http_item_content_encoded_base_content_location.xml"
     fetched = read_file(feed, 10**6)
@@ -112,12 +118,14 @@ def test_content_location_is_the_base_over_http(config: Config) -> None:
         ("node-feedparser__iconv.xml", "[\u0400-\u04ff]"),  # windows-1251
     ],
 )
+@needs_testdata
 def test_declared_and_undeclared_encodings_are_decoded(name: str, script: str) -> None:
     parsed = parse(read_file(FEEDS / name, 10**7))
     text = " ".join(str(e.get("title", "")) + str(e.get("summary", "")) for e in parsed.entries)
     assert re.search(script, text)
 
 
+@needs_testdata
 def test_duplicate_guids_keep_the_first(config: Config, db: Any) -> None:
     feed = FEEDS / "node-feedparser__guid-dupes.xml"
     report, _ = import_feed(db, config, str(feed), NOW)
@@ -125,6 +133,7 @@ def test_duplicate_guids_keep_the_first(config: Config, db: Any) -> None:
     assert all(e["reason"].startswith("duplicate GUID") for e in report.errors)
 
 
+@needs_testdata
 def test_undated_entries_fall_back_and_reimport_is_unchanged(config: Config, db: Any) -> None:
     feed = FEEDS / "rss-parser__heraldsun.rss"
     first, _ = import_feed(db, config, str(feed), NOW)
@@ -169,6 +178,7 @@ def test_broken_xml_imports_what_is_readable(tmp_path: Path, config: Config, db:
     assert bad.status == "error" and bad.problem.startswith("not a readable feed")
 
 
+@needs_testdata
 def test_gzipped_file(tmp_path: Path, config: Config, db: Any) -> None:
     source = FEEDS / "node-feedparser__invalid-characters-gzipped.xml"
     packed = tmp_path / "feed.xml.gz"
@@ -224,6 +234,7 @@ def feed_server() -> Iterator[FeedServer]:
     server.server_close()
 
 
+@needs_testdata
 def test_configured_feeds_over_http_304_timeout_and_500(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:

@@ -8,7 +8,7 @@ from digest.approval import run_weekly
 from digest.demo import load_demo
 from digest.scheduler import JOB_ID, build_scheduler, weekly_trigger
 
-from .conftest import NOW, make_config
+from .conftest import NOW, make_config, needs_testdata
 
 
 def test_trigger_fires_on_the_configured_local_time_across_dst(tmp_path: Path) -> None:
@@ -58,6 +58,7 @@ def test_scheduler_job_really_fires(tmp_path: Path) -> None:
         scheduler.shutdown(wait=False)
 
 
+@needs_testdata
 def test_weekly_run_imports_the_feeds_first_and_survives_a_dead_one(tmp_path: Path) -> None:
     from .conftest import TESTDATA
 

@@ -15,7 +15,7 @@ from digest.summarize import (
     summarize,
 )
 
-from .conftest import TESTDATA
+from .conftest import TESTDATA, needs_testdata
 
 
 @pytest.mark.parametrize(
@@ -93,6 +93,7 @@ def _real_pages() -> list[Path]:
 
 
 @pytest.mark.parametrize("page", _real_pages(), ids=lambda p: p.stem)
+@needs_testdata
 def test_real_pages_never_exceed_the_budget_or_cut_mid_word(page: Path) -> None:
     result = describe_file(page.read_bytes(), 300)
     excerpt = result["excerpt"]
@@ -110,6 +111,7 @@ def test_real_pages_never_exceed_the_budget_or_cut_mid_word(page: Path) -> None:
     assert truth["title"]  # the data set names its page
 
 
+@needs_testdata
 def test_real_pages_exist() -> None:
     assert len(_real_pages()) >= 20
 
@@ -158,6 +160,7 @@ def test_line_shapes(line: str, boilerplate: bool) -> None:
     assert is_boilerplate(line) is boilerplate
 
 
+@needs_testdata
 def test_full_page_goes_through_the_extractor_and_fragments_pass_untouched() -> None:
     fragment = "<p>Home / News</p><p>The first real sentence is here.</p>"
     assert summarize(fragment, 300).text == "Home / News The first real sentence is here."
