@@ -197,3 +197,20 @@ def test_pages_escape_what_they_show(tmp_path: Path) -> None:
     with TestClient(create_app(config)) as c:
         page = c.get(f"/digest/unsubscribe/{sign_token(SECRET, config.list_id, 1)}")
     assert "&lt;b&gt;Wrap&lt;/b&gt; &amp; Co" in page.text
+
+
+def test_an_old_link_after_a_forget_is_a_404_and_never_reaches_the_next_subscriber(
+    client: TestClient, seeded: Config
+) -> None:
+    db = store.open_store(seeded.store_path)
+    last = max(s.id for s in store.iter_subscribers(db))
+    email = store.get_subscriber_by_id(db, last).email  # type: ignore[union-attr]
+    store.delete_subscriber(db, email)
+    newcomer = store.insert_subscriber(db, "newcomer@example.org", "", [], NOW)
+    db.close()
+    assert newcomer != last
+    old = _url(seeded, last)
+    assert client.get(old).status_code == 404
+    response = client.post(old, content=ONE_CLICK, headers=FORM)
+    assert response.status_code == 404
+    assert _status(seeded, "newcomer@example.org") == "active"

@@ -125,13 +125,33 @@ def open_store(path: Path) -> Database:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(path), timeout=30)
         db = Database(conn)
-        db.execute("PRAGMA foreign_keys = ON")
         db.enable_wal()
         db.execute("PRAGMA synchronous = NORMAL")
+        # Off while migrating: a table rebuild must not cascade into the rows that
+        # reference it. Checked afterwards, then on for good.
+        db.execute("PRAGMA foreign_keys = OFF")
+        applied = _applied(db)
         migrations.apply(db)
+        if _applied(db) != applied:
+            _check_foreign_keys(db, path)
+        db.execute("PRAGMA foreign_keys = ON")
     except (sqlite3.Error, OSError) as e:
         raise StoreError(
             f"Cannot open the store at {path}: {e}. Check [store] path in the config "
             "and that the folder is writable."
         ) from e
     return db
+
+
+def _check_foreign_keys(db: Database, path: Path) -> None:
+    broken = list(db.execute("PRAGMA foreign_key_check").fetchall())
+    if broken:
+        raise StoreError(
+            f"The store at {path} has {len(broken)} rows that point at missing rows "
+            f"(first: {broken[0]}). Restore it from a backup, or report this as a bug."
+        )
+
+
+def _applied(db: Database) -> int:
+    table = db.table("_sqlite_migrations")
+    return table.count if table.exists() else 0

@@ -148,3 +148,27 @@ def m004_approvals(db: Database) -> None:
             approved_by TEXT NOT NULL DEFAULT ''
         )"""
     )
+
+
+@migrations()
+def m005_subscriber_ids_never_reused(db: Database) -> None:
+    """AUTOINCREMENT ids: a forgotten subscriber's id (and so their old links) is never
+    given to someone new. The table is rebuilt, as SQLite cannot add AUTOINCREMENT;
+    ``open_store`` runs migrations with foreign keys off, so no row elsewhere is touched."""
+    db.execute(
+        """CREATE TABLE subscribers_new (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            email TEXT NOT NULL,
+            name TEXT NOT NULL DEFAULT '',
+            status TEXT NOT NULL DEFAULT 'active'
+                CHECK (status IN ('pending', 'active', 'unsubscribed', 'bounced')),
+            topics TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )"""
+    )
+    db.execute("INSERT INTO subscribers_new SELECT * FROM subscribers")
+    db.execute("DROP TABLE subscribers")
+    db.execute("ALTER TABLE subscribers_new RENAME TO subscribers")
+    db.execute("CREATE UNIQUE INDEX subscribers_email ON subscribers (email COLLATE NOCASE)")
+    db.execute("CREATE INDEX subscribers_status ON subscribers (status, id)")

@@ -18,6 +18,7 @@ def test_schema_is_migrated_once_and_uses_wal(tmp_path: Path) -> None:
         "m002_subscriber_events",
         "m003_feeds",
         "m004_approvals",
+        "m005_subscriber_ids_never_reused",
     ]
     assert next(db.query("PRAGMA journal_mode"))["journal_mode"] == "wal"
     assert {
@@ -36,3 +37,41 @@ def test_unwritable_store_is_a_clear_error(tmp_path: Path) -> None:
     blocker.write_text("")
     with pytest.raises(StoreError, match=r"Cannot open the store at .* Check \[store\] path"):
         store.open_store(blocker / "digest.db")
+
+
+def test_a_forgotten_subscribers_id_is_never_given_to_someone_new(tmp_path: Path) -> None:
+    from .. import conftest
+
+    db = store.open_store(tmp_path / "d.db")
+    first = store.insert_subscriber(db, "gone@example.org", "", [], conftest.NOW)
+    assert store.delete_subscriber(db, "gone@example.org")
+    db.close()
+    db = store.open_store(tmp_path / "d.db")
+    assert store.insert_subscriber(db, "new@example.org", "", [], conftest.NOW) > first
+
+
+def test_the_id_migration_keeps_every_row_that_points_at_a_subscriber(tmp_path: Path) -> None:
+    import sqlite3
+
+    from sqlite_utils import Database
+    from sqlite_utils.migrations import Migrations
+
+    from .. import conftest
+
+    path = tmp_path / "old.db"
+    old = Database(sqlite3.connect(path))
+    before = Migrations("digest")  # the store as it was before m005
+    before._migrations.extend(store.migrations._migrations[:4])
+    before.apply(old)
+    old.execute(
+        "INSERT INTO subscribers (email, created_at, updated_at) VALUES ('a@example.org', '', '')"
+    )
+    old.execute(
+        "INSERT INTO subscriber_events (subscriber_id, event, source, at) "
+        "VALUES (1, 'active', 'cli', '')"
+    )
+    old.conn.commit()
+    old.close()
+    db = store.open_store(path)
+    assert [e for e in store.subscriber_events(db, 1)] == [("active", "cli")]
+    assert store.insert_subscriber(db, "b@example.org", "", [], conftest.NOW) == 2
