@@ -48,6 +48,9 @@ _HEADERS = {
     "Referrer-Policy": "no-referrer",  # the token is in the URL: never pass it on
     "X-Robots-Tag": "noindex",
     "X-Content-Type-Options": "nosniff",
+    # No other site may frame these pages (clickjacking of the unsubscribe button).
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
 }
 
 
@@ -192,7 +195,7 @@ def parse_form(content_type: str, body: bytes) -> dict[str, list[str]]:
             )
         if kind == "multipart/form-data" and header.get_param("boundary"):
             return _multipart(content_type, body)
-    except (UnicodeDecodeError, ValueError) as e:
+    except (UnicodeDecodeError, ValueError, LookupError) as e:  # LookupError: unknown charset
         raise HTTPException(400, f"Malformed form body: {e}") from e
     raise HTTPException(415)
 
@@ -207,6 +210,12 @@ def _multipart(content_type: str, body: bytes) -> dict[str, list[str]]:
     fields: dict[str, list[str]] = {}
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
-        if name:
-            fields.setdefault(str(name), []).append(part.get_content().strip())
+        if not name:
+            continue
+        if part.get_content_maintype() not in ("text", "application"):
+            raise ValueError(f"a form field cannot be of type {part.get_content_type()}")
+        value = part.get_content()
+        if isinstance(value, bytes):  # application/octet-stream: a browser's plain field
+            value = value.decode("utf-8")
+        fields.setdefault(str(name), []).append(value.strip())
     return fields

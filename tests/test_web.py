@@ -214,3 +214,41 @@ def test_an_old_link_after_a_forget_is_a_404_and_never_reaches_the_next_subscrib
     response = client.post(old, content=ONE_CLICK, headers=FORM)
     assert response.status_code == 404
     assert _status(seeded, "newcomer@example.org") == "active"
+
+
+@pytest.mark.parametrize(
+    "part",
+    [
+        b"Content-Type: text/plain; charset=x-no-such-charset\r\n\r\nOne-Click",
+        b"Content-Type: message/rfc822\r\n\r\nSubject: hi\r\n\r\nOne-Click",
+        b"Content-Type: multipart/mixed; boundary=Y\r\n\r\n--Y\r\n\r\nOne-Click\r\n--Y--",
+    ],
+    ids=["unknown-charset", "message-rfc822", "nested-multipart"],
+)
+def test_malformed_multipart_parts_are_a_400_and_change_nothing(
+    client: TestClient, seeded: Config, part: bytes
+) -> None:
+    body = (
+        b'--X\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n'
+        + part
+        + b"\r\n--X--\r\n"
+    )
+    headers = {"Content-Type": "multipart/form-data; boundary=X"}
+    response = client.post(_url(seeded, 1), content=body, headers=headers)
+    assert response.status_code == 400
+    assert _status(seeded, "ana.sousa@example.org") == "active"
+
+
+def test_a_token_with_a_trailing_newline_is_not_a_token(client: TestClient, seeded: Config) -> None:
+    assert client.get(_url(seeded, 1)).status_code == 200
+    assert client.get(_url(seeded, 1) + "%0a").status_code == 404
+    response = client.post(_url(seeded, 1) + "%0A", content=ONE_CLICK, headers=FORM)
+    assert response.status_code == 404
+    assert _status(seeded, "ana.sousa@example.org") == "active"
+
+
+def test_subscriber_pages_cannot_be_framed(client: TestClient, seeded: Config) -> None:
+    for url in (_url(seeded, 1), _url(seeded, 1, "preferences"), "/digest/unsubscribe/nope"):
+        response = client.get(url)
+        assert response.headers["content-security-policy"] == "frame-ancestors 'none'"
+        assert response.headers["x-frame-options"] == "DENY"
