@@ -240,6 +240,11 @@ def test_malformed_multipart_parts_are_a_400_and_change_nothing(
 
 
 def test_a_token_with_a_trailing_newline_is_not_a_token(client: TestClient, seeded: Config) -> None:
+    from digest.tokens import verify_token
+
+    token = sign_token(SECRET, seeded.list_id, 1)
+    assert verify_token(SECRET, seeded.list_id, token) == 1
+    assert verify_token(SECRET, seeded.list_id, token + "\n") is None
     assert client.get(_url(seeded, 1)).status_code == 200
     assert client.get(_url(seeded, 1) + "%0a").status_code == 404
     response = client.post(_url(seeded, 1) + "%0A", content=ONE_CLICK, headers=FORM)
