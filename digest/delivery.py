@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlite_utils import Database
 
@@ -127,7 +128,16 @@ def holder_is_gone(holder: str) -> bool:
         return True
     except PermissionError:  # alive, another user's
         return False
-    return False
+    return _is_zombie(int(pid))
+
+
+def _is_zombie(pid: int) -> bool:
+    """A killed process its parent has not reaped yet: it sends nothing any more."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # no /proc (not Linux), or gone in between
+        return False
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]
 
 
 async def _deliver(

@@ -1,6 +1,7 @@
 """Delivery policy: who may take an edition's send lock, and when."""
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from digest import store
@@ -28,3 +29,27 @@ def test_lock_refuses_a_second_live_owner_and_yields_to_a_dead_or_expired_one(db
     assert take("four") is None  # its holder died
     store.release_lock(db, edition_id, "1/1", "four")
     assert take("five") is None
+
+
+def test_a_killed_sender_that_is_still_a_zombie_counts_as_gone() -> None:
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from digest.delivery import holder_is_gone
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    holder = f"{socket.gethostname()}:{child.pid}:abcd1234"
+    try:
+        assert not holder_is_gone(holder)
+        child.send_signal(signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while not Path(f"/proc/{child.pid}/stat").read_text().rpartition(")")[2].startswith(" Z"):
+            assert time.monotonic() < deadline, "the child never became a zombie"
+            time.sleep(0.01)
+        assert holder_is_gone(holder)  # killed, not yet reaped: a zombie
+    finally:
+        child.wait()
+    assert holder_is_gone(holder)
