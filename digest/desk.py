@@ -21,6 +21,7 @@ from starlette.routing import Route
 from digest import store
 from digest.config import Config
 from digest.edition import resolve_week
+from digest.errors import WeekError
 from digest.models import Clock, Week
 from digest.render import templates_dir
 from digest.sending import preview_for
@@ -113,13 +114,17 @@ def create_preview_app(config: Config, clock: Clock | None = None) -> Starlette:
     async def version(request: Request) -> Response:
         return PlainTextResponse(change_stamp(config))
 
+    async def bad_week(request: Request, exc: Exception) -> Response:
+        return PlainTextResponse(str(exc), status_code=400)
+
     return Starlette(
+        exception_handlers={WeekError: bad_week},
         routes=[
             Route("/", shell),
             Route("/email.html", email_html),
             Route("/email.txt", email_text),
             Route("/version", version),
-        ]
+        ],
     )
 
 

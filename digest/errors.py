@@ -11,7 +11,8 @@
     ├── RenderError              a template is missing or fails to render
     ├── HeaderError              a header value would break the message (CR/LF)
     ├── EditionError             an edition cannot be built or sent as asked
-    │   └── EditionLockedError   another sender holds this week's edition
+    │   ├── EditionLockedError   another sender holds this week's edition
+    │   └── WeekError            a week label is malformed or out of range (a usage error)
     └── DeliveryError            the relay refuses the whole run (auth, 5xx at MAIL)
 
 Third-party errors (sqlite3, tomllib, jinja2, aiosmtplib) are wrapped where they
@@ -84,6 +85,10 @@ class EditionError(DigestError):
 
 class EditionLockedError(EditionError):
     """Another sender is delivering the same week's edition right now."""
+
+
+class WeekError(EditionError):
+    """A week label is malformed or out of range: the caller's input, not the data."""
 
 
 class DeliveryError(DigestError):

@@ -25,7 +25,7 @@ from sqlite_utils import Database
 from digest import __version__, store
 from digest.config import Config
 from digest.errors import IngestError, RowError
-from digest.ingest import canonical_url, import_articles
+from digest.ingest import canonical_url, check_year, import_articles
 from digest.models import Article, ImportCounts
 from digest.summarize import fit_text, html_to_text, plain_text
 
@@ -157,11 +157,13 @@ def _article(
     entry: Any, base: str, fallback_date: datetime, aliases: Mapping[str, str], topic: str
 ) -> Article:
     body = _body(entry)
+    published = _date(_first_date(entry)) or fallback_date
+    check_year(published, published.isoformat())
     return Article(
         id=0,
         url=_link(entry, base),
         title=_title(entry, body),
-        published_at=_date(_first_date(entry)) or fallback_date,
+        published_at=published,
         body=body,
         author=html_to_text(entry.get("author", "") or "").replace("\n\n", " "),
         topics=_topics(entry, aliases, topic),

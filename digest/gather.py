@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from digest.errors import EditionError
-from digest.models import Article, Sponsor, Week, slugify
+from digest.errors import WeekError
+from digest.models import EARLIEST_YEAR, LATEST_YEAR, Article, Sponsor, Week, slugify
 
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 
@@ -31,12 +31,16 @@ def week_window(label: str, tz: ZoneInfo, source: str = "--week") -> Week:
     """
     match = _WEEK.match(label.strip())
     if not match:
-        raise EditionError(f"{source} {label!r}: expected an ISO week like 2026-W47.")
+        raise WeekError(f"{source} {label!r}: expected an ISO week like 2026-W47.")
     year, number = int(match.group(1)), int(match.group(2))
+    if not EARLIEST_YEAR <= year <= LATEST_YEAR:
+        raise WeekError(
+            f"{source} {label!r}: the year must be between {EARLIEST_YEAR} and {LATEST_YEAR}."
+        )
     try:
         monday = date.fromisocalendar(year, number, 1)
     except ValueError:
-        raise EditionError(f"{source} {label!r}: {year} has no ISO week {number}.") from None
+        raise WeekError(f"{source} {label!r}: {year} has no ISO week {number}.") from None
     return _week_from_monday(monday, tz)
 
 

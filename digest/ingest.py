@@ -20,7 +20,7 @@ from sqlite_utils import Database
 
 from digest import store
 from digest.errors import IngestError, RowError
-from digest.models import Article, ImportCounts
+from digest.models import EARLIEST_YEAR, LATEST_YEAR, Article, ImportCounts
 from digest.store import upsert_article
 
 FORMATS = ("auto", "jsonl", "csv")
@@ -100,7 +100,18 @@ def _published(value: Any, tz: tzinfo, now: datetime) -> datetime:
         raise RowError(
             "published_at must be ISO 8601, like 2026-11-20T09:30:00+01:00", value
         ) from None
+    check_year(moment, value)
     return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+
+
+def check_year(moment: datetime, value: Any) -> None:
+    """RowError for a date outside the years digest stores (a typo or a placeholder)."""
+    if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+        raise RowError(
+            f"published_at year {moment.year} is outside {EARLIEST_YEAR}-{LATEST_YEAR}; "
+            "check the date",
+            value,
+        )
 
 
 def parse_topic_names(value: Any) -> tuple[str, ...]:
@@ -202,18 +213,28 @@ def _jsonl_records(text: str) -> Iterator[tuple[int, dict[str, Any] | RowError]]
 
 
 def _csv_records(text: str) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
+    # The whole file is in memory already: no field of it can be over this limit (the
+    # default, 131,072 characters, would end the import at a long article body).
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
     reader = csv.DictReader(io.StringIO(text, newline=""))
     fields = [f.strip().lower() for f in reader.fieldnames or []]
     reader.fieldnames = fields
-    try:
-        for row in reader:
-            line = reader.line_num
-            if None in row:
-                yield line, RowError("more cells than header columns", row[None])
-                continue
-            yield line, {k: v for k, v in row.items() if k}
-    except csv.Error as e:
-        yield reader.line_num, RowError(f"unreadable CSV: {e}")
+    stuck_at = -1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:  # one unreadable row is reported; the reader goes on
+            yield reader.line_num, RowError(f"unreadable CSV: {e}")
+            if reader.line_num == stuck_at:  # no progress: the rest cannot be read
+                return
+            stuck_at = reader.line_num
+            continue
+        if None in row:
+            yield reader.line_num, RowError("more cells than header columns", row[None])
+            continue
+        yield reader.line_num, {k: v for k, v in row.items() if k}
 
 
 def import_articles(db: Database, path: Path, fmt: str, tz: tzinfo, now: datetime) -> ImportCounts:
@@ -227,8 +248,7 @@ def import_articles(db: Database, path: Path, fmt: str, tz: tzinfo, now: datetim
         except RowError as e:
             report.reject(e.reason, _short(e.value), line=line)
             continue
-        outcome = upsert_article(db, article, now)
-        report.tally(outcome)
+        report.tally(upsert_article(db, article, now))
     return report
 
 

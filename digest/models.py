@@ -12,6 +12,10 @@ from typing import Any
 SUBSCRIBER_STATUSES = ("active", "unsubscribed", "bounced")
 DELIVERY_STATUSES = ("pending", "sent", "deferred", "failed", "bounced", "skipped")
 
+# Dates outside these years are input errors (a typo, a placeholder such as 0001 or 9999),
+# never stored: they would overflow time-zone arithmetic or sort wrongly as text.
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2999
+
 # The one clock type: stages and use cases get the time from it, never read it themselves.
 Clock = Callable[[], datetime]
 

@@ -60,10 +60,10 @@ def test_dry_run_counts_and_stores_nothing(runner: CliRunner, cfg: Path) -> None
     assert json.loads(invoke(runner, cfg, "status", "--json").stdout) == {"editions": []}
 
 
-def test_bad_week_is_an_error_naming_the_option(runner: CliRunner, cfg: Path) -> None:
+def test_bad_week_is_a_usage_error_naming_the_option(runner: CliRunner, cfg: Path) -> None:
     result = invoke(runner, cfg, "send", "--week", "2026-47")
-    assert result.exit_code == 1
-    assert result.stderr == "Error: --week '2026-47': expected an ISO week like 2026-W47.\n"
+    assert result.exit_code == 2  # the caller's input, not the data: a usage error
+    assert result.stderr.endswith("Error: --week '2026-47': expected an ISO week like 2026-W47.\n")
 
 
 def test_missing_config_tells_how_to_create_one(runner: CliRunner, tmp_path: Path) -> None:
@@ -244,3 +244,29 @@ def test_send_test_via_cli_to_the_outbox(runner: CliRunner, cfg: Path, tmp_path:
     assert json.loads(invoke(runner, cfg, "status", "--json").stdout) == {"editions": []}
     bad = invoke(runner, cfg, "send", "--test", "nobody")
     assert bad.exit_code == 1 and bad.stderr.startswith("Error: --test: 'nobody' is not a valid")
+
+
+@pytest.mark.parametrize("week", ["9999-W52", "0001-W01", "2026-W99", "2026-47"])
+def test_a_bad_week_is_a_usage_error_on_every_command(
+    runner: CliRunner, cfg: Path, week: str
+) -> None:
+    for command in (["send", "--dry-run"], ["preview"], ["lint"], ["articles", "list"]):
+        result = invoke(runner, cfg, *command, "--week", week)
+        assert result.exit_code == 2, (command, result.output)
+        assert f"--week {week!r}" in result.stderr
+
+
+def test_out_of_range_dates_never_reach_the_store_so_listing_keeps_working(
+    runner: CliRunner, cfg: Path, tmp_path: Path
+) -> None:
+    source = tmp_path / "odd.jsonl"
+    source.write_text(
+        '{"url": "https://n.example.com/1", "title": "Y1", "published_at": "0001-01-01"}\n'
+        '{"url": "https://n.example.com/2", "title": "Y9", "published_at": "9999-12-31T23:59"}\n'
+        '{"url": "https://n.example.com/3", "title": "Ok", "published_at": "2026-11-18"}\n'
+    )
+    result = invoke(runner, cfg, "import", str(source), "--json")
+    assert result.exit_code == 0, result.output
+    assert (json.loads(result.stdout)["added"], json.loads(result.stdout)["skipped"]) == (1, 2)
+    listing = invoke(runner, cfg, "articles", "list", "--json")
+    assert listing.exit_code == 0, listing.output

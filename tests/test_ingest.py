@@ -6,8 +6,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from digest import store
-from digest.errors import IngestError
-from digest.ingest import RowError, canonical_url, import_articles
+from digest.config import Config
+from digest.errors import IngestError, RowError
+from digest.ingest import canonical_url, import_articles
 
 from .conftest import NOW
 
@@ -122,3 +123,34 @@ def test_undated_record_keeps_its_first_date_on_reimport(tmp_path: Path, db: Any
     later = import_articles(db, path, "auto", TZ, NOW + timedelta(hours=1))
     assert later.unchanged == 1
     assert store.all_articles(db)[0].published_at == NOW
+
+
+def test_a_csv_field_over_the_csv_modules_limit_is_imported_and_so_are_the_rows_after(
+    tmp_path: Path, db: Any, config: Config
+) -> None:
+    long_body = "word " * 40_000  # 200,000 characters: over csv's default 131,072
+    source = tmp_path / "big.csv"
+    source.write_text(
+        "url,title,published_at,body\n"
+        f'https://news.example.com/long,Long,2026-11-18T10:00:00,"{long_body}"\n'
+        "https://news.example.com/after,After,2026-11-18T11:00:00,short\n",
+        encoding="utf-8",
+    )
+    report = import_articles(db, source, "auto", config.tz, NOW)
+    assert (report.added, report.skipped) == (2, 0)
+    assert {len(a.body) for a in store.all_articles(db)} == {len(long_body), len("short")}
+
+
+@pytest.mark.parametrize("stamp", ["9999-12-31T23:00:00", "0001-01-01T00:00:00", "1899-12-31"])
+def test_dates_out_of_range_are_row_errors_and_the_rest_import(
+    tmp_path: Path, db: Any, config: Config, stamp: str
+) -> None:
+    source = tmp_path / "dates.jsonl"
+    source.write_text(
+        f'{{"url": "https://news.example.com/odd", "title": "Odd", "published_at": "{stamp}"}}\n'
+        '{"url": "https://news.example.com/ok", "title": "Ok", "published_at": "2026-11-18"}\n'
+    )
+    report = import_articles(db, source, "auto", config.tz, NOW)
+    assert (report.added, report.skipped) == (1, 1)
+    assert "outside 1900-2999" in report.errors[0]["reason"]
+    assert [a.url for a in store.all_articles(db)] == ["https://news.example.com/ok"]

@@ -138,3 +138,16 @@ def test_the_weekly_run_builds_the_edition_once(
     if hold:
         tests = list((config.outbox_path / "2026-W47" / "test").glob("*.eml"))
         assert [p.name for p in tests] == ["desk@example.com.eml"]
+
+
+def test_the_desk_answers_a_bad_week_with_a_400(config: Config, db: Any) -> None:
+    from starlette.testclient import TestClient
+
+    from digest.desk import create_preview_app
+
+    load_demo(config, db, NOW)
+    with TestClient(create_preview_app(config, clock=lambda: NOW)) as client:
+        assert client.get("/email.html?week=2026-W47").status_code == 200
+        for week in ("2026-W99", "9999-W52", "nonsense"):
+            response = client.get(f"/email.html?week={week}")
+            assert response.status_code == 400 and "?week=" in response.text

@@ -20,7 +20,7 @@ from sqlite_utils import Database
 
 from digest import store
 from digest.config import Config, config_path, load_config
-from digest.errors import DigestError
+from digest.errors import DigestError, WeekError
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("digest")
@@ -48,11 +48,14 @@ def now() -> datetime:
 
 
 class DigestGroup(click.Group):
-    """Turns DigestError into 'Error: ...' and exit 1; a traceback only with -v."""
+    """Turns DigestError into 'Error: ...' and exit 1 (a bad --week is a usage error,
+    exit 2); a traceback only with -v."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except WeekError as e:
+            raise click.UsageError(str(e), ctx) from e
         except DigestError as e:
             if ctx.find_object(Context) and ctx.find_object(Context).verbose:  # type: ignore[union-attr]
                 traceback.print_exc()
