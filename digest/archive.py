@@ -16,19 +16,41 @@ from sqlite_utils import Database
 
 from digest import store
 from digest.config import Config
+from digest.errors import ArchiveError
 from digest.frozen import edition_from_payload
 from digest.models import Edition
 from digest.render import render_web_version, week_label
 
 
 def publish_edition(config: Config, db: Database, edition: Edition, now: datetime) -> Path:
-    """Write the edition's page, then the index and the feed; return the page's path."""
+    """Write the edition's page, then the index and the feed; return the page's path.
+
+    ArchiveError when a file cannot be written: the send stops before any message
+    links a page that is not there, and the next `send` writes it again.
+    """
     folder = config.archive_path
-    folder.mkdir(parents=True, exist_ok=True)
-    page = folder / f"{edition.week.label}.html"
-    _write(page, render_web_version(config, edition))
-    write_index(config, db, now)
+    page = page_path(config, edition.week.label)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        _write(page, render_web_version(config, edition))
+        write_index(config, db, now)
+    except OSError as e:
+        raise ArchiveError(
+            f"Cannot write the web version of {edition.week.label} under {folder}: "
+            f"{e.strerror or e}. Check [archive] path (a writable folder with free space), "
+            "then run `send` again: it writes the page before the first message goes."
+        ) from e
     return page
+
+
+def page_path(config: Config, week: str) -> Path:
+    """Where the web version of ``week`` lives."""
+    return config.archive_path / f"{week}.html"
+
+
+def is_published(config: Config, week: str) -> bool:
+    """True once the web version of ``week`` is written."""
+    return page_path(config, week).is_file()
 
 
 def write_index(config: Config, db: Database, now: datetime) -> None:

@@ -9,9 +9,11 @@ one on another host after its lease (``LOCK_TTL``) runs out.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import socket
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -39,6 +41,7 @@ Progress = Callable[[int, int], None]  # (done, total) for this run
 Shard = tuple[int, int]  # (i, n): subscribers whose id is i-1 modulo n
 LOCK_TTL = timedelta(minutes=10)
 _RENEW_EVERY = 60.0  # seconds between lease renewals
+_running: set[str] = set()  # lock owners of the senders running in this process
 
 
 def parse_shard(text: str) -> Shard:
@@ -68,21 +71,27 @@ def deliver_edition(
             "Wait for it to finish; if it died on another machine, run `send --resume` "
             f"after its lease of {int(LOCK_TTL.total_seconds() // 60)} minutes runs out."
         )
+    _running.add(owner)
     try:
-        asyncio.run(
-            _deliver(
-                config,
-                db,
-                week,
-                edition_id,
-                clock,
-                shard,
-                progress,
-                lambda: store.renew_lock(db, edition_id, label, owner, clock() + LOCK_TTL),
+        with store.writes(f"sending {week}"):
+            asyncio.run(
+                _deliver(
+                    config,
+                    db,
+                    week,
+                    edition_id,
+                    clock,
+                    shard,
+                    progress,
+                    lambda: store.renew_lock(db, edition_id, label, owner, clock() + LOCK_TTL),
+                )
             )
-        )
     finally:
-        store.release_lock(db, edition_id, label, owner)
+        _running.discard(owner)
+        # If the store cannot take even this write, the lock is stale from now on:
+        # its holder is gone (this process ends, or, in it, `_running` no longer has it).
+        with contextlib.suppress(sqlite3.Error):
+            store.release_lock(db, edition_id, label, owner)
 
 
 def acquire_lock(
@@ -122,6 +131,8 @@ def holder_is_gone(holder: str) -> bool:
     pid = rest.partition(":")[0]
     if host != socket.gethostname() or not pid.isdigit():
         return False
+    if int(pid) == os.getpid():  # ours: gone unless a sender in this process still runs
+        return holder not in _running
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:
@@ -170,8 +181,16 @@ async def _deliver(
         if progress:
             progress(done, total)
 
+    def left_meanwhile(job: Job) -> str | None:
+        # Asked right before each message: an unsubscribe that arrives mid-send counts.
+        status = store.subscriber_status(db, job.subscriber_id)
+        if status == "active":
+            return None
+        return f"{status or 'erased'} after the edition was frozen"
+
     jobs = _jobs(config, db, edition_id, prepared, clock, shard)
-    await deliver(jobs, _transport(config, week), pool_settings(config, shard), on_result)
+    settings = pool_settings(config, shard)
+    await deliver(jobs, _transport(config, week), settings, on_result, left_meanwhile)
 
 
 def _jobs(

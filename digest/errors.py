@@ -9,6 +9,7 @@
     │   └── SubscriberKeptError  the address left the list; re-adding it needs `reactivate`
     ├── MaildirError             a folder given as a Maildir is not one
     ├── RenderError              a template is missing or fails to render
+    ├── ArchiveError             the web version of an edition cannot be written
     ├── HeaderError              a header value would break the message (CR/LF)
     ├── EditionError             an edition cannot be built or sent as asked
     │   ├── EditionLockedError   another sender holds this week's edition
@@ -73,6 +74,10 @@ class MaildirError(DigestError):
 
 class RenderError(DigestError):
     """A template could not be found or rendered."""
+
+
+class ArchiveError(DigestError):
+    """The web version of an edition cannot be written (the "view in browser" page)."""
 
 
 class HeaderError(DigestError):

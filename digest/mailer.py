@@ -240,16 +240,23 @@ class PoolSettings:
     rate_per_hour: float = 0.0  # for relays with an hourly quota; 0 = none
 
 
+# Asked right before a message goes: a reason to skip it (the subscriber left), or None.
+SkipCheck = Callable[[Job], "str | None"]
+
+
 class _Pool:
     def __init__(
         self,
         connect: ConnectionFactory,
         settings: PoolSettings,
         on_result: Callable[[Job, Outcome], None],
+        skip: SkipCheck | None = None,
     ) -> None:
         self.connect = connect
         self.settings = settings
-        self.on_result = on_result
+        self._on_result = on_result
+        self.skip = skip
+        self.broken: BaseException | None = None  # what stopped the recording of outcomes
         self.queue: asyncio.Queue[Job] = asyncio.Queue(maxsize=settings.concurrency * 4)
         self.buckets = [TokenBucket(settings.rate)]
         if settings.rate_per_hour > 0:  # a full hour's quota may go at once, then paced
@@ -260,12 +267,37 @@ class _Pool:
         self.open: set[Connection] = set()
         self.connect_failures = 0  # in a row, across workers
 
+    def on_result(self, job: Job, outcome: Outcome) -> None:
+        """Report an outcome; if it cannot be recorded (the store is full or broken),
+        stop the run: sending on without a ledger would send again on resume."""
+        try:
+            self._on_result(job, outcome)
+        except Exception as e:
+            self.broken = self.broken or e
+            self.fatal = self.fatal or f"the outcome could not be recorded: {e}"
+
+    def _skip_reason(self, job: Job) -> str | None:
+        if self.skip is None:
+            return None
+        try:
+            return self.skip(job)
+        except Exception as e:
+            self.broken = self.broken or e
+            self.fatal = self.fatal or f"the subscriber could not be checked: {e}"
+            return "not checked"
+
     async def worker(self) -> None:
         conn: Connection | None = None
         sent_on_conn = 0
         while True:
             job = await self.queue.get()
             if self.fatal:  # stop early: leave the rest pending for a later resume
+                self.queue.task_done()
+                continue
+            reason = self._skip_reason(job)
+            if reason is not None:
+                if not self.fatal:
+                    self.on_result(job, Outcome("skipped", reason))
                 self.queue.task_done()
                 continue
             if conn is not None and sent_on_conn >= self.settings.max_per_connection:
@@ -350,13 +382,16 @@ async def deliver(
     connect: ConnectionFactory,
     settings: PoolSettings,
     on_result: Callable[[Job, Outcome], None],
+    skip: SkipCheck | None = None,
 ) -> None:
     """Send every job through a pool of connections; report each outcome as it comes.
 
-    Raises DeliveryError after the pool stops early because the relay refuses the run;
-    the jobs not yet tried stay untouched for a later resume.
+    ``skip`` is asked right before each message goes out. Raises DeliveryError after
+    the pool stops early because the relay refuses the run; if ``on_result`` or
+    ``skip`` raises (the store cannot be written), the pool stops within the messages
+    in flight and that error is raised. Jobs not yet tried stay untouched for a resume.
     """
-    pool = _Pool(connect, settings, on_result)
+    pool = _Pool(connect, settings, on_result, skip)
     workers = [asyncio.create_task(pool.worker()) for _ in range(settings.concurrency)]
     try:
         for job in jobs:
@@ -369,5 +404,7 @@ async def deliver(
             w.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
         await pool.close_all()
+    if pool.broken is not None:
+        raise pool.broken
     if pool.fatal:
         raise DeliveryError(f"Delivery stopped: {pool.fatal}. Fix that, then run `send --resume`.")

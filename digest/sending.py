@@ -14,7 +14,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from digest import store
-from digest.archive import publish_edition
+from digest.archive import is_published, publish_edition
 from digest.config import Config
 from digest.delivery import Progress, Shard, deliver_edition, pool_settings
 from digest.edition import (
@@ -148,10 +148,13 @@ def send_edition(
         if dry_run:
             return _dry_run_report(db, week, variants, warnings)
         quiet = edition.article_count == 0
-        edition_id = _freeze(db, week.label, edition, variants, clock(), skip_empty=not quiet)
+        with store.writes(f"freezing {week.label}"):
+            edition_id = _freeze(db, week.label, edition, variants, clock(), skip_empty=not quiet)
         publish_edition(signing, db, edition, clock())  # before the first link is clicked
     else:
         edition_id = frozen.id
+        if not is_published(signing, week.label):  # the freeze's attempt failed: again
+            publish_edition(signing, db, edition_from_payload(signing, frozen.payload), clock())
     counts = store.delivery_counts(db, edition_id)
     if _open_count(counts) == 0:
         return SendReport(week.label, edition_id, counts, already_sent=True, warnings=warnings)
@@ -160,7 +163,8 @@ def send_edition(
     deliver_edition(signing, db, week.label, edition_id, clock, shard, progress)
     counts = store.delivery_counts(db, edition_id)
     if _open_count(counts) == 0:
-        store.mark_edition_sent(db, edition_id, clock())
+        with store.writes(f"finishing {week.label}"):
+            store.mark_edition_sent(db, edition_id, clock())
     return SendReport(week.label, edition_id, counts, warnings=warnings)
 
 

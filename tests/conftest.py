@@ -54,6 +54,7 @@ def make_config(tmp_path: Path, env: dict[str, str] | None = None, **sections: A
         },
         "store": {"path": "digest.db"},
         "outbox": {"path": "outbox"},
+        "archive": {"path": "archive"},
         "templates": {"path": str(REPO / "templates" / "email")},
     }
     for name, values in sections.items():

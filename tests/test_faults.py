@@ -7,6 +7,7 @@ sender is the point.
 import asyncio
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -25,6 +26,7 @@ from aiosmtpd.smtp import Envelope, Session
 
 from digest import store
 from digest.demo import load_demo
+from digest.errors import ArchiveError, StoreError
 from digest.gather import last_complete_week, week_window
 from digest.sending import send_edition
 from digest.subscribers import save_subscriber
@@ -304,3 +306,162 @@ def test_shards_split_the_list_and_together_send_everyone(tmp_path: Path, faulty
     assert store.get_edition(db, week.label).status == "sent"  # type: ignore[union-attr]
     counts = _recipients(handler)
     assert len(counts) == 50 and set(counts.values()) == {1}
+
+
+@dataclass
+class UnsubscribingHandler(RecordingHandler):
+    """After the first message, everyone else leaves (one-click from another process)."""
+
+    store_path: Path | None = None
+    done: bool = False
+
+    async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
+        if not self.done and self.store_path is not None:
+            self.done = True
+            other = store.open_store(self.store_path)  # a second connection, as the web's
+            for s in list(store.iter_subscribers(other, "active")):
+                if s.email not in envelope.rcpt_tos:
+                    store.change_subscriber(other, s.id, NOW, "one-click", status="unsubscribed")
+            other.close()
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_unsubscribes_during_a_send_are_not_mailed(tmp_path: Path) -> None:
+    handler = UnsubscribingHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        config = _smtp(tmp_path, controller.port)
+        handler.store_path = config.store_path
+        db = store.open_store(config.store_path)
+        _seed(db, config, 294)
+        report = send_edition(config, db, week_window("2026-W47", config.tz), lambda: NOW)
+    finally:
+        controller.stop()
+    assert report is not None
+    concurrency = config.smtp.concurrency
+    # Only the messages already on the wire when they left can still go.
+    assert len(handler.received) <= 1 + concurrency
+    assert report.count("sent") == len(handler.received)
+    assert report.count("skipped") == 300 - len(handler.received)
+
+
+def test_an_unwritable_archive_stops_the_send_before_any_message_and_the_next_send_retries(
+    tmp_path: Path,
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    config = make_config(tmp_path, archive={"path": str(blocker / "archive")})
+    db = store.open_store(config.store_path)
+    load_demo(config, db, NOW)
+    week = week_window("2026-W47", config.tz)
+    with pytest.raises(ArchiveError, match=r"Cannot write the web version of 2026-W47"):
+        send_edition(config, db, week, lambda: NOW)
+    assert store.get_edition(db, "2026-W47") is not None  # frozen ...
+    assert not (config.outbox_path / "2026-W47").exists()  # ... but nothing went out
+    blocker.unlink()
+    report = send_edition(config, db, week, lambda: NOW)
+    assert report is not None and report.count("sent") == 6
+    assert (blocker / "archive" / "2026-W47.html").is_file()
+
+
+def _fill_store_after(db: Any, pages: int) -> None:
+    """SQLite's own "database or disk is full" once the file grows by ``pages`` pages."""
+    current = next(db.query("PRAGMA page_count"))["page_count"]
+    db.execute(f"PRAGMA max_page_count = {current + pages}")
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Any:
+    """A 16 MB tmpfs: a real filesystem that fills up. Skips where mounting is not allowed."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)],
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip("needs root to mount a small tmpfs (a real full disk)")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def _fill(folder: Path) -> Path:
+    filler = folder / "filler"
+    with filler.open("wb") as out:
+        try:
+            while True:
+                out.write(b"\0" * 65536)
+                out.flush()
+        except OSError:
+            pass
+    return filler
+
+
+@dataclass
+class FillingHandler(RecordingHandler):
+    """After ``after`` messages, truncates the store's WAL and fills its disk."""
+
+    store_path: Path | None = None
+    after: int = 1000
+    filler: Path | None = None
+
+    async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
+        answer = await super().handle_DATA(server, session, envelope)
+        if len(self.received) == self.after and self.store_path is not None:
+            other = sqlite3.connect(self.store_path)
+            other.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the next commit must grow it
+            other.close()
+            self.filler = _fill(self.store_path.parent)
+        return answer
+
+
+def test_a_disk_that_fills_mid_send_stops_the_run_and_resume_finishes_it(
+    tmp_path: Path, small_disk: Path
+) -> None:
+    handler = FillingHandler(after=1000)
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        smtp = {"host": "127.0.0.1", "port": controller.port, "tls": "none", "timeout": 10}
+        config = make_config(tmp_path, smtp=smtp, store={"path": str(small_disk / "d.db")})
+        handler.store_path = config.store_path
+        db = store.open_store(config.store_path)
+        _seed(db, config, 1994)
+        week = week_window("2026-W47", config.tz)
+        started = time.monotonic()
+        with pytest.raises(StoreError, match="could not be written while sending 2026-W47"):
+            send_edition(config, db, week, lambda: NOW)
+        assert time.monotonic() - started < 60  # stopped, not hung
+        assert handler.filler is not None
+        first = len(handler.received)
+        assert 1000 <= first <= 1000 + config.smtp.concurrency
+        db.close()
+        handler.filler.unlink()  # space freed
+        db = store.open_store(config.store_path)
+        report = send_edition(config, db, week, lambda: NOW)
+    finally:
+        controller.stop()
+    assert report is not None and report.count("sent") == 2000
+    counts = _recipients(handler)
+    assert len(counts) == 2000
+    assert sum(n - 1 for n in counts.values()) <= config.smtp.concurrency
+
+
+def test_a_store_full_at_freeze_time_is_a_clear_error_and_freezes_nothing(
+    tmp_path: Path,
+) -> None:
+    config = make_config(tmp_path)
+    db = store.open_store(config.store_path)
+    load_demo(config, db, NOW)
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    _fill_store_after(db, 0)
+    week = week_window("2026-W47", config.tz)
+    with pytest.raises(StoreError, match="could not be written while freezing 2026-W47"):
+        send_edition(config, db, week, lambda: NOW)
+    db.close()
+    db = store.open_store(config.store_path)
+    assert store.get_edition(db, "2026-W47") is None
+    report = send_edition(config, db, week, lambda: NOW)
+    assert report is not None and report.count("sent") == 6

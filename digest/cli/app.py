@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sqlite3
 import sys
 import traceback
 from collections.abc import Callable
@@ -56,6 +57,11 @@ class DigestGroup(click.Group):
             return super().invoke(ctx)
         except WeekError as e:
             raise click.UsageError(str(e), ctx) from e
+        except sqlite3.Error as e:  # a store failure no use case wrapped: still no traceback
+            raise click.ClickException(
+                f"The store could not be read or written: {e}. Check [store] path, free "
+                "disk space, and that no other program holds the database."
+            ) from e
         except DigestError as e:
             if ctx.find_object(Context) and ctx.find_object(Context).verbose:  # type: ignore[union-attr]
                 traceback.print_exc()

@@ -30,7 +30,7 @@ from digest.store.articles import (
     published_at_of,
     upsert_article,
 )
-from digest.store.columns import from_db_time, to_db_time
+from digest.store.columns import from_db_time, to_db_time, writes
 from digest.store.deliveries import (
     OpenDelivery,
     delivery_counts,
@@ -65,6 +65,7 @@ from digest.store.subscribers import (
     iter_subscribers,
     set_subscriber_status,
     subscriber_events,
+    subscriber_status,
     topics_key,
     update_profile,
 )
@@ -111,11 +112,13 @@ __all__ = [
     "request_approval",
     "set_subscriber_status",
     "subscriber_events",
+    "subscriber_status",
     "swap_lock_holder",
     "to_db_time",
     "topics_key",
     "update_profile",
     "upsert_article",
+    "writes",
 ]
 
 

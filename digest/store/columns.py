@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlite_utils import Database
+
+from digest.errors import StoreError
 
 
 def to_db_time(moment: datetime) -> str:
@@ -27,3 +32,17 @@ def insert_row(db: Database, table: str, row: dict[str, Any]) -> int:
     )
     assert cursor.lastrowid is not None
     return int(cursor.lastrowid)
+
+
+@contextmanager
+def writes(what: str) -> Iterator[None]:
+    """Turn a failed store operation (disk full, I/O error, locked past the timeout) into
+    a StoreError that says what was being done and what to do."""
+    try:
+        yield
+    except sqlite3.Error as e:
+        raise StoreError(
+            f"The store could not be written while {what}: {e}. Free disk space or fix "
+            "the disk (or wait for the other writer), then run `send --resume`: what was "
+            "recorded stays recorded."
+        ) from e

@@ -97,6 +97,15 @@ def subscriber_events(db: Database, subscriber_id: int) -> list[tuple[str, str]]
     return [(r["event"], r["source"]) for r in rows]
 
 
+def subscriber_status(db: Database, subscriber_id: int) -> str | None:
+    """The status of one subscriber by primary key (None when erased): cheap enough to
+    ask right before each message goes out."""
+    row = db.conn.execute(
+        "SELECT status FROM subscribers WHERE id = ?", (subscriber_id,)
+    ).fetchone()
+    return str(row[0]) if row else None
+
+
 def get_subscriber_by_id(db: Database, subscriber_id: int) -> Subscriber | None:
     """The subscriber with this id."""
     rows = list(db.query("SELECT * FROM subscribers WHERE id = ?", [subscriber_id]))
