@@ -17,6 +17,7 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from sqlite_utils import Database
 
 from digest import store
 from digest.config import Config
-from digest.errors import EditionError, EditionLockedError
+from digest.errors import EditionError, EditionLockedError, HeaderError
 from digest.mailer import (
     ConnectionFactory,
     Job,
@@ -34,7 +35,7 @@ from digest.mailer import (
     outbox_factory,
     smtp_factory,
 )
-from digest.message import PreparedVariant, build_message, prepare_variant
+from digest.message import PreparedVariant, ascii_domain, build_message, prepare_variant
 from digest.models import Clock
 
 Progress = Callable[[int, int], None]  # (done, total) for this run
@@ -172,7 +173,8 @@ async def _deliver(
         nonlocal done, renewed
         stamp = clock()
         store.record_delivery(db, job.delivery_id, outcome.status, outcome.error, stamp)
-        if outcome.status in ("bounced", "failed"):  # a 5xx: never send to them again
+        if outcome.status in ("bounced", "failed") and outcome.blames_recipient:
+            # a 5xx for this address: never send to it again
             store.bounce_subscribers(db, [job.subscriber_id], stamp)
         done += 1
         if time.monotonic() - renewed > _RENEW_EVERY:
@@ -208,8 +210,18 @@ def _jobs(
             store.record_deliveries(db, [(d.id, "skipped", reason) for d in gone], clock())
         for d in batch:
             if d not in gone:
-                data = build_message(config, prepared[d.variant], d.subscriber)
-                yield Job(d.id, d.subscriber.id, d.subscriber.email, data, 0)
+                yield _job(config, prepared[d.variant], d)
+
+
+def _job(config: Config, prepared: PreparedVariant, d: store.OpenDelivery) -> Job:
+    """One subscriber's message. An address stored before domains were kept in their
+    ASCII form goes out in it; one that cannot be encoded fails alone, never the run."""
+    try:
+        subscriber = replace(d.subscriber, email=ascii_domain(d.subscriber.email))
+        data = build_message(config, prepared, subscriber)
+    except (UnicodeError, HeaderError) as e:
+        return Job(d.id, d.subscriber.id, d.subscriber.email, b"", 0, f"cannot be encoded: {e}")
+    return Job(d.id, d.subscriber.id, subscriber.email, data, 0)
 
 
 def _transport(config: Config, week: str) -> ConnectionFactory:

@@ -34,26 +34,37 @@ class Job:
     recipient: str
     data: bytes
     attempts: int = 0
+    unsendable: str = ""  # why this message cannot be sent at all (it fails alone)
 
 
 @dataclass(frozen=True)
 class Outcome:
     """What became of a job: a delivery status and the relay's words."""
 
-    status: str  # sent, deferred, failed, bounced
+    status: str  # sent, deferred, failed, bounced, skipped
     error: str = ""
+    # A 5xx is the recipient's address failing; a limit of our own relay is not, and
+    # must not take the subscriber off the list.
+    blames_recipient: bool = True
 
 
 class SendFailure(Exception):
     """A classified failure of one send: the status it leaves, and whether to stop."""
 
     def __init__(
-        self, status: str, message: str, *, reconnect: bool = False, fatal: bool = False
+        self,
+        status: str,
+        message: str,
+        *,
+        reconnect: bool = False,
+        fatal: bool = False,
+        blames_recipient: bool = True,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.reconnect = reconnect
         self.fatal = fatal
+        self.blames_recipient = blames_recipient
 
 
 class Connection(Protocol):
@@ -116,8 +127,18 @@ class SmtpConnection:
 
     async def send(self, sender: str, recipient: str, data: bytes) -> None:
         """Send one message; map the relay's answer to a SendFailure."""
+        options = []
+        if not recipient.isascii():  # a non-ASCII local part: only with SMTPUTF8
+            if not self.client.supports_extension("smtputf8"):
+                raise SendFailure(
+                    "failed",
+                    f"{recipient} has a non-ASCII local part and the relay does not offer "
+                    "SMTPUTF8; use a relay that does, or ask the reader for another address",
+                    blames_recipient=False,
+                )
+            options = ["SMTPUTF8"]
         try:
-            await self.client.sendmail(sender, [recipient], data)
+            await self.client.sendmail(sender, [recipient], data, mail_options=options)
         except aiosmtplib.SMTPRecipientsRefused as e:
             refusal = e.recipients[0] if e.recipients else None
             code = refusal.code if refusal else 550
@@ -294,6 +315,9 @@ class _Pool:
             if self.fatal:  # stop early: leave the rest pending for a later resume
                 self.queue.task_done()
                 continue
+            if job.unsendable:
+                self._failed(job, SendFailure("failed", job.unsendable, blames_recipient=False))
+                continue
             reason = self._skip_reason(job)
             if reason is not None:
                 if not self.fatal:
@@ -361,7 +385,7 @@ class _Pool:
             self.retry_tasks.add(task)
             task.add_done_callback(self.retry_tasks.discard)
             return  # task_done comes after the job is back in the queue
-        self.on_result(job, Outcome(failure.status, str(failure)))
+        self.on_result(job, Outcome(failure.status, str(failure), failure.blames_recipient))
         self.queue.task_done()
 
     async def _retry_later(self, job: Job) -> None:

@@ -20,6 +20,8 @@ from email.headerregistry import Address
 from email.utils import format_datetime, formataddr
 from urllib.parse import quote
 
+import idna
+
 from digest.config import Config
 from digest.errors import HeaderError
 from digest.models import RenderedVariant, Subscriber
@@ -113,6 +115,18 @@ def prepare_variant(
     )
 
 
+def ascii_domain(address: str) -> str:
+    """The address with its domain in ASCII (IDNA 2008, as email-validator checks it);
+    UnicodeError when the domain cannot be encoded."""
+    local, _, domain = address.rpartition("@")
+    if domain.isascii():
+        return address
+    try:
+        return f"{local}@{idna.encode(domain, uts46=True).decode('ascii')}"
+    except idna.IDNAError as e:
+        raise UnicodeError(f"the domain {domain!r} has no ASCII form: {e}") from e
+
+
 def message_id(week: str, subscriber_id: int, list_id: str, domain: str, tag: str = "") -> str:
     """The same Message-ID for the same edition and subscriber, on every attempt."""
     return f"<{tag}{week}.{subscriber_id}.{list_id}@{domain}>"
@@ -148,7 +162,12 @@ def _to_header(subscriber: Subscriber) -> bytes:
     address = check_header_value("To", subscriber.email)
     if (name + address).isascii():  # the common case, without the header parser's cost
         return b"To: " + formataddr((name, address)).encode("ascii") + b"\r\n"
-    return fold_header("To", str(Address(display_name=name, addr_spec=address)))
+    if address.isascii():
+        return fold_header("To", str(Address(display_name=name, addr_spec=address)))
+    # A non-ASCII local part travels only with SMTPUTF8, where headers are UTF-8 (RFC
+    # 6532): the address goes raw; a display name is still an encoded-word.
+    shown = formataddr((name, "x@x")).removesuffix("<x@x>") if name else ""
+    return b"To: " + shown.encode("ascii") + b"<" + address.encode("utf-8") + b">\r\n"
 
 
 def _encode_part(boundary: str, content_type: str, body: str) -> EncodedPart:

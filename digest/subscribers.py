@@ -27,13 +27,15 @@ class SubscriberImport(ImportCounts):
 
 
 def normalize_email(raw: str) -> str:
-    """A syntactically valid address with its domain lower-cased (no DNS look-up)."""
+    """A syntactically valid address (no DNS look-up), its domain lower-cased and in its
+    ASCII (IDNA) form, as it goes into SMTP: ``erin@exämple.org`` ->
+    ``erin@xn--exmple-cua.org``. A non-ASCII local part is kept; it needs a relay that
+    offers SMTPUTF8, and the sender says so for that one delivery."""
     try:
-        return str(
-            validate_email(raw.strip(), check_deliverability=False, allow_smtputf8=False).normalized
-        )
+        found = validate_email(raw.strip(), check_deliverability=False, allow_smtputf8=True)
     except EmailNotValidError as e:
         raise RowError(str(e), raw) from None
+    return str(found.ascii_email or f"{found.local_part}@{found.ascii_domain}")
 
 
 def clean_name(raw: Any) -> str:

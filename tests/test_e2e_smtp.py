@@ -116,3 +116,47 @@ def test_unreachable_relay_stops_the_run_and_keeps_the_ledger(tmp_path: Path) ->
     assert edition is not None
     counts = store.delivery_counts(db, edition.id)
     assert counts.get("sent", 0) == 0 and sum(counts.values()) == 6
+
+
+@pytest.mark.parametrize("smtputf8", [True, False], ids=["relay-with-smtputf8", "relay-without"])
+def test_international_addresses_never_stop_a_run(tmp_path: Path, smtputf8: bool) -> None:
+    from aiosmtpd.controller import Controller
+
+    from digest.subscribers import add_subscriber
+
+    from .conftest import RecordingHandler, free_port
+
+    handler = RecordingHandler()
+    controller = Controller(
+        handler, hostname="127.0.0.1", port=free_port(), enable_SMTPUTF8=smtputf8
+    )
+    controller.start()
+    try:
+        config = _smtp_config(tmp_path, controller.port)
+        db = store.open_store(config.store_path)
+        load_demo(config, db, NOW)
+        assert add_subscriber(db, "erin@exämple.org", "Erin", "", NOW) == (
+            "erin@xn--exmple-cua.org",
+            "added",
+        )
+        assert add_subscriber(db, "jörg@example.org", "Jörg", "", NOW)[0] == "jörg@example.org"
+        # A row stored before domains were kept in ASCII goes out in ASCII too.
+        store.insert_subscriber(db, "old@bücher.example", "", [], NOW)
+        report = send_edition(config, db, week_window("2026-W47", config.tz), lambda: NOW)
+    finally:
+        controller.stop()
+    assert report is not None
+    received = {r.rcpt_tos[0]: r for r in handler.received}
+    assert "erin@xn--exmple-cua.org" in received
+    assert "old@xn--bcher-kva.example" in received
+    if smtputf8:
+        assert report.count("sent") == 9 and report.count("failed") == 0
+        raw = received["jörg@example.org"].data
+        parsed = message_from_bytes(raw, policy=email.policy.SMTPUTF8)
+        assert "jörg@example.org" in str(parsed["To"])
+    else:
+        assert report.count("sent") == 8 and report.count("failed") == 1
+        assert "jörg@example.org" not in received
+        row = next(db.query("SELECT last_error FROM deliveries WHERE status = 'failed'"))
+        assert "does not offer SMTPUTF8" in row["last_error"]
+    assert store.get_subscriber(db, "jörg@example.org").status == "active"  # type: ignore[union-attr]
