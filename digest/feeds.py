@@ -136,7 +136,7 @@ def entry_articles(
 ) -> list[tuple[str, Article | RowError]]:
     """(entry label, Article or why it was skipped) for each entry of a parsed feed."""
     feed = parsed.get("feed", {})
-    base = feed.get("link", "") or ""
+    base = feed_base(feed)
     feed_date = _date(_first_date(feed))
     seen_guids: set[str] = set()
     results: list[tuple[str, Article | RowError]] = []
@@ -169,6 +169,18 @@ def _article(
         topics=_topics(entry, aliases, topic),
         guid=str(entry.get("id") or ""),
     )
+
+
+def feed_base(feed: Any) -> str:
+    """What relative entry links resolve against when no xml:base says: the feed's
+    alternate (site) link, else its own rel="self" address, as feed readers do.
+    (feedparser has already applied xml:base and the URL the feed was fetched from.)"""
+    if feed.get("link"):
+        return str(feed["link"])
+    for link in feed.get("links", []) or []:
+        if link.get("rel") == "self" and link.get("href"):
+            return str(link["href"])
+    return ""
 
 
 def _link(entry: Any, base: str) -> str:

@@ -273,3 +273,23 @@ def test_oversized_feed_is_refused(tmp_path: Path, feed_server: FeedServer) -> N
     url = f"http://127.0.0.1:{feed_server.server_address[1]}/big.xml"
     report, _ = import_feed(db, config, url, NOW)
     assert report.status == "error" and "larger than [feeds] max_bytes = 2048" in report.problem
+
+
+def test_relative_atom_links_resolve_against_the_feeds_self_link(
+    tmp_path: Path, config: Config, db: Any
+) -> None:
+    feed = tmp_path / "atom.xml"
+    feed.write_text(
+        '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>T</title>'
+        '<link rel="self" href="https://blog.example.com/feeds/atom.xml"/>'
+        '<entry><title>A</title><link href="/posts/a"/><id>tag:example.com,2026:a</id>'
+        "<updated>2026-11-18T10:00:00Z</updated></entry>"
+        '<entry><title>B</title><link href="b.html"/><id>tag:example.com,2026:b</id>'
+        "<updated>2026-11-18T11:00:00Z</updated></entry></feed>"
+    )
+    report, _ = import_feed(db, config, str(feed), NOW)
+    assert (report.status, report.added, report.skipped) == ("ok", 2, 0)
+    assert sorted(a.url for a in store.all_articles(db)) == [
+        "https://blog.example.com/feeds/b.html",
+        "https://blog.example.com/posts/a",
+    ]
