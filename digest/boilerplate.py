@@ -52,6 +52,20 @@ _PROMPT = re.compile(
     re.I,
 )
 
+# Sentence ends inside a long line: an end mark, maybe a closing quote, then a capital.
+_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+(?=[\"“‘(]?[A-Z0-9])")
+_LONG_LINE_WORDS = 40
+# An author "hover card" glued before the text: "Jane DoeJane Ann Doe" (the name, then
+# the same first name again with no space, then the full name).
+_HOVER_CARD = re.compile(
+    r"^(?P<first>[A-Z][a-z'’-]+)(?: [A-Z][a-z.'’-]*){0,2} (?P<last>[A-Z][a-z'’-]+)"
+    r"(?P=first)(?: [A-Z][a-z.'’-]*){0,2} (?P=last)(?:\s+|$)"
+)
+# A photo caption with its credit before the text on the same line.
+_LEADING_CAPTION = re.compile(
+    r"^[^()]{0,200}\((?:photo|image|picture|credit|source)s?\b[^()]{0,80}\)\s+(?=\S)", re.I
+)
+
 
 def is_full_page(html: str) -> bool:
     """True for a whole web page (navigation and all), not an article fragment."""
@@ -86,7 +100,7 @@ def clean_lines(lines: list[str], title: str = "", *, wrapped: bool = False) -> 
     is a heading, a label or a credit. The
     first paragraph loses its dateline; a line repeating the headline is dropped.
     """
-    kept = [_LIST_MARKER.sub("", line.strip()) for line in lines]
+    kept = [_HOVER_CARD.sub("", _LIST_MARKER.sub("", line.strip())) for line in lines]
     # Hard-wrapped prose fills most of the width; a heading or a label does not.
     width = sorted(len(x) for x in kept)[int(len(kept) * 0.9)] if kept else 0
     paragraphs: list[str] = []
@@ -101,8 +115,12 @@ def clean_lines(lines: list[str], title: str = "", *, wrapped: bool = False) -> 
             and not _TERMINAL.search(line)
             and (following[:1].islower() or len(line) >= 0.75 * width)
         )
-        if not line or (not current and not joins and is_boilerplate(line, title)):
-            if current and not line:
+        if not current and not joins and _is_long(line):
+            line = prose_sentences(line, title)  # judged sentence by sentence, never whole
+        elif not current and not joins and is_boilerplate(line, title):
+            line = ""
+        if not line:
+            if current:
                 paragraphs.append(" ".join(current))
                 current = []
             continue
@@ -115,6 +133,37 @@ def clean_lines(lines: list[str], title: str = "", *, wrapped: bool = False) -> 
     if paragraphs:
         paragraphs[0] = _DATELINE.sub("", paragraphs[0], count=1).strip() or paragraphs[0]
     return [p for p in paragraphs if p]
+
+
+def _is_long(line: str) -> bool:
+    """Several sentences' worth of words: a paragraph or a whole article on one line,
+    never a label, heading or credit (those are a few words)."""
+    return len(line.split()) > _LONG_LINE_WORDS and _SENTENCE_END.search(line) is not None
+
+
+def prose_sentences(line: str, title: str = "") -> str:
+    """A line of several sentences without the ones that are boilerplate.
+
+    A whole article on one line (CMS exports, feed descriptions) is never dropped for a
+    missing end mark or for one call to action inside it: each sentence is judged alone,
+    and the last may lack its full stop.
+    """
+    sentences = _SENTENCE_END.split(_LEADING_CAPTION.sub("", line))
+    kept = [
+        s
+        for i, s in enumerate(sentences)
+        if not _is_boilerplate_sentence(s, title, last=i == len(sentences) - 1)
+    ]
+    return " ".join(kept)
+
+
+def _is_boilerplate_sentence(sentence: str, title: str, *, last: bool) -> bool:
+    if not _TERMINAL.search(sentence) and not last:
+        return False  # split inside an abbreviation or a quote: keep it with its prose
+    words = len(sentence.split())
+    if last and not _TERMINAL.search(sentence) and words >= 8:
+        return bool(_PROMPT.search(sentence) and words <= 25)  # a cut-off last sentence
+    return is_boilerplate(sentence, title)
 
 
 def is_boilerplate(line: str, title: str = "") -> bool:

@@ -186,3 +186,41 @@ def test_bad_input_gives_an_empty_excerpt_with_a_reason_never_an_exception() -> 
         "Domains. Die Preise bleiben stabil.</p>"
     )
     assert summarize(german, 300).text.startswith("Die Registrierungsstellen erwarten")
+
+
+COUNCIL = "The city council voted on Tuesday to expand the bike lane network downtown."
+MORE = (
+    "Supporters said the change would make the busiest streets safer for everyone. "
+    "Shop owners along the route asked for loading zones, and the council agreed to add "
+    "them before the first lanes open next spring"
+)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # a whole article on one line whose last sentence lacks its full stop
+        f"{COUNCIL} {MORE}",
+        # a call to action inside the line condemned the rest
+        f"Sign up for our newsletter to get the latest. {COUNCIL} {MORE}.",
+        f"{COUNCIL} Click here to subscribe to our newsletter. {MORE}.",
+        # a caption with its credit before the text on the same line
+        f"A cyclist rides downtown (Photo: City of Example) {COUNCIL} {MORE}.",
+        # an author hover card glued before the text, on its line or the same one
+        f"Jane DoeJane Ann Doe\n\n{COUNCIL} {MORE}.",
+        f"Jane DoeJane Ann Doe {COUNCIL} {MORE}.",
+    ],
+    ids=["no-final-stop", "cta-first", "cta-inside", "caption", "hover-card", "hover-inline"],
+)
+def test_single_line_articles_keep_their_prose(body: str) -> None:
+    excerpt = make_excerpt(body, 300, title="Council expands bike lanes")
+    assert excerpt.startswith(COUNCIL)
+    assert "newsletter" not in excerpt and "Jane" not in excerpt and "Photo" not in excerpt
+
+
+def test_a_short_first_line_stays_unless_it_is_the_headline() -> None:
+    assert make_excerpt(f"Rain again.\n\n{COUNCIL}", 300).startswith("Rain again.")
+    headline = make_excerpt(
+        f"Council expands bike lanes\n\n{COUNCIL}", 300, title="Council expands bike lanes"
+    )
+    assert headline == COUNCIL
