@@ -65,7 +65,9 @@ def _config(folder: Path, port: int, concurrency: int) -> Any:
             "timeout": 30,
         },
     }
-    return build_config(folder / "digest.toml", raw, {"DIGEST_SECRET": "bench-secret"})
+    return build_config(
+        folder / "digest.toml", raw, {"DIGEST_SECRET": "bench-secret-0123456789abcdef0123456789"}
+    )
 
 
 def _timed(fn: Any, repeat: int) -> float:

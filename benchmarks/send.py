@@ -36,7 +36,7 @@ REPO = Path(__file__).resolve().parent.parent
 TESTDATA = REPO.parent / "shared" / "testdata" / "extraction"
 WEEK = "2026-W47"
 TOPICS = ["Cybersecurity", "DNS", "Domain Names", "IPv4 Markets", "Threat Intelligence", "New TLDs"]
-SECRET = "benchmark-secret"
+SECRET = "benchmark-secret-0123456789abcdef012345"
 
 
 def ensure_postfix_tools() -> None:

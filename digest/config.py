@@ -381,6 +381,9 @@ def _is_http_url(url: str) -> bool:
     return re.match(r"^https?://[^/\s]+", url) is not None and not re.search(r"\s", url)
 
 
+MIN_SECRET_CHARS = 32  # the signing key of every link; 32 url-safe characters ~ 190 bits
+
+
 def _check_values(c: Config) -> None:
     where = str(c.path)
 
@@ -388,6 +391,12 @@ def _check_values(c: Config) -> None:
         env = f"{ENV_PREFIX}{section.upper()}_{key.upper()}"
         return ConfigError(f"[{section}] {key} = {value!r} in {where} or {env}: expected {form}.")
 
+    if c.secret and len(c.secret) < MIN_SECRET_CHARS:
+        raise ConfigError(
+            f"DIGEST_SECRET is {len(c.secret)} characters long; use at least "
+            f"{MIN_SECRET_CHARS} random ones, e.g. `python -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))'`. Links signed with a short key can be forged."
+        )
     n = c.newsletter
     if not n.name.strip():
         raise bad("newsletter", "name", n.name, "the newsletter's name")

@@ -26,7 +26,7 @@ from digest.models import Article
 REPO = Path(__file__).resolve().parent.parent
 TESTDATA = REPO.parent / "shared" / "testdata"
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # a Wednesday; last full week is 2026-W47
-SECRET = "test-secret-for-signing-links"
+SECRET = "test-secret-for-signing-links-0123456789"
 
 # A user's clone has no ../shared and maybe no Chromium: those tests skip with a reason.
 # CI has both and must run every test, so there (CI set) nothing skips: a missing part fails.

@@ -194,7 +194,7 @@ def test_failed_deliveries_exit_1_with_the_count(
         "DIGEST_SMTP_HOST": "127.0.0.1",
         "DIGEST_SMTP_PORT": str(controller.port),
         "DIGEST_SMTP_TLS": "none",
-        "DIGEST_SECRET": "s",
+        "DIGEST_SECRET": "s" * 32,
     }
     result = runner.invoke(cli, ["--config", str(cfg), "send", "--json"], env=env)
     assert result.exit_code == 1

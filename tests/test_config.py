@@ -40,9 +40,9 @@ def test_env_overrides_file_and_empty_env_counts_as_unset(tmp_path: Path) -> Non
 
 
 def test_secrets_come_from_env_only(tmp_path: Path) -> None:
-    config = make_config(tmp_path, env={"DIGEST_SMTP_PASSWORD": "pw", "DIGEST_SECRET": "s"})
+    config = make_config(tmp_path, env={"DIGEST_SMTP_PASSWORD": "pw", "DIGEST_SECRET": "s" * 32})
     assert config.smtp.password == "pw"
-    assert config.secret == "s"
+    assert config.secret == "s" * 32
     with pytest.raises(ConfigError, match=r"\[smtp\] password is a secret .* DIGEST_SMTP_PASSWORD"):
         make_config(tmp_path, smtp={"password": "in-the-file"})
 
@@ -96,3 +96,9 @@ def test_config_path_order() -> None:
 def test_unknown_section_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"unknown section \[mailer\]"):
         build_config(tmp_path / "x.toml", {"mailer": {}}, {})
+
+
+def test_a_short_signing_key_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="DIGEST_SECRET is 12 characters long; use at least 32"):
+        make_config(tmp_path, env={"DIGEST_SECRET": "short-secret"})
+    assert make_config(tmp_path, env={"DIGEST_SECRET": "x" * 32}).secret == "x" * 32

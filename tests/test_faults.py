@@ -143,7 +143,7 @@ def _cli_env(port: int) -> dict[str, str]:
             "DIGEST_SMTP_PORT": str(port),
             "DIGEST_SMTP_TLS": "none",
             "DIGEST_SMTP_CONCURRENCY": "4",
-            "DIGEST_SECRET": "fault-test-secret",
+            "DIGEST_SECRET": "fault-test-secret-0123456789abcdef",
             "PYTHONPATH": str(REPO),
         }
     )

@@ -78,7 +78,7 @@ def _config(tmp_path: Path, port: int, cert: Path, **smtp: Any) -> Any:
     }
     values.update(smtp)
     return make_config(
-        tmp_path, env={"DIGEST_SECRET": "s", "DIGEST_SMTP_PASSWORD": "s3cret"}, smtp=values
+        tmp_path, env={"DIGEST_SECRET": "s" * 32, "DIGEST_SMTP_PASSWORD": "s3cret"}, smtp=values
     )
 
 
@@ -127,7 +127,7 @@ def test_an_untrusted_certificate_is_refused(tmp_path: Path, tls_server: Any) ->
     port, handler = tls_server
     config = make_config(
         tmp_path,
-        env={"DIGEST_SECRET": "s", "DIGEST_SMTP_PASSWORD": "s3cret"},
+        env={"DIGEST_SECRET": "s" * 32, "DIGEST_SMTP_PASSWORD": "s3cret"},
         smtp={
             "host": "localhost",
             "port": port,
