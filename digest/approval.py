@@ -17,18 +17,35 @@ from digest.edition import build_edition, resolve_week
 from digest.errors import EditionError
 from digest.feeds import import_configured_feeds
 from digest.gather import last_complete_week
-from digest.models import Clock, Edition, SendReport, Week
+from digest.models import DELIVERY_STATUSES, Clock, Edition, SendReport, Week
 from digest.sending import send_edition, send_test
 
 log = logging.getLogger(__name__)
 
 
 def run_weekly(config: Config, clock: Clock) -> SendReport | None:
-    """The scheduled job: import the feeds, then send last week's edition.
+    """The scheduled job: import the feeds, then send last week's edition; logs what it
+    did (the week and its counts, or why it sent nothing).
 
     Skips a week already sent and one with fewer than ``min_articles``; with ``hold``,
     sends the editors a test copy and waits for `digest approve` (or the delay).
     """
+    report = _run_weekly(config, clock)
+    log.info("%s", describe_run(last_complete_week(clock(), config.tz), report))
+    return report
+
+
+def describe_run(week: Week, report: SendReport | None) -> str:
+    """One line on what a weekly run did, for the schedule's log."""
+    if report is None:
+        return f"{week.label}: nothing sent (no edition, or held for approval; see above)"
+    if report.already_sent:
+        return f"{report.week}: already sent earlier; nothing to do"
+    counts = ", ".join(f"{report.count(s)} {s}" for s in DELIVERY_STATUSES if s != "pending")
+    return f"{report.week}: {counts}"
+
+
+def _run_weekly(config: Config, clock: Clock) -> SendReport | None:
     db = store.open_store(config.store_path)
     for report in import_configured_feeds(db, config, clock()):
         if report.status == "error":  # one dead feed never stops the edition
@@ -40,7 +57,7 @@ def run_weekly(config: Config, clock: Clock) -> SendReport | None:
         count = edition.article_count if edition else 0
         quiet_week = count == 0 and not config.schedule.skip_if_empty
         if count < config.schedule.min_articles and not quiet_week:
-            log.warning(
+            log.info(
                 "%s: %d articles, fewer than min_articles = %d; no edition",
                 week.label,
                 count,

@@ -197,6 +197,20 @@ def read_records(path: Path, fmt: str) -> Iterator[tuple[int, dict[str, Any] | R
     return _jsonl_records(text) if fmt == "jsonl" else _csv_records(text)
 
 
+def csv_columns(path: Path) -> list[str]:
+    """The lower-cased column names on a CSV file's first line ([] for an empty file)."""
+    first = next(_csv_lines(path), "")
+    return [c.strip().lower() for c in next(csv.reader([first]), [])]
+
+
+def _csv_lines(path: Path) -> Iterator[str]:
+    try:
+        with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
+            yield f.readline()
+    except OSError as e:
+        raise IngestError(f"Cannot read {path}: {e.strerror}.") from e
+
+
 def _jsonl_records(text: str) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():

@@ -12,6 +12,9 @@ from typing import Any
 SUBSCRIBER_STATUSES = ("active", "unsubscribed", "bounced")
 DELIVERY_STATUSES = ("pending", "sent", "deferred", "failed", "bounced", "skipped")
 
+# Why a subscriber gets no email this week (a delivery's last_error, a dry run's reason).
+NOTHING_IN_TOPICS = "nothing this week in the chosen topics"
+
 # Dates outside these years are input errors (a typo, a placeholder such as 0001 or 9999),
 # never stored: they would overflow time-zone arithmetic or sort wrongly as text.
 EARLIEST_YEAR, LATEST_YEAR = 1900, 2999
@@ -136,6 +139,7 @@ class SendReport:
     counts: dict[str, int] = field(default_factory=dict)
     already_sent: bool = False
     warnings: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (email, why), dry runs
 
     def count(self, status: str) -> int:
         """The number of deliveries in ``status``."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
@@ -31,6 +32,7 @@ from digest.mailer import Job, Outcome, deliver, outbox_factory, smtp_factory
 from digest.message import build_message, message_parts, prepare_variant
 from digest.models import (
     DELIVERY_STATUSES,
+    NOTHING_IN_TOPICS,
     Clock,
     Edition,
     RenderedVariant,
@@ -38,6 +40,7 @@ from digest.models import (
     Subscriber,
     Week,
 )
+from digest.resources import PLACEHOLDER
 from digest.subscribers import find_subscriber, normalize_email
 
 # A signing key for outbox-only runs, so the demo works with no setup. Links signed with
@@ -64,6 +67,33 @@ def signing_config(config: Config) -> Config:
             "print(secrets.token_urlsafe(32))'`) before sending over SMTP."
         )
     return replace(config, secret=DEVELOPMENT_SECRET)
+
+
+def check_ready_to_send(config: Config) -> None:
+    """ConfigError naming every value `init` left as a placeholder."""
+    n = config.newsletter
+    values = {
+        "name": n.name,
+        "from": n.sender,
+        "base_url": n.base_url,
+        "postal_address": n.postal_address,
+    }
+    left = [k for k, v in values.items() if PLACEHOLDER in v or "change-me.example" in v]
+    if left:
+        raise ConfigError(
+            f"[newsletter] {', '.join(left)} in {config.path} still hold the CHANGE-ME "
+            "values `digest init` wrote; fill in your own before sending."
+        )
+
+
+def check_week_is_over(week: Week, now: datetime) -> None:
+    """EditionError for a week still running: what is published later would be missed."""
+    if week.end > now:
+        raise EditionError(
+            f"{week.label} is not over until {week.end:%Y-%m-%d %H:%M %Z}: articles "
+            "published after now would be left out. Send it then, or pass --force to "
+            "send it now."
+        )
 
 
 # ---------------------------------------------------------------- preview
@@ -126,6 +156,7 @@ def send_edition(
     progress: Progress | None = None,
     allow_empty: bool = False,
     edition: Edition | None = None,
+    force: bool = False,
 ) -> SendReport | None:
     """Freeze the week's edition if needed, then deliver every open delivery.
 
@@ -133,10 +164,15 @@ def send_edition(
     ``allow_empty``, which sends a short quiet-week edition instead. A week whose
     deliveries are all final sends nothing and reports ``already_sent``. ``edition``
     is the week's edition when the caller built it already (it is not built twice).
+    A week that is not over yet is refused unless ``force``.
     """
     signing = signing_config(config)
+    if not dry_run:
+        check_ready_to_send(config)
     frozen = store.get_edition(db, week.label)
     warnings: list[str] = []
+    if frozen is None and not (dry_run or force):
+        check_week_is_over(week, clock())
     if frozen is None:
         edition = edition or build_edition(signing, db, week)
         if edition is None and allow_empty:
@@ -159,7 +195,8 @@ def send_edition(
     if _open_count(counts) == 0:
         return SendReport(week.label, edition_id, counts, already_sent=True, warnings=warnings)
     if dry_run:
-        return SendReport(week.label, edition_id, counts)
+        skipped = store.skipped_deliveries(db, edition_id)
+        return SendReport(week.label, edition_id, counts, skipped=skipped)
     deliver_edition(signing, db, week.label, edition_id, clock, shard, progress)
     counts = store.delivery_counts(db, edition_id)
     if _open_count(counts) == 0:
@@ -196,9 +233,15 @@ def _dry_run_report(
 ) -> SendReport:
     empty = {v.key for v in variants if v.article_count == 0}
     counts = {"pending": 0, "skipped": 0}
+    skipped: list[tuple[str, str]] = []
     for subscriber in store.iter_subscribers(db, "active"):
-        counts["skipped" if reader_key(subscriber) in empty else "pending"] += 1
-    return SendReport(week.label, 0, counts, warnings=warnings)
+        if reader_key(subscriber) in empty:
+            counts["skipped"] += 1
+            topics = ", ".join(subscriber.topics)
+            skipped.append((subscriber.email, f"{NOTHING_IN_TOPICS} ({topics})"))
+        else:
+            counts["pending"] += 1
+    return SendReport(week.label, 0, counts, warnings=warnings, skipped=skipped)
 
 
 def week_to_resume(db: Database) -> str:
@@ -235,6 +278,7 @@ class TestSendReport:
     week: str
     sent: list[str]
     failed: list[tuple[str, str]]
+    outbox: Path | None = None  # where the copies were written, with no relay configured
 
 
 def parse_test_addresses(text: str) -> list[str]:
@@ -259,11 +303,13 @@ def send_test(
     A test address that is a subscriber gets their own topic variant.
     """
     signing = signing_config(config)
+    check_ready_to_send(config)
     edition = edition or edition_for_week(signing, db, week)
     if edition is None:
         return None
     jobs = _test_jobs(signing, db, edition, addresses, clock())
-    report = TestSendReport(week.label, [], [])
+    outbox = None if signing.smtp.host else signing.outbox_path / week.label / "test"
+    report = TestSendReport(week.label, [], [], outbox)
 
     def on_result(job: Job, outcome: Outcome) -> None:
         if outcome.status == "sent":
@@ -271,11 +317,7 @@ def send_test(
         else:
             report.failed.append((job.recipient, outcome.error or outcome.status))
 
-    transport = (
-        smtp_factory(signing.relay)
-        if signing.smtp.host
-        else outbox_factory(signing.outbox_path / week.label / "test")
-    )
+    transport = outbox_factory(outbox) if outbox else smtp_factory(signing.relay)
     asyncio.run(deliver(jobs, transport, pool_settings(signing), on_result))
     return report
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -13,9 +13,10 @@ from email_validator import EmailNotValidError, validate_email
 from sqlite_utils import Database
 
 from digest import store
-from digest.errors import RowError, SubscriberError, SubscriberKeptError
-from digest.ingest import parse_topic_names, read_records
-from digest.models import ImportCounts, Subscriber
+from digest.config import Config
+from digest.errors import IngestError, RowError, SubscriberError, SubscriberKeptError
+from digest.ingest import csv_columns, parse_topic_names, read_records
+from digest.models import ImportCounts, Subscriber, slugify
 
 
 @dataclass
@@ -24,6 +25,7 @@ class SubscriberImport(ImportCounts):
 
     kept: int = 0
     merged: int = 0
+    unknown_topics: list[str] = field(default_factory=list)  # no section has them
 
 
 def normalize_email(raw: str) -> str:
@@ -119,11 +121,35 @@ def export_subscribers(db: Database, out: TextIO, status: str | None = None) -> 
     return export_csv(store.iter_subscribers(db, status), out)
 
 
-def import_subscribers(db: Database, path: Path, now: datetime) -> SubscriberImport:
-    """Import ``email,name,topics`` rows; duplicates in the file are merged, bad rows reported."""
+def known_topics(db: Database, config: Config) -> set[str]:
+    """Topic slugs some section can have: topics of stored articles, the configured
+    section order, sponsors and the feed-category aliases."""
+    names = [*config.digest.section_order, *config.topic_aliases.values()]
+    return (
+        {slug for slug, _ in store.all_topics(db)}
+        | set(config.sponsors)
+        | {slugify(n) for n in names}
+    )
+
+
+def import_subscribers(
+    db: Database, path: Path, now: datetime, config: Config | None = None
+) -> SubscriberImport:
+    """Import ``email,name,topics`` rows; duplicates in the file are merged, bad rows reported.
+
+    IngestError for a file with no email column. With ``config``, topics no section
+    has are listed in ``unknown_topics`` (those readers would get nothing for them).
+    """
     report = SubscriberImport()
     rows: dict[str, tuple[str, str, set[str]]] = {}
-    for line, record in read_records(path, "csv"):
+    records = read_records(path, "csv")  # reads (and checks) the file first
+    columns = csv_columns(path)
+    if columns and "email" not in columns:
+        raise IngestError(
+            f"{path} has no email column (its columns: {', '.join(columns)}). The first "
+            "line must name the columns, like: email,name,topics"
+        )
+    for line, record in records:
         try:
             if isinstance(record, RowError):
                 raise record
@@ -142,6 +168,10 @@ def import_subscribers(db: Database, path: Path, now: datetime) -> SubscriberImp
     with db.atomic():
         for address, display_name, choices in rows.values():
             report.tally(save_subscriber(db, address, display_name, sorted(choices), now))
+    if config is not None:
+        known = known_topics(db, config)
+        chosen = {t for _, _, choices in rows.values() for t in choices}
+        report.unknown_topics = sorted(t for t in chosen if slugify(t) not in known)
     return report
 
 

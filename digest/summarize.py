@@ -18,6 +18,7 @@ from digest.boilerplate import (
     fold_words,
     is_full_page,
 )
+from digest.errors import IngestError
 
 log = logging.getLogger(__name__)
 
@@ -349,8 +350,25 @@ def decode_bytes(data: bytes) -> str:
     return data.decode("latin-1")
 
 
+def looks_binary(data: bytes) -> bool:
+    """True for bytes no text file holds: NUL bytes, or mostly control characters."""
+    head = data[:8192]
+    if b"\0" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 has NULs
+        return True
+    controls = sum(1 for b in head if b < 32 and b not in b"\t\n\r\f\x1b")
+    return bool(head) and controls / len(head) > 0.1
+
+
 def describe_file(data: bytes, max_chars: int) -> dict[str, str]:
-    """Title, excerpt and method for an article file (HTML page, fragment or text)."""
+    """Title, excerpt and method for an article file (HTML page, fragment or text).
+
+    IngestError for a binary file (an image, a PDF, an archive): it has no text to cut.
+    """
+    if looks_binary(data):
+        raise IngestError(
+            "That file is not text or HTML (it holds binary data); give the article's "
+            "HTML page or its text."
+        )
     text = decode_bytes(data)
     if looks_like_html(text):
         title = _html_title(text)

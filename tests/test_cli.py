@@ -270,3 +270,82 @@ def test_out_of_range_dates_never_reach_the_store_so_listing_keeps_working(
     assert (json.loads(result.stdout)["added"], json.loads(result.stdout)["skipped"]) == (1, 2)
     listing = invoke(runner, cfg, "articles", "list", "--json")
     assert listing.exit_code == 0, listing.output
+
+
+def test_test_copies_in_outbox_mode_say_where_they_were_written(
+    runner: CliRunner, cfg: Path
+) -> None:
+    result = invoke(runner, cfg, "send", "--test", "desk@example.com")
+    assert result.exit_code == 0, result.output
+    assert "written to" in result.stdout and "(no [smtp] host)" in result.stdout
+    folder = Path(result.stdout.split("written to ")[1].split(" (no")[0])
+    assert [p.name for p in folder.glob("*.eml")] == ["desk@example.com.eml"]
+
+
+def test_a_dry_run_names_who_is_skipped_and_why(runner: CliRunner, cfg: Path) -> None:
+    assert (
+        invoke(
+            runner, cfg, "subscribers", "add", "brand@example.org", "--topics", "Brand Protection"
+        ).exit_code
+        == 0
+    )
+    result = invoke(runner, cfg, "send", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "would skip brand@example.org: nothing this week in the chosen topics" in result.stdout
+    data = json.loads(invoke(runner, cfg, "send", "--dry-run", "--json").stdout)
+    assert [s["email"] for s in data["skipped_subscribers"]] == ["brand@example.org"]
+
+
+def test_subscriber_import_warns_of_unknown_topics_and_needs_an_email_column(
+    runner: CliRunner, cfg: Path, tmp_path: Path
+) -> None:
+    good = tmp_path / "s.csv"
+    good.write_text("email,name,topics\na@example.org,A,DNS\nb@example.org,B,Gardening\n")
+    result = invoke(runner, cfg, "subscribers", "import", str(good))
+    assert result.exit_code == 0, result.output
+    assert "no section has the topics Gardening" in result.stderr
+    assert "DNS" not in result.stderr.split("topics ")[1].split(";")[0]
+    headless = tmp_path / "h.csv"
+    headless.write_text("a@example.org,A,DNS\n")
+    result = invoke(runner, cfg, "subscribers", "import", str(headless))
+    assert result.exit_code == 1
+    assert "has no email column (its columns: a@example.org, a, dns)" in result.stderr
+
+
+def test_excerpt_of_a_binary_file_is_an_error(runner: CliRunner, tmp_path: Path) -> None:
+    picture = tmp_path / "photo.jpg"
+    picture.write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01" + bytes(range(256)) * 8)
+    result = runner.invoke(cli, ["excerpt", str(picture)])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: That file is not text or HTML")
+
+
+def test_sending_the_week_still_running_needs_force(runner: CliRunner, cfg: Path) -> None:
+    from datetime import UTC, datetime
+
+    from digest.config import load_config
+    from digest.gather import week_containing
+
+    config = load_config(cfg, {})
+    current = week_containing(datetime.now(UTC), config.tz).label
+    result = invoke(runner, cfg, "send", "--week", current)
+    assert result.exit_code == 1
+    assert f"Error: {current} is not over until" in result.stderr and "--force" in result.stderr
+    forced = invoke(runner, cfg, "send", "--week", current, "--force")
+    assert forced.exit_code == 0, forced.output  # the demo has no articles this week
+    assert "No published articles" in forced.stdout
+
+
+def test_init_without_demo_writes_placeholders_that_send_refuses(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    path = tmp_path / "fresh" / "digest.toml"
+    result = runner.invoke(cli, ["--config", str(path), "init"])
+    assert result.exit_code == 0, result.output
+    assert "CHANGE-ME" in path.read_text()
+    result = runner.invoke(cli, ["--config", str(path), "subscribers", "add", "a@example.org"])
+    assert result.exit_code == 0
+    result = runner.invoke(cli, ["--config", str(path), "send", "--test", "a@example.org"])
+    assert result.exit_code == 1
+    assert "name, from, base_url, postal_address" in result.stderr
+    assert "CHANGE-ME values" in result.stderr

@@ -1,6 +1,7 @@
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from digest import store
@@ -140,3 +141,16 @@ def test_a_quiet_week_is_skipped_by_default_or_sent_as_a_short_note(tmp_path: Pa
     assert report is not None and report.week == "2026-W48" and report.count("sent") == 6
     mail = next((quiet.outbox_path / "2026-W48").glob("*.eml")).read_text()
     assert "Nothing new was published this week." in mail
+
+
+def test_each_weekly_run_logs_what_it_did(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    config = make_config(tmp_path)
+    load_demo(config, store.open_store(config.store_path), NOW)
+    with caplog.at_level(logging.INFO, logger="digest"):
+        run_weekly(config, lambda: NOW)
+        run_weekly(config, lambda: NOW)
+    lines = [r.getMessage() for r in caplog.records if r.name == "digest.approval"]
+    assert "2026-W47: 6 sent, 0 deferred, 0 failed, 0 bounced, 0 skipped" in lines
+    assert "2026-W47: already sent earlier; nothing to do" in lines

@@ -30,8 +30,9 @@ from digest.resources import write_default_config
 def init(obj: Context, demo: bool) -> None:
     """Create the config file (if missing) and the database; --demo adds sample data."""
     path = config_path(obj.config_file, os.environ)
-    if write_default_config(path):
-        click.echo(f"Wrote {path}: edit it to name your newsletter and relay.")
+    if write_default_config(path, placeholders=not demo):
+        hint = "" if demo else " (send refuses until the CHANGE-ME values are filled in)"
+        click.echo(f"Wrote {path}: edit it to name your newsletter and relay{hint}.")
     config = obj.config()
     db = obj.store(config)
     click.echo(f"Store ready at {config.store_path}")

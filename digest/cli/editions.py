@@ -111,6 +111,7 @@ def _serve_preview(obj: Context, port: int, open_: bool) -> None:
     metavar="EMAIL[,EMAIL]",
     help="Send a [TEST] copy to these addresses only; freezes nothing.",
 )
+@click.option("--force", is_flag=True, help="Send a week that is not over yet.")
 @json_option
 @pass_context
 def send(
@@ -120,6 +121,7 @@ def send(
     resume: bool,
     shard: str | None,
     test_to: str | None,
+    force: bool,
     as_json: bool,
 ) -> None:
     """Freeze the week's edition and deliver it to every active subscriber."""
@@ -145,6 +147,7 @@ def send(
         dry_run=dry_run,
         shard=part,
         progress=None if as_json else SendProgress(),
+        force=force,
     )
     if report is None:
         say(
@@ -162,8 +165,12 @@ def send(
     }
     where = "" if config.smtp.host else f" (outbox: {config.outbox_path / report.week})"
     data["warnings"] = report.warnings
+    if dry_run:
+        data["skipped_subscribers"] = [{"email": e, "reason": r} for e, r in report.skipped]
     say(as_json, data, _send_summary(report, dry_run) + where)
     if not as_json:
+        for email, reason in report.skipped if dry_run else []:
+            click.echo(f"  would skip {email}: {reason}")
         for warning in report.warnings:
             click.echo(f"Warning: {warning}", err=True)
     failed = report.count("failed") + report.count("bounced")
@@ -196,7 +203,13 @@ def _send_test(obj: Context, week: str | None, test_to: str, as_json: bool) -> N
         "sent": report.sent,
         "failed": [{"email": e, "reason": r} for e, r in report.failed],
     }
-    say(as_json, data, f"Test copy of {report.week} sent to {', '.join(report.sent) or 'nobody'}")
+    who = ", ".join(report.sent) or "nobody"
+    if report.outbox is not None:  # no relay configured: files, not mail
+        data["outbox"] = str(report.outbox)
+        line = f"Test copy of {report.week} for {who} written to {report.outbox} (no [smtp] host)"
+    else:
+        line = f"Test copy of {report.week} sent to {who}"
+    say(as_json, data, line)
     if report.failed:
         raise click.ClickException(
             "Test copy not delivered to " + "; ".join(f"{e} ({r})" for e, r in report.failed)

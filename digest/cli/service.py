@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from pathlib import Path
 
 import click
@@ -23,6 +24,8 @@ def schedule(obj: Context) -> None:
     """Run the weekly schedule in the foreground: each run sends last week's edition."""
     from digest.scheduler import next_run, weekly_scheduler
 
+    # What each run did is the schedule's output: say it at the default level too.
+    logging.getLogger("digest").setLevel(logging.INFO)
     config = obj.config()
     scheduler = weekly_scheduler(obj.config, now)
     click.echo(

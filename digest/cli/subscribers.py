@@ -61,7 +61,7 @@ def subscribers_import(obj: Context, file: Path, as_json: bool) -> None:
     from digest.subscribers import import_subscribers
 
     config = obj.config()
-    report = import_subscribers(obj.store(config), file, now())
+    report = import_subscribers(obj.store(config), file, now(), config)
     if as_json:
         emit(report.as_dict())
         return
@@ -73,6 +73,13 @@ def subscribers_import(obj: Context, file: Path, as_json: bool) -> None:
         click.echo(
             f"{report.kept} unsubscribed or bounced addresses left as they were; "
             "use `subscribers reactivate EMAIL` for anyone who asked to return."
+        )
+    if report.unknown_topics:
+        click.echo(
+            f"Warning: no section has the topics {', '.join(report.unknown_topics)}; "
+            "readers who chose only those get nothing. Check the spelling, or add them "
+            "to [digest] section_order or [topics].",
+            err=True,
         )
     for err in report.errors:
         click.echo(f"  line {err['line']}: {err['reason']} ({err['value']!r})", err=True)

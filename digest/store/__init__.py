@@ -38,6 +38,7 @@ from digest.store.deliveries import (
     open_delivery_count,
     record_deliveries,
     record_delivery,
+    skipped_deliveries,
 )
 from digest.store.editions import (
     EditionRow,
@@ -111,6 +112,7 @@ __all__ = [
     "renew_lock",
     "request_approval",
     "set_subscriber_status",
+    "skipped_deliveries",
     "subscriber_events",
     "subscriber_status",
     "swap_lock_holder",

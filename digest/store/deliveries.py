@@ -92,3 +92,14 @@ def delivery_counts(db: Database, edition_id: int) -> dict[str, int]:
         [edition_id],
     )
     return {r["status"]: r["n"] for r in rows}
+
+
+def skipped_deliveries(db: Database, edition_id: int) -> list[tuple[str, str]]:
+    """(email, reason) of an edition's skipped deliveries, by subscriber."""
+    rows = db.query(
+        "SELECT s.email, d.last_error FROM deliveries d JOIN subscribers s "
+        "ON s.id = d.subscriber_id WHERE d.edition_id = ? AND d.status = 'skipped' "
+        "ORDER BY d.subscriber_id",
+        [edition_id],
+    )
+    return [(r["email"], r["last_error"]) for r in rows]

@@ -12,7 +12,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from digest.errors import EditionError
-from digest.models import RenderedVariant
+from digest.models import NOTHING_IN_TOPICS, RenderedVariant
 from digest.store.columns import from_db_time, insert_row, to_db_time
 from digest.store.deliveries import delivery_counts
 
@@ -109,7 +109,7 @@ def _mark_skipped(db: Database, edition_id: int, keys: Sequence[str], stamp: str
         db.execute(
             "UPDATE deliveries SET status = 'skipped', last_error = ?, updated_at = ? "
             "WHERE edition_id = ? AND variant = ?",
-            ["nothing this week in the chosen topics", stamp, edition_id, key],
+            [NOTHING_IN_TOPICS, stamp, edition_id, key],
         )
 
 
