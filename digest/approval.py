@@ -14,10 +14,11 @@ from sqlite_utils import Database
 from digest import store
 from digest.config import Config
 from digest.edition import build_edition, resolve_week
-from digest.errors import EditionError
+from digest.errors import DigestError, EditionError
 from digest.feeds import import_configured_feeds
 from digest.gather import last_complete_week
 from digest.models import DELIVERY_STATUSES, Clock, Edition, SendReport, Week
+from digest.returns import process_configured_mail
 from digest.sending import send_edition, send_test
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ def _run_weekly(config: Config, clock: Clock) -> SendReport | None:
     for report in import_configured_feeds(db, config, clock()):
         if report.status == "error":  # one dead feed never stops the edition
             log.warning("feed %s: %s", report.source, report.problem)
+    _process_returns(db, config, clock)
     week = last_complete_week(clock(), config.tz)
     edition = None
     if store.get_edition(db, week.label) is None:
@@ -67,6 +69,22 @@ def _run_weekly(config: Config, clock: Clock) -> SendReport | None:
         if config.schedule.hold and not _released(config, db, week, clock, edition):
             return None
     return _send(config, db, week, clock, edition)
+
+
+def _process_returns(db: Database, config: Config, clock: Clock) -> None:
+    """Bounces and complaints first, so nobody who left is in the edition; a mailbox
+    that cannot be read is logged and the edition goes on."""
+    try:
+        for mail in process_configured_mail(db, config, clock()):
+            log.info(
+                "return path: %d bounced, %d soft bounces, %d complaints, %d unsubscribed",
+                mail.bounced,
+                mail.soft,
+                mail.complaints,
+                mail.unsubscribed,
+            )
+    except DigestError as e:
+        log.error("the return-path mailbox could not be processed: %s", e)
 
 
 def _send(

@@ -24,7 +24,7 @@ from digest.models import Sponsor, slugify
 
 DEFAULT_PATH = Path("config") / "digest.toml"
 ENV_PREFIX = "DIGEST_"
-SECRET_KEYS = {("smtp", "password")}
+SECRET_KEYS = {("smtp", "password"), ("imap", "password")}
 TLS_MODES = ("none", "starttls", "tls")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -86,6 +86,30 @@ class SmtpConfig:
     retries: int = 3
     ca_file: str = ""  # extra CA bundle (PEM) for a relay with a private certificate
     password: str = ""  # from DIGEST_SMTP_PASSWORD only
+    return_path: str = ""  # the envelope sender bounces go to; default: the From address
+    verp: bool = False  # bounces+<signed subscriber ref>@<return_path's domain>
+
+
+@dataclass(frozen=True)
+class BouncesConfig:
+    """What comes back after the relay accepted a message: bounces and complaints."""
+
+    soft_limit: int = 3  # soft bounces from this many different editions: bounced
+    maildir: str = ""  # the return-path mailbox the weekly run reads first; "" = none
+
+
+@dataclass(frozen=True)
+class ImapConfig:
+    """A hosted return-path mailbox, read by `process-mail --imap` and the weekly run."""
+
+    host: str = ""  # "" = no IMAP mailbox
+    port: int = 993
+    tls: str = "tls"  # none | starttls | tls
+    username: str = ""
+    folder: str = "INBOX"
+    timeout: float = 30.0
+    ca_file: str = ""
+    password: str = ""  # from DIGEST_IMAP_PASSWORD only
 
 
 @dataclass(frozen=True)
@@ -141,6 +165,8 @@ class Config:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     digest: DigestConfig = field(default_factory=DigestConfig)
     feeds: FeedsConfig = field(default_factory=FeedsConfig)
+    bounces: BouncesConfig = field(default_factory=BouncesConfig)
+    imap: ImapConfig = field(default_factory=ImapConfig)
     sponsors: Mapping[str, Sponsor] = field(default_factory=dict)  # by topic slug
     topic_aliases: Mapping[str, str] = field(default_factory=dict)  # lower-case category
     secret: str = ""  # DIGEST_SECRET
@@ -183,6 +209,16 @@ class Config:
         return parseaddr(self.newsletter.sender)[1]
 
     @cached_property
+    def return_path(self) -> str:
+        """The envelope sender (MAIL FROM) without VERP: [smtp] return_path or From."""
+        return parseaddr(self.smtp.return_path)[1] or self.sender_address
+
+    @property
+    def bounce_maildir(self) -> Path | None:
+        """The return-path Maildir the weekly run reads, if one is configured."""
+        return self.resolve(self.bounces.maildir) if self.bounces.maildir else None
+
+    @cached_property
     def list_id(self) -> str:
         """The List-Id value's identifier: '<name-slug>.<sender domain>'."""
         domain = self.sender_address.rpartition("@")[2].lower()
@@ -211,6 +247,8 @@ _SECTIONS: dict[str, type] = {
     "schedule": ScheduleConfig,
     "digest": DigestConfig,
     "feeds": FeedsConfig,
+    "bounces": BouncesConfig,
+    "imap": ImapConfig,
 }
 # TOML keys that are Python keywords or would shadow a builtin.
 _KEY_ALIASES = {("newsletter", "from"): "sender"}
@@ -412,6 +450,14 @@ def _check_values(c: Config) -> None:
         ) from None
     if c.smtp.tls not in TLS_MODES:
         raise bad("smtp", "tls", c.smtp.tls, "one of " + ", ".join(TLS_MODES))
+    if c.smtp.return_path and "@" not in parseaddr(c.smtp.return_path)[1]:
+        raise bad("smtp", "return_path", c.smtp.return_path, "an address like bounces@example.com")
+    if c.imap.tls not in TLS_MODES:
+        raise bad("imap", "tls", c.imap.tls, "one of " + ", ".join(TLS_MODES))
+    if not 1 <= c.imap.port <= 65535:
+        raise bad("imap", "port", c.imap.port, "a port from 1 to 65535")
+    if c.bounces.soft_limit < 1:
+        raise bad("bounces", "soft_limit", c.bounces.soft_limit, "a whole number of at least 1")
     if not 1 <= c.smtp.port <= 65535:
         raise bad("smtp", "port", c.smtp.port, "a port from 1 to 65535")
     for key in ("concurrency", "max_per_connection"):

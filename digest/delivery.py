@@ -37,6 +37,7 @@ from digest.mailer import (
 )
 from digest.message import PreparedVariant, ascii_domain, build_message, prepare_variant
 from digest.models import Clock
+from digest.tokens import verp_address
 
 Progress = Callable[[int, int], None]  # (done, total) for this run
 Shard = tuple[int, int]  # (i, n): subscribers whose id is i-1 modulo n
@@ -210,18 +211,24 @@ def _jobs(
             store.record_deliveries(db, [(d.id, "skipped", reason) for d in gone], clock())
         for d in batch:
             if d not in gone:
-                yield _job(config, prepared[d.variant], d)
+                yield _job(config, prepared[d.variant], d, edition_id)
 
 
-def _job(config: Config, prepared: PreparedVariant, d: store.OpenDelivery) -> Job:
+def _job(config: Config, prepared: PreparedVariant, d: store.OpenDelivery, edition_id: int) -> Job:
     """One subscriber's message. An address stored before domains were kept in their
-    ASCII form goes out in it; one that cannot be encoded fails alone, never the run."""
+    ASCII form goes out in it; one that cannot be encoded fails alone, never the run.
+    With ``[smtp] verp``, the envelope sender names the subscriber and the edition."""
     try:
         subscriber = replace(d.subscriber, email=ascii_domain(d.subscriber.email))
         data = build_message(config, prepared, subscriber)
     except (UnicodeError, HeaderError) as e:
         return Job(d.id, d.subscriber.id, d.subscriber.email, b"", 0, f"cannot be encoded: {e}")
-    return Job(d.id, d.subscriber.id, subscriber.email, data, 0)
+    sender = (
+        verp_address(config.secret, config.list_id, config.return_path, d.subscriber.id, edition_id)
+        if config.smtp.verp
+        else ""
+    )
+    return Job(d.id, d.subscriber.id, subscriber.email, data, 0, sender=sender)
 
 
 def _transport(config: Config, week: str) -> ConnectionFactory:
@@ -233,10 +240,10 @@ def _transport(config: Config, week: str) -> ConnectionFactory:
 def pool_settings(config: Config, shard: Shard = (1, 1)) -> PoolSettings:
     """The pool for this config; rate limits are split evenly over the shards."""
     if not config.smtp.host:
-        return PoolSettings(sender=config.sender_address, concurrency=1, retries=0)
+        return PoolSettings(sender=config.return_path, concurrency=1, retries=0)
     s = config.smtp
     return PoolSettings(
-        config.sender_address,
+        config.return_path,
         s.concurrency,
         s.rate / shard[1],
         s.max_per_connection,

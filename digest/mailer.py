@@ -15,7 +15,7 @@ import os
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -35,6 +35,7 @@ class Job:
     data: bytes
     attempts: int = 0
     unsendable: str = ""  # why this message cannot be sent at all (it fails alone)
+    sender: str = ""  # this message's envelope sender (VERP); "" = the pool's
 
 
 @dataclass(frozen=True)
@@ -332,7 +333,7 @@ class _Pool:
                     conn = await self._open()
                 for bucket in self.buckets:
                     await bucket.take()
-                await conn.send(self.settings.sender, job.recipient, job.data)
+                await conn.send(job.sender or self.settings.sender, job.recipient, job.data)
             except SendFailure as failure:
                 if failure.reconnect and conn is not None:
                     await self._close(conn)
@@ -390,9 +391,7 @@ class _Pool:
 
     async def _retry_later(self, job: Job) -> None:
         await asyncio.sleep(self.settings.backoff * 2**job.attempts)
-        await self.queue.put(
-            Job(job.delivery_id, job.subscriber_id, job.recipient, job.data, job.attempts + 1)
-        )
+        await self.queue.put(replace(job, attempts=job.attempts + 1))
         self.queue.task_done()
 
 

@@ -253,7 +253,9 @@ def week_to_resume(db: Database) -> str:
 
 
 def edition_status(db: Database) -> list[dict[str, Any]]:
-    """`status`: every edition, newest first, with its delivery counts by status."""
+    """`status`: every edition, newest first, with its delivery counts by status and the
+    bounces and complaints that came back for it later."""
+    returns = store.return_counts_by_edition(db)
     return [
         {
             "week": row.week,
@@ -263,6 +265,11 @@ def edition_status(db: Database) -> list[dict[str, Any]]:
             "created_at": row.created_at,
             "finished_at": row.finished_at,
             **{s: counts.get(s, 0) for s in DELIVERY_STATUSES},
+            "returned": {
+                "hard_bounces": returns.get(row.id, {}).get("bounced", 0),
+                "soft_bounces": returns.get(row.id, {}).get("soft-bounce", 0),
+                "complaints": returns.get(row.id, {}).get("complaint", 0),
+            },
         }
         for row, counts in store.list_editions(db)
     ]

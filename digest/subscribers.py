@@ -116,6 +116,24 @@ def list_subscribers(db: Database, status: str | None = None) -> Iterator[Subscr
     return store.iter_subscribers(db, status)
 
 
+def subscriber_rows(db: Database, status: str | None = None) -> Iterator[dict[str, Any]]:
+    """`subscribers list`: each subscriber with the bounces and complaints that came back."""
+    returns = store.return_counts_by_subscriber(db)
+    for s in store.iter_subscribers(db, status):
+        back = returns.get(s.id, {})
+        yield {
+            "email": s.email,
+            "name": s.name,
+            "topics": list(s.topics),
+            "status": s.status,
+            "returned": {
+                "hard_bounces": back.get("bounced", 0),
+                "soft_bounces": back.get("soft-bounce", 0),
+                "complaints": back.get("complaint", 0),
+            },
+        }
+
+
 def export_subscribers(db: Database, out: TextIO, status: str | None = None) -> int:
     """`subscribers export`: the list as spreadsheet-safe CSV; return how many rows."""
     return export_csv(store.iter_subscribers(db, status), out)

@@ -34,3 +34,33 @@ def _signature(secret: str, list_id: str, subscriber_id: int) -> str:
     message = f"unsubscribe\x1f{list_id}\x1f{subscriber_id}".encode()
     mac = hmac.new(secret.encode(), message, hashlib.sha256).digest()
     return base64.urlsafe_b64encode(mac[:16]).decode().rstrip("=")
+
+
+# VERP: bounces+<subscriber>.<edition>.<signature>@domain. Lower-case hex only: mail
+# systems may change the case of a local part on the way back.
+_VERP = re.compile(r"\+([1-9][0-9]{0,17})\.([1-9][0-9]{0,17})\.([0-9a-f]{16})@")
+
+
+def verp_address(
+    secret: str, list_id: str, return_path: str, subscriber_id: int, edition_id: int
+) -> str:
+    """The envelope sender for one subscriber's copy of one edition: a bounce to it names
+    the subscriber and the edition even when the report itself does not."""
+    local, _, domain = return_path.rpartition("@")
+    signature = _verp_signature(secret, list_id, subscriber_id, edition_id)
+    return f"{local}+{subscriber_id}.{edition_id}.{signature}@{domain}"
+
+
+def parse_verp(secret: str, list_id: str, address: str) -> tuple[int, int] | None:
+    """(subscriber id, edition id) from a VERP address digest signed; None otherwise."""
+    found = _VERP.search(address.lower())
+    if found is None:
+        return None
+    subscriber_id, edition_id = int(found.group(1)), int(found.group(2))
+    expected = _verp_signature(secret, list_id, subscriber_id, edition_id)
+    return (subscriber_id, edition_id) if hmac.compare_digest(found.group(3), expected) else None
+
+
+def _verp_signature(secret: str, list_id: str, subscriber_id: int, edition_id: int) -> str:
+    message = f"verp\x1f{list_id}\x1f{subscriber_id}\x1f{edition_id}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:16]

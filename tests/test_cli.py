@@ -138,7 +138,13 @@ def test_subscriber_commands(runner: CliRunner, cfg: Path, tmp_path: Path) -> No
     )
     assert listed == {
         "subscribers": [
-            {"email": "New@example.org", "name": "N", "topics": ["dns"], "status": "unsubscribed"}
+            {
+                "email": "New@example.org",
+                "name": "N",
+                "topics": ["dns"],
+                "status": "unsubscribed",
+                "returned": {"hard_bounces": 0, "soft_bounces": 0, "complaints": 0},
+            }
         ]
     }
     assert invoke(runner, cfg, "subscribers", "remove", "ghost@example.org").exit_code == 1

@@ -16,10 +16,10 @@ from digest.errors import ConfigError, DigestError, IngestError
 from digest.frozen import edition_payload
 from digest.gather import week_window
 from digest.models import Subscriber
+from digest.returns import process_return_path
 from digest.sending import send_edition
 from digest.subscribers import export_csv, import_subscribers, save_subscriber
 from digest.tokens import sign_token
-from digest.unsubscribe import process_maildir
 
 from .conftest import NOW, SECRET, make_config
 
@@ -94,18 +94,17 @@ def test_mailto_requests_from_a_maildir(tmp_path: Path, config: Config, db: Any)
             "hello",
         ],
     )
-    report = process_maildir(db, config, path, NOW)
-    assert (report.unsubscribed, report.already, len(report.invalid)) == (1, 1, 2)
+    report = process_return_path(db, config, NOW, maildir=path)
+    assert (report.unsubscribed, report.already) == (1, 1)
+    assert [u["reason"] for u in report.unmatched] == ["bad token"]  # the forged one
+    assert report.messages == {"unsubscribe": 3, "other": 1}  # "hello" changes nothing
     assert store.get_subscriber_by_id(db, 2).status == "unsubscribed"  # type: ignore[union-attr]
     assert store.subscriber_events(db, 2) == [("unsubscribed", "mailto")]
     assert not list((path / "new").iterdir())  # filed as seen: not applied twice
-    assert process_maildir(db, config, path, NOW).as_dict() == {
-        "unsubscribed": 0,
-        "already": 0,
-        "invalid": [],
-    }
+    again = process_return_path(db, config, NOW, maildir=path)
+    assert (again.messages, again.unsubscribed, again.unmatched) == ({}, 0, [])
     with pytest.raises(DigestError, match="is not a Maildir"):
-        process_maildir(db, config, tmp_path, NOW)
+        process_return_path(db, config, NOW, maildir=tmp_path)
 
 
 def test_unsubscribed_and_bounced_are_left_out_of_next_edition_and_of_a_resume(

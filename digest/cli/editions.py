@@ -311,4 +311,11 @@ def status(obj: Context, as_json: bool) -> None:
         click.echo("No editions yet.")
     for e in editions:
         counts = ", ".join(f"{e.get(s, 0)} {s}" for s in DELIVERY_STATUSES)
-        click.echo(f"{e['week']}  {e['status']:<6}  {counts}  {e['subject']}")
+        back = e["returned"]
+        returned = (
+            f"; came back: {back['hard_bounces']} hard, {back['soft_bounces']} soft, "
+            f"{back['complaints']} complaints"
+            if any(back.values())
+            else ""
+        )
+        click.echo(f"{e['week']}  {e['status']:<6}  {counts}{returned}  {e['subject']}")

@@ -59,22 +59,44 @@ def serve(obj: Context, host: str, port: int) -> None:
     )
 
 
+@cli.command("process-mail")
+@click.argument("maildir", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--imap", is_flag=True, help="Read the [imap] mailbox instead of a Maildir.")
+@json_option
+@pass_context
+def process_mail(obj: Context, maildir: Path | None, imap: bool, as_json: bool) -> None:
+    """Apply bounces, complaints and unsubscribe requests from the return-path mailbox."""
+    _process_mail(obj, maildir, imap, as_json)
+
+
 @cli.command("process-unsubscribes")
 @click.argument("maildir", type=click.Path(file_okay=False, path_type=Path))
 @json_option
 @pass_context
 def process_unsubscribes(obj: Context, maildir: Path, as_json: bool) -> None:
-    """Apply the mailto unsubscribe requests that arrived in a Maildir."""
-    from digest.unsubscribe import process_maildir
+    """The same as `process-mail MAILDIR` (its earlier name)."""
+    _process_mail(obj, maildir, False, as_json)
 
+
+def _process_mail(obj: Context, maildir: Path | None, imap: bool, as_json: bool) -> None:
+    from digest.returns import process_return_path
+
+    if (maildir is None) == (not imap):
+        raise click.UsageError("Give a MAILDIR, or --imap to read the [imap] mailbox.")
     config = obj.config()
-    report = process_maildir(obj.store(config), config, maildir, now())
+    report = process_return_path(obj.store(config), config, now(), maildir=maildir, imap=imap)
     if as_json:
         emit(report.as_dict())
         return
+    kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(report.messages.items()))
+    click.echo(f"{sum(report.messages.values())} messages ({kinds or 'none'})")
     click.echo(
-        f"{report.unsubscribed} unsubscribed, {report.already} already out, "
-        f"{len(report.invalid)} not understood"
+        f"{report.bounced} bounced, {report.soft} soft bounces counted, "
+        f"{report.complaints} complaints, {report.unsubscribed} unsubscribed, "
+        f"{report.already} already off the list, {len(report.unmatched)} matched no one"
     )
-    for item in report.invalid:
-        click.echo(f"  {item['message']}: {item['reason']} ({item['subject']!r})", err=True)
+    for item in report.unmatched:
+        click.echo(
+            f"  {item['message']}: {item['kind']} {item.get('address', '')}: {item['reason']}",
+            err=True,
+        )

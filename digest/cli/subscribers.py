@@ -91,19 +91,23 @@ def subscribers_import(obj: Context, file: Path, as_json: bool) -> None:
 @pass_context
 def subscribers_list(obj: Context, status: str | None, as_json: bool) -> None:
     """List subscribers."""
-    from digest.subscribers import list_subscribers
+    from digest.subscribers import subscriber_rows
 
     config = obj.config()
-    rows = [
-        {"email": s.email, "name": s.name, "topics": list(s.topics), "status": s.status}
-        for s in list_subscribers(obj.store(config), status)
-    ]
+    rows = list(subscriber_rows(obj.store(config), status))
     if as_json:
         emit({"subscribers": rows})
         return
     for r in rows:
         topics = ", ".join(r["topics"]) or "all topics"
-        click.echo(f"{r['email']}  {r['name']}  [{topics}]  {r['status']}")
+        back = r["returned"]
+        returned = (
+            f"  (bounces: {back['hard_bounces']} hard, {back['soft_bounces']} soft; "
+            f"complaints: {back['complaints']})"
+            if any(back.values())
+            else ""
+        )
+        click.echo(f"{r['email']}  {r['name']}  [{topics}]  {r['status']}{returned}")
 
 
 @subscribers.command("export")

@@ -56,7 +56,9 @@ from digest.store.editions import (
 from digest.store.feeds import FeedRow, add_feed, list_feeds, record_feed_fetch, remove_feed
 from digest.store.schema import migrations
 from digest.store.subscribers import (
+    RETURN_EVENTS,
     active_topic_choices,
+    add_event,
     bounce_subscribers,
     change_subscriber,
     delete_subscriber,
@@ -64,7 +66,10 @@ from digest.store.subscribers import (
     get_subscriber_by_id,
     insert_subscriber,
     iter_subscribers,
+    return_counts_by_edition,
+    return_counts_by_subscriber,
     set_subscriber_status,
+    soft_bounce_editions,
     subscriber_events,
     subscriber_status,
     topics_key,
@@ -72,10 +77,12 @@ from digest.store.subscribers import (
 )
 
 __all__ = [
+    "RETURN_EVENTS",
     "EditionRow",
     "FeedRow",
     "OpenDelivery",
     "active_topic_choices",
+    "add_event",
     "add_feed",
     "all_articles",
     "all_topics",
@@ -111,8 +118,11 @@ __all__ = [
     "remove_feed",
     "renew_lock",
     "request_approval",
+    "return_counts_by_edition",
+    "return_counts_by_subscriber",
     "set_subscriber_status",
     "skipped_deliveries",
+    "soft_bounce_editions",
     "subscriber_events",
     "subscriber_status",
     "swap_lock_holder",

@@ -172,3 +172,12 @@ def m005_subscriber_ids_never_reused(db: Database) -> None:
     db.execute("ALTER TABLE subscribers_new RENAME TO subscribers")
     db.execute("CREATE UNIQUE INDEX subscribers_email ON subscribers (email COLLATE NOCASE)")
     db.execute("CREATE INDEX subscribers_status ON subscribers (status, id)")
+
+
+@migrations()
+def m006_event_details(db: Database) -> None:
+    """What a returned message said (status code, reason) and which edition it was about,
+    on each subscriber event: the bounce and complaint record."""
+    db.execute("ALTER TABLE subscriber_events ADD COLUMN detail TEXT NOT NULL DEFAULT ''")
+    db.execute("ALTER TABLE subscriber_events ADD COLUMN edition_id INTEGER")
+    db.execute("CREATE INDEX subscriber_events_event ON subscriber_events (event, edition_id)")

@@ -65,8 +65,12 @@ def change_subscriber(
     *,
     status: str | None = None,
     topics: Sequence[str] | None = None,
+    event: str = "",
+    detail: str = "",
+    edition_id: int | None = None,
 ) -> bool:
-    """Change status and/or topic choice, logging the event; False when nothing changed."""
+    """Change status and/or topic choice, logging the event (named after the new status,
+    unless ``event`` names it, e.g. ``complaint``); False when nothing changed."""
     current = get_subscriber_by_id(db, subscriber_id)
     if current is None:
         return False
@@ -80,12 +84,65 @@ def change_subscriber(
             "UPDATE subscribers SET status = ?, topics = ?, updated_at = ? WHERE id = ?",
             [new_status, new_topics, stamp, subscriber_id],
         )
-        event = new_status if new_status != current.status else "topics"
-        db.execute(
-            "INSERT INTO subscriber_events (subscriber_id, event, source, at) VALUES (?, ?, ?, ?)",
-            [subscriber_id, event, source, stamp],
-        )
+        name = event or (new_status if new_status != current.status else "topics")
+        add_event(db, subscriber_id, name, source, now, detail, edition_id)
     return True
+
+
+def add_event(
+    db: Database,
+    subscriber_id: int,
+    event: str,
+    source: str,
+    now: datetime,
+    detail: str = "",
+    edition_id: int | None = None,
+) -> None:
+    """Record an event that changes no status (a soft bounce, a report)."""
+    db.execute(
+        "INSERT INTO subscriber_events (subscriber_id, event, source, at, detail, edition_id) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        [subscriber_id, event, source, to_db_time(now), detail, edition_id],
+    )
+
+
+def soft_bounce_editions(db: Database, subscriber_id: int) -> int:
+    """From how many different editions a subscriber's soft bounces came (a bounce
+    that named no edition counts as one of its own)."""
+    row = db.conn.execute(
+        "SELECT count(DISTINCT coalesce(edition_id, -id)) FROM subscriber_events "
+        "WHERE subscriber_id = ? AND event = 'soft-bounce'",
+        (subscriber_id,),
+    ).fetchone()
+    return int(row[0])
+
+
+RETURN_EVENTS = ("bounced", "soft-bounce", "complaint")
+
+
+def return_counts_by_edition(db: Database) -> dict[int, dict[str, int]]:
+    """{edition id: {event: n}} of hard bounces, soft bounces and complaints."""
+    rows = db.query(
+        "SELECT edition_id, event, count(*) AS n FROM subscriber_events "
+        "WHERE event IN ('bounced', 'soft-bounce', 'complaint') AND edition_id IS NOT NULL "
+        "GROUP BY edition_id, event"
+    )
+    counts: dict[int, dict[str, int]] = {}
+    for r in rows:
+        counts.setdefault(r["edition_id"], {})[r["event"]] = r["n"]
+    return counts
+
+
+def return_counts_by_subscriber(db: Database) -> dict[int, dict[str, int]]:
+    """{subscriber id: {event: n}} of hard bounces, soft bounces and complaints."""
+    rows = db.query(
+        "SELECT subscriber_id, event, count(*) AS n FROM subscriber_events "
+        "WHERE event IN ('bounced', 'soft-bounce', 'complaint') GROUP BY subscriber_id, event"
+    )
+    counts: dict[int, dict[str, int]] = {}
+    for r in rows:
+        counts.setdefault(r["subscriber_id"], {})[r["event"]] = r["n"]
+    return counts
 
 
 def subscriber_events(db: Database, subscriber_id: int) -> list[tuple[str, str]]:
