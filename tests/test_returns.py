@@ -392,3 +392,37 @@ def test_with_verp_each_message_goes_from_its_own_return_path(
         assert found is not None and found[1] == report.edition_id
         subscriber = store.get_subscriber_by_id(db, found[0])
         assert subscriber is not None and [subscriber.email] == received.rcpt_tos
+
+
+def test_process_mail_on_the_command_line_and_what_status_shows(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from digest.cli import cli
+
+    runner = CliRunner()
+    cfg = tmp_path / "config" / "digest.toml"
+    env = {"DIGEST_SECRET": SECRET, "DIGEST_SMTP_HOST": ""}
+    assert runner.invoke(cli, ["--config", str(cfg), "init", "--demo"], env=env).exit_code == 0
+    assert runner.invoke(cli, ["--config", str(cfg), "send"], env=env).exit_code == 0
+    from digest.config import load_config
+
+    config = load_config(cfg, env)
+    db = store.open_store(config.store_path)
+    reader = store.get_subscriber(db, "ben.hughes@example.org")
+    assert reader is not None
+    message_id = f"<2026-W47.{reader.id}.{config.list_id}@news.example.com>"
+    week = next(iter(store.list_editions(db)))[0].week
+    message_id = message_id.replace("2026-W47", week)
+    raw = _dsn(config.sender_address, "ben.hughes@example.org", "5.1.1", message_id)
+    box = _maildir(tmp_path / "Maildir", [raw])
+    result = runner.invoke(cli, ["--config", str(cfg), "process-mail", str(box)], env=env)
+    assert result.exit_code == 0, result.output
+    assert "1 bounced" in result.stdout
+    status = runner.invoke(cli, ["--config", str(cfg), "status"], env=env)
+    assert "came back: 1 hard, 0 soft bounces, 0 complaints" in status.stdout
+    listed = runner.invoke(cli, ["--config", str(cfg), "subscribers", "list"], env=env)
+    assert (
+        "ben.hughes@example.org" in listed.stdout and "bounced  came back: 1 hard" in listed.stdout
+    )
+    none = runner.invoke(cli, ["--config", str(cfg), "process-mail"], env=env)
+    assert none.exit_code == 2

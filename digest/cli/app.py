@@ -121,3 +121,13 @@ def say(as_json: bool, data: dict[str, Any], line: str) -> None:
 def main() -> None:
     """The console-script entry point."""
     cli(prog_name="digest")
+
+
+def returned_note(back: dict[str, int], lead: str) -> str:
+    """' <lead> 1 hard, 2 soft bounces, 0 complaints' when anything came back, else ''."""
+    if not any(back.values()):
+        return ""
+    return (
+        f"{lead}{back['hard_bounces']} hard, {back['soft_bounces']} soft bounces, "
+        f"{back['complaints']} complaints"
+    )

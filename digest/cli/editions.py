@@ -16,6 +16,7 @@ from digest.cli.app import (
     json_option,
     now,
     pass_context,
+    returned_note,
     say,
     week_option,
 )
@@ -311,11 +312,5 @@ def status(obj: Context, as_json: bool) -> None:
         click.echo("No editions yet.")
     for e in editions:
         counts = ", ".join(f"{e.get(s, 0)} {s}" for s in DELIVERY_STATUSES)
-        back = e["returned"]
-        returned = (
-            f"; came back: {back['hard_bounces']} hard, {back['soft_bounces']} soft, "
-            f"{back['complaints']} complaints"
-            if any(back.values())
-            else ""
-        )
+        returned = returned_note(e["returned"], "; came back: ")
         click.echo(f"{e['week']}  {e['status']:<6}  {counts}{returned}  {e['subject']}")

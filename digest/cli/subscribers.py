@@ -15,6 +15,7 @@ from digest.cli.app import (
     json_option,
     now,
     pass_context,
+    returned_note,
 )
 from digest.models import SUBSCRIBER_STATUSES
 
@@ -100,13 +101,7 @@ def subscribers_list(obj: Context, status: str | None, as_json: bool) -> None:
         return
     for r in rows:
         topics = ", ".join(r["topics"]) or "all topics"
-        back = r["returned"]
-        returned = (
-            f"  (bounces: {back['hard_bounces']} hard, {back['soft_bounces']} soft; "
-            f"complaints: {back['complaints']})"
-            if any(back.values())
-            else ""
-        )
+        returned = returned_note(r["returned"], "  came back: ")
         click.echo(f"{r['email']}  {r['name']}  [{topics}]  {r['status']}{returned}")
 
 

@@ -122,26 +122,24 @@ RETURN_EVENTS = ("bounced", "soft-bounce", "complaint")
 
 def return_counts_by_edition(db: Database) -> dict[int, dict[str, int]]:
     """{edition id: {event: n}} of hard bounces, soft bounces and complaints."""
-    rows = db.query(
-        "SELECT edition_id, event, count(*) AS n FROM subscriber_events "
-        "WHERE event IN ('bounced', 'soft-bounce', 'complaint') AND edition_id IS NOT NULL "
-        "GROUP BY edition_id, event"
-    )
-    counts: dict[int, dict[str, int]] = {}
-    for r in rows:
-        counts.setdefault(r["edition_id"], {})[r["event"]] = r["n"]
-    return counts
+    return _return_counts(db, "edition_id")
 
 
 def return_counts_by_subscriber(db: Database) -> dict[int, dict[str, int]]:
     """{subscriber id: {event: n}} of hard bounces, soft bounces and complaints."""
+    return _return_counts(db, "subscriber_id")
+
+
+def _return_counts(db: Database, key: str) -> dict[int, dict[str, int]]:
+    marks = ", ".join("?" * len(RETURN_EVENTS))
     rows = db.query(
-        "SELECT subscriber_id, event, count(*) AS n FROM subscriber_events "
-        "WHERE event IN ('bounced', 'soft-bounce', 'complaint') GROUP BY subscriber_id, event"
+        f"SELECT {key} AS k, event, count(*) AS n FROM subscriber_events "
+        f"WHERE event IN ({marks}) AND {key} IS NOT NULL GROUP BY {key}, event",
+        list(RETURN_EVENTS),
     )
     counts: dict[int, dict[str, int]] = {}
     for r in rows:
-        counts.setdefault(r["subscriber_id"], {})[r["event"]] = r["n"]
+        counts.setdefault(r["k"], {})[r["event"]] = r["n"]
     return counts
 
 
