@@ -20,6 +20,7 @@ from digest.gather import last_complete_week
 from digest.models import DELIVERY_STATUSES, Clock, Edition, SendReport, Week
 from digest.returns import process_configured_mail
 from digest.sending import send_edition, send_test
+from digest.signup import purge_pending
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,9 @@ def _run_weekly(config: Config, clock: Clock) -> SendReport | None:
         if report.status == "error":  # one dead feed never stops the edition
             log.warning("feed %s: %s", report.source, report.problem)
     _process_returns(db, config, clock)
+    expired = purge_pending(db, config, clock())
+    if expired:
+        log.info("%d sign-ups never confirmed were removed", expired)
     week = last_complete_week(clock(), config.tz)
     edition = None
     if store.get_edition(db, week.label) is None:

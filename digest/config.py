@@ -91,6 +91,21 @@ class SmtpConfig:
 
 
 @dataclass(frozen=True)
+class SignupConfig:
+    """Readers who sign themselves up on /subscribe, with double opt-in."""
+
+    confirm_hours: float = 48.0  # a confirmation link works this long
+    max_per_address_per_day: int = 3  # confirmation emails to one address
+    max_per_ip_per_hour: int = 20  # sign-ups from one client, then 429
+    store_ip: str = "hash"  # in the consent record: hash (keyed), raw, or none
+    client_ip_header: str = ""  # behind a proxy: the header it sets, e.g. X-Forwarded-For
+    welcome: bool = False  # send a welcome email after the confirmation
+
+
+STORE_IP_MODES = ("hash", "raw", "none")
+
+
+@dataclass(frozen=True)
 class BouncesConfig:
     """What comes back after the relay accepted a message: bounces and complaints."""
 
@@ -165,6 +180,7 @@ class Config:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     digest: DigestConfig = field(default_factory=DigestConfig)
     feeds: FeedsConfig = field(default_factory=FeedsConfig)
+    signup: SignupConfig = field(default_factory=SignupConfig)
     bounces: BouncesConfig = field(default_factory=BouncesConfig)
     imap: ImapConfig = field(default_factory=ImapConfig)
     sponsors: Mapping[str, Sponsor] = field(default_factory=dict)  # by topic slug
@@ -247,6 +263,7 @@ _SECTIONS: dict[str, type] = {
     "schedule": ScheduleConfig,
     "digest": DigestConfig,
     "feeds": FeedsConfig,
+    "signup": SignupConfig,
     "bounces": BouncesConfig,
     "imap": ImapConfig,
 }
@@ -456,6 +473,13 @@ def _check_values(c: Config) -> None:
         raise bad("imap", "tls", c.imap.tls, "one of " + ", ".join(TLS_MODES))
     if not 1 <= c.imap.port <= 65535:
         raise bad("imap", "port", c.imap.port, "a port from 1 to 65535")
+    if c.signup.store_ip not in STORE_IP_MODES:
+        raise bad("signup", "store_ip", c.signup.store_ip, "one of " + ", ".join(STORE_IP_MODES))
+    for key in ("max_per_address_per_day", "max_per_ip_per_hour"):
+        if getattr(c.signup, key) < 1:
+            raise bad("signup", key, getattr(c.signup, key), "a whole number of at least 1")
+    if c.signup.confirm_hours <= 0:
+        raise bad("signup", "confirm_hours", c.signup.confirm_hours, "a positive number of hours")
     if c.bounces.soft_limit < 1:
         raise bad("bounces", "soft_limit", c.bounces.soft_limit, "a whole number of at least 1")
     if not 1 <= c.smtp.port <= 65535:

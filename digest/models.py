@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-SUBSCRIBER_STATUSES = ("active", "unsubscribed", "bounced")
+SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribed", "bounced")
 DELIVERY_STATUSES = ("pending", "sent", "deferred", "failed", "bounced", "skipped")
 
 # Why a subscriber gets no email this week (a delivery's last_error, a dry run's reason).

@@ -181,3 +181,17 @@ def inline_css(html: str, base_url: str) -> str:
         )
     except Exception as e:  # premailer raises bare lxml/cssutils errors
         raise RenderError(f"Inlining CSS failed: {e}. Check the stylesheet's syntax.") from e
+
+
+NOTICE_TEMPLATES = ("notice.html.j2", "notice.txt.j2")
+
+
+def render_notice(config: Config, context: Mapping[str, Any]) -> tuple[str, str]:
+    """(HTML, text) of a one-off notice (sign-up confirmation, welcome): the configured
+    templates folder's notice templates when it has them, else the packaged ones."""
+    folder = config.resolve(config.templates.path)
+    if not (folder / NOTICE_TEMPLATES[0]).is_file():
+        folder = packaged_templates()
+    env = make_environment(folder)
+    values = {"newsletter": config.newsletter, **context}
+    return tuple(_render(env, name, values) for name in NOTICE_TEMPLATES)  # type: ignore[return-value]

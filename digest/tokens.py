@@ -64,3 +64,36 @@ def parse_verp(secret: str, list_id: str, address: str) -> tuple[int, int] | Non
 def _verp_signature(secret: str, list_id: str, subscriber_id: int, edition_id: int) -> str:
     message = f"verp\x1f{list_id}\x1f{subscriber_id}\x1f{edition_id}".encode()
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:16]
+
+
+def sign_confirmation(secret: str, list_id: str, signup_id: int, email: str, issued: int) -> str:
+    """The token of a sign-up's confirmation link: bound to that sign-up, its address
+    and when it was asked for (so an altered or reused link fails)."""
+    return f"{signup_id}.{_confirm_signature(secret, list_id, signup_id, email, issued)}"
+
+
+def confirmation_id(token: str) -> int | None:
+    """The sign-up id a well-formed confirmation token names (not yet verified)."""
+    match = _TOKEN.fullmatch(token)
+    return int(match.group(1)) if match else None
+
+
+def verify_confirmation(
+    secret: str, list_id: str, token: str, signup_id: int, email: str, issued: int
+) -> bool:
+    """True when ``token`` was signed for this sign-up."""
+    expected = sign_confirmation(secret, list_id, signup_id, email, issued)
+    return hmac.compare_digest(token, expected)
+
+
+def _confirm_signature(secret: str, list_id: str, signup_id: int, email: str, issued: int) -> str:
+    message = f"confirm\x1f{list_id}\x1f{signup_id}\x1f{email.lower()}\x1f{issued}".encode()
+    mac = hmac.new(secret.encode(), message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac[:16]).decode().rstrip("=")
+
+
+def client_key(secret: str, address: str) -> str:
+    """A keyed hash of a client's IP address: countable for rate limits, not reversible
+    without the key (the consent record's default form)."""
+    mac = hmac.new(secret.encode(), f"client\x1f{address}".encode(), hashlib.sha256)
+    return "h:" + mac.hexdigest()[:24]

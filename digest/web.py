@@ -41,6 +41,7 @@ from digest.unsubscribe import (
     subscriber_for_token,
     unsubscribe,
 )
+from digest.web_signup import SignupPages
 
 MAX_BODY = 16 * 1024  # a form with every topic ticked is far below this
 _HEADERS = {
@@ -65,7 +66,10 @@ def create_app(config: Config, clock: Clock | None = None) -> Starlette:
             "Set it to the same value the sender uses."
         )
     pages = _Pages(config, clock or (lambda: datetime.now(UTC)))
+    signup = SignupPages(config, pages.clock, pages.render, _form, _body)
     routes = [
+        Route("/subscribe", signup.subscribe, methods=["GET", "POST"]),
+        Route("/confirm/{token}", signup.confirm, methods=["GET", "POST"]),
         Route("/unsubscribe/{token}", pages.unsubscribe, methods=["GET", "POST"]),
         Route("/preferences/{token}", pages.preferences, methods=["GET", "POST"]),
         Route("/healthz", pages.health, methods=["GET"]),

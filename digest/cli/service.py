@@ -54,7 +54,7 @@ def serve(obj: Context, host: str, port: int) -> None:
         app,
         host=host,
         port=port,
-        proxy_headers=True,
+        proxy_headers=False,  # the client address comes from [signup] client_ip_header
         log_level="info" if obj.verbose else "warning",
     )
 

@@ -134,3 +134,14 @@ def subscribers_remove(obj: Context, email: str, forget: bool) -> None:
     config = obj.config()
     remove_subscriber(obj.store(config), email, now(), forget=forget)
     click.echo(f"{email}: {'erased' if forget else 'unsubscribed'}")
+
+
+@subscribers.command("purge-pending")
+@pass_context
+def subscribers_purge_pending(obj: Context) -> None:
+    """Remove sign-ups never confirmed within [signup] confirm_hours."""
+    from digest.signup import purge_pending
+
+    config = obj.config()
+    count = purge_pending(obj.store(config), config, now())
+    click.echo(f"{count} unconfirmed sign-ups removed")

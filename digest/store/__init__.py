@@ -8,6 +8,7 @@
     deliveries    the delivery ledger
     feeds         configured feeds
     approvals     held editions
+    signups       requests to join, until confirmed or expired
 
 Policy (who counts as "kept", when a lock may be taken over) lives with the use case
 that needs it; this package only reads and writes rows.
@@ -55,6 +56,15 @@ from digest.store.editions import (
 )
 from digest.store.feeds import FeedRow, add_feed, list_feeds, record_feed_fetch, remove_feed
 from digest.store.schema import migrations
+from digest.store.signups import (
+    SignupRow,
+    add_signup,
+    emails_sent_since,
+    expired_pending,
+    get_signup,
+    mark_confirmed,
+    signups_from_client_since,
+)
 from digest.store.subscribers import (
     RETURN_EVENTS,
     active_topic_choices,
@@ -62,6 +72,7 @@ from digest.store.subscribers import (
     bounce_subscribers,
     change_subscriber,
     delete_subscriber,
+    delete_subscriber_by_id,
     get_subscriber,
     get_subscriber_by_id,
     insert_subscriber,
@@ -81,9 +92,11 @@ __all__ = [
     "EditionRow",
     "FeedRow",
     "OpenDelivery",
+    "SignupRow",
     "active_topic_choices",
     "add_event",
     "add_feed",
+    "add_signup",
     "all_articles",
     "all_topics",
     "approval",
@@ -92,11 +105,15 @@ __all__ = [
     "change_subscriber",
     "content_hash",
     "delete_subscriber",
+    "delete_subscriber_by_id",
     "delivery_counts",
     "edition_variants",
+    "emails_sent_since",
+    "expired_pending",
     "freeze_edition",
     "from_db_time",
     "get_edition",
+    "get_signup",
     "get_subscriber",
     "get_subscriber_by_id",
     "insert_lock",
@@ -105,6 +122,7 @@ __all__ = [
     "list_editions",
     "list_feeds",
     "lock_holder",
+    "mark_confirmed",
     "mark_edition_sent",
     "open_deliveries",
     "open_delivery_count",
@@ -121,6 +139,7 @@ __all__ = [
     "return_counts_by_edition",
     "return_counts_by_subscriber",
     "set_subscriber_status",
+    "signups_from_client_since",
     "skipped_deliveries",
     "soft_bounce_editions",
     "subscriber_events",

@@ -181,3 +181,24 @@ def m006_event_details(db: Database) -> None:
     db.execute("ALTER TABLE subscriber_events ADD COLUMN detail TEXT NOT NULL DEFAULT ''")
     db.execute("ALTER TABLE subscriber_events ADD COLUMN edition_id INTEGER")
     db.execute("CREATE INDEX subscriber_events_event ON subscriber_events (event, edition_id)")
+
+
+@migrations()
+def m007_signups(db: Database) -> None:
+    """Sign-ups waiting for (or past) their confirmation: what was asked, by whom, when."""
+    db.execute(
+        """CREATE TABLE signups (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            subscriber_id INTEGER NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
+            email TEXT NOT NULL,
+            name TEXT NOT NULL DEFAULT '',
+            topics TEXT NOT NULL DEFAULT '',
+            previous_status TEXT NOT NULL DEFAULT '',
+            client TEXT NOT NULL DEFAULT '',
+            emailed INTEGER NOT NULL DEFAULT 0,
+            requested_at TEXT NOT NULL,
+            confirmed_at TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX signups_email ON signups (email COLLATE NOCASE, requested_at)")
+    db.execute("CREATE INDEX signups_client ON signups (client, requested_at)")

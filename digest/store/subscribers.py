@@ -18,9 +18,14 @@ def topics_key(topics: Sequence[str]) -> str:
 
 
 def insert_subscriber(
-    db: Database, email: str, name: str, topics: Sequence[str], now: datetime
+    db: Database,
+    email: str,
+    name: str,
+    topics: Sequence[str],
+    now: datetime,
+    status: str = "active",
 ) -> int:
-    """Add a new active subscriber; return its id."""
+    """Add a new subscriber (active, or pending a confirmation); return its id."""
     stamp = to_db_time(now)
     return insert_row(
         db,
@@ -29,7 +34,7 @@ def insert_subscriber(
             "email": email,
             "name": name,
             "topics": topics_key(topics),
-            "status": "active",
+            "status": status,
             "created_at": stamp,
             "updated_at": stamp,
         },
@@ -171,6 +176,11 @@ def delete_subscriber(db: Database, email: str) -> bool:
     """Erase a subscriber and their delivery history; False when not on the list."""
     cursor = db.execute("DELETE FROM subscribers WHERE email = ? COLLATE NOCASE", [email])
     return cursor.rowcount > 0
+
+
+def delete_subscriber_by_id(db: Database, subscriber_id: int) -> bool:
+    """Erase a subscriber by id (with their events, sign-ups and deliveries)."""
+    return db.execute("DELETE FROM subscribers WHERE id = ?", [subscriber_id]).rowcount > 0
 
 
 def get_subscriber(db: Database, email: str) -> Subscriber | None:

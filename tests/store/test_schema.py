@@ -20,6 +20,7 @@ def test_schema_is_migrated_once_and_uses_wal(tmp_path: Path) -> None:
         "m004_approvals",
         "m005_subscriber_ids_never_reused",
         "m006_event_details",
+        "m007_signups",
     ]
     assert next(db.query("PRAGMA journal_mode"))["journal_mode"] == "wal"
     assert {

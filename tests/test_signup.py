@@ -1,0 +1,379 @@
+"""Readers sign themselves up: the form, double opt-in, the same answer for every state,
+rate limits, the honeypot, expiry, and the whole round trip over real sockets."""
+
+import re
+import threading
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from datetime import timedelta
+from email import message_from_bytes, policy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from starlette.testclient import TestClient
+
+from digest import store
+from digest.config import Config
+from digest.demo import load_demo
+from digest.gather import week_window
+from digest.sending import send_edition
+from digest.signup import purge_pending
+from digest.subscribers import save_subscriber
+from digest.tokens import sign_confirmation
+from digest.web import create_app
+
+from .conftest import CHROMIUM, NOW, SECRET, free_port, make_config, needs_chromium
+
+SECTIONS = ["Cybersecurity", "DNS", "Domain Names"]
+
+
+def _config(tmp_path: Path, **signup: Any) -> Config:
+    return make_config(tmp_path, signup=signup, digest={"section_order": SECTIONS})
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> Any:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def site(tmp_path: Path, clock: Clock) -> Iterator[tuple[TestClient, Config]]:
+    config = _config(tmp_path)
+    store.open_store(config.store_path).close()
+    app = create_app(config, clock=clock)
+    with TestClient(app, base_url="https://news.example.com", cookies=None) as client:
+        yield client, config
+
+
+def _sent(config: Config, kind: str = "confirm") -> list[Path]:
+    return sorted((config.outbox_path / "notices" / kind).glob("*.eml"))
+
+
+def _link(eml: Path) -> str:
+    msg = message_from_bytes(eml.read_bytes(), policy=policy.default)
+    text = msg.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    found = re.search(r"https://\S+/(?:confirm|preferences)/\S+", text)
+    assert found is not None, text
+    return found.group(0)
+
+
+def _status(config: Config, email: str) -> str | None:
+    with store.open_store(config.store_path) as db:
+        found = store.get_subscriber(db, email)
+        return found.status if found else None
+
+
+def _post(client: TestClient, email: str, **extra: Any) -> Any:
+    return client.post("/digest/subscribe", data={"email": email, **extra})
+
+
+def test_the_form_offers_the_configured_sections_and_a_hidden_honeypot(site: Any) -> None:
+    client, _ = site
+    page = client.get("/digest/subscribe")
+    assert page.status_code == 200
+    assert '<label for="email">Email address</label>' in page.text
+    for slug in ("cybersecurity", "dns", "domain-names"):
+        assert f'value="{slug}"' in page.text
+    assert 'name="website" tabindex="-1"' in page.text and 'aria-hidden="true"' in page.text
+
+
+def test_a_sign_up_is_pending_until_the_link_is_posted(site: Any, clock: Clock) -> None:
+    client, config = site
+    answer = _post(client, "New.Reader@Example.ORG", name="Nia", topics=["dns", "bogus"])
+    assert answer.status_code == 200 and "Check your inbox" in answer.text
+    assert _status(config, "new.reader@example.org") == "pending"
+    [eml] = _sent(config)
+    link = _link(eml)
+    path = urllib.parse.urlsplit(link).path
+    for _ in range(3):  # a mail scanner prefetching the link changes nothing
+        page = client.get(path)
+        assert page.status_code == 200 and "<button" in page.text
+    assert _status(config, "new.reader@example.org") == "pending"
+    welcome = client.post(path)
+    assert welcome.status_code == 200 and "You are subscribed" in welcome.text
+    assert client.post(path).status_code == 200  # twice is harmless
+    with store.open_store(config.store_path) as db:
+        reader = store.get_subscriber(db, "new.reader@example.org")
+        assert reader is not None
+        assert (reader.status, reader.name, reader.topics) == ("active", "Nia", ("dns",))
+        events = [(e, s) for e, s in store.subscriber_events(db, reader.id)]
+    assert events == [("signup", "signup"), ("confirmed", "signup")]
+    preferences = re.search(r'href="([^"]+/preferences/[^"]+)"', welcome.text)
+    assert preferences is not None
+    assert client.get(urllib.parse.urlsplit(preferences.group(1)).path).status_code == 200
+
+
+def test_expired_altered_and_other_address_links_change_nothing(site: Any, clock: Clock) -> None:
+    client, config = site
+    _post(client, "late@example.org")
+    path = urllib.parse.urlsplit(_link(_sent(config)[0])).path
+    token = path.rsplit("/", 1)[1]
+    signup_id = int(token.split(".")[0])
+    forged = sign_confirmation(
+        SECRET, config.list_id, signup_id, "other@example.org", int(NOW.timestamp())
+    )
+    altered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    for bad in (altered, forged, "1.short"):
+        for method in (client.get, client.post):
+            response = method(f"/digest/confirm/{bad}")
+            assert response.status_code == 404 and "Sign up again" in response.text
+    assert client.post(f"/digest/confirm/{token}%0a").status_code == 404
+    clock.now = NOW + timedelta(hours=48, seconds=1)
+    expired = client.post(path)
+    assert expired.status_code == 410 and "/digest/subscribe" in expired.text
+    assert _status(config, "late@example.org") == "pending"
+
+
+def test_every_state_gets_the_same_answer_and_only_the_right_email(
+    site: Any, tmp_path: Path
+) -> None:
+    client, config = site
+    with store.open_store(config.store_path) as db:
+        for email, status in (
+            ("active@example.org", "active"),
+            ("left@example.org", "unsubscribed"),
+            ("dead@example.org", "bounced"),
+        ):
+            save_subscriber(db, email, "", [], NOW)
+            if status != "active":
+                store.set_subscriber_status(db, email, status, NOW)
+    pages = {}
+    for email in (
+        "new@example.org",
+        "new@example.org",
+        "active@example.org",
+        "left@example.org",
+        "dead@example.org",
+    ):
+        response = _post(client, email)
+        assert response.status_code == 200
+        pages[email] = response.text.replace(email, "ADDRESS")
+    assert len(set(pages.values())) == 1  # nothing tells who is on the list
+    assert [p.name for p in _sent(config, "confirm")] == [
+        "left@example.org.eml",
+        "new@example.org.eml",
+    ]
+    assert len(list((config.outbox_path / "notices" / "confirm").glob("*"))) == 2
+    [already] = _sent(config, "already")
+    assert already.name == "active@example.org.eml" and "/preferences/" in _link(already)
+    assert _status(config, "left@example.org") == "pending"  # back only by confirming
+    assert _status(config, "dead@example.org") == "bounced"
+    assert _status(config, "active@example.org") == "active"
+
+
+def test_pending_and_unconfirmed_readers_never_get_an_edition(site: Any) -> None:
+    client, config = site
+    with store.open_store(config.store_path) as db:
+        load_demo(config, db, NOW)
+        store.set_subscriber_status(db, "ana.sousa@example.org", "unsubscribed", NOW)
+    _post(client, "brand-new@example.org")
+    _post(client, "ana.sousa@example.org")  # re-joining: pending until confirmed
+    with store.open_store(config.store_path) as db:
+        report = send_edition(config, db, week_window("2026-W47", config.tz), lambda: NOW)
+    assert report is not None and report.count("sent") == 5
+    sent = {p.name for p in (config.outbox_path / "2026-W47").glob("*.eml")}
+    assert "brand-new@example.org.eml" not in sent and "ana.sousa@example.org.eml" not in sent
+
+
+def test_limits_per_address_and_per_client(tmp_path: Path, clock: Clock) -> None:
+    config = _config(tmp_path, max_per_address_per_day=2, max_per_ip_per_hour=4)
+    store.open_store(config.store_path).close()
+    with TestClient(create_app(config, clock=clock), base_url="https://n.example.com") as c:
+        for _ in range(3):
+            assert _post(c, "again@example.org").status_code == 200
+        assert len(list((config.outbox_path / "notices" / "confirm").glob("*"))) == 1
+        assert _post(c, "fourth@example.org").status_code == 200
+        limited = _post(c, "fifth@example.org")
+        assert limited.status_code == 429 and "Too many sign-ups" in limited.text
+        assert _status(config, "fifth@example.org") is None
+        clock.now = NOW + timedelta(hours=1, minutes=1)
+        assert _post(c, "fifth@example.org").status_code == 200
+    with store.open_store(config.store_path) as db:
+        emailed = list(
+            db.query("SELECT email, emailed FROM signups WHERE email = 'again@example.org'")
+        )
+    assert [r["emailed"] for r in emailed] == [1, 1, 0]  # the file per address keeps one
+
+
+def test_a_spoofed_forwarding_header_counts_only_when_configured(
+    tmp_path: Path, clock: Clock
+) -> None:
+    plain = _config(tmp_path / "a", max_per_ip_per_hour=2)
+    store.open_store(plain.store_path).close()
+    with TestClient(create_app(plain, clock=clock), base_url="https://n.example.com") as c:
+        for n in range(2):
+            _post(c, f"r{n}@example.org", headers=None)
+        spoofed = c.post(
+            "/digest/subscribe",
+            data={"email": "r9@example.org"},
+            headers={"X-Forwarded-For": "203.0.113.9"},
+        )
+        assert spoofed.status_code == 429  # the header is not trusted: same client
+    proxied = _config(tmp_path / "b", max_per_ip_per_hour=2, client_ip_header="X-Forwarded-For")
+    store.open_store(proxied.store_path).close()
+    with TestClient(create_app(proxied, clock=clock), base_url="https://n.example.com") as c:
+        for n in range(2):
+            ok = c.post(
+                "/digest/subscribe",
+                data={"email": f"p{n}@example.org"},
+                headers={"X-Forwarded-For": "198.51.100.1, 203.0.113.1"},
+            )
+            assert ok.status_code == 200
+        other = c.post(
+            "/digest/subscribe",
+            data={"email": "p9@example.org"},
+            headers={"X-Forwarded-For": "203.0.113.2"},
+        )
+        assert other.status_code == 200  # another client behind the proxy
+
+
+def test_the_honeypot_and_json_answers(site: Any) -> None:
+    client, config = site
+    trapped = _post(client, "bot@example.org", website="http://spam.example")
+    assert trapped.status_code == 200 and "Check your inbox" in trapped.text
+    assert _status(config, "bot@example.org") is None and not _sent(config)
+    answer = client.post(
+        "/digest/subscribe",
+        data={"email": "fetch@example.org"},
+        headers={"Accept": "application/json"},
+    )
+    assert answer.status_code == 200 and answer.json()["ok"] is True
+    bad = client.post(
+        "/digest/subscribe", data={"email": "nope"}, headers={"Accept": "application/json"}
+    )
+    assert bad.status_code == 400 and bad.json()["ok"] is False
+    page = _post(client, "nope")
+    assert page.status_code == 400
+    assert 'aria-invalid="true"' in page.text and 'role="alert"' in page.text
+    assert 'value="nope"' in page.text  # what they typed stays in the field
+
+
+def test_unconfirmed_sign_ups_expire(site: Any, clock: Clock) -> None:
+    client, config = site
+    with store.open_store(config.store_path) as db:
+        save_subscriber(db, "came-back@example.org", "", [], NOW)
+        store.set_subscriber_status(db, "came-back@example.org", "unsubscribed", NOW)
+    _post(client, "never@example.org")
+    _post(client, "came-back@example.org")
+    with store.open_store(config.store_path) as db:
+        assert purge_pending(db, config, NOW + timedelta(hours=47)) == 0
+        assert purge_pending(db, config, NOW + timedelta(hours=49)) == 2
+        assert store.get_subscriber(db, "never@example.org") is None
+        back = store.get_subscriber(db, "came-back@example.org")
+        assert back is not None and back.status == "unsubscribed"
+        assert store.subscriber_events(db, back.id)[-1] == ("expired", "signup")
+
+
+def test_the_round_trip_over_real_sockets(tmp_path: Path, smtp_server: Any) -> None:
+    controller, handler = smtp_server
+    config = make_config(
+        tmp_path,
+        smtp={"host": "127.0.0.1", "port": controller.port, "tls": "none"},
+        signup={"welcome": True},
+        digest={"section_order": SECTIONS},
+    )
+    store.open_store(config.store_path).close()
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="error")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        base = f"http://127.0.0.1:{port}"
+        form = urllib.parse.urlencode(
+            [("email", "reader@example.org"), ("topics", "dns"), ("topics", "cybersecurity")]
+        ).encode()
+        with urllib.request.urlopen(f"{base}/digest/subscribe", data=form, timeout=10) as r:
+            assert r.status == 200
+        [confirmation] = handler.received
+        assert confirmation.rcpt_tos == ["reader@example.org"]
+        msg = message_from_bytes(confirmation.data, policy=policy.default)
+        assert msg["Subject"].startswith("Confirm your subscription")
+        text = msg.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+        link = re.search(r"https://\S+/confirm/\S+", text)
+        assert link is not None
+        path = urllib.parse.urlsplit(link.group(0)).path
+        with urllib.request.urlopen(f"{base}{path}", timeout=10) as r:  # GET: a button
+            assert b"<button" in r.read()
+        assert _status(config, "reader@example.org") == "pending"
+        with urllib.request.urlopen(f"{base}{path}", data=b"", timeout=10) as r:  # POST
+            assert b"You are subscribed" in r.read()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    with store.open_store(config.store_path) as db:
+        reader = store.get_subscriber(db, "reader@example.org")
+        assert reader is not None
+        assert (reader.status, reader.topics) == ("active", ("cybersecurity", "dns"))
+    assert [r.rcpt_tos for r in handler.received] == [["reader@example.org"]] * 2  # + welcome
+    welcome = message_from_bytes(handler.received[1].data, policy=policy.default)
+    assert welcome["Subject"].startswith("Welcome to")
+
+
+@needs_chromium
+def test_the_form_at_375_px_with_the_keyboard(tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from .test_browser import CHROMIUM_FLAGS
+
+    config = _config(tmp_path)
+    store.open_store(config.store_path).close()
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="error")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+            page = browser.new_page(viewport={"width": 375, "height": 740})
+            page.goto(f"http://127.0.0.1:{port}/digest/subscribe")
+            assert page.evaluate("document.documentElement.scrollWidth") <= 375
+            page.get_by_label("Email address").focus()
+            page.keyboard.type("not an address")
+            page.keyboard.press("Enter")
+            page.wait_for_load_state()
+            alert = page.get_by_role("alert")
+            assert "does not look right" in alert.inner_text()
+            field = page.get_by_label("Email address")
+            assert field.get_attribute("aria-invalid") == "true"
+            described = field.get_attribute("aria-describedby")
+            assert described and page.locator(f"#{described}").inner_text() == alert.inner_text()
+            field.fill("")
+            field.focus()
+            page.keyboard.type("keyboard@example.org")
+            page.keyboard.press("Tab")  # to Name
+            page.keyboard.type("Kay")
+            page.keyboard.press("Tab")  # to the first topic
+            page.keyboard.press("Space")
+            page.get_by_role("button", name="Subscribe").focus()
+            page.keyboard.press("Enter")
+            page.wait_for_load_state()
+            assert page.get_by_role("status").inner_text().startswith("If keyboard@example.org")
+            browser.close()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    with store.open_store(config.store_path) as db:
+        rows = list(db.query("SELECT name, topics FROM signups"))
+    assert rows == [{"name": "Kay", "topics": "cybersecurity"}]
