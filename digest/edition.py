@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from functools import lru_cache
 
 from sqlite_utils import Database
 
@@ -14,18 +14,17 @@ from digest import store
 from digest.config import Config
 from digest.errors import EditionError
 from digest.frozen import edition_from_payload
-from digest.gather import build_sections, last_complete_week, rank_articles, week_window
+from digest.gather import last_complete_week, rank_articles, week_window
 from digest.message import build_message, prepare_variant
 from digest.models import (
     Article,
     Edition,
     EditionArticle,
     RenderedVariant,
-    Section,
     Subscriber,
     Week,
 )
-from digest.render import render_variant, variant_sections
+from digest.render import render_variant, select_sections, variant_sections
 from digest.summarize import make_excerpt
 
 
@@ -45,38 +44,38 @@ def list_articles(config: Config, db: Database, week: Week | None) -> list[Artic
 
 
 def build_edition(config: Config, db: Database, week: Week) -> Edition | None:
-    """Gather the week's articles and write their excerpts; None when there are none."""
-    articles = store.published_articles(db, week.start, week.end)
-    gathered = build_sections(
-        articles,
-        max_articles=config.digest.max_articles,
-        max_per_section=config.digest.max_per_section,
-        sponsors=config.sponsors,
-        section_order=config.digest.section_order,
-        other_section=config.digest.other_section,
-    )
-    if not gathered:
+    """Gather the week's articles and write their excerpts; None when there are none.
+
+    The edition keeps every article of the week, best first (its candidates), and the
+    all-topics copy chosen from them within the limits.
+    """
+    ranked = rank_articles(store.published_articles(db, week.start, week.end))
+    candidates = tuple(_edition_article(config, a, i) for i, a in enumerate(ranked))
+    sections = select_sections(config, candidates)
+    if not sections:
         return None
-    rank = {a.url: i for i, a in enumerate(rank_articles(articles))}
-    sections = tuple(
-        Section(
-            g.topic,
-            g.slug,
-            tuple(_edition_article(config, a, rank[a.url]) for a in g.articles),
-            g.sponsor,
-        )
-        for g in gathered
-    )
-    return Edition(week=week, subject="", preheader="", sections=sections)
+    return Edition(week=week, subject="", preheader="", sections=sections, candidates=candidates)
 
 
-def _edition_article(config: Config, a: Any, rank: int) -> EditionArticle:
-    excerpt = make_excerpt(
-        a.body, config.digest.excerpt_chars, editor_excerpt=a.excerpt, title=a.title
-    )
+def _edition_article(config: Config, a: Article, rank: int) -> EditionArticle:
+    excerpt = _excerpt(a.body, config.digest.excerpt_chars, a.excerpt, a.title)
     return EditionArticle(
-        a.url, a.title, excerpt, a.author, a.published_at.astimezone(config.tz), a.image_url, rank
+        a.url,
+        a.title,
+        excerpt,
+        a.author,
+        a.published_at.astimezone(config.tz),
+        a.image_url,
+        rank,
+        a.topics,
     )
+
+
+@lru_cache(maxsize=4096)
+def _excerpt(body: str, chars: int, editor_excerpt: str, title: str) -> str:
+    # The desk rebuilds the edition on every reload; an article's excerpt only changes
+    # with its text.
+    return make_excerpt(body, chars, editor_excerpt=editor_excerpt, title=title)
 
 
 def render_within_budget(config: Config, edition: Edition, key: str) -> RenderedVariant:
@@ -87,7 +86,7 @@ def render_within_budget(config: Config, edition: Edition, key: str) -> Rendered
     current = edition
     while True:
         variant = render_variant(config, current, key, left_out=len(left_out))
-        articles = [a for s in variant_sections(current, key) for a in s.articles]
+        articles = [a for s in variant_sections(config, current, key) for a in s.articles]
         if len(articles) <= 1 or message_size(config, variant, edition.week.label) <= budget:
             return replace(variant, left_out=tuple(left_out))
         lowest = max(articles, key=lambda a: a.rank)
@@ -110,7 +109,10 @@ def _without(edition: Edition, url: str) -> Edition:
     sections = tuple(
         replace(s, articles=tuple(a for a in s.articles if a.url != url)) for s in edition.sections
     )
-    return replace(edition, sections=tuple(s for s in sections if s.articles))
+    candidates = tuple(a for a in edition.candidates if a.url != url)
+    return replace(
+        edition, sections=tuple(s for s in sections if s.articles), candidates=candidates
+    )
 
 
 def render_variants(config: Config, edition: Edition, keys: list[str]) -> list[RenderedVariant]:

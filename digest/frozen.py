@@ -23,22 +23,38 @@ def edition_payload(edition: Edition) -> dict[str, Any]:
                 "topic": s.topic,
                 "slug": s.slug,
                 "sponsor": {"name": s.sponsor.name, "url": s.sponsor.url} if s.sponsor else None,
-                "articles": [
-                    {
-                        "url": a.url,
-                        "title": a.title,
-                        "excerpt": a.excerpt,
-                        "author": a.author,
-                        "published_at": a.published_at.isoformat(),
-                        "rank": a.rank,
-                        "image_url": a.image_url,
-                    }
-                    for a in s.articles
-                ],
+                "articles": [_article(a) for a in s.articles],
             }
             for s in edition.sections
         ],
+        "candidates": [_article(a) for a in edition.candidates],
     }
+
+
+def _article(a: EditionArticle) -> dict[str, Any]:
+    return {
+        "url": a.url,
+        "title": a.title,
+        "excerpt": a.excerpt,
+        "author": a.author,
+        "published_at": a.published_at.isoformat(),
+        "rank": a.rank,
+        "image_url": a.image_url,
+        "topics": list(a.topics),
+    }
+
+
+def _from_dict(a: dict[str, Any]) -> EditionArticle:
+    return EditionArticle(
+        a["url"],
+        a["title"],
+        a["excerpt"],
+        a["author"],
+        datetime.fromisoformat(a["published_at"]),
+        a["image_url"],
+        a.get("rank", 0),
+        tuple(a.get("topics", ())),
+    )
 
 
 def edition_from_payload(config: Config, payload: dict[str, Any]) -> Edition:
@@ -48,20 +64,10 @@ def edition_from_payload(config: Config, payload: dict[str, Any]) -> Edition:
         Section(
             s["topic"],
             s["slug"],
-            tuple(
-                EditionArticle(
-                    a["url"],
-                    a["title"],
-                    a["excerpt"],
-                    a["author"],
-                    datetime.fromisoformat(a["published_at"]),
-                    a["image_url"],
-                    a.get("rank", 0),
-                )
-                for a in s["articles"]
-            ),
+            tuple(_from_dict(a) for a in s["articles"]),
             Sponsor(**s["sponsor"]) if s["sponsor"] else None,
         )
         for s in payload["sections"]
     )
-    return Edition(week=week, subject="", preheader="", sections=sections)
+    candidates = tuple(_from_dict(a) for a in payload.get("candidates", ()))
+    return Edition(week=week, subject="", preheader="", sections=sections, candidates=candidates)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
+from typing import Generic, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from digest.errors import WeekError
@@ -14,13 +15,26 @@ from digest.models import EARLIEST_YEAR, LATEST_YEAR, Article, Sponsor, Week, sl
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 
 
+class Placeable(Protocol):
+    """What sectioning needs of an article: its address and its topic names."""
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def topics(self) -> tuple[str, ...]: ...
+
+
+T = TypeVar("T", bound=Placeable)
+
+
 @dataclass(frozen=True)
-class GatheredSection:
-    """A topic section before excerpts are written."""
+class GatheredSection(Generic[T]):
+    """A topic section: its articles, best first."""
 
     topic: str
     slug: str
-    articles: tuple[Article, ...]
+    articles: tuple[T, ...]
     sponsor: Sponsor | None = None
 
 
@@ -72,18 +86,65 @@ def build_sections(
     sponsors: Mapping[str, Sponsor],
     section_order: Sequence[str] = (),
     other_section: str = "More News",
-) -> tuple[GatheredSection, ...]:
-    """Group ranked articles into topic sections, each article once, within the limits.
+) -> tuple[GatheredSection[Article], ...]:
+    """Group articles into topic sections, best first, each once, within the limits.
 
     An article goes to the first of its topics that still has room; articles are taken
     best first until ``max_articles``. Sections follow ``section_order`` where it names
     them, then the rank of their best article.
     """
-    chosen: dict[str, list[Article]] = {}
+    return place_in_sections(
+        rank_articles(articles),
+        max_articles=max_articles,
+        max_per_section=max_per_section,
+        sponsors=sponsors,
+        section_order=section_order,
+        other_section=other_section,
+    )
+
+
+def sections_for_topics(
+    ranked: Sequence[T],
+    chosen: set[str],
+    *,
+    max_articles: int,
+    max_per_section: int,
+    sponsors: Mapping[str, Sponsor],
+    section_order: Sequence[str] = (),
+    other_section: str = "More News",
+) -> tuple[GatheredSection[T], ...]:
+    """The sections of a reader who chose the topics ``chosen`` (slugs): the best
+    articles of those topics within the limits, each in the first chosen topic it has."""
+    own = [
+        replace(a, topics=tuple(t for t in a.topics if slugify(t) in chosen))  # type: ignore[type-var]
+        for a in ranked
+        if any(slugify(t) in chosen for t in a.topics)
+    ]
+    return place_in_sections(
+        own,
+        max_articles=max_articles,
+        max_per_section=max_per_section,
+        sponsors=sponsors,
+        section_order=section_order,
+        other_section=other_section,
+    )
+
+
+def place_in_sections(
+    ranked: Sequence[T],
+    *,
+    max_articles: int,
+    max_per_section: int,
+    sponsors: Mapping[str, Sponsor],
+    section_order: Sequence[str] = (),
+    other_section: str = "More News",
+) -> tuple[GatheredSection[T], ...]:
+    """Sections of already ranked articles (see `build_sections`)."""
+    chosen: dict[str, list[T]] = {}
     names: dict[str, str] = {}
     taken = 0
     seen_urls: set[str] = set()
-    for article in rank_articles(articles):
+    for article in ranked:
         if taken >= max_articles:
             break
         if article.url in seen_urls:
@@ -108,7 +169,7 @@ def rank_articles(articles: Sequence[Article]) -> list[Article]:
 
 
 def _free_topic(
-    article: Article, chosen: Mapping[str, list[Article]], limit: int, other: str
+    article: Placeable, chosen: Mapping[str, list[T]], limit: int, other: str
 ) -> tuple[str, str] | None:
     for name in article.topics or (other,):
         slug = slugify(name) or slugify(other)

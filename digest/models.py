@@ -76,6 +76,7 @@ class EditionArticle:
     published_at: datetime  # in the newsletter's timezone
     image_url: str = ""
     rank: int = 0  # 0 is the week's best: the last rank goes first when space runs out
+    topics: tuple[str, ...] = ()  # topic names, primary first: where the article may go
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,10 @@ class Edition:
     week: Week
     subject: str
     preheader: str
-    sections: tuple[Section, ...]
+    sections: tuple[Section, ...]  # the all-topics copy, within the limits
+    # Every article of the week, best first: a reader of a few topics gets the best of
+    # those, chosen from here, not only what made the all-topics copy.
+    candidates: tuple[EditionArticle, ...] = ()
 
     @property
     def article_count(self) -> int:

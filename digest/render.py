@@ -8,7 +8,7 @@ differs per subscriber (address, greeting, signed token) is left as placeholders
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -19,7 +19,8 @@ from premailer import Premailer
 
 from digest.config import Config
 from digest.errors import RenderError
-from digest.models import Edition, RenderedVariant, Section
+from digest.gather import place_in_sections, sections_for_topics
+from digest.models import Edition, EditionArticle, RenderedVariant, Section
 from digest.resources import packaged_templates
 
 # Per-subscriber fields: word characters only, so that Jinja escaping, premailer and
@@ -60,12 +61,36 @@ def _format_date(moment: datetime, fmt: str = "%b %-d, %Y") -> str:
     return moment.strftime(fmt)
 
 
-def variant_sections(edition: Edition, key: str) -> tuple[Section, ...]:
-    """The sections a topic choice gets: all for an empty choice, else the chosen ones."""
+def variant_sections(config: Config, edition: Edition, key: str) -> tuple[Section, ...]:
+    """The sections a topic choice gets: the all-topics copy for an empty choice, else
+    the best articles of the chosen topics within the limits, picked from every article
+    of the week (so a reader of one topic is not left with what the all-topics copy
+    had room for)."""
     if not key:
         return edition.sections
     chosen = set(key.split(","))
-    return tuple(s for s in edition.sections if s.slug in chosen)
+    if not edition.candidates:  # frozen before candidates were kept
+        return tuple(s for s in edition.sections if s.slug in chosen)
+    return select_sections(config, edition.candidates, chosen)
+
+
+def select_sections(
+    config: Config, ranked: Sequence[EditionArticle], chosen: set[str] | None = None
+) -> tuple[Section, ...]:
+    """Sections of ranked articles within `[digest]` limits: all topics, or ``chosen``."""
+    limits: dict[str, Any] = {
+        "max_articles": config.digest.max_articles,
+        "max_per_section": config.digest.max_per_section,
+        "sponsors": config.sponsors,
+        "section_order": config.digest.section_order,
+        "other_section": config.digest.other_section,
+    }
+    gathered = (
+        place_in_sections(ranked, **limits)
+        if chosen is None
+        else sections_for_topics(ranked, chosen, **limits)
+    )
+    return tuple(Section(g.topic, g.slug, g.articles, g.sponsor) for g in gathered)
 
 
 def render_variant(
@@ -76,7 +101,7 @@ def render_variant(
     ``left_out`` articles did not fit the size budget: the email points to the web
     version for them.
     """
-    sections = variant_sections(edition, key)
+    sections = variant_sections(config, edition, key)
     context = _context(config, edition, sections, key)
     context.update(left_out=left_out)
     env = make_environment(templates_dir(config))

@@ -121,3 +121,30 @@ def test_missing_template_folder_falls_back_to_the_packaged_copy(tmp_path: Path)
     assert templates_dir(config) == packaged_templates()
     assert replace(config).resolve("nowhere") == (tmp_path / "nowhere").resolve()
     assert packaged_templates() == REPO / "templates" / "email"  # in a source checkout
+
+
+def test_a_reader_of_one_topic_gets_its_best_stories_even_when_the_cap_cut_them(
+    tmp_path: Path, db: Any, make_article: Callable[..., Article]
+) -> None:
+    from digest.frozen import edition_from_payload, edition_payload
+    from digest.render import variant_sections
+
+    config = make_config(tmp_path, digest={"max_articles": 3, "max_per_section": 3})
+    week = week_window("2026-W47", config.tz)
+    for i in range(4):  # the week's best four are about DNS
+        store.upsert_article(db, make_article(title=f"DNS {i}", topics=("DNS",), score=90 - i), NOW)
+    for i in range(5):  # five lower-ranked stories nobody in the all-topics copy sees
+        store.upsert_article(
+            db, make_article(title=f"IPv4 {i}", topics=("IPv4 Markets", "DNS"), score=10 - i), NOW
+        )
+    edition = build_edition(config, db, week)
+    assert edition is not None
+    everything = [a.title for s in edition.sections for a in s.articles]
+    assert everything == ["DNS 0", "DNS 1", "DNS 2"]
+    frozen = edition_from_payload(config, edition_payload(edition))  # as a resume sees it
+    for copy in (edition, frozen):
+        ipv4 = variant_sections(config, copy, "ipv4-markets")
+        assert [a.title for s in ipv4 for a in s.articles] == ["IPv4 0", "IPv4 1", "IPv4 2"]
+        assert [s.topic for s in ipv4] == ["IPv4 Markets"]
+    variant = render_variant(config, frozen, "ipv4-markets")
+    assert variant.article_count == 3 and "Nothing new was published" not in variant.text
