@@ -15,7 +15,7 @@ from digest.config import Config
 from digest.errors import EditionError
 from digest.frozen import edition_from_payload
 from digest.gather import last_complete_week, rank_articles, week_window
-from digest.message import build_message, prepare_variant
+from digest.message import build_message, html_part_size, prepare_variant
 from digest.models import (
     Article,
     Edition,
@@ -80,29 +80,30 @@ def _excerpt(body: str, chars: int, editor_excerpt: str, title: str) -> str:
 
 def render_within_budget(config: Config, edition: Edition, key: str) -> RenderedVariant:
     """Render a variant, dropping its lowest-ranked articles while the message is over
-    ``[digest] max_message_kb`` (Gmail clips longer ones, hiding the unsubscribe link)."""
+    ``[digest] max_message_kb`` of HTML as sent (Gmail clips longer ones, hiding the
+    unsubscribe link; see `message.html_part_size`)."""
     budget = config.digest.max_message_kb * 1024
     left_out: list[str] = []
     current = edition
     while True:
         variant = render_variant(config, current, key, left_out=len(left_out))
         articles = [a for s in variant_sections(config, current, key) for a in s.articles]
-        if len(articles) <= 1 or message_size(config, variant, edition.week.label) <= budget:
+        if len(articles) <= 1 or html_size(config, variant, edition.week.label) <= budget:
             return replace(variant, left_out=tuple(left_out))
         lowest = max(articles, key=lambda a: a.rank)
         left_out.append(lowest.title)
         current = _without(current, lowest.url)
 
 
-def message_size(config: Config, variant: RenderedVariant, week: str) -> int:
-    """Bytes of one subscriber's message of this variant, as it goes on the wire."""
+def html_size(config: Config, variant: RenderedVariant, week: str) -> int:
+    """Bytes of the HTML part of one subscriber's message of this variant, as sent."""
     sample = Subscriber(
         id=10**9,
         email="a-rather-long-address@subscriber.example.org",
         name="A Reader With A Long Name",
     )
     prepared = prepare_variant(config, variant, week, datetime(2000, 1, 1, tzinfo=UTC))
-    return len(build_message(config, prepared, sample))
+    return html_part_size(build_message(config, prepared, sample))
 
 
 def _without(edition: Edition, url: str) -> Edition:

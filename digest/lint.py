@@ -24,7 +24,7 @@ import lxml.html
 from sqlite_utils import Database
 
 from digest.config import Config
-from digest.message import message_parts
+from digest.message import html_part_size, message_parts
 from digest.models import Week
 from digest.sending import preview_edition
 
@@ -73,14 +73,14 @@ def lint_message(raw: bytes, budget_kb: int) -> list[Finding]:
 
 
 def _size(raw: bytes, budget_kb: int) -> list[Finding]:
-    size = len(raw) / 1024
+    size = html_part_size(raw) / 1024
     if size > budget_kb:
         return [
             Finding(
                 "size",
                 "error",
-                f"{size:.0f} KB is over the {budget_kb} KB budget; "
-                "Gmail clips past ~102 KB and hides the unsubscribe link",
+                f"the HTML part is {size:.0f} KB as sent, over the {budget_kb} KB budget; "
+                "Gmail clips HTML past ~102 KB and hides the unsubscribe link",
             )
         ]
     return []

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from digest import store
-from digest.edition import build_edition, message_size, render_within_budget
+from digest.edition import build_edition, html_size, render_within_budget
 from digest.gather import week_window
 from digest.models import Article
 from digest.sending import send_edition
@@ -51,9 +51,9 @@ def test_over_budget_drops_the_lowest_ranked_and_points_to_the_web(
     full = render_within_budget(
         make_config(tmp_path / "big", digest={"max_message_kb": 1000}), edition, ""
     )
-    assert message_size(config, full, "2026-W47") > 40 * 1024
+    assert html_size(config, full, "2026-W47") > 40 * 1024
     variant = render_within_budget(config, edition, "")
-    assert message_size(config, variant, "2026-W47") <= 40 * 1024
+    assert html_size(config, variant, "2026-W47") <= 40 * 1024
     assert variant.left_out and variant.left_out[0] == "Story 11"  # the lowest rank goes first
     assert list(variant.left_out) == sorted(variant.left_out, reverse=True)
     assert variant.article_count == 12 - len(variant.left_out)
@@ -73,3 +73,20 @@ def test_send_reports_what_was_left_out_and_the_archive_keeps_it(
     assert "Story 11" in report.warnings[0]
     page = (config.archive_path / "2026-W47.html").read_text()
     assert "Story 11" in page  # the web version has everything
+
+
+def test_the_budget_counts_the_html_part_as_sent_not_the_whole_message(
+    tmp_path: Path, make_article: Callable[..., Article]
+) -> None:
+    from digest.message import build_message, html_part_size, prepare_variant
+    from digest.models import Subscriber
+
+    roomy, _, edition = _edition(tmp_path, make_article, kb=1000)
+    full = render_within_budget(roomy, edition, "")
+    prepared = prepare_variant(roomy, full, "2026-W47", NOW)
+    raw = build_message(roomy, prepared, Subscriber(id=1, email="a@example.org"))
+    html_kb = html_part_size(raw) / 1024
+    assert len(raw) / 1024 > html_kb + 10  # the text part and headers weigh a lot too
+    between = int(html_kb) + 5  # the HTML fits, the whole message would not
+    config = make_config(tmp_path / "b", digest={"max_message_kb": between})
+    assert render_within_budget(config, edition, "").left_out == ()
