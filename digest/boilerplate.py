@@ -9,8 +9,11 @@ bylines, datelines, timestamps and photo credits are recognised by their shape
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
+from dataclasses import dataclass
+from html.parser import HTMLParser
 
 log = logging.getLogger(__name__)
 
@@ -192,3 +195,57 @@ def _repeats_title(line: str, title: str) -> bool:
 def fold_words(text: str) -> str:
     """Lower-case words separated by single spaces, for comparing headlines."""
     return re.sub(r"\W+", " ", text.lower()).strip()
+
+
+@dataclass(frozen=True)
+class PageImage:
+    """The image a page names for itself (og:image), with its description and size."""
+
+    url: str
+    alt: str = ""
+    width: int = 0
+    height: int = 0
+
+
+class _MetaReader(HTMLParser):
+    """The <meta property|name=... content=...> pairs of a page's head."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.meta: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "body":
+            raise _Done
+        if tag != "meta":
+            return
+        values = {k.lower(): (v or "") for k, v in attrs}
+        key = (values.get("property") or values.get("name") or "").lower()
+        if key and "content" in values:
+            self.meta.setdefault(key, values["content"].strip())
+
+
+class _Done(Exception):
+    """The head is over."""
+
+
+def page_image(html: str) -> PageImage | None:
+    """og:image (or twitter:image) of a full page, with og:image:alt and its size."""
+    reader = _MetaReader()
+    with contextlib.suppress(_Done):  # stop at <body>: the head is all it needs
+        reader.feed(html[:200_000])
+    meta = reader.meta
+    url = meta.get("og:image:secure_url") or meta.get("og:image") or meta.get("twitter:image")
+    if not url:
+        return None
+    alt = meta.get("og:image:alt") or meta.get("twitter:image:alt") or ""
+    return PageImage(
+        url,
+        " ".join(alt.split()),
+        _pixels(meta.get("og:image:width")),
+        _pixels(meta.get("og:image:height")),
+    )
+
+
+def _pixels(value: str | None) -> int:
+    return int(value) if value and value.isdigit() and 0 < int(value) < 100_000 else 0

@@ -152,6 +152,8 @@ class DigestConfig:
     subject: str = "{name}: {week_label}"
     section_order: tuple[str, ...] = ()
     other_section: str = "More News"
+    greeting: str = "Hi {first_name},"  # also {name}; for readers whose name we know
+    greeting_anonymous: str = "Hello,"  # for readers without a name
 
 
 @dataclass(frozen=True)
@@ -480,6 +482,12 @@ def _check_values(c: Config) -> None:
             raise bad("signup", key, getattr(c.signup, key), "a whole number of at least 1")
     if c.signup.confirm_hours <= 0:
         raise bad("signup", "confirm_hours", c.signup.confirm_hours, "a positive number of hours")
+    try:
+        c.digest.greeting.format(first_name="Ann", name="Ann Lee")
+    except (KeyError, IndexError, ValueError) as e:
+        raise bad(
+            "digest", "greeting", c.digest.greeting, "text with {first_name} or {name}"
+        ) from e
     if c.bounces.soft_limit < 1:
         raise bad("bounces", "soft_limit", c.bounces.soft_limit, "a whole number of at least 1")
     if not 1 <= c.smtp.port <= 65535:

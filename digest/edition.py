@@ -24,6 +24,7 @@ from digest.models import (
     Subscriber,
     Week,
 )
+from digest.notes import week_note
 from digest.render import render_variant, select_sections, variant_sections
 from digest.summarize import make_excerpt
 
@@ -54,7 +55,16 @@ def build_edition(config: Config, db: Database, week: Week) -> Edition | None:
     sections = select_sections(config, candidates)
     if not sections:
         return None
-    return Edition(week=week, subject="", preheader="", sections=sections, candidates=candidates)
+    note_html, note_text = week_note(db, week.label)
+    return Edition(
+        week=week,
+        subject="",
+        preheader="",
+        sections=sections,
+        candidates=candidates,
+        note_html=note_html,
+        note_text=note_text,
+    )
 
 
 def _edition_article(config: Config, a: Article, rank: int) -> EditionArticle:
@@ -68,6 +78,9 @@ def _edition_article(config: Config, a: Article, rank: int) -> EditionArticle:
         a.image_url,
         rank,
         a.topics,
+        a.image_alt,
+        a.image_width,
+        a.image_height,
     )
 
 

@@ -23,6 +23,7 @@ import feedparser
 from sqlite_utils import Database
 
 from digest import __version__, store
+from digest.boilerplate import PageImage
 from digest.config import Config
 from digest.errors import IngestError, RowError
 from digest.ingest import canonical_url, check_year, import_articles
@@ -159,16 +160,56 @@ def _article(
     body = _body(entry)
     published = _date(_first_date(entry)) or fallback_date
     check_year(published, published.isoformat())
+    url = _link(entry, base)
+    image = _image(entry, url)
     return Article(
         id=0,
-        url=_link(entry, base),
+        url=url,
         title=_title(entry, body),
         published_at=published,
         body=body,
         author=html_to_text(entry.get("author", "") or "").replace("\n\n", " "),
         topics=_topics(entry, aliases, topic),
         guid=str(entry.get("id") or ""),
+        image_url=image.url,
+        image_alt=image.alt,
+        image_width=image.width,
+        image_height=image.height,
     )
+
+
+def _image(entry: Any, base: str) -> PageImage:
+    """An entry's picture: media:content or media:thumbnail (Media RSS), else an image
+    enclosure; its description from media:description or media:title."""
+    candidates = [
+        *(m for m in entry.get("media_content", []) or [] if _is_image(m)),
+        *(entry.get("media_thumbnail", []) or []),
+        *(
+            {"url": e.get("href", "")}
+            for e in entry.get("enclosures", []) or []
+            if str(e.get("type", "")).startswith("image/")
+        ),
+    ]
+    alt = html_to_text(str(entry.get("media_description") or entry.get("media_title") or ""))
+    for found in candidates:
+        try:
+            url = canonical_url(str(found.get("url") or ""), base)
+        except RowError:
+            continue
+        return PageImage(
+            url, " ".join(alt.split()), _int(found.get("width")), _int(found.get("height"))
+        )
+    return PageImage("")
+
+
+def _is_image(media: Any) -> bool:
+    kind = str(media.get("medium") or media.get("type") or "")
+    return kind == "image" or kind.startswith("image/")
+
+
+def _int(value: Any) -> int:
+    text = str(value or "")
+    return int(text) if text.isdigit() and 0 < int(text) < 100_000 else 0
 
 
 def feed_base(feed: Any) -> str:

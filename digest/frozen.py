@@ -28,6 +28,8 @@ def edition_payload(edition: Edition) -> dict[str, Any]:
             for s in edition.sections
         ],
         "candidates": [_article(a) for a in edition.candidates],
+        "note_html": edition.note_html,
+        "note_text": edition.note_text,
     }
 
 
@@ -41,6 +43,9 @@ def _article(a: EditionArticle) -> dict[str, Any]:
         "rank": a.rank,
         "image_url": a.image_url,
         "topics": list(a.topics),
+        "image_alt": a.image_alt,
+        "image_width": a.image_width,
+        "image_height": a.image_height,
     }
 
 
@@ -54,6 +59,9 @@ def _from_dict(a: dict[str, Any]) -> EditionArticle:
         a["image_url"],
         a.get("rank", 0),
         tuple(a.get("topics", ())),
+        a.get("image_alt", ""),
+        a.get("image_width", 0),
+        a.get("image_height", 0),
     )
 
 
@@ -70,4 +78,12 @@ def edition_from_payload(config: Config, payload: dict[str, Any]) -> Edition:
         for s in payload["sections"]
     )
     candidates = tuple(_from_dict(a) for a in payload.get("candidates", ()))
-    return Edition(week=week, subject="", preheader="", sections=sections, candidates=candidates)
+    return Edition(
+        week=week,
+        subject="",
+        preheader="",
+        sections=sections,
+        candidates=candidates,
+        note_html=payload.get("note_html", ""),
+        note_text=payload.get("note_text", ""),
+    )

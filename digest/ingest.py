@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 from sqlite_utils import Database
 
 from digest import store
+from digest.boilerplate import PageImage, is_full_page, page_image
 from digest.errors import IngestError, RowError
 from digest.models import EARLIEST_YEAR, LATEST_YEAR, Article, ImportCounts
 from digest.store import upsert_article
@@ -59,21 +60,58 @@ def record_to_article(record: Mapping[str, Any], tz: tzinfo, now: datetime) -> A
     """Validate one article record (DESIGN.md format) into an Article."""
     url = canonical_url(_text(record, "url", required=True))
     title = _text(record, "title", required=True)
+    body = _text(record, "body")
+    image = _image(record, url, body)
     return Article(
         id=0,
         url=url,
         title=title,
         published_at=_published(record.get("published_at"), tz, now),
-        body=_text(record, "body"),
+        body=body,
         excerpt=_text(record, "excerpt"),
         author=_text(record, "author"),
         topics=parse_topic_names(record.get("topics")),
         featured=_boolean(record.get("featured")),
         score=_number(record.get("score")),
-        image_url=_image_url(record.get("image_url")),
+        image_url=image.url,
         status=_status(record.get("status")),
         guid=_text(record, "guid"),
+        image_alt=image.alt,
+        image_width=image.width,
+        image_height=image.height,
     )
+
+
+def _image(record: Mapping[str, Any], url: str, body: str) -> PageImage:
+    """The record's image_url (with image_alt, image_width, image_height), else the
+    og:image of a full page given as the body."""
+    given = _image_url(record.get("image_url"), url)
+    if given:
+        return PageImage(
+            given,
+            " ".join(_text(record, "image_alt").split()),
+            _size(record.get("image_width"), "image_width"),
+            _size(record.get("image_height"), "image_height"),
+        )
+    found = page_image(body) if body and is_full_page(body) else None
+    if found is None:
+        return PageImage("")
+    try:
+        return replace(found, url=canonical_url(found.url, url))
+    except RowError:
+        return PageImage("")  # an unusable og:image is no reason to refuse the article
+
+
+def _size(value: Any, key: str) -> int:
+    if value is None or value == "":
+        return 0
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise RowError(f"{key} must be a whole number of pixels", value) from None
+    if not 0 <= number < 100_000:
+        raise RowError(f"{key} must be a whole number of pixels", value)
+    return number
 
 
 def _text(record: Mapping[str, Any], key: str, required: bool = False) -> str:
@@ -152,12 +190,12 @@ def _number(value: Any) -> float:
     return number
 
 
-def _image_url(value: Any) -> str:
+def _image_url(value: Any, base: str) -> str:
     if value is None or value == "":
         return ""
     if not isinstance(value, str):
         raise RowError("image_url must be a URL", value)
-    return canonical_url(value)
+    return canonical_url(value, base)
 
 
 def _status(value: Any) -> str:

@@ -150,7 +150,7 @@ def build_message(config: Config, prepared: PreparedVariant, subscriber: Subscri
     token = sign_token(config.secret, config.list_id, subscriber.id)
     unsubscribe_url = f"{config.base_url}/unsubscribe/{token}"
     mailto = f"mailto:{config.unsubscribe_mailto}?subject={quote('unsubscribe ' + token)}"
-    greeting = f"Hi {subscriber.name}," if subscriber.name else "Hello,"
+    greeting = greeting_for(config, subscriber.name)
     text_values = {"token": token, "email": subscriber.email, "greeting": greeting}
     html_values = {k: html.escape(v) for k, v in text_values.items()}
     msg_id = message_id(
@@ -168,6 +168,14 @@ def build_message(config: Config, prepared: PreparedVariant, subscriber: Subscri
             f"--{prepared.boundary}--\r\n".encode(),
         ]
     )
+
+
+def greeting_for(config: Config, name: str) -> str:
+    """The greeting line: `[digest] greeting` with the reader's first name, or the
+    anonymous one when we do not know their name."""
+    if not name.strip():
+        return config.digest.greeting_anonymous
+    return config.digest.greeting.format(first_name=name.split()[0], name=name)
 
 
 def _to_header(subscriber: Subscriber) -> bytes:

@@ -55,6 +55,9 @@ class Article:
     image_url: str = ""
     status: str = "published"  # or "draft": never gathered
     guid: str = ""  # a feed's id for the entry, to follow a changed link
+    image_alt: str = ""  # the image's own description; "" = decorative
+    image_width: int = 0  # pixels, when the source says; 0 = unknown
+    image_height: int = 0
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,18 @@ class EditionArticle:
     image_url: str = ""
     rank: int = 0  # 0 is the week's best: the last rank goes first when space runs out
     topics: tuple[str, ...] = ()  # topic names, primary first: where the article may go
+    image_alt: str = ""
+    image_width: int = 0
+    image_height: int = 0
+
+    @property
+    def image_box(self) -> tuple[int, int]:
+        """(width, height) to put on the img tag: the content column's 552 px wide, the
+        height kept in proportion when the source gave the image's size, else 0."""
+        width = min(552, self.image_width) if self.image_width else 552
+        if not (self.image_width and self.image_height):
+            return width, 0
+        return width, round(self.image_height * width / self.image_width)
 
 
 @dataclass(frozen=True)
@@ -100,6 +115,8 @@ class Edition:
     # Every article of the week, best first: a reader of a few topics gets the best of
     # those, chosen from here, not only what made the all-topics copy.
     candidates: tuple[EditionArticle, ...] = ()
+    note_html: str = ""  # the editor's note, safe HTML from its Markdown
+    note_text: str = ""  # the same note as plain text
 
     @property
     def article_count(self) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -130,6 +131,8 @@ def _context(
     base = config.base_url
     token = PLACEHOLDERS["token"]
     articles = [a for s in sections for a in s.articles]
+    lead = min(articles, key=lambda a: a.rank) if len(articles) > 1 else None
+    rest = _without_lead(sections, lead)
     subject = config.digest.subject.format(
         name=config.newsletter.name,
         week_label=week_label(edition),
@@ -143,7 +146,10 @@ def _context(
         "week_label": week_label(edition),
         "subject": subject,
         "preheader": _preheader(articles),
-        "sections": sections,
+        "lead": lead,
+        "sections": rest,
+        "note_html": edition.note_html,
+        "note_text": edition.note_text,
         "chosen_topics": [s.topic for s in sections] if key else [],
         "greeting": PLACEHOLDERS["greeting"],
         "email": PLACEHOLDERS["email"],
@@ -156,6 +162,18 @@ def _context(
             "preferences": f"{base}/preferences/{token}",
         },
     }
+
+
+def _without_lead(
+    sections: tuple[Section, ...], lead: EditionArticle | None
+) -> tuple[Section, ...]:
+    """The sections below the lead story: the lead is not shown twice."""
+    if lead is None:
+        return sections
+    kept = (
+        replace(s, articles=tuple(a for a in s.articles if a.url != lead.url)) for s in sections
+    )
+    return tuple(s for s in kept if s.articles)
 
 
 def render_web_version(config: Config, edition: Edition) -> str:
@@ -201,6 +219,10 @@ def inline_css(html: str, base_url: str) -> str:
                 remove_classes=False,
                 allow_network=False,
                 disable_validation=True,
+                # An img's width and height attributes stay the numbers the template
+                # wrote: Outlook sizes images from them, and they keep the box when
+                # images are blocked. (premailer would copy "100%" and "auto" there.)
+                disable_basic_attributes=["width", "height"],
                 cssutils_logging_level=logging.CRITICAL,
             ).transform(pretty_print=False)
         )

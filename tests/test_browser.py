@@ -75,7 +75,7 @@ def test_every_article_visible_without_horizontal_scroll(
     page = browser.new_page(viewport={"width": width, "height": 900})
     page.goto(f"{url}/email.html?week=2026-W47")
     assert page.evaluate("document.documentElement.scrollWidth") <= width
-    titles = page.locator(".article-title")
+    titles = page.locator(".lead-title, .article-title")  # the lead story and the rest
     assert titles.count() == 12
     for i in range(titles.count()):
         box = titles.nth(i).bounding_box()

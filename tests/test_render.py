@@ -100,7 +100,7 @@ def test_sponsor_line_is_shown_for_its_section(
     )
     variant = render_variant(config, _edition(config, db, [make_article()]), "")
     assert "DNS, sponsored by" in variant.html and 'href="https://acme.example"' in variant.html
-    assert "DNS, sponsored by Acme DNS <https://acme.example>" in variant.text
+    assert "DNS, sponsored by Acme DNS\nhttps://acme.example\n" in variant.text
 
 
 def test_undefined_variables_fail_loudly(

@@ -314,3 +314,32 @@ def status(obj: Context, as_json: bool) -> None:
         counts = ", ".join(f"{e.get(s, 0)} {s}" for s in DELIVERY_STATUSES)
         returned = returned_note(e["returned"], "; came back: ")
         click.echo(f"{e['week']}  {e['status']:<6}  {counts}{returned}  {e['subject']}")
+
+
+@cli.command()
+@week_option
+@click.argument("text", required=False)
+@click.option(
+    "--file",
+    "file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Read the note (Markdown) from a file.",
+)
+@click.option("--clear", is_flag=True, help="Remove the week's note.")
+@pass_context
+def note(obj: Context, week: str | None, text: str | None, file: Path | None, clear: bool) -> None:
+    """Set the editor's note at the top of an edition (Markdown: paragraphs, links, emphasis)."""
+    from digest.edition import resolve_week
+    from digest.notes import clear_week_note, set_week_note
+
+    if sum(bool(x) for x in (text, file, clear)) != 1:
+        raise click.UsageError("Give the note as TEXT, or --file F, or --clear.")
+    config = obj.config()
+    label = resolve_week(config, week, now()).label
+    db = obj.store(config)
+    if clear:
+        removed = clear_week_note(db, label)
+        click.echo(f"{label}: note removed" if removed else f"{label}: there was no note")
+        return
+    _, plain = set_week_note(db, label, now(), text=text, file=file)
+    click.echo(f"{label}: note set. As the plain-text part shows it:\n\n{plain}")

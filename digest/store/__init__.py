@@ -9,6 +9,7 @@
     feeds         configured feeds
     approvals     held editions
     signups       requests to join, until confirmed or expired
+    notes         the editor's note of each week
 
 Policy (who counts as "kept", when a lock may be taken over) lives with the use case
 that needs it; this package only reads and writes rows.
@@ -55,6 +56,7 @@ from digest.store.editions import (
     swap_lock_holder,
 )
 from digest.store.feeds import FeedRow, add_feed, list_feeds, record_feed_fetch, remove_feed
+from digest.store.notes import clear_note, get_note, set_note
 from digest.store.schema import migrations
 from digest.store.signups import (
     SignupRow,
@@ -103,6 +105,7 @@ __all__ = [
     "approve",
     "bounce_subscribers",
     "change_subscriber",
+    "clear_note",
     "content_hash",
     "delete_subscriber",
     "delete_subscriber_by_id",
@@ -113,6 +116,7 @@ __all__ = [
     "freeze_edition",
     "from_db_time",
     "get_edition",
+    "get_note",
     "get_signup",
     "get_subscriber",
     "get_subscriber_by_id",
@@ -138,6 +142,7 @@ __all__ = [
     "request_approval",
     "return_counts_by_edition",
     "return_counts_by_subscriber",
+    "set_note",
     "set_subscriber_status",
     "signups_from_client_since",
     "skipped_deliveries",

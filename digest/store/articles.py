@@ -25,6 +25,8 @@ def content_hash(article: Article) -> str:
         str(int(article.featured)),
         repr(article.score),
         article.image_url,
+        article.image_alt,
+        f"{article.image_width}x{article.image_height}",
         "\x1f".join(article.topics),
         article.guid,
     ]
@@ -71,6 +73,9 @@ def _article_row(a: Article, digest_: str, now: datetime) -> dict[str, Any]:
         "featured": int(a.featured),
         "score": a.score,
         "image_url": a.image_url,
+        "image_alt": a.image_alt,
+        "image_width": a.image_width,
+        "image_height": a.image_height,
         "content_hash": digest_,
         "updated_at": to_db_time(now),
     }
@@ -140,6 +145,9 @@ def _article(r: dict[str, Any], topics: tuple[str, ...]) -> Article:
         featured=bool(r["featured"]),
         score=r["score"],
         image_url=r["image_url"],
+        image_alt=r["image_alt"],
+        image_width=r["image_width"],
+        image_height=r["image_height"],
         status=r["status"],
         guid=r["guid"],
     )

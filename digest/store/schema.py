@@ -202,3 +202,23 @@ def m007_signups(db: Database) -> None:
     )
     db.execute("CREATE INDEX signups_email ON signups (email COLLATE NOCASE, requested_at)")
     db.execute("CREATE INDEX signups_client ON signups (client, requested_at)")
+
+
+@migrations()
+def m008_article_images(db: Database) -> None:
+    """An article image's own description and size, when its source gives them."""
+    db.execute("ALTER TABLE articles ADD COLUMN image_alt TEXT NOT NULL DEFAULT ''")
+    db.execute("ALTER TABLE articles ADD COLUMN image_width INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE articles ADD COLUMN image_height INTEGER NOT NULL DEFAULT 0")
+
+
+@migrations()
+def m009_notes(db: Database) -> None:
+    """The editor's note of a week, in Markdown, until the edition is frozen with it."""
+    db.execute(
+        """CREATE TABLE notes (
+            week TEXT PRIMARY KEY,
+            markdown TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )"""
+    )

@@ -21,6 +21,8 @@ def test_schema_is_migrated_once_and_uses_wal(tmp_path: Path) -> None:
         "m005_subscriber_ids_never_reused",
         "m006_event_details",
         "m007_signups",
+        "m008_article_images",
+        "m009_notes",
     ]
     assert next(db.query("PRAGMA journal_mode"))["journal_mode"] == "wal"
     assert {
