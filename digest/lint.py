@@ -13,7 +13,7 @@ import json
 import re
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from email import message_from_bytes
 from importlib import resources
@@ -23,10 +23,11 @@ from urllib.parse import urlsplit
 import lxml.html
 from sqlite_utils import Database
 
+from digest.colors import AA_LARGE, AA_NORMAL, text_colours
 from digest.config import Config
 from digest.message import html_part_size, message_parts
 from digest.models import Week
-from digest.sending import preview_edition
+from digest.sending import preview_variants
 
 MAX_SUBJECT = 78
 _DECLARATION = re.compile(r"(?<![\w-])([a-z-]+)\s*:", re.I)
@@ -64,6 +65,7 @@ def lint_message(raw: bytes, budget_kb: int) -> list[Finding]:
         *_size(raw, budget_kb),
         *_links(page),
         *_images(page),
+        *_colours(page),
         *_document(page),
         *_text_part(text),
         *_subject(subject),
@@ -103,8 +105,51 @@ def _images(page: Any) -> list[Finding]:
         src = img.get("src", "")
         if img.get("alt") is None:
             found.append(Finding("images", "error", f"no alt text: {src}"))
-        if not (img.get("width") and img.get("height")):
-            found.append(Finding("images", "error", f"no width and height: {src}"))
+        for side in ("width", "height"):
+            value = img.get(side)
+            if value is not None and not value.isdigit():
+                found.append(
+                    Finding(
+                        "images",
+                        "error",
+                        f"{side}={value!r} is not a whole number of pixels (Outlook sizes "
+                        f"images from it): {src}",
+                    )
+                )
+        if img.get("width") is None:
+            found.append(Finding("images", "error", f"no width: {src}"))
+        elif img.get("height") is None:
+            found.append(
+                Finding(
+                    "images",
+                    "warning",
+                    f"no height (its size is unknown): the box collapses while images "
+                    f"are blocked; import image_width and image_height: {src}",
+                )
+            )
+    return found
+
+
+def _colours(page: Any) -> list[Finding]:
+    found = []
+    for run in text_colours(page):
+        if run.hidden:
+            continue
+        if run.colour == run.background:
+            found.append(
+                Finding("contrast", "error", f"text in its background's colour: {run.text[:60]!r}")
+            )
+            continue
+        needed = AA_LARGE if run.large else AA_NORMAL
+        if run.ratio < needed:
+            found.append(
+                Finding(
+                    "contrast",
+                    "error",
+                    f"{run.colour} on {run.background} is {run.ratio:.2f}:1, under "
+                    f"{needed}:1 (WCAG AA): {run.text[:60]!r}",
+                )
+            )
     return found
 
 
@@ -115,6 +160,9 @@ def _document(page: Any) -> list[Finding]:
     title = page.find(".//title")
     if title is None or not (title.text or "").strip():
         found.append(Finding("title", "error", "the HTML part has no <title>"))
+    headings = len(page.findall(".//h1"))
+    if headings != 1:
+        found.append(Finding("h1", "error", f"{headings} <h1> elements; a page has one, its title"))
     return found
 
 
@@ -219,14 +267,35 @@ class LintReport:
 def lint_edition(
     config: Config, db: Database, week: Week, now: datetime, *, links: bool = False
 ) -> LintReport | None:
-    """Check the week's edition as `send` would build it; None when it has no articles.
+    """Check every copy the week would send (all topics, and each topic choice of the
+    active subscribers) as `send` builds it; None when it has no articles.
 
-    With ``links``, every link is also fetched.
+    With ``links``, every link is also fetched (once, from the all-topics copy).
     """
-    result = preview_edition(config, db, week, None, now)
-    if result is None:
+    previews = preview_variants(config, db, week, now)
+    if not previews:
         return None
-    findings = lint_message(result.message, config.digest.max_message_kb)
+    findings: list[Finding] = []
+    seen: set[tuple[str, str, str]] = set()
+    for preview in previews:
+        copy = _copy_name(preview.message)
+        for finding in lint_message(preview.message, config.digest.max_message_kb):
+            key = (finding.check, finding.level, finding.message)
+            if key in seen:
+                continue  # the same finding in every copy is said once
+            seen.add(key)
+            findings.append(
+                replace(finding, message=f"{finding.message}{copy}")
+                if copy and finding.level == "error"
+                else finding
+            )
     if links:
-        findings += check_links(result.message)
+        findings += check_links(previews[0].message)
     return LintReport(week.label, findings)
+
+
+def _copy_name(raw: bytes) -> str:
+    """' (in the copy for dns, ipv4)' for a topic copy; '' for the all-topics one."""
+    html, _ = message_parts(raw)
+    found = re.search(r"in the topics you follow: ([^.<]+)\.", html)
+    return f" (in the copy for {found.group(1).strip()})" if found else ""

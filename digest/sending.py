@@ -134,6 +134,31 @@ def preview_edition(
     return Preview(week.label, raw, html, text, frozen is not None, variant.left_out)
 
 
+def preview_variants(config: Config, db: Database, week: Week, now: datetime) -> list[Preview]:
+    """One sample message per copy the week would send: the all-topics copy and each
+    distinct topic choice of the active subscribers (frozen ones as frozen)."""
+    keys = list(dict.fromkeys(["", *store.active_topic_choices(db)]))
+    frozen = store.get_edition(db, week.label)
+    stored = store.edition_variants(db, frozen.id) if frozen else {}
+    edition = edition_for_week(config, db, week)
+    if edition is None:
+        return []
+    signing = signing_config(config)
+    previews = []
+    for key in keys:
+        variant = stored.get(key) or render_within_budget(config, edition, key)
+        reader = Subscriber(
+            id=0,
+            email="reader@example.com",
+            name="Reader",
+            topics=tuple(t for t in key.split(",") if t),
+        )
+        raw = build_message(signing, prepare_variant(signing, variant, week.label, now), reader)
+        html, text = message_parts(raw)
+        previews.append(Preview(week.label, raw, html, text, frozen is not None, variant.left_out))
+    return previews
+
+
 def preview_for(
     config: Config, db: Database, week: Week, email: str | None, now: datetime
 ) -> Preview | None:

@@ -15,7 +15,7 @@ from digest.lint import check_links, client_support, lint_message
 
 GOOD_HTML = """<!DOCTYPE html><html lang="en"><head><title>T</title>
 <style>.x { border-radius: 4px } @media (max-width: 600px) { .x { width: 100% } }</style>
-</head><body><div class="preheader">This week: news</div>
+</head><body><div class="preheader" style="display:none">This week: news</div><h1>News</h1>
 <a href="https://news.example.com/a">A</a><a href="mailto:desk@example.com">mail</a>
 <img src="https://news.example.com/i.png" alt="" width="10" height="10"></body></html>"""
 TEXT = "A readable plain-text part with enough words in it to be a real twin of the HTML. " * 3
@@ -55,6 +55,29 @@ def test_a_good_message_has_no_errors_and_names_what_clients_ignore() -> None:
         (GOOD_HTML, TEXT + "<p>tag</p>", "S", "text"),
         (GOOD_HTML, TEXT, "S" * 79, "subject"),
         (GOOD_HTML.replace("This week: news", ""), TEXT, "S", "preheader"),
+        (GOOD_HTML.replace(' width="10"', ' width="100%"'), TEXT, "S", "images"),
+        (GOOD_HTML.replace(' height="10"', ' height="auto"'), TEXT, "S", "images"),
+        (GOOD_HTML.replace("<h1>News</h1>", ""), TEXT, "S", "h1"),
+        (GOOD_HTML.replace("<h1>News</h1>", "<h1>A</h1><h1>B</h1>"), TEXT, "S", "h1"),
+        (
+            GOOD_HTML.replace(
+                "<h1>News</h1>",
+                '<h1>News</h1><p style="color:#7b8794">Nov 18 by Ann</p>',
+            ),
+            TEXT,
+            "S",
+            "contrast",
+        ),
+        (
+            GOOD_HTML.replace(
+                "<h1>News</h1>",
+                '<h1>News</h1><table bgcolor="#eef1f5"><tr><td>'
+                '<span style="color:#EEF1F5">hidden words</span></td></tr></table>',
+            ),
+            TEXT,
+            "S",
+            "contrast",
+        ),
     ],
 )
 def test_each_error(html: str, text: str, subject: str, check: str) -> None:
@@ -120,3 +143,55 @@ def test_cli_lint_on_the_demo_passes_with_warnings(tmp_path: Path) -> None:
     failing = runner.invoke(cli, ["--config", str(cfg), "lint"])
     assert failing.exit_code == 1
     assert "error: subject: subject is" in failing.stdout
+
+
+def test_large_text_needs_3_to_1_and_hidden_text_is_not_judged() -> None:
+    from digest.colors import contrast, parse_colour
+
+    assert parse_colour("#ABC") == "#aabbcc" and parse_colour("rgb(255, 0, 0)") == "#ff0000"
+    assert round(contrast("#7b8794", "#ffffff"), 2) == 3.66
+    big = GOOD_HTML.replace("<h1>News</h1>", '<h1 style="font-size:30px;color:#7b8794">News</h1>')
+    assert [f for f in lint_message(_message(big), 100) if f.check == "contrast"] == []
+    hidden = GOOD_HTML.replace(
+        "This week: news", '<span style="color:#ffffff">This week: news</span>'
+    )
+    assert [f for f in lint_message(_message(hidden), 100) if f.check == "contrast"] == []
+
+
+def test_lint_checks_every_copy_a_week_would_send(tmp_path: Path) -> None:
+    from digest import store
+    from digest.config import load_config
+    from digest.gather import week_window
+    from digest.lint import lint_edition
+
+    from .conftest import NOW
+
+    runner = CliRunner()
+    cfg = tmp_path / "c" / "digest.toml"
+    assert runner.invoke(cli, ["--config", str(cfg), "init", "--demo"]).exit_code == 0
+    config = load_config(cfg, {})
+    db = store.open_store(config.store_path)
+    report = lint_edition(config, db, week_window("2026-W47", config.tz), NOW)
+    assert report is not None and report.errors == []
+    folder = tmp_path / "tpl"
+    import shutil
+
+    from digest.resources import packaged_templates
+
+    shutil.copytree(packaged_templates(), folder)
+    body = (folder / "digest.html.j2").read_text()  # pale text only in topic copies
+    (folder / "digest.html.j2").write_text(
+        body.replace(
+            '<p class="intro-text">',
+            '<p class="intro-text"{% if chosen_topics %} style="color:#cccccc"{% endif %}>',
+            1,
+        )
+    )
+    from dataclasses import replace
+
+    broken = replace(config, templates=replace(config.templates, path=str(folder)))
+    report = lint_edition(broken, db, week_window("2026-W47", config.tz), NOW)
+    assert report is not None
+    assert report.errors and all(f.check == "contrast" for f in report.errors)
+    assert all(" (in the copy for " in f.message for f in report.errors)
+    assert any("DNS" in f.message.rpartition(" (in the copy for ")[2] for f in report.errors)
