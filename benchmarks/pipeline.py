@@ -114,6 +114,34 @@ def bench_build(config: Any, edition: Any, n: int) -> dict[str, float]:
     return {"digest_per_s": n / ours, "stdlib_per_s": n / stdlib, "message_kb": size / n / 1024}
 
 
+def bench_dkim(config: Any, edition: Any, n: int) -> dict[str, float]:
+    """DKIM signing's cost per message (dkimpy, RSA-2048, relaxed/relaxed), beside the
+    cost of building the message it signs."""
+    import dataclasses
+
+    from digest.dkimsign import sign_message
+
+    with tempfile.TemporaryDirectory() as tmp:
+        key = Path(tmp) / "k.pem"
+        subprocess.run(
+            ["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True
+        )
+        dkim = dataclasses.replace(
+            config.dkim, domain="news.example.com", selector="s1", private_key=key.read_text()
+        )
+    signing = dataclasses.replace(config, dkim=dkim)
+    variant = render_variant(config, edition, "")
+    prepared = prepare_variant(config, variant, "2026-W47", NOW)
+    messages = [
+        build_message(config, prepared, Subscriber(i, f"r{i}@example.org", "R"))
+        for i in range(1, n + 1)
+    ]
+    start = time.perf_counter()
+    for m in messages:
+        sign_message(signing, m)
+    return {"sign_ms": (time.perf_counter() - start) / n * 1000}
+
+
 def _start_sink(port: int) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
         [
@@ -192,6 +220,7 @@ def main() -> None:
         r = bench_render(config, edition)
         b = bench_build(config, edition, args.subscribers)
         s = bench_send(folder / "send", args.subscribers, args.concurrency)
+        d = bench_dkim(config, edition, 200)
     print(
         f"edition: {edition.article_count} articles, HTML {r['html_kb']:.1f} KB before "
         f"inlining, {r['inlined_kb']:.1f} KB after"
@@ -205,6 +234,10 @@ def main() -> None:
     print(
         f"build, stdlib baseline   {b['stdlib_per_s']:8.0f} msgs/s  "
         f"(digest is {b['digest_per_s'] / b['stdlib_per_s']:.1f}x)"
+    )
+    print(
+        f"DKIM sign (RSA-2048)     {d['sign_ms']:8.2f} ms per message  "
+        f"(build is {1000 / b['digest_per_s']:.3f} ms)"
     )
     print(
         f"send, digest (ledger)    {s['digest_per_s']:8.0f} msgs/s to aiosmtpd, "

@@ -24,7 +24,7 @@ from digest.models import Sponsor, slugify
 
 DEFAULT_PATH = Path("config") / "digest.toml"
 ENV_PREFIX = "DIGEST_"
-SECRET_KEYS = {("smtp", "password"), ("imap", "password")}
+SECRET_KEYS = {("smtp", "password"), ("imap", "password"), ("dkim", "private_key")}
 TLS_MODES = ("none", "starttls", "tls")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -106,6 +106,15 @@ STORE_IP_MODES = ("hash", "raw", "none")
 
 
 @dataclass(frozen=True)
+class DkimConfig:
+    """DKIM signing by digest itself (a relay that signs, like OpenDKIM, needs none)."""
+
+    domain: str = ""  # "" = do not sign
+    selector: str = ""
+    private_key: str = ""  # PEM (RSA or Ed25519), from DIGEST_DKIM_PRIVATE_KEY only
+
+
+@dataclass(frozen=True)
 class BouncesConfig:
     """What comes back after the relay accepted a message: bounces and complaints."""
 
@@ -184,6 +193,7 @@ class Config:
     feeds: FeedsConfig = field(default_factory=FeedsConfig)
     signup: SignupConfig = field(default_factory=SignupConfig)
     bounces: BouncesConfig = field(default_factory=BouncesConfig)
+    dkim: DkimConfig = field(default_factory=DkimConfig)
     imap: ImapConfig = field(default_factory=ImapConfig)
     sponsors: Mapping[str, Sponsor] = field(default_factory=dict)  # by topic slug
     topic_aliases: Mapping[str, str] = field(default_factory=dict)  # lower-case category
@@ -266,6 +276,7 @@ _SECTIONS: dict[str, type] = {
     "digest": DigestConfig,
     "feeds": FeedsConfig,
     "signup": SignupConfig,
+    "dkim": DkimConfig,
     "bounces": BouncesConfig,
     "imap": ImapConfig,
 }
@@ -488,6 +499,11 @@ def _check_values(c: Config) -> None:
         raise bad(
             "digest", "greeting", c.digest.greeting, "text with {first_name} or {name}"
         ) from e
+    if c.dkim.domain and not (c.dkim.selector and c.dkim.private_key):
+        raise ConfigError(
+            f"[dkim] domain is set in {where} but the selector or DIGEST_DKIM_PRIVATE_KEY "
+            "(the PEM private key) is missing: set both, or empty [dkim] domain to not sign."
+        )
     if c.bounces.soft_limit < 1:
         raise bad("bounces", "soft_limit", c.bounces.soft_limit, "a whole number of at least 1")
     if not 1 <= c.smtp.port <= 65535:

@@ -25,6 +25,7 @@ from sqlite_utils import Database
 
 from digest import store
 from digest.config import Config
+from digest.dkimsign import sign_message
 from digest.errors import EditionError, EditionLockedError, HeaderError
 from digest.mailer import (
     ConnectionFactory,
@@ -220,7 +221,7 @@ def _job(config: Config, prepared: PreparedVariant, d: store.OpenDelivery, editi
     With ``[smtp] verp``, the envelope sender names the subscriber and the edition."""
     try:
         subscriber = replace(d.subscriber, email=ascii_domain(d.subscriber.email))
-        data = build_message(config, prepared, subscriber)
+        data = sign_message(config, build_message(config, prepared, subscriber))
     except (UnicodeError, HeaderError) as e:
         return Job(d.id, d.subscriber.id, d.subscriber.email, b"", 0, f"cannot be encoded: {e}")
     sender = (

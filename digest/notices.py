@@ -10,10 +10,12 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 from email.message import EmailMessage
+from email.policy import SMTP
 from email.utils import format_datetime, formataddr
 
 from digest.config import Config
 from digest.delivery import pool_settings
+from digest.dkimsign import sign_message
 from digest.mailer import Job, Outcome, deliver, outbox_factory, smtp_factory
 from digest.render import render_notice
 
@@ -106,7 +108,7 @@ def build_notice(config: Config, notice: Notice, to: str, now: datetime) -> byte
         msg["Reply-To"] = config.newsletter.reply_to
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")
-    return msg.as_bytes()
+    return sign_message(config, msg.as_bytes(policy=SMTP))
 
 
 def send_notice(config: Config, notice: Notice, to: str, now: datetime) -> Outcome:

@@ -18,6 +18,7 @@ from digest import store
 from digest.archive import is_published, publish_edition
 from digest.config import Config
 from digest.delivery import Progress, Shard, deliver_edition, pool_settings
+from digest.dkimsign import sign_message
 from digest.edition import (
     build_edition,
     edition_for_week,
@@ -367,6 +368,6 @@ def _test_jobs(
         if key not in prepared:
             variant = render_within_budget(signing, edition, key)
             prepared[key] = prepare_variant(signing, variant, label, now, "[TEST] ", tag)
-        data = build_message(signing, prepared[key], reader)
+        data = sign_message(signing, build_message(signing, prepared[key], reader))
         jobs.append(Job(delivery_id=-number, subscriber_id=reader.id, recipient=address, data=data))
     return jobs

@@ -1,0 +1,73 @@
+"""DKIM: each message digest sends is signed, List-Unsubscribe and List-Unsubscribe-Post
+among the signed headers (RFC 8058), and verifies against the published key."""
+
+import base64
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import dkim
+import pytest
+
+from digest import store
+from digest.demo import load_demo
+from digest.errors import ConfigError
+from digest.gather import week_window
+from digest.sending import send_edition
+
+from .conftest import NOW, SECRET, make_config
+
+
+def _rsa_key(tmp_path: Path) -> tuple[str, bytes]:
+    """A fresh 2048-bit RSA key: (private PEM, the DNS TXT record that publishes it)."""
+    key = tmp_path / "dkim.pem"
+    subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True)
+    public = subprocess.run(
+        ["openssl", "rsa", "-in", str(key), "-pubout", "-outform", "DER"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+    return key.read_text(), record
+
+
+def test_every_message_is_signed_and_verifies(tmp_path: Path, smtp_server: Any) -> None:
+    controller, handler = smtp_server
+    private, record = _rsa_key(tmp_path)
+    config = make_config(
+        tmp_path,
+        env={"DIGEST_SECRET": SECRET, "DIGEST_DKIM_PRIVATE_KEY": private},
+        smtp={"host": "127.0.0.1", "port": controller.port, "tls": "none"},
+        dkim={"domain": "news.example.com", "selector": "wrap2026"},
+    )
+    db = store.open_store(config.store_path)
+    load_demo(config, db, NOW)
+    report = send_edition(config, db, week_window("2026-W47", config.tz), lambda: NOW)
+    assert report is not None and report.count("sent") == 6
+    asked: list[bytes] = []
+
+    def dns(name: bytes, timeout: int = 5) -> bytes:  # the published record, stubbed
+        asked.append(name)
+        return record
+
+    for received in handler.received:
+        assert received.data.startswith(b"DKIM-Signature:")
+        assert dkim.verify(received.data, dnsfunc=dns)
+        signature = received.data.split(b"\r\n\r\n", 1)[0].decode()
+        signed = re.search(r"h=([^;]+);", signature.replace("\r\n", "").replace("\t", ""))
+        assert signed is not None
+        names = [h.strip().lower() for h in signed.group(1).split(":")]
+        assert {"from", "list-unsubscribe", "list-unsubscribe-post"} <= set(names)
+        tampered = received.data.replace(
+            b"List-Unsubscribe-Post: List-Unsubscribe=One-Click", b"List-Unsubscribe-Post: nothing"
+        )
+        assert not dkim.verify(tampered, dnsfunc=dns)
+    assert set(asked) == {b"wrap2026._domainkey.news.example.com."}
+
+
+def test_a_domain_without_its_key_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="DIGEST_DKIM_PRIVATE_KEY"):
+        make_config(tmp_path, dkim={"domain": "news.example.com", "selector": "s"})
+    with pytest.raises(ConfigError, match=r"\[dkim\] private_key is a secret"):
+        make_config(tmp_path, dkim={"domain": "d.example", "selector": "s", "private_key": "x"})
