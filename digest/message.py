@@ -219,7 +219,37 @@ def _fill(part: EncodedPart, values: dict[str, str]) -> list[bytes]:
 
 
 def _qp(text: str) -> bytes:
-    """Quoted-printable with CRLF line ends (the C codec copies the input's line ends,
-    and a run with no line end of its own would get bare LF soft breaks)."""
-    encoded = binascii.b2a_qp(text.encode("utf-8"))
-    return encoded if b"\r\n" in encoded else encoded.replace(b"\n", b"\r\n")
+    """Quoted-printable that is ready for SMTP DATA as it is: CRLF line ends only, and
+    no line starting with "." (a leading dot is written =2E).
+
+    So the whole message needs neither line-ending repair nor dot-stuffing on the wire
+    (see `mailer.SmtpConnection`): every line of it is either a header, a MIME boundary
+    or part header, or comes from here. The C codec keeps a lone CR as is and copies the
+    input's line ends, hence the normalisation first.
+    """
+    plain = text.replace("\r\n", "\n").replace("\r", "\n")
+    encoded = _no_leading_dots(binascii.b2a_qp(plain.encode("utf-8")))
+    return encoded.replace(b"\n", b"\r\n")
+
+
+_QP_LINE = 76  # RFC 2045's limit, the soft break's "=" included
+
+
+def _no_leading_dots(encoded: bytes) -> bytes:
+    """Each line that starts with "." starts with "=2E" instead, re-broken with soft
+    breaks where that pushes it past 76 columns."""
+    if not encoded.startswith(b".") and b"\n." not in encoded:
+        return encoded
+    out: list[bytes] = []
+    for line in encoded.split(b"\n"):
+        while line.startswith(b"."):
+            line = b"=2E" + line[1:]
+            if len(line) <= _QP_LINE:
+                break
+            cut = _QP_LINE - 1  # room for the soft break's "="
+            while b"=" in line[cut - 2 : cut]:  # never split an =XX escape
+                cut -= 1
+            out.append(line[:cut] + b"=")
+            line = line[cut:]
+        out.append(line)
+    return b"\n".join(out)
