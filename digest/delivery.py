@@ -229,7 +229,7 @@ def _job(config: Config, prepared: PreparedVariant, d: store.OpenDelivery, editi
         if config.smtp.verp
         else ""
     )
-    return Job(d.id, d.subscriber.id, subscriber.email, data, 0, sender=sender)
+    return Job(d.id, d.subscriber.id, subscriber.email, data, 0, sender=sender, ready=True)
 
 
 def _transport(config: Config, week: str) -> ConnectionFactory:

@@ -23,6 +23,7 @@ import aiosmtplib
 
 from digest.config import SmtpConfig
 from digest.errors import DeliveryError
+from digest.smtpwire import WireClient
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class Job:
     attempts: int = 0
     unsendable: str = ""  # why this message cannot be sent at all (it fails alone)
     sender: str = ""  # this message's envelope sender (VERP); "" = the pool's
+    ready: bool = False  # built by digest: CRLF only, no line starting with "."
 
 
 @dataclass(frozen=True)
@@ -69,9 +71,10 @@ class SendFailure(Exception):
 
 
 class Connection(Protocol):
-    """A transport connection: send one message, or raise SendFailure."""
+    """A transport connection: send one message, or raise SendFailure. ``ready`` says
+    the bytes are SMTP-ready already (see `message._qp`)."""
 
-    async def send(self, sender: str, recipient: str, data: bytes) -> None: ...
+    async def send(self, sender: str, recipient: str, data: bytes, ready: bool = False) -> None: ...
 
     async def close(self) -> None: ...
 
@@ -88,7 +91,7 @@ class OutboxConnection:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    async def send(self, sender: str, recipient: str, data: bytes) -> None:
+    async def send(self, sender: str, recipient: str, data: bytes, ready: bool = False) -> None:
         """Write the message atomically to ``<folder>/<recipient>.eml``."""
         safe = re.sub(r"[^A-Za-z0-9@._+-]", "_", recipient)
         target = self.folder / f"{safe}.eml"
@@ -121,25 +124,25 @@ def outbox_factory(folder: Path) -> ConnectionFactory:
 
 
 class SmtpConnection:
-    """One persistent aiosmtplib connection with its failures classified."""
+    """One persistent connection (opened by aiosmtplib, run by `smtpwire`) with its
+    failures classified."""
 
-    def __init__(self, client: aiosmtplib.SMTP) -> None:
+    def __init__(self, client: WireClient) -> None:
         self.client = client
 
-    async def send(self, sender: str, recipient: str, data: bytes) -> None:
+    async def send(self, sender: str, recipient: str, data: bytes, ready: bool = False) -> None:
         """Send one message; map the relay's answer to a SendFailure."""
-        options = []
-        if not recipient.isascii():  # a non-ASCII local part: only with SMTPUTF8
-            if not self.client.supports_extension("smtputf8"):
-                raise SendFailure(
-                    "failed",
-                    f"{recipient} has a non-ASCII local part and the relay does not offer "
-                    "SMTPUTF8; use a relay that does, or ask the reader for another address",
-                    blames_recipient=False,
-                )
-            options = ["SMTPUTF8"]
+        if not recipient.isascii() and not self.client.supports("smtputf8"):
+            raise SendFailure(
+                "failed",
+                f"{recipient} has a non-ASCII local part and the relay does not offer "
+                "SMTPUTF8; use a relay that does, or ask the reader for another address",
+                blames_recipient=False,
+            )
+        if not ready:  # bytes digest did not build: repair line ends, stuff dots
+            data = smtp_ready(data)
         try:
-            await self.client.sendmail(sender, [recipient], data, mail_options=options)
+            await self.client.send(sender, recipient, data)
         except aiosmtplib.SMTPRecipientsRefused as e:
             refusal = e.recipients[0] if e.recipients else None
             code = refusal.code if refusal else 550
@@ -168,10 +171,18 @@ class SmtpConnection:
 
     async def close(self) -> None:
         """Say QUIT, or just drop the socket if the relay is gone."""
-        try:
-            await self.client.quit()
-        except aiosmtplib.SMTPException:
-            self.client.close()
+        await self.client.quit()
+
+
+_LINE_ENDS = re.compile(rb"\r\n|\r|\n")
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+def smtp_ready(data: bytes) -> bytes:
+    """Bytes from elsewhere made ready for DATA: CRLF line ends, leading dots doubled,
+    a final CRLF."""
+    data = _LEADING_DOT.sub(b"..", _LINE_ENDS.sub(b"\r\n", data))
+    return data if data.endswith(b"\r\n") else data + b"\r\n"
 
 
 def _by_code(code: int, permanent: str) -> str:
@@ -194,6 +205,11 @@ def smtp_factory(settings: SmtpConfig) -> ConnectionFactory:
         )
         try:
             await client.connect()
+            if client.is_ehlo_or_helo_needed:  # the extensions decide how we send
+                try:
+                    await client.ehlo()
+                except aiosmtplib.SMTPHeloError:
+                    await client.helo()
         except aiosmtplib.SMTPAuthenticationError as e:
             raise SendFailure("deferred", _auth_message(settings, e), fatal=True) from e
         except (aiosmtplib.SMTPException, OSError) as e:
@@ -203,7 +219,7 @@ def smtp_factory(settings: SmtpConfig) -> ConnectionFactory:
                 "check [smtp] host, port and tls",
                 reconnect=True,
             ) from e
-        return SmtpConnection(client)
+        return SmtpConnection(WireClient(client, settings.timeout))
 
     return connect
 
@@ -333,7 +349,9 @@ class _Pool:
                     conn = await self._open()
                 for bucket in self.buckets:
                     await bucket.take()
-                await conn.send(job.sender or self.settings.sender, job.recipient, job.data)
+                await conn.send(
+                    job.sender or self.settings.sender, job.recipient, job.data, job.ready
+                )
             except SendFailure as failure:
                 if failure.reconnect and conn is not None:
                     await self._close(conn)
@@ -395,6 +413,17 @@ class _Pool:
         self.queue.task_done()
 
 
+async def _stop(workers: list[asyncio.Task[None]]) -> None:
+    """Cancel the workers until they are all done: on Python 3.11 a cancellation that
+    lands while `wait_for` finishes can be swallowed, and a worker would then wait on
+    the queue forever."""
+    pending = set(workers)
+    while pending:
+        for worker in pending:
+            worker.cancel()
+        _, pending = await asyncio.wait(pending, timeout=1)
+
+
 async def _drop(conn: Connection) -> None:
     with contextlib.suppress(Exception):  # the connection is already broken
         await asyncio.wait_for(conn.close(), timeout=2)
@@ -423,9 +452,7 @@ async def deliver(
             await pool.queue.put(job)
         await pool.queue.join()
     finally:
-        for w in workers:
-            w.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
+        await _stop(workers)
         await pool.close_all()
     if pool.broken is not None:
         raise pool.broken

@@ -369,5 +369,7 @@ def _test_jobs(
             variant = render_within_budget(signing, edition, key)
             prepared[key] = prepare_variant(signing, variant, label, now, "[TEST] ", tag)
         data = sign_message(signing, build_message(signing, prepared[key], reader))
-        jobs.append(Job(delivery_id=-number, subscriber_id=reader.id, recipient=address, data=data))
+        jobs.append(
+            Job(-number, reader.id, address, data, ready=True)  # built by build_message
+        )
     return jobs

@@ -22,7 +22,7 @@ class FakeConnection:
     def __init__(self, script: Script) -> None:
         self.script = script
 
-    async def send(self, sender: str, recipient: str, data: bytes) -> None:
+    async def send(self, sender: str, recipient: str, data: bytes, ready: bool = False) -> None:
         answers = self.script.answers.get(recipient, [])
         answer = answers.pop(0) if answers else None
         if answer is not None:
@@ -127,3 +127,19 @@ def test_token_bucket_without_a_rate_never_waits() -> None:
             await bucket.take()
 
     asyncio.run(take())
+
+
+def test_a_connection_that_breaks_unexpectedly_stops_the_pool_without_hanging() -> None:
+    class Broken(FakeConnection):
+        async def send(self, sender: str, recipient: str, data: bytes, ready: bool = False) -> None:
+            raise RuntimeError("a bug in a transport")
+
+    async def connect() -> Broken:
+        return Broken(Script())
+
+    async def run() -> None:
+        settings = PoolSettings(sender="s@example.org", concurrency=3, backoff=0.01)
+        await asyncio.wait_for(deliver(_jobs(20), connect, settings, lambda j, o: None), 10)
+
+    with pytest.raises(DeliveryError, match="unexpected error: RuntimeError"):
+        asyncio.run(run())
