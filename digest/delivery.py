@@ -113,6 +113,12 @@ def acquire_lock(
     """
     gone = is_gone or holder_is_gone
     expires = now + LOCK_TTL
+    # Shards of another count overlap this one (1/1 holds everyone 1/2 holds): a live
+    # sender on any of them keeps this one out.
+    count = shard.partition("/")[2]
+    for other, other_owner, lease in store.edition_locks(db, edition_id):
+        if other.partition("/")[2] != count and lease >= now and not gone(other_owner):
+            return other_owner
     holder = ""
     for _ in range(3):  # the row may vanish or change hands between the steps
         if store.insert_lock(db, edition_id, shard, owner, expires):

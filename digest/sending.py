@@ -27,7 +27,7 @@ from digest.edition import (
     render_within_budget,
     variants_for_subscribers,
 )
-from digest.errors import ConfigError, EditionError, RowError
+from digest.errors import ConfigError, DeliveryError, EditionError, RowError
 from digest.frozen import edition_from_payload, edition_payload
 from digest.mailer import Job, Outcome, deliver, outbox_factory, smtp_factory
 from digest.message import build_message, message_parts, prepare_variant
@@ -43,6 +43,7 @@ from digest.models import (
 )
 from digest.resources import PLACEHOLDER
 from digest.subscribers import find_subscriber, normalize_email
+from digest.workers import run_workers
 
 # A signing key for outbox-only runs, so the demo works with no setup. Links signed with
 # it are not secret; sending over SMTP refuses to start without DIGEST_SECRET.
@@ -183,8 +184,10 @@ def send_edition(
     allow_empty: bool = False,
     edition: Edition | None = None,
     force: bool = False,
+    workers: int = 1,
 ) -> SendReport | None:
-    """Freeze the week's edition if needed, then deliver every open delivery.
+    """Freeze the week's edition if needed, then deliver every open delivery (with
+    ``workers`` sender processes over shards when more than one).
 
     Returns None when the week has no articles (no edition is made) unless
     ``allow_empty``, which sends a short quiet-week edition instead. A week whose
@@ -223,7 +226,12 @@ def send_edition(
     if dry_run:
         skipped = store.skipped_deliveries(db, edition_id)
         return SendReport(week.label, edition_id, counts, skipped=skipped)
-    deliver_edition(signing, db, week.label, edition_id, clock, shard, progress)
+    if workers > 1 and shard == (1, 1):
+        problems = run_workers(signing, week.label, edition_id, workers, progress)
+        if problems:
+            raise DeliveryError("; ".join(problems))
+    else:
+        deliver_edition(signing, db, week.label, edition_id, clock, shard, progress)
     counts = store.delivery_counts(db, edition_id)
     if _open_count(counts) == 0:
         with store.writes(f"finishing {week.label}"):

@@ -23,7 +23,14 @@ def test_lock_refuses_a_second_live_owner_and_yields_to_a_dead_or_expired_one(db
 
     assert take("one") is None
     assert take("two") == "one"  # alive and within its lease
-    assert take("two", shard="2/2") is None  # another shard is another lock
+    assert take("two", shard="2/2") == "one"  # 2/2 overlaps 1/1: everyone is in 1/1
+    store.release_lock(db, edition_id, "1/1", "one")
+    assert take("one", shard="1/2") is None
+    assert take("two", shard="2/2") is None  # another shard of the same split
+    assert take("three") == "one"  # 1/1 overlaps both halves
+    store.release_lock(db, edition_id, "1/2", "one")
+    store.release_lock(db, edition_id, "2/2", "two")
+    assert take("one") is None
     assert take("three", now=later + timedelta(seconds=1)) is None  # lease ran out
     dead.add("three")
     assert take("four") is None  # its holder died

@@ -181,7 +181,8 @@ def _cli_config(tmp_path: Path, subscribers: int) -> Path:
 
 def _sender(path: Path, port: int, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "digest", "--config", str(path), "send", *args],
+        # one sender process: these tests count what one process has on the wire
+        [sys.executable, "-m", "digest", "--config", str(path), "send", "--workers", "1", *args],
         env=_cli_env(port),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -113,6 +113,13 @@ def _serve_preview(obj: Context, port: int, open_: bool) -> None:
     help="Send a [TEST] copy to these addresses only; freezes nothing.",
 )
 @click.option("--force", is_flag=True, help="Send a week that is not over yet.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=os.cpu_count() or 1,
+    show_default="the number of cores",
+    help="Sender processes, each over its own shard of the list.",
+)
 @json_option
 @pass_context
 def send(
@@ -123,6 +130,7 @@ def send(
     shard: str | None,
     test_to: str | None,
     force: bool,
+    workers: int,
     as_json: bool,
 ) -> None:
     """Freeze the week's edition and deliver it to every active subscriber."""
@@ -149,6 +157,7 @@ def send(
         shard=part,
         progress=None if as_json else SendProgress(),
         force=force,
+        workers=1 if shard else workers,
     )
     if report is None:
         say(

@@ -44,6 +44,7 @@ from digest.store.deliveries import (
 )
 from digest.store.editions import (
     EditionRow,
+    edition_locks,
     edition_variants,
     freeze_edition,
     get_edition,
@@ -110,6 +111,7 @@ __all__ = [
     "delete_subscriber",
     "delete_subscriber_by_id",
     "delivery_counts",
+    "edition_locks",
     "edition_variants",
     "emails_sent_since",
     "expired_pending",

@@ -143,6 +143,14 @@ def lock_holder(db: Database, edition_id: int, shard: str) -> tuple[str, datetim
     return (str(rows[0]["owner"]), from_db_time(rows[0]["expires"])) if rows else None
 
 
+def edition_locks(db: Database, edition_id: int) -> list[tuple[str, str, datetime]]:
+    """(shard, owner, lease end) of every lock row of an edition."""
+    rows = db.query(
+        "SELECT shard, owner, expires FROM edition_locks WHERE edition_id = ?", [edition_id]
+    )
+    return [(str(r["shard"]), str(r["owner"]), from_db_time(r["expires"])) for r in rows]
+
+
 def swap_lock_holder(
     db: Database, edition_id: int, shard: str, old: str, new: str, expires: datetime
 ) -> bool:
