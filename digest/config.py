@@ -137,6 +137,35 @@ class ImapConfig:
 
 
 @dataclass(frozen=True)
+class Relay:
+    """One relay's address."""
+
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def parse_relays(hosts: str, default_port: int) -> list[Relay]:
+    """'a.example.net, b.example.net:2525' -> relays; ConfigError for a malformed one."""
+    relays = []
+    for item in (h.strip() for h in hosts.split(",")):
+        if not item:
+            continue
+        found = re.fullmatch(r"\[?([^\]\s]+?)\]?(?::(\d{1,5}))?", item)
+        port = int(found.group(2)) if found and found.group(2) else default_port
+        if not found or not 1 <= port <= 65535 or found.group(1).count(":") == 1:
+            raise ConfigError(
+                f"[smtp] host {item!r}: expected host or host:port (a comma between relays)."
+            )
+        relays.append(Relay(found.group(1), port))
+    if not relays:
+        raise ConfigError("[smtp] host names no relay.")
+    return relays
+
+
+@dataclass(frozen=True)
 class ScheduleConfig:
     """When the weekly job runs, in the newsletter's timezone."""
 
@@ -480,6 +509,8 @@ def _check_values(c: Config) -> None:
         ) from None
     if c.smtp.tls not in TLS_MODES:
         raise bad("smtp", "tls", c.smtp.tls, "one of " + ", ".join(TLS_MODES))
+    if c.smtp.host:
+        parse_relays(c.smtp.host, c.smtp.port)
     if c.smtp.return_path and "@" not in parseaddr(c.smtp.return_path)[1]:
         raise bad("smtp", "return_path", c.smtp.return_path, "an address like bounces@example.com")
     if c.imap.tls not in TLS_MODES:

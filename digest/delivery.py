@@ -34,10 +34,10 @@ from digest.mailer import (
     PoolSettings,
     deliver,
     outbox_factory,
-    smtp_factory,
 )
 from digest.message import PreparedVariant, ascii_domain, build_message, prepare_variant
 from digest.models import Clock
+from digest.smtp import smtp_factory
 from digest.tokens import verp_address
 
 Progress = Callable[[int, int], None]  # (done, total) for this run

@@ -19,11 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
-import aiosmtplib
-
-from digest.config import SmtpConfig
 from digest.errors import DeliveryError
-from digest.smtpwire import WireClient
 
 
 @dataclass(frozen=True)
@@ -118,117 +114,6 @@ def outbox_factory(folder: Path) -> ConnectionFactory:
         return OutboxConnection(folder)
 
     return connect
-
-
-# ---------------------------------------------------------------- SMTP
-
-
-class SmtpConnection:
-    """One persistent connection (opened by aiosmtplib, run by `smtpwire`) with its
-    failures classified."""
-
-    def __init__(self, client: WireClient) -> None:
-        self.client = client
-
-    async def send(self, sender: str, recipient: str, data: bytes, ready: bool = False) -> None:
-        """Send one message; map the relay's answer to a SendFailure."""
-        if not recipient.isascii() and not self.client.supports("smtputf8"):
-            raise SendFailure(
-                "failed",
-                f"{recipient} has a non-ASCII local part and the relay does not offer "
-                "SMTPUTF8; use a relay that does, or ask the reader for another address",
-                blames_recipient=False,
-            )
-        if not ready:  # bytes digest did not build: repair line ends, stuff dots
-            data = smtp_ready(data)
-        try:
-            await self.client.send(sender, recipient, data)
-        except aiosmtplib.SMTPRecipientsRefused as e:
-            refusal = e.recipients[0] if e.recipients else None
-            code = refusal.code if refusal else 550
-            raise SendFailure(_by_code(code, "bounced"), f"RCPT refused: {refusal}") from e
-        except aiosmtplib.SMTPSenderRefused as e:
-            status = _by_code(e.code, "failed")
-            raise SendFailure(
-                status, f"MAIL FROM refused: {e.code} {e.message}", fatal=status != "deferred"
-            ) from e
-        except aiosmtplib.SMTPDataError as e:
-            raise SendFailure(
-                _by_code(e.code, "failed"), f"DATA refused: {e.code} {e.message}"
-            ) from e
-        except (
-            aiosmtplib.SMTPServerDisconnected,
-            aiosmtplib.SMTPTimeoutError,
-            ConnectionError,
-            TimeoutError,
-            OSError,
-        ) as e:
-            raise SendFailure("deferred", f"connection lost: {e}", reconnect=True) from e
-        except aiosmtplib.SMTPResponseException as e:
-            raise SendFailure(
-                _by_code(e.code, "failed"), f"{e.code} {e.message}", reconnect=e.code == 421
-            ) from e
-
-    async def close(self) -> None:
-        """Say QUIT, or just drop the socket if the relay is gone."""
-        await self.client.quit()
-
-
-_LINE_ENDS = re.compile(rb"\r\n|\r|\n")
-_LEADING_DOT = re.compile(rb"(?m)^\.")
-
-
-def smtp_ready(data: bytes) -> bytes:
-    """Bytes from elsewhere made ready for DATA: CRLF line ends, leading dots doubled,
-    a final CRLF."""
-    data = _LEADING_DOT.sub(b"..", _LINE_ENDS.sub(b"\r\n", data))
-    return data if data.endswith(b"\r\n") else data + b"\r\n"
-
-
-def _by_code(code: int, permanent: str) -> str:
-    return "deferred" if 400 <= code < 500 else permanent
-
-
-def smtp_factory(settings: SmtpConfig) -> ConnectionFactory:
-    """Connections to the configured relay, with TLS and login as configured."""
-
-    async def connect() -> Connection:
-        client = aiosmtplib.SMTP(
-            hostname=settings.host,
-            port=settings.port,
-            timeout=settings.timeout,
-            use_tls=settings.tls == "tls",
-            start_tls=settings.tls == "starttls",
-            username=settings.username or None,
-            password=settings.password or None,
-            cert_bundle=settings.ca_file or None,
-        )
-        try:
-            await client.connect()
-            if client.is_ehlo_or_helo_needed:  # the extensions decide how we send
-                try:
-                    await client.ehlo()
-                except aiosmtplib.SMTPHeloError:
-                    await client.helo()
-        except aiosmtplib.SMTPAuthenticationError as e:
-            raise SendFailure("deferred", _auth_message(settings, e), fatal=True) from e
-        except (aiosmtplib.SMTPException, OSError) as e:
-            raise SendFailure(
-                "deferred",
-                f"cannot connect to {settings.host}:{settings.port}: {e}; "
-                "check [smtp] host, port and tls",
-                reconnect=True,
-            ) from e
-        return SmtpConnection(WireClient(client, settings.timeout))
-
-    return connect
-
-
-def _auth_message(settings: SmtpConfig, e: aiosmtplib.SMTPAuthenticationError) -> str:
-    return (
-        f"{settings.host} refused the login for {settings.username!r}: {e.code} {e.message}; "
-        "check [smtp] username and DIGEST_SMTP_PASSWORD"
-    )
 
 
 # ---------------------------------------------------------------- the pool

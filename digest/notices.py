@@ -16,8 +16,9 @@ from email.utils import format_datetime, formataddr
 from digest.config import Config
 from digest.delivery import pool_settings
 from digest.dkimsign import sign_message
-from digest.mailer import Job, Outcome, deliver, outbox_factory, smtp_factory
+from digest.mailer import Job, Outcome, deliver, outbox_factory
 from digest.render import render_notice
+from digest.smtp import smtp_factory
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from digest.edition import (
 )
 from digest.errors import ConfigError, DeliveryError, EditionError, RowError
 from digest.frozen import edition_from_payload, edition_payload
-from digest.mailer import Job, Outcome, deliver, outbox_factory, smtp_factory
+from digest.mailer import Job, Outcome, deliver, outbox_factory
 from digest.message import build_message, message_parts, prepare_variant
 from digest.models import (
     DELIVERY_STATUSES,
@@ -42,6 +42,7 @@ from digest.models import (
     Week,
 )
 from digest.resources import PLACEHOLDER
+from digest.smtp import smtp_factory
 from digest.subscribers import find_subscriber, normalize_email
 from digest.workers import run_workers
 

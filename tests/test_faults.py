@@ -5,11 +5,13 @@ sender is the point.
 """
 
 import asyncio
+import json
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -466,3 +468,120 @@ def test_a_store_full_at_freeze_time_is_a_clear_error_and_freezes_nothing(
     assert store.get_edition(db, "2026-W47") is None
     report = send_edition(config, db, week, lambda: NOW)
     assert report is not None and report.count("sent") == 6
+
+
+def test_connections_spread_over_two_relays_and_one_that_dies_mid_run_is_set_aside(
+    tmp_path: Path,
+) -> None:
+    first, second = FaultyHandler(delay=0.002), FaultyHandler(delay=0.002)
+    one = Controller(first, hostname="127.0.0.1", port=free_port())
+    two = Controller(second, hostname="127.0.0.1", port=free_port())
+    one.start()
+    two.start()
+    try:
+        config = _smtp(
+            tmp_path,
+            25,
+            host=f"127.0.0.1:{one.port}, 127.0.0.1:{two.port}",
+            retries=6,
+            max_per_connection=20,
+        )
+        db = store.open_store(config.store_path)
+        _seed(db, config, 594)
+        week = week_window("2026-W47", config.tz)
+
+        def kill_one_later() -> None:
+            _wait_for(lambda: len(first.received) >= 60)
+            one.stop()  # this relay is gone for the rest of the run
+
+        killer = threading.Thread(target=kill_one_later)
+        killer.start()
+        report = send_edition(config, db, week, lambda: NOW)
+        killer.join()
+    finally:
+        two.stop()
+    assert report is not None and report.count("sent") == 600
+    counts = Counter(r.rcpt_tos[0] for r in [*first.received, *second.received])
+    assert len(counts) == 600  # nobody lost
+    assert sum(n - 1 for n in counts.values()) <= config.smtp.concurrency  # those on the wire
+    assert len(first.received) >= 60 and len(second.received) > 300
+
+
+def test_a_relay_that_is_down_from_the_start_leaves_the_work_to_the_other(
+    tmp_path: Path, faulty: Any
+) -> None:
+    controller, handler = faulty
+    dead = free_port()  # nothing listens there
+    config = _smtp(tmp_path, 25, host=f"127.0.0.1:{dead},127.0.0.1:{controller.port}")
+    db = store.open_store(config.store_path)
+    _seed(db, config, 94)
+    report = send_edition(config, db, week_window("2026-W47", config.tz), lambda: NOW)
+    assert report is not None and report.count("sent") == 100 and len(handler.received) == 100
+
+
+@pytest.mark.parametrize(
+    ("hosts", "relays"),
+    [
+        ("relay.example.net", ["relay.example.net:587"]),
+        ("a.example.net, b.example.net:2525", ["a.example.net:587", "b.example.net:2525"]),
+        ("[2001:db8::1]:25", ["2001:db8::1:25"]),
+    ],
+)
+def test_relay_lists(hosts: str, relays: list[str]) -> None:
+    from digest.config import parse_relays
+
+    assert [str(r) for r in parse_relays(hosts, 587)] == relays
+
+
+def test_a_malformed_relay_list_is_a_config_error(tmp_path: Path) -> None:
+    from digest.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"\[smtp\] host 'a.example.net:99999'"):
+        _smtp(tmp_path, 25, host="ok.example.net, a.example.net:99999")
+
+
+def test_a_worker_killed_mid_send_is_started_again_and_nobody_is_lost(
+    tmp_path: Path, faulty: Any
+) -> None:
+    controller, handler = faulty
+    handler.delay = 0.005
+    path = _cli_config(tmp_path, 594)
+    week = _demo_week(path)
+    sender = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "digest",
+            "--config",
+            str(path),
+            "send",
+            "--workers",
+            "2",
+            "--week",
+            week,
+            "--json",
+        ],
+        env=_cli_env(controller.port),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _wait_for(lambda: len(handler.received) >= 100, 60)
+    workers = subprocess.run(["pgrep", "-P", str(sender.pid)], capture_output=True, text=True)
+    children = [int(p) for p in workers.stdout.split()]
+    victims = [p for p in children if _is_worker(p)]
+    assert victims, workers.stdout
+    os.kill(victims[0], signal.SIGKILL)
+    out, err = sender.communicate(timeout=120)
+    assert sender.returncode == 0, err
+    assert "died (signal 9); starting it again" in err and json.loads(out)["sent"] == 600
+    counts = _recipients(handler)
+    assert len(counts) == 600
+    assert sum(n - 1 for n in counts.values()) <= 4  # one worker's connections on the wire
+
+
+def _is_worker(pid: int) -> bool:
+    try:
+        return "multiprocessing" in Path(f"/proc/{pid}/cmdline").read_text()
+    except OSError:
+        return False

@@ -11,10 +11,10 @@ import aiosmtplib
 import pytest
 
 from digest.config import Config
-from digest.mailer import smtp_ready
 from digest.message import build_message, prepare_variant
 from digest.models import RenderedVariant, Subscriber
 from digest.render import PLACEHOLDERS
+from digest.smtp import smtp_ready
 from digest.smtpwire import WireClient
 from digest.subscribers import clean_name
 
