@@ -582,6 +582,6 @@ def test_a_worker_killed_mid_send_is_started_again_and_nobody_is_lost(
 
 def _is_worker(pid: int) -> bool:
     try:
-        return "multiprocessing" in Path(f"/proc/{pid}/cmdline").read_text()
+        return "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text()
     except OSError:
         return False
