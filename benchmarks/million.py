@@ -21,10 +21,9 @@ from pathlib import Path
 
 from _net import free_port
 from send import (
-    REPO,
-    SECRET,
     WEEK,
     build_store,
+    digest_env,
     ensure_postfix_tools,
     start_sink,
     write_config,
@@ -33,13 +32,7 @@ from send import (
 
 def run(config_path: Path, port: int, *args: str) -> tuple[float, float, dict[str, object]]:
     """One `digest` command: wall seconds, peak RSS (MB), its --json answer."""
-    env = {
-        **os.environ,
-        "DIGEST_SECRET": SECRET,
-        "DIGEST_SMTP_HOST": "127.0.0.1",
-        "DIGEST_SMTP_PORT": str(port),
-        "PYTHONPATH": str(REPO),
-    }
+    env = digest_env(port)
     command = [sys.executable, "-m", "digest", "--config", str(config_path), *args, "--json"]
     start = time.perf_counter()
     proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE)

@@ -143,6 +143,17 @@ def build_store(config_path: Path, subscribers: int, freeze: bool = True) -> int
     return len(build_message(config, prepare_variant(config, variants[0], WEEK, now), sample))
 
 
+def digest_env(port: int) -> dict[str, str]:
+    """The environment a `digest send` of this benchmark runs with."""
+    return {
+        **os.environ,
+        "DIGEST_SECRET": SECRET,
+        "DIGEST_SMTP_HOST": "127.0.0.1",
+        "DIGEST_SMTP_PORT": str(port),
+        "PYTHONPATH": str(REPO),
+    }
+
+
 def reset_ledger(config_path: Path) -> None:
     """Every delivery pending again, for the next run over the same frozen edition."""
     from digest import store
@@ -158,13 +169,7 @@ def reset_ledger(config_path: Path) -> None:
 def run_workers(config_path: Path, port: int, workers: int) -> tuple[float, int, dict[str, int]]:
     """`digest send --workers N`: one command, N processes. Wall seconds, peak RSS (KB)
     of the largest process, final counts."""
-    env = {
-        **os.environ,
-        "DIGEST_SECRET": SECRET,
-        "DIGEST_SMTP_HOST": "127.0.0.1",
-        "DIGEST_SMTP_PORT": str(port),
-        "PYTHONPATH": str(REPO),
-    }
+    env = digest_env(port)
     command = [
         sys.executable,
         "-m",
@@ -190,13 +195,7 @@ def run_workers(config_path: Path, port: int, workers: int) -> tuple[float, int,
 
 def run_digest(config_path: Path, port: int, shards: int) -> tuple[float, int, dict[str, int]]:
     """Wall seconds, the largest peak RSS (KB) and the final counts of digest's senders."""
-    env = {
-        **os.environ,
-        "DIGEST_SECRET": SECRET,
-        "DIGEST_SMTP_HOST": "127.0.0.1",
-        "DIGEST_SMTP_PORT": str(port),
-        "PYTHONPATH": str(REPO),
-    }
+    env = digest_env(port)
     start = time.perf_counter()
     procs = [
         subprocess.Popen(

@@ -8,6 +8,7 @@ import os
 import shutil
 import socket
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import Message
@@ -159,3 +160,25 @@ def free_port() -> int:
 
 def run(coro: Any) -> Any:
     return asyncio.run(coro)
+
+
+@contextmanager
+def running(app: Any) -> Iterator[int]:
+    """Serve an ASGI app with a real uvicorn on 127.0.0.1; yields its port."""
+    import threading
+    import time
+
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -2,8 +2,6 @@
 rate limits, the honeypot, expiry, and the whole round trip over real sockets."""
 
 import re
-import threading
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -13,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from starlette.testclient import TestClient
 
 from digest import store
@@ -26,7 +23,7 @@ from digest.subscribers import save_subscriber
 from digest.tokens import sign_confirmation
 from digest.web import create_app
 
-from .conftest import CHROMIUM, NOW, SECRET, free_port, make_config, needs_chromium
+from .conftest import CHROMIUM, NOW, SECRET, make_config, needs_chromium, running
 
 SECTIONS = ["Cybersecurity", "DNS", "Domain Names"]
 
@@ -285,16 +282,7 @@ def test_the_round_trip_over_real_sockets(tmp_path: Path, smtp_server: Any) -> N
         digest={"section_order": SECTIONS},
     )
     store.open_store(config.store_path).close()
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="error")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
+    with running(create_app(config)) as port:
         base = f"http://127.0.0.1:{port}"
         form = urllib.parse.urlencode(
             [("email", "reader@example.org"), ("topics", "dns"), ("topics", "cybersecurity")]
@@ -314,9 +302,6 @@ def test_the_round_trip_over_real_sockets(tmp_path: Path, smtp_server: Any) -> N
         assert _status(config, "reader@example.org") == "pending"
         with urllib.request.urlopen(f"{base}{path}", data=b"", timeout=10) as r:  # POST
             assert b"You are subscribed" in r.read()
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
     with store.open_store(config.store_path) as db:
         reader = store.get_subscriber(db, "reader@example.org")
         assert reader is not None
@@ -334,46 +319,33 @@ def test_the_form_at_375_px_with_the_keyboard(tmp_path: Path) -> None:
 
     config = _config(tmp_path)
     store.open_store(config.store_path).close()
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="error")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-            page = browser.new_page(viewport={"width": 375, "height": 740})
-            page.goto(f"http://127.0.0.1:{port}/digest/subscribe")
-            assert page.evaluate("document.documentElement.scrollWidth") <= 375
-            page.get_by_label("Email address").focus()
-            page.keyboard.type("not an address")
-            page.keyboard.press("Enter")
-            page.wait_for_load_state()
-            alert = page.get_by_role("alert")
-            assert "does not look right" in alert.inner_text()
-            field = page.get_by_label("Email address")
-            assert field.get_attribute("aria-invalid") == "true"
-            described = field.get_attribute("aria-describedby")
-            assert described and page.locator(f"#{described}").inner_text() == alert.inner_text()
-            field.fill("")
-            field.focus()
-            page.keyboard.type("keyboard@example.org")
-            page.keyboard.press("Tab")  # to Name
-            page.keyboard.type("Kay")
-            page.keyboard.press("Tab")  # to the first topic
-            page.keyboard.press("Space")
-            page.get_by_role("button", name="Subscribe").focus()
-            page.keyboard.press("Enter")
-            page.wait_for_load_state()
-            assert page.get_by_role("status").inner_text().startswith("If keyboard@example.org")
-            browser.close()
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with running(create_app(config)) as port, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 375, "height": 740})
+        page.goto(f"http://127.0.0.1:{port}/digest/subscribe")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375
+        page.get_by_label("Email address").focus()
+        page.keyboard.type("not an address")
+        page.keyboard.press("Enter")
+        page.wait_for_load_state()
+        alert = page.get_by_role("alert")
+        assert "does not look right" in alert.inner_text()
+        field = page.get_by_label("Email address")
+        assert field.get_attribute("aria-invalid") == "true"
+        described = field.get_attribute("aria-describedby")
+        assert described and page.locator(f"#{described}").inner_text() == alert.inner_text()
+        field.fill("")
+        field.focus()
+        page.keyboard.type("keyboard@example.org")
+        page.keyboard.press("Tab")  # to Name
+        page.keyboard.type("Kay")
+        page.keyboard.press("Tab")  # to the first topic
+        page.keyboard.press("Space")
+        page.get_by_role("button", name="Subscribe").focus()
+        page.keyboard.press("Enter")
+        page.wait_for_load_state()
+        assert page.get_by_role("status").inner_text().startswith("If keyboard@example.org")
+        browser.close()
     with store.open_store(config.store_path) as db:
         rows = list(db.query("SELECT name, topics FROM signups"))
     assert rows == [{"name": "Kay", "topics": "cybersecurity"}]
