@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench bench-send bench-excerpts clean
+.PHONY: demo test lint bench bench-send bench-million bench-excerpts clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ bench-excerpts: $(VENV)/.installed
 ## make bench-send: delivery vs smtp-source and a bare loop (installs postfix's tools).
 bench-send: $(VENV)/.installed
 	$(BIN)/python benchmarks/send.py
+
+## make bench-million: a million subscribers frozen, dry-run and sent into smtp-sink.
+bench-million: $(VENV)/.installed
+	$(BIN)/python benchmarks/million.py
 
 clean:
 	rm -rf $(VENV) var dist build .pytest_cache .mypy_cache .ruff_cache
