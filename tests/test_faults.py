@@ -578,6 +578,13 @@ def test_a_worker_killed_mid_send_is_started_again_and_nobody_is_lost(
     counts = _recipients(handler)
     assert len(counts) == 600
     assert sum(n - 1 for n in counts.values()) <= 4  # one worker's connections on the wire
+    for recipient in [r for r, n in counts.items() if n > 1]:
+        ids = {
+            message_from_bytes(m.data)["Message-ID"]
+            for m in handler.received
+            if m.rcpt_tos == [recipient]
+        }
+        assert len(ids) == 1  # a repeat carries the same Message-ID
 
 
 def _is_worker(pid: int) -> bool:
