@@ -30,6 +30,7 @@ class SendProgress:
         self.start = clock()
         self.interactive = stream.isatty()
         self.drawn = float("-inf")
+        self.logged = 0  # multiples of `every` logged so far; -1 once the end is logged
 
     def line(self, done: int, total: int) -> str:
         """'1,000/20,000  5%  812 msg/s  ETA 23s'."""
@@ -50,6 +51,8 @@ class SendProgress:
                 end = "\n" if done >= total else ""
                 self.stream.write(f"\r[{bar}] {self.line(done, total)}{end}")
                 self.stream.flush()
-        elif done % self.every == 0 or done == total:
+        elif self.logged >= 0 and (done // self.every > self.logged or done == total):
+            # counts may jump (workers report from the ledger): log each step crossed
+            self.logged = -1 if done == total else done // self.every
             self.stream.write(f"sent {self.line(done, total)}\n")
             self.stream.flush()

@@ -48,3 +48,16 @@ def test_parse_shard(text: str, shard: tuple[int, int]) -> None:
 def test_bad_shards(text: str) -> None:
     with pytest.raises(EditionError, match=r"--shard .* expected i/n"):
         parse_shard(text)
+
+
+def test_log_lines_follow_counts_that_jump_and_end_once() -> None:
+    import io
+
+    from digest.progress import SendProgress
+
+    out = io.StringIO()
+    progress = SendProgress(stream=out, every=1000, clock=lambda: 1.0)
+    for done in (0, 0, 997, 1312, 1900, 2450, 3000, 3000):  # workers report from the ledger
+        progress(done, 3000)
+    lines = out.getvalue().splitlines()
+    assert [line.split()[1] for line in lines] == ["1,312/3,000", "2,450/3,000", "3,000/3,000"]
