@@ -122,7 +122,7 @@ def _email(
         subscriber.email,
         clean_name(request.name),
         topics,
-        previous if previous != "pending" else _previous_of(db, subscriber),
+        previous if previous != "pending" else store.first_previous_status(db, subscriber.id),
         client,
         may_email,
         now,
@@ -146,17 +146,6 @@ def signup_topics(db: Database, config: Config) -> list[tuple[str, str]]:
     if config.digest.section_order:
         return [(slugify(name), name) for name in config.digest.section_order]
     return store.all_topics(db)
-
-
-def _previous_of(db: Database, subscriber: Subscriber) -> str:
-    """A pending reader's status before their first sign-up, for when it expires."""
-    rows = list(
-        db.query(
-            "SELECT previous_status FROM signups WHERE subscriber_id = ? ORDER BY id LIMIT 1",
-            [subscriber.id],
-        )
-    )
-    return str(rows[0]["previous_status"]) if rows else ""
 
 
 def _consent(config: Config, request: SignupRequest) -> str:
@@ -203,6 +192,7 @@ class Confirmation:
     state: str  # valid, expired, invalid
     subscriber: Subscriber | None = None
     preferences_url: str = ""
+    signup: store.SignupRow | None = None
 
 
 def check_confirmation(db: Database, config: Config, token: str, now: datetime) -> Confirmation:
@@ -223,18 +213,17 @@ def check_confirmation(db: Database, config: Config, token: str, now: datetime) 
         return Confirmation("invalid")
     expires = signup.requested_at + timedelta(hours=config.signup.confirm_hours)
     if signup.confirmed_at is None and now >= expires:
-        return Confirmation("expired", subscriber)
-    return Confirmation("valid", subscriber, preferences_url(config, subscriber.id))
+        return Confirmation("expired", subscriber, signup=signup)
+    return Confirmation("valid", subscriber, preferences_url(config, subscriber.id), signup)
 
 
 def confirm(db: Database, config: Config, token: str, now: datetime) -> Confirmation:
     """POST on the link: the reader becomes active with the topics they chose. Twice is
     harmless; an expired or altered link changes nothing."""
     found = check_confirmation(db, config, token, now)
-    if found.state != "valid" or found.subscriber is None:
+    signup = found.signup
+    if found.state != "valid" or found.subscriber is None or signup is None:
         return found
-    signup = store.get_signup(db, confirmation_id(token) or 0)
-    assert signup is not None
     with db.atomic():
         first = signup.confirmed_at is None
         store.mark_confirmed(db, signup.id, now)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlite_utils import Database
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -126,7 +125,7 @@ class SignupPages:
         self, request: Request, error: str, form: dict[str, list[str]], code: int
     ) -> HTMLResponse:
         with store.open_store(self.config.store_path) as db:
-            topics = _topics(db, self.config)
+            topics = signup_topics(db, self.config)
         return self.render(
             "subscribe.html.j2",
             code,
@@ -148,10 +147,6 @@ class SignupPages:
             if entries:
                 return entries[-1]
         return request.client.host if request.client else ""
-
-
-def _topics(db: Database, config: Config) -> list[tuple[str, str]]:
-    return signup_topics(db, config)
 
 
 def _first(form: dict[str, list[str]], key: str) -> str:

@@ -70,6 +70,15 @@ def get_signup(db: Database, signup_id: int) -> SignupRow | None:
     )
 
 
+def first_previous_status(db: Database, subscriber_id: int) -> str:
+    """A subscriber's status before their first sign-up ('' when new), for expiry."""
+    row = db.conn.execute(
+        "SELECT previous_status FROM signups WHERE subscriber_id = ? ORDER BY id LIMIT 1",
+        (subscriber_id,),
+    ).fetchone()
+    return str(row[0]) if row else ""
+
+
 def mark_confirmed(db: Database, signup_id: int, now: datetime) -> None:
     """Record when a sign-up was confirmed (the first time)."""
     db.execute(
