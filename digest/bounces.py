@@ -200,13 +200,14 @@ def _heuristic(msg: Message, common: Returned) -> Returned:
         temporary, permanent = all_failures(msg)
     except Exception:  # a detector choking on odd input: treat the mail as unclear
         return common
+    text = _human_text(msg)
     failures = []
     for raw_address, permanent_failure in [(a, False) for a in temporary] + [
         (a, True) for a in permanent
     ]:
         address = _bare(raw_address.decode("utf-8", "replace"))
         if _is_address(address):  # not a heuristic's stray match
-            failures.append(_failure(_human_text(msg), address, permanent_failure))
+            failures.append(_failure(text, address, permanent_failure))
     if not failures:
         failures = _failures_in_text(msg, permanent=True)
     if not failures:

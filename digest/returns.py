@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -228,9 +229,7 @@ def _reference(db: Database, config: Config, returned: Returned) -> _Ref | None:
             subscriber = store.get_subscriber_by_id(db, found[0])
             if subscriber is not None:
                 return _Ref(subscriber, found[1])
-    pattern = re.compile(
-        r"<(?:test-\d+-)?(\d{4}-W\d{2})\.(\d+)\." + re.escape(config.list_id) + r"@", re.I
-    )
+    pattern = _own_message_id(config.list_id)
     for message_id in returned.message_ids:
         hit = pattern.match(message_id)
         if hit:
@@ -239,6 +238,12 @@ def _reference(db: Database, config: Config, returned: Returned) -> _Ref | None:
             if subscriber is not None:
                 return _Ref(subscriber, edition.id if edition else None)
     return None
+
+
+@lru_cache(maxsize=4)
+def _own_message_id(list_id: str) -> re.Pattern[str]:
+    """digest's Message-IDs (`message.message_id`): week and subscriber id."""
+    return re.compile(r"<(?:test-\d+-)?(\d{4}-W\d{2})\.(\d+)\." + re.escape(list_id) + r"@", re.I)
 
 
 def _who(
