@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import lxml.html
 from sqlite_utils import Database
 
+from digest import store
 from digest.colors import AA_LARGE, AA_NORMAL, text_colours
 from digest.config import Config
 from digest.message import html_part_size, message_parts
@@ -275,10 +276,11 @@ def lint_edition(
     previews = preview_variants(config, db, week, now)
     if not previews:
         return None
+    names = dict(store.all_topics(db))
     findings: list[Finding] = []
     seen: set[tuple[str, str, str]] = set()
     for preview in previews:
-        copy = _copy_name(preview.message)
+        copy = _copy_name(preview.key, names)
         for finding in lint_message(preview.message, config.digest.max_message_kb):
             key = (finding.check, finding.level, finding.message)
             if key in seen:
@@ -294,8 +296,8 @@ def lint_edition(
     return LintReport(week.label, findings)
 
 
-def _copy_name(raw: bytes) -> str:
-    """' (in the copy for dns, ipv4)' for a topic copy; '' for the all-topics one."""
-    html, _ = message_parts(raw)
-    found = re.search(r"in the topics you follow: ([^.<]+)\.", html)
-    return f" (in the copy for {found.group(1).strip()})" if found else ""
+def _copy_name(key: str, names: dict[str, str]) -> str:
+    """' (in the copy for Cybersecurity, DNS)' for a topic copy; '' for the all-topics one."""
+    if not key:
+        return ""
+    return f" (in the copy for {', '.join(names.get(s, s) for s in key.split(','))})"

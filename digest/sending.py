@@ -112,29 +112,23 @@ class Preview:
     text: str
     frozen: bool
     left_out: tuple[str, ...] = ()
+    key: str = ""  # the copy's topic choice, "" = all topics
 
 
 def preview_edition(
     config: Config, db: Database, week: Week, subscriber: Subscriber | None, now: datetime
 ) -> Preview | None:
     """The message ``send`` would send to ``subscriber`` (a sample reader if None)."""
-    reader = subscriber or Subscriber(id=0, email="reader@example.com", name="Reader")
+    reader = subscriber or _sample_reader("")
     frozen = store.get_edition(db, week.label)
-    if frozen is not None:
-        variants = store.edition_variants(db, frozen.id)
-        variant = variants.get(reader_key(reader)) or render_within_budget(
-            config, edition_from_payload(config, frozen.payload), reader_key(reader)
-        )
-    else:
-        edition = build_edition(config, db, week)
+    stored = store.edition_variants(db, frozen.id) if frozen else {}
+    variant = stored.get(reader_key(reader))
+    if variant is None:
+        edition = edition_for_week(config, db, week)
         if edition is None:
             return None
         variant = render_within_budget(config, edition, reader_key(reader))
-    signing = signing_config(config)
-    prepared = prepare_variant(signing, variant, week.label, now)
-    raw = build_message(signing, prepared, reader)
-    html, text = message_parts(raw)
-    return Preview(week.label, raw, html, text, frozen is not None, variant.left_out)
+    return _preview(config, variant, week, reader, now, frozen is not None)
 
 
 def preview_variants(config: Config, db: Database, week: Week, now: datetime) -> list[Preview]:
@@ -146,20 +140,40 @@ def preview_variants(config: Config, db: Database, week: Week, now: datetime) ->
     edition = edition_for_week(config, db, week)
     if edition is None:
         return []
-    signing = signing_config(config)
-    previews = []
-    for key in keys:
-        variant = stored.get(key) or render_within_budget(config, edition, key)
-        reader = Subscriber(
-            id=0,
-            email="reader@example.com",
-            name="Reader",
-            topics=tuple(t for t in key.split(",") if t),
+    return [
+        _preview(
+            config,
+            stored.get(key) or render_within_budget(config, edition, key),
+            week,
+            _sample_reader(key),
+            now,
+            frozen is not None,
         )
-        raw = build_message(signing, prepare_variant(signing, variant, week.label, now), reader)
-        html, text = message_parts(raw)
-        previews.append(Preview(week.label, raw, html, text, frozen is not None, variant.left_out))
-    return previews
+        for key in keys
+    ]
+
+
+def _sample_reader(key: str) -> Subscriber:
+    return Subscriber(
+        id=0,
+        email="reader@example.com",
+        name="Reader",
+        topics=tuple(t for t in key.split(",") if t),
+    )
+
+
+def _preview(
+    config: Config,
+    variant: RenderedVariant,
+    week: Week,
+    reader: Subscriber,
+    now: datetime,
+    frozen: bool,
+) -> Preview:
+    signing = signing_config(config)
+    raw = build_message(signing, prepare_variant(signing, variant, week.label, now), reader)
+    html, text = message_parts(raw)
+    return Preview(week.label, raw, html, text, frozen, variant.left_out, variant.key)
 
 
 def preview_for(
