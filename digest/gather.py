@@ -78,6 +78,17 @@ def _week_from_monday(monday: date, tz: ZoneInfo) -> Week:
     return Week(label=f"{iso.year}-W{iso.week:02d}", start=start, end=end)
 
 
+@dataclass(frozen=True)
+class SectionLimits:
+    """How an edition's sections are filled: `[digest]` limits, sponsors, order."""
+
+    max_articles: int
+    max_per_section: int
+    sponsors: Mapping[str, Sponsor]
+    section_order: Sequence[str] = ()
+    other_section: str = "More News"
+
+
 def build_sections(
     articles: Sequence[Article],
     *,
@@ -93,25 +104,12 @@ def build_sections(
     best first until ``max_articles``. Sections follow ``section_order`` where it names
     them, then the rank of their best article.
     """
-    return place_in_sections(
-        rank_articles(articles),
-        max_articles=max_articles,
-        max_per_section=max_per_section,
-        sponsors=sponsors,
-        section_order=section_order,
-        other_section=other_section,
-    )
+    limits = SectionLimits(max_articles, max_per_section, sponsors, section_order, other_section)
+    return place_in_sections(rank_articles(articles), limits)
 
 
 def sections_for_topics(
-    ranked: Sequence[T],
-    chosen: set[str],
-    *,
-    max_articles: int,
-    max_per_section: int,
-    sponsors: Mapping[str, Sponsor],
-    section_order: Sequence[str] = (),
-    other_section: str = "More News",
+    ranked: Sequence[T], chosen: set[str], limits: SectionLimits
 ) -> tuple[GatheredSection[T], ...]:
     """The sections of a reader who chose the topics ``chosen`` (slugs): the best
     articles of those topics within the limits, each in the first chosen topic it has."""
@@ -120,36 +118,21 @@ def sections_for_topics(
         for a in ranked
         if any(slugify(t) in chosen for t in a.topics)
     ]
-    return place_in_sections(
-        own,
-        max_articles=max_articles,
-        max_per_section=max_per_section,
-        sponsors=sponsors,
-        section_order=section_order,
-        other_section=other_section,
-    )
+    return place_in_sections(own, limits)
 
 
-def place_in_sections(
-    ranked: Sequence[T],
-    *,
-    max_articles: int,
-    max_per_section: int,
-    sponsors: Mapping[str, Sponsor],
-    section_order: Sequence[str] = (),
-    other_section: str = "More News",
-) -> tuple[GatheredSection[T], ...]:
+def place_in_sections(ranked: Sequence[T], limits: SectionLimits) -> tuple[GatheredSection[T], ...]:
     """Sections of already ranked articles (see `build_sections`)."""
     chosen: dict[str, list[T]] = {}
     names: dict[str, str] = {}
     taken = 0
     seen_urls: set[str] = set()
     for article in ranked:
-        if taken >= max_articles:
+        if taken >= limits.max_articles:
             break
         if article.url in seen_urls:
             continue
-        slot = _free_topic(article, chosen, max_per_section, other_section)
+        slot = _free_topic(article, chosen, limits.max_per_section, limits.other_section)
         if slot is None:
             continue
         slug, name = slot
@@ -157,8 +140,10 @@ def place_in_sections(
         chosen.setdefault(slug, []).append(article)
         seen_urls.add(article.url)
         taken += 1
-    order = _section_order(list(chosen), section_order)
-    return tuple(GatheredSection(names[s], s, tuple(chosen[s]), sponsors.get(s)) for s in order)
+    order = _section_order(list(chosen), limits.section_order)
+    return tuple(
+        GatheredSection(names[s], s, tuple(chosen[s]), limits.sponsors.get(s)) for s in order
+    )
 
 
 def rank_articles(articles: Sequence[Article]) -> list[Article]:

@@ -20,7 +20,7 @@ from premailer import Premailer
 
 from digest.config import Config
 from digest.errors import RenderError
-from digest.gather import place_in_sections, sections_for_topics
+from digest.gather import SectionLimits, place_in_sections, sections_for_topics
 from digest.models import Edition, EditionArticle, RenderedVariant, Section
 from digest.resources import packaged_templates
 
@@ -79,17 +79,17 @@ def select_sections(
     config: Config, ranked: Sequence[EditionArticle], chosen: set[str] | None = None
 ) -> tuple[Section, ...]:
     """Sections of ranked articles within `[digest]` limits: all topics, or ``chosen``."""
-    limits: dict[str, Any] = {
-        "max_articles": config.digest.max_articles,
-        "max_per_section": config.digest.max_per_section,
-        "sponsors": config.sponsors,
-        "section_order": config.digest.section_order,
-        "other_section": config.digest.other_section,
-    }
+    limits = SectionLimits(
+        config.digest.max_articles,
+        config.digest.max_per_section,
+        config.sponsors,
+        config.digest.section_order,
+        config.digest.other_section,
+    )
     gathered = (
-        place_in_sections(ranked, **limits)
+        place_in_sections(ranked, limits)
         if chosen is None
-        else sections_for_topics(ranked, chosen, **limits)
+        else sections_for_topics(ranked, chosen, limits)
     )
     return tuple(Section(g.topic, g.slug, g.articles, g.sponsor) for g in gathered)
 
