@@ -237,16 +237,12 @@ def read_records(path: Path, fmt: str) -> Iterator[tuple[int, dict[str, Any] | R
 
 def csv_columns(path: Path) -> list[str]:
     """The lower-cased column names on a CSV file's first line ([] for an empty file)."""
-    first = next(_csv_lines(path), "")
-    return [c.strip().lower() for c in next(csv.reader([first]), [])]
-
-
-def _csv_lines(path: Path) -> Iterator[str]:
     try:
         with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
-            yield f.readline()
+            first = f.readline()
     except OSError as e:
         raise IngestError(f"Cannot read {path}: {e.strerror}.") from e
+    return [c.strip().lower() for c in next(csv.reader([first]), [])]
 
 
 def _jsonl_records(text: str) -> Iterator[tuple[int, dict[str, Any] | RowError]]:

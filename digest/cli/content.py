@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -22,6 +22,10 @@ from digest.config import config_path
 from digest.resources import write_default_config
 
 # ---------------------------------------------------------------- init, import
+
+
+if TYPE_CHECKING:
+    from digest.feeds import SourceImport
 
 
 @cli.command()
@@ -67,7 +71,7 @@ def import_(obj: Context, source: str | None, fmt: str, all_feeds: bool, as_json
     config = obj.config()
     result = import_source(obj.store(config), config, source, fmt, now())
     if result.file is None:
-        _report_feeds(result.feeds, as_json)
+        _report_feeds(result, as_json)
         return
     report = result.file
     if as_json:
@@ -81,7 +85,8 @@ def import_(obj: Context, source: str | None, fmt: str, all_feeds: bool, as_json
             click.echo(f"  line {err['line']}: {err['reason']} ({err['value']!r})", err=True)
 
 
-def _report_feeds(feeds: list[Any], as_json: bool) -> None:
+def _report_feeds(result: SourceImport, as_json: bool) -> None:
+    feeds = result.feeds
     totals = {
         k: sum(getattr(f, k) for f in feeds) for k in ("added", "updated", "unchanged", "skipped")
     }
@@ -96,7 +101,7 @@ def _report_feeds(feeds: list[Any], as_json: bool) -> None:
                 click.echo(f"  {f.problem}", err=True)
         for e in errors:
             click.echo(f"  skipped {e['entry']}: {e['reason']}", err=True)
-    failed = [f for f in feeds if f.status == "error"]
+    failed = result.failed_feeds
     if failed:
         raise click.ClickException(
             f"{len(failed)} of {len(feeds)} feeds could not be read; the others were imported."
