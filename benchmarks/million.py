@@ -11,10 +11,7 @@ Prints figures; asserts nothing about time.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,25 +20,11 @@ from _net import free_port
 from send import (
     WEEK,
     build_store,
-    digest_env,
     ensure_postfix_tools,
+    run_send,
     start_sink,
     write_config,
 )
-
-
-def run(config_path: Path, port: int, *args: str) -> tuple[float, float, dict[str, object]]:
-    """One `digest` command: wall seconds, peak RSS (MB), its --json answer."""
-    env = digest_env(port)
-    command = [sys.executable, "-m", "digest", "--config", str(config_path), *args, "--json"]
-    start = time.perf_counter()
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - start
-    assert os.waitstatus_to_exitcode(status) == 0, f"{args} failed"
-    answer = json.loads(proc.stdout.read())  # type: ignore[union-attr]
-    proc.stdout.close()  # type: ignore[union-attr]
-    return elapsed, usage.ru_maxrss / 1024, answer
 
 
 def main() -> None:
@@ -58,16 +41,17 @@ def main() -> None:
             start = time.perf_counter()
             build_store(config_path, args.subscribers, freeze=False)
             loaded = time.perf_counter() - start
-            dry = run(config_path, port, "send", "--week", WEEK, "--dry-run")
-            sent = run(config_path, port, "send", "--week", WEEK, "--workers", str(args.workers))
+            dry = run_send(config_path, port, "--week", WEEK, "--dry-run")
+            sent = run_send(config_path, port, "--week", WEEK, "--workers", str(args.workers))
     finally:
         sink.terminate()
         sink.wait()
     n = args.subscribers
     print(f"{n:,} subscribers (store loaded in {loaded:.0f} s)")
-    print(f"send --dry-run             {dry[0]:7.1f} s   peak RSS {dry[1]:6.1f} MB")
+    print(f"send --dry-run             {dry[0]:7.1f} s   peak RSS {dry[1] / 1024:6.1f} MB")
     print(
-        f"send --workers {args.workers} (freeze+send) {sent[0]:7.1f} s   peak RSS {sent[1]:6.1f} MB"
+        f"send --workers {args.workers} (freeze+send) {sent[0]:7.1f} s   "
+        f"peak RSS {sent[1] / 1024:6.1f} MB"
         f"   {n / sent[0]:,.0f} msgs/s, sent {sent[2]['sent']:,}"
     )
 

@@ -166,70 +166,18 @@ def reset_ledger(config_path: Path) -> None:
     db.close()
 
 
-def run_workers(config_path: Path, port: int, workers: int) -> tuple[float, int, dict[str, int]]:
-    """`digest send --workers N`: one command, N processes. Wall seconds, peak RSS (KB)
-    of the largest process, final counts."""
-    env = digest_env(port)
-    command = [
-        sys.executable,
-        "-m",
-        "digest",
-        "--config",
-        str(config_path),
-        "send",
-        "--week",
-        WEEK,
-        "--workers",
-        str(workers),
-        "--json",
-    ]
+def run_send(config_path: Path, port: int, *args: str) -> tuple[float, int, dict[str, int]]:
+    """One `digest send ... --json` command: wall seconds, peak RSS (KB) of its largest
+    process (from the kernel, wait4), and its final counts."""
+    command = [sys.executable, "-m", "digest", "--config", str(config_path), "send", *args]
     start = time.perf_counter()
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE)
+    proc = subprocess.Popen([*command, "--json"], env=digest_env(port), stdout=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
-    assert os.waitstatus_to_exitcode(status) == 0, "digest send --workers failed"
+    assert os.waitstatus_to_exitcode(status) == 0, f"digest send {' '.join(args)} failed"
     report = json.loads(proc.stdout.read())  # type: ignore[union-attr]
     proc.stdout.close()  # type: ignore[union-attr]
     return elapsed, usage.ru_maxrss, report
-
-
-def run_digest(config_path: Path, port: int, shards: int) -> tuple[float, int, dict[str, int]]:
-    """Wall seconds, the largest peak RSS (KB) and the final counts of digest's senders."""
-    env = digest_env(port)
-    start = time.perf_counter()
-    procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "digest",
-                "--config",
-                str(config_path),
-                "send",
-                "--week",
-                WEEK,
-                "--shard",
-                f"{i}/{shards}",
-                "--workers",
-                "1",
-                "--json",
-            ],
-            env=env,
-            stdout=subprocess.PIPE,
-        )
-        for i in range(1, shards + 1)
-    ]
-    peak = 0
-    for proc in procs:
-        _, status, usage = os.wait4(proc.pid, 0)
-        peak = max(peak, usage.ru_maxrss)
-        assert os.waitstatus_to_exitcode(status) == 0, "digest send failed"
-    elapsed = time.perf_counter() - start
-    # Each sender reports the whole edition as it stood when it finished: the last wins.
-    reports = [json.loads(proc.stdout.read()) for proc in procs]  # type: ignore[union-attr]
-    for proc in procs:
-        proc.stdout.close()  # type: ignore[union-attr]
-    return elapsed, peak, max(reports, key=lambda r: r["sent"])
 
 
 _BARE = """
@@ -310,10 +258,10 @@ def bench(n: int, concurrency: int, workers: int, port: int) -> dict[str, float]
         config_path = write_config(folder, concurrency)
         size = build_store(config_path, n)
         message = sample_message(config_path, folder)
-        digest_s, digest_rss, counts = run_digest(config_path, port, 1)
+        digest_s, digest_rss, counts = run_send(config_path, port, "--week", WEEK, "--workers", "1")
         assert counts["sent"] == n, counts
         reset_ledger(config_path)
-        many_s, _, counts = run_workers(config_path, port, workers)
+        many_s, _, counts = run_send(config_path, port, "--week", WEEK, "--workers", str(workers))
         assert counts["sent"] == n, counts
         bare_s, bare_rss = run_bare(port, n, concurrency, message)
         source_s = run_smtp_source(port, n, SOURCE_SESSIONS, message)
