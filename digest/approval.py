@@ -81,13 +81,16 @@ def _process_returns(db: Database, config: Config, clock: Clock) -> None:
     try:
         for mail in process_configured_mail(db, config, clock()):
             log.info(
-                "return path: %d bounced, %d soft bounces, %d complaints, %d unsubscribed",
-                mail.bounced,
-                mail.soft,
-                mail.complaints,
-                mail.unsubscribed,
+                "return path: %d bounced, %d soft bounces, %d complaints, %d unsubscribed, "
+                "%d probes, %d set aside",
+                mail.count("bounced"),
+                mail.count("soft-bounce"),
+                mail.count("complaint"),
+                mail.count("unsubscribed"),
+                mail.count("probe"),
+                sum(m.disposition == "aside" for m in mail.messages),
             )
-    except DigestError as e:
+    except (DigestError, OSError) as e:
         log.error("the return-path mailbox could not be processed: %s", e)
 
 

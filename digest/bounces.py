@@ -1,15 +1,23 @@
 """What comes back to the return path, classified: delivery status notifications (RFC 3464,
-and the formats of common MTAs through flufl.bounce), feedback-loop complaints (ARF,
-RFC 5965), unsubscribe requests to the List-Unsubscribe mailto, auto-replies (RFC 3834)
-and everything else. Pure functions over a message's bytes: no store, no clock.
+DSN fields in plain text, and the formats of common MTAs through flufl.bounce), Amazon SES
+notifications that arrive as mail, feedback-loop complaints (ARF, RFC 5965), unsubscribe
+requests to the List-Unsubscribe mailto, auto-replies (RFC 3834) and everything else.
+Pure functions over a message's bytes: no store, no clock.
 
 A false bounce or complaint takes a real reader off the list, so a message counts as one
 only on positive evidence (a report's structure, or a known MTA's bounce format from a
-mailer daemon); anything unclear is "other" and changes nothing.
+mailer daemon); anything unclear is "other" and changes nothing. A message that cannot
+be read safely (nested past `MAX_PARTS`, or one the parser chokes on) is "unreadable".
+What a message proves about whom is not decided here: see `returns`.
+
+Whether a failure is hard (the address is gone) is read from its RFC 3463 code and its
+words together: a status code counts only as a token of its own in the report's own
+words (never a version number, nor anything in the quoted copy of our message).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field, replace
 from email import message_from_bytes, policy
@@ -17,25 +25,43 @@ from email.header import decode_header, make_header
 from email.message import Message
 from email.parser import HeaderParser
 from email.utils import getaddresses, parseaddr
+from typing import Any
 
 from flufl.bounce import all_failures
 
-KINDS = ("bounce", "complaint", "report", "unsubscribe", "autoreply", "delivered", "other")
+from digest.replies import STATUS_CODE, says_address_is_gone, status_code
 
-# RFC 3463 enhanced status codes, anywhere in a line of text.
-_STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
-# An address that is gone for good, said in words (for reports without a usable code).
-_ADDRESS_GONE = re.compile(
-    r"user unknown|unknown user|no such (?:user|mailbox|recipient|address|account)"
-    r"|(?:user|mailbox|recipient|address|account)(?: name)? (?:does not|doesn't) exist"
-    r"|invalid (?:recipient|mailbox|address)|mailbox (?:unavailable|not found|disabled)"
-    r"|account (?:has been )?(?:disabled|closed|deactivated|terminated)"
-    r"|unknown recipient|(?:user|recipient|address)(?: name)? (?:is |was )?not "
-    r"(?:recognized|found|known)|(?:address|recipient) (?:wasn.?t|was not) found"
-    r"|(?:account|domain|address|mailbox)(?: or domain)? may not exist"
-    r"|unrouteable address|host (?:or domain name )?(?:not found|unknown)"
-    r"|domain (?:not found|does not exist)|no mx (?:record )?found|does not accept mail"
-    r"|no mail(?:box)? here|not our customer|recipient not found",
+KINDS = (
+    "bounce",
+    "complaint",
+    "report",
+    "unsubscribe",
+    "autoreply",
+    "delivered",
+    "other",
+    "unreadable",
+)
+# Parts (multipart or message/*) past this many are no return anyone writes: a crafted
+# message to make the parser recurse. It is set aside before it is parsed.
+MAX_PARTS = 100
+_CONTAINER = re.compile(rb"(?im)^content-type:[ \t]*(?:multipart/|message/)")
+
+# Words that say a failure is not about the address, whatever its code claims (a full
+# mailbox, a block, a policy, a broken mailer).
+_NOT_THE_ADDRESS = re.compile(
+    r"mailbox (?:is )?full|over ?quota|quota exceeded|exceeded (?:the )?(?:storage|quota)"
+    r"|spam|blocked|block ?list|blacklist|reputation|policy|relay(?:ing)? (?:access )?denied"
+    r"|not permitted to relay|reverse dns|\bptr\b|temporar|try again|mailer error"
+    r"|pipe to |command output|suspended|inactive|disabled",
+    re.I,
+)
+# The refusal came in reply to DATA or the end of the data: about the message (its
+# content, a filter), not the address, whatever words it uses (RFC 5321's phases, as
+# MTAs quote them: Postfix "in reply to end of DATA command", Exim "after end of data",
+# Courier ">>> DATA").
+_AFTER_DATA = re.compile(
+    r"in reply to (?:end of )?data\b|after (?:end of )?data\b|>>>\s*data\b"
+    r"|smtp command[^\n]*\n\s*data\b|\bdata command\b",
     re.I,
 )
 # Where a bounce's own words end and the copy of the returned message begins.
@@ -67,6 +93,8 @@ _AUTOREPLY_SUBJECT = re.compile(
 _UNSUBSCRIBE = re.compile(
     r"\bunsubscribe\s+([0-9]+\.[A-Za-z0-9_-]+)|^(?:re:\s*)*unsubscribe\s*$", re.I
 )
+# DSN fields written into a plain-text body (a report whose MIME structure was lost).
+_INLINE_DSN = re.compile(r"(?im)^(?:final|original)-recipient:[ \t]*\S")
 # Feedback types that are a reader's complaint or opt-out; auth-failure (DMARC) and
 # not-spam reports say nothing about the reader's wish.
 COMPLAINT_TYPES = {"abuse", "fraud", "virus", "other", "opt-out", "optout"}
@@ -95,17 +123,33 @@ class Returned:
     subject: str = ""
     message_ids: tuple[str, ...] = field(default=())  # Message-IDs quoted in the report
     delivered_to: tuple[str, ...] = field(default=())  # where the report was delivered
+    quoted: str = ""  # the report's body as text: where our own references may be quoted
+    problem: str = ""  # why an unreadable message could not be read
 
 
 def classify(raw: bytes) -> Returned:
-    """Classify one message that came back to the return path."""
-    msg = message_from_bytes(raw, policy=policy.compat32)
+    """Classify one message that came back to the return path; never raises."""
+    containers = len(_CONTAINER.findall(raw))
+    if containers > MAX_PARTS:
+        return Returned("unreadable", problem=f"{containers} nested parts (at most {MAX_PARTS})")
+    try:
+        msg = message_from_bytes(raw, policy=policy.compat32)
+        return _classify(msg, raw)
+    except RecursionError:
+        return Returned("unreadable", problem="nested too deeply to read")
+    except Exception as e:  # one message the parser chokes on never stops the others
+        return Returned("unreadable", problem=f"cannot be parsed: {type(e).__name__}: {e}")
+
+
+def _classify(msg: Message, raw: bytes) -> Returned:
+    body = raw.split(b"\n\n", 1)[1] if b"\n\n" in raw else b""
     common = Returned(
         "other",
         sender=parseaddr(str(msg.get("From", "")))[1].lower(),
         subject=_subject(msg),
-        message_ids=tuple(_quoted_message_ids(raw)),
+        message_ids=tuple(_quoted_message_ids(body)),
         delivered_to=tuple(_delivered_to(msg)),
+        quoted=body.decode("utf-8", "replace")[:200_000],
     )
     parts = list(msg.walk())
     feedback = [p for p in parts if p.get_content_type() == "message/feedback-report"]
@@ -113,11 +157,19 @@ def classify(raw: bytes) -> Returned:
         return _arf(msg, feedback[0], common)
     status = [p for p in parts if p.get_content_type() == "message/delivery-status"]
     if status:
-        return _dsn(msg, status[0], common)
+        return _dsn(msg, _field_blocks(status[0]), common)
+    notification = _ses_notification(msg)
+    if notification is not None:
+        return _ses(notification, common)
     found = _UNSUBSCRIBE.search(common.subject)
     if found:
         return replace(common, kind="unsubscribe", token=found.group(1) or "")
     if _from_daemon(msg) or (_BOUNCE_SUBJECT.search(common.subject) and not _autoreply(msg)):
+        text = _human_text(msg)
+        if _INLINE_DSN.search(text):
+            inline = _dsn(msg, _text_blocks(text), common)
+            if inline.kind != "other":
+                return inline
         return _heuristic(msg, common)
     if _autoreply(msg):
         return replace(common, kind="autoreply")
@@ -125,26 +177,23 @@ def classify(raw: bytes) -> Returned:
 
 
 def is_hard(status: str, text: str) -> bool:
-    """Whether a failure means the address is gone for good.
+    """Whether a failure means the address is gone for good: its code and its words.
 
-    By RFC 3463: a 4.x.x is temporary; of 5.x.x, only the address's own status (5.1.x,
-    but 5.1.7/5.1.8 are about the sender) and a disabled mailbox (5.2.1) are; a full
-    mailbox, a policy block, a routing or content problem are not the reader's address
-    failing. With no code or 5.0.0, only words that say the address does not exist count.
+    By RFC 3463 a 4.x.x is temporary. A 5.1.x (but 5.1.7/5.1.8, about the sender) is the
+    address's own status, unless the words say it is really a full mailbox, a block or a
+    broken mailer. Any other 5.x.x (5.0.0, a 5.4.4 "host or domain name not found", a
+    5.7.1 that says "user unknown") is hard only when the words say the mailbox or its
+    domain does not exist, and not when they came in reply to DATA (about the message,
+    not the address); a full mailbox (5.2.2, 5.2.3) never is.
     """
-    found = _STATUS.search(status)
-    if found is None:
-        return bool(_ADDRESS_GONE.search(text))
-    klass, subject, detail = (int(g) for g in found.groups())
-    if klass != 5:
-        return False
-    if subject == 1:
-        return detail not in (7, 8)
-    if (subject, detail) == (2, 1):
-        return True
-    if subject == 0:
-        return bool(_ADDRESS_GONE.search(text))
-    return False
+    code = status_code(status)
+    if code is not None:
+        klass, subject, detail = code
+        if klass != 5 or (subject, detail) in ((2, 2), (2, 3)):
+            return False
+        if subject == 1 and detail not in (7, 8):
+            return not _NOT_THE_ADDRESS.search(text)
+    return says_address_is_gone(text) and not _AFTER_DATA.search(text)
 
 
 # ---------------------------------------------------------------- report formats
@@ -161,10 +210,10 @@ def _arf(msg: Message, part: Message, common: Returned) -> Returned:
     return replace(common, kind=kind, complained=complained, feedback_type=feedback_type)
 
 
-def _dsn(msg: Message, part: Message, common: Returned) -> Returned:
+def _dsn(msg: Message, blocks: list[list[tuple[str, str]]], common: Returned) -> Returned:
     failures: list[Failure] = []
     reported = 0
-    for block in _field_blocks(part):
+    for block in blocks:
         values = dict(block)
         address = _bare(values.get("final-recipient") or values.get("original-recipient", ""))
         if not address:
@@ -179,18 +228,85 @@ def _dsn(msg: Message, part: Message, common: Returned) -> Returned:
             continue
         if action == "delayed":
             status = status if status.startswith("4") else "4.0.0"
-        found = _STATUS.search(status) or _STATUS.search(diagnostic)
+        found = STATUS_CODE.search(status) or STATUS_CODE.search(diagnostic)
         code = ".".join(found.groups()) if found else ""
-        text = diagnostic or _human_text(msg)
         if not _is_address(address):  # a mangled recipient field: the text names it
             failures += _failures_in_text(msg, permanent=action != "delayed", default=code)
             continue
-        failures.append(Failure(address, code, is_hard(code, text), _short(diagnostic)))
+        near = _context(_own_words(_human_text(msg)), address)
+        words = f"{diagnostic}\n{near}" if diagnostic else near
+        failures.append(Failure(address, code, is_hard(code, words), _short(diagnostic)))
     if failures:
         return replace(common, kind="bounce", failures=tuple(failures))
     if reported:  # every recipient was delivered, relayed or expanded
         return replace(common, kind="delivered")
     return _heuristic(msg, common)  # a report without readable recipient fields
+
+
+def _ses_notification(msg: Message) -> dict[str, Any] | None:
+    """An Amazon SES notification delivered as mail (an SNS email subscription): the
+    JSON in the body, itself or inside SNS's envelope; None for anything else."""
+    text = _human_text(msg)
+    start = text.find("{")
+    if start < 0 or ('"notificationType"' not in text and '"eventType"' not in text):
+        return None
+    # SNS mail wraps long lines, sometimes with a "!" where it cut.
+    for candidate in (text, re.sub(r"!?\r?\n ", "", text), re.sub(r"\r?\n", "", text)):
+        try:
+            found, _ = json.JSONDecoder().raw_decode(candidate[candidate.find("{") :])
+        except ValueError:
+            continue
+        if isinstance(found, dict) and isinstance(found.get("Message"), str):  # SNS envelope
+            try:
+                found = json.loads(found["Message"])
+            except ValueError:
+                return None
+        if isinstance(found, dict) and (found.get("notificationType") or found.get("eventType")):
+            return found
+    return None
+
+
+def _ses(notification: dict[str, Any], common: Returned) -> Returned:
+    """An SES Bounce, Complaint or Delivery notification as a classified return."""
+    kind = str(notification.get("notificationType") or notification.get("eventType")).lower()
+    mail: dict[str, Any] = _dict(notification.get("mail"))
+    headers = mail.get("headers")
+    headers = headers if isinstance(headers, list) else []
+    ids = [
+        str(h.get("value", ""))
+        for h in headers
+        if isinstance(h, dict) and str(h.get("name", "")).lower() == "message-id"
+    ]
+    common = replace(
+        common,
+        message_ids=common.message_ids + tuple(ids),
+        delivered_to=(*common.delivered_to, str(mail.get("source", "")).lower()),
+    )
+    if kind == "bounce":
+        bounce = _dict(notification.get("bounce"))
+        permanent = str(bounce.get("bounceType", "")).lower() == "permanent"
+        failures = []
+        for r in bounce.get("bouncedRecipients") or []:
+            address = _bare(str(r.get("emailAddress", "")))
+            status = str(r.get("status", "")) or ("5.0.0" if permanent else "4.0.0")
+            words = str(r.get("diagnosticCode", "")) or str(bounce.get("bounceSubType", ""))
+            hard = permanent and is_hard(status, words)
+            failures.append(Failure(address, status, hard, _short(words)))
+        return replace(common, kind="bounce", failures=tuple(failures))
+    if kind == "complaint":
+        complaint = _dict(notification.get("complaint"))
+        complained = tuple(
+            _bare(str(r.get("emailAddress", "")))
+            for r in complaint.get("complainedRecipients") or []
+        )
+        feedback = str(complaint.get("complaintFeedbackType", "") or "abuse").lower()
+        kind = "complaint" if feedback in COMPLAINT_TYPES else "report"
+        return replace(common, kind=kind, complained=complained, feedback_type=feedback)
+    return replace(common, kind="delivered")
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _heuristic(msg: Message, common: Returned) -> Returned:
@@ -200,7 +316,7 @@ def _heuristic(msg: Message, common: Returned) -> Returned:
         temporary, permanent = all_failures(msg)
     except Exception:  # a detector choking on odd input: treat the mail as unclear
         return common
-    text = _human_text(msg)
+    text = _own_words(_human_text(msg))
     failures = []
     for raw_address, permanent_failure in [(a, False) for a in temporary] + [
         (a, True) for a in permanent
@@ -218,7 +334,7 @@ def _heuristic(msg: Message, common: Returned) -> Returned:
 def _failure(text: str, address: str, permanent: bool, default: str = "") -> Failure:
     """A failure for ``address`` with the code and words the report gives near it."""
     context = _context(text, address)
-    found = _STATUS.search(context) or _STATUS.search(text)
+    found = STATUS_CODE.search(context) or STATUS_CODE.search(text)
     code = ".".join(found.groups()) if found else default
     hard = permanent and is_hard(code, context or text)
     return Failure(address, code, hard, _short(context))
@@ -228,12 +344,11 @@ def _failures_in_text(msg: Message, *, permanent: bool, default: str = "") -> li
     """Addresses a mailer daemon's own words name, before the copy of the message: the
     last resort for formats no detector knows. The report's own From and To are not
     among them (the daemon and us)."""
-    text = _human_text(msg)
-    own = _COPY_STARTS.split(text, maxsplit=1)[0]
+    own = _own_words(_human_text(msg))
     exclude = {parseaddr(str(msg.get(h, "")))[1].lower() for h in ("From", "To", "Reply-To")}
     found = dict.fromkeys(a.lower().rstrip(".") for a in _ADDRESS.findall(own))
     return [
-        _failure(text, address, permanent, default)
+        _failure(own, address, permanent, default)
         for address in found
         if address not in exclude and _is_address(address)
     ]
@@ -254,10 +369,18 @@ def _field_blocks(part: Message) -> list[list[tuple[str, str]]]:
         return [
             [(k.lower(), str(v)) for k, v in m.items()] for m in payload if isinstance(m, Message)
         ]
-    text = payload if isinstance(payload, str) else ""
+    return _text_blocks(payload if isinstance(payload, str) else "")
+
+
+def _text_blocks(text: str) -> list[list[tuple[str, str]]]:
+    """Blank-line separated blocks of "Field: value" lines (continuations folded in)."""
     blocks = re.split(r"\r?\n\s*\r?\n", text.strip())
     parser = HeaderParser()
-    return [[(k.lower(), str(v)) for k, v in parser.parsestr(b + "\n").items()] for b in blocks]
+    found = []
+    for block in blocks:
+        lines = [line for line in block.splitlines() if re.match(r"[\w-]+:|[ \t]", line)]
+        found.append([(k.lower(), str(v)) for k, v in parser.parsestr("\n".join(lines)).items()])
+    return found
 
 
 def _bare(value: str) -> str:
@@ -290,9 +413,8 @@ def _delivered_to(msg: Message) -> list[str]:
 _MESSAGE_ID = re.compile(rb"Message-ID:\s*(<[^>\s]{3,250}>)", re.I)
 
 
-def _quoted_message_ids(raw: bytes) -> list[str]:
+def _quoted_message_ids(body: bytes) -> list[str]:
     """Message-IDs in the report's body: the returned message's, digest's own included."""
-    body = raw.split(b"\n\n", 1)[1] if b"\n\n" in raw else b""
     return [m.decode("ascii", "replace") for m in _MESSAGE_ID.findall(body)]
 
 
@@ -327,8 +449,17 @@ def _human_text(msg: Message) -> str:
         if part.get_content_maintype() == "text" and part.get_content_subtype() == "plain":
             payload = part.get_payload(decode=True)
             if isinstance(payload, bytes):
-                return payload.decode(part.get_content_charset() or "utf-8", "replace")[:20_000]
+                charset = part.get_content_charset() or "utf-8"
+                try:
+                    return payload.decode(charset, "replace")[:20_000]
+                except LookupError:  # a charset Python does not know
+                    return payload.decode("utf-8", "replace")[:20_000]
     return ""
+
+
+def _own_words(text: str) -> str:
+    """The report's own words: the text before the copy of the returned message."""
+    return _COPY_STARTS.split(text, maxsplit=1)[0]
 
 
 def _context(text: str, address: str) -> str:

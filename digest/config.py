@@ -81,13 +81,18 @@ class SmtpConfig:
     concurrency: int = 4
     rate: float = 0.0  # messages per second over all connections, 0 = unlimited
     rate_per_hour: float = 0.0  # for relays with an hourly quota, 0 = none
-    timeout: float = 30.0
+    connect_timeout: float = 30.0  # TCP, TLS, greeting, EHLO and login
+    timeout: float = 300.0  # replies to MAIL and RCPT (RFC 5321 4.5.3.2: 5 minutes)
+    data_timeout: float = 120.0  # the 354 after DATA (2 minutes)
+    dot_timeout: float = 600.0  # the reply to the final "." (10 minutes)
+    stop_after_refusals: int = 5  # relay refusals in a row (not of a reader) stop the run
     max_per_connection: int = 1000
     retries: int = 3
     ca_file: str = ""  # extra CA bundle (PEM) for a relay with a private certificate
     password: str = ""  # from DIGEST_SMTP_PASSWORD only
-    return_path: str = ""  # the envelope sender bounces go to; default: the From address
-    verp: bool = False  # bounces+<signed subscriber ref>@<return_path's domain>
+    # The envelope sender bounces go to; default: the From address. When set, every
+    # message goes from its own signed address (VERP): bounces+<subscriber>.<ref>.<sig>@...
+    return_path: str = ""
 
 
 @dataclass(frozen=True)
@@ -120,6 +125,8 @@ class BouncesConfig:
 
     soft_limit: int = 3  # soft bounces from this many different editions: bounced
     maildir: str = ""  # the return-path mailbox the weekly run reads first; "" = none
+    probe_days: int = 30  # an unproven hard bounce probes a reader at most this often
+    max_message_kb: int = 10240  # a returned message past this is set aside unread
 
 
 @dataclass(frozen=True)
@@ -271,6 +278,12 @@ class Config:
         return parseaddr(self.smtp.return_path)[1] or self.sender_address
 
     @property
+    def verp(self) -> bool:
+        """Whether each message goes from its own signed return path: whenever one is
+        configured (the From address's mailbox may not take plus-addresses)."""
+        return bool(self.smtp.return_path)
+
+    @property
     def bounce_maildir(self) -> Path | None:
         """The return-path Maildir the weekly run reads, if one is configured."""
         return self.resolve(self.bounces.maildir) if self.bounces.maildir else None
@@ -311,6 +324,10 @@ _SECTIONS: dict[str, type] = {
 }
 # TOML keys that are Python keywords or would shadow a builtin.
 _KEY_ALIASES = {("newsletter", "from"): "sender"}
+# Keys an earlier version took, and what to do instead.
+_RETIRED_KEYS = {
+    ("smtp", "verp"): "VERP is on whenever [smtp] return_path is set; remove the line",
+}
 
 
 def config_path(explicit: str | Path | None, environ: Mapping[str, str]) -> Path:
@@ -366,6 +383,11 @@ def _build_section(path: Path, section: str, cls: type, values: Any, env: Mappin
     fields = {f.name: f for f in dataclasses.fields(cls)}
     keys = {_KEY_ALIASES.get((section, k), k): k for k in values}
     for attr, toml_key in keys.items():
+        if (section, toml_key) in _RETIRED_KEYS:
+            raise ConfigError(
+                f"{path}: [{section}] {toml_key} is no longer a setting: "
+                f"{_RETIRED_KEYS[(section, toml_key)]}."
+            )
         if attr not in fields:
             known = ", ".join(k for k in _toml_keys(section, fields))
             raise ConfigError(
@@ -535,8 +557,9 @@ def _check_values(c: Config) -> None:
             f"[dkim] domain is set in {where} but the selector or DIGEST_DKIM_PRIVATE_KEY "
             "(the PEM private key) is missing: set both, or empty [dkim] domain to not sign."
         )
-    if c.bounces.soft_limit < 1:
-        raise bad("bounces", "soft_limit", c.bounces.soft_limit, "a whole number of at least 1")
+    for key in ("soft_limit", "probe_days", "max_message_kb"):
+        if getattr(c.bounces, key) < 1:
+            raise bad("bounces", key, getattr(c.bounces, key), "a whole number of at least 1")
     if not 1 <= c.smtp.port <= 65535:
         raise bad("smtp", "port", c.smtp.port, "a port from 1 to 65535")
     for key in ("concurrency", "max_per_connection"):
@@ -547,8 +570,16 @@ def _check_values(c: Config) -> None:
     for key in ("rate", "rate_per_hour"):
         if getattr(c.smtp, key) < 0:
             raise bad("smtp", key, getattr(c.smtp, key), "0 (no limit) or a positive number")
-    if c.smtp.timeout <= 0:
-        raise bad("smtp", "timeout", c.smtp.timeout, "a positive number of seconds")
+    for key in ("connect_timeout", "timeout", "data_timeout", "dot_timeout"):
+        if getattr(c.smtp, key) <= 0:
+            raise bad("smtp", key, getattr(c.smtp, key), "a positive number of seconds")
+    if c.smtp.stop_after_refusals < 1:
+        raise bad(
+            "smtp",
+            "stop_after_refusals",
+            c.smtp.stop_after_refusals,
+            "a whole number of at least 1",
+        )
     if c.schedule.day.lower() not in WEEKDAYS:
         raise bad("schedule", "day", c.schedule.day, "one of " + ", ".join(WEEKDAYS))
     if c.schedule.min_articles < 1 or c.schedule.approve_after_hours < 0:

@@ -181,8 +181,7 @@ async def _deliver(
         nonlocal done, renewed
         stamp = clock()
         store.record_delivery(db, job.delivery_id, outcome.status, outcome.error, stamp)
-        if outcome.status in ("bounced", "failed") and outcome.blames_recipient:
-            # a 5xx for this address: never send to it again
+        if outcome.status == "bounced":  # the relay refused the address itself
             store.bounce_subscribers(db, [job.subscriber_id], stamp)
         done += 1
         if time.monotonic() - renewed > _RENEW_EVERY:
@@ -224,7 +223,8 @@ def _jobs(
 def _job(config: Config, prepared: PreparedVariant, d: store.OpenDelivery, edition_id: int) -> Job:
     """One subscriber's message. An address stored before domains were kept in their
     ASCII form goes out in it; one that cannot be encoded fails alone, never the run.
-    With ``[smtp] verp``, the envelope sender names the subscriber and the edition."""
+    With a return path configured, the envelope sender names the subscriber and the
+    edition, signed (VERP)."""
     try:
         subscriber = replace(d.subscriber, email=ascii_domain(d.subscriber.email))
         data = sign_message(config, build_message(config, prepared, subscriber))
@@ -232,7 +232,7 @@ def _job(config: Config, prepared: PreparedVariant, d: store.OpenDelivery, editi
         return Job(d.id, d.subscriber.id, d.subscriber.email, b"", 0, f"cannot be encoded: {e}")
     sender = (
         verp_address(config.secret, config.list_id, config.return_path, d.subscriber.id, edition_id)
-        if config.smtp.verp
+        if config.verp
         else ""
     )
     return Job(d.id, d.subscriber.id, subscriber.email, data, 0, sender=sender, ready=True)
@@ -256,4 +256,5 @@ def pool_settings(config: Config, shard: Shard = (1, 1)) -> PoolSettings:
         s.max_per_connection,
         s.retries,
         rate_per_hour=s.rate_per_hour / shard[1],
+        stop_after_refusals=s.stop_after_refusals,
     )

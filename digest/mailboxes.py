@@ -1,15 +1,19 @@
-"""The return-path mailbox, read one new message at a time and each marked done once
-applied: a Maildir (new/ -> cur/, flag S) or an IMAP folder (UNSEEN -> \\Seen).
+"""The return-path mailbox, read one new message at a time: a Maildir (new/ -> cur/ with
+flag S) or an IMAP folder (UNSEEN -> \\Seen).
 
 A message is marked done only after its outcome is stored, so a crash between the two
-applies it again on the next run, which is harmless: every change is idempotent.
+applies it again on the next run, which is harmless: every change is idempotent. A
+message that cannot be read (too big, too deeply nested, broken) is set aside: flagged
+for a person and never read again, but not marked seen. Mail that is no return at all
+(a person writing) is left exactly where it was, unread.
 """
 
 from __future__ import annotations
 
 import contextlib
 import imaplib
-import mailbox
+import os
+import re
 import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,36 +25,51 @@ from digest.errors import ConfigError, MaildirError
 
 
 class Mailbox(Protocol):
-    """New messages as (key, bytes), and a way to mark one done."""
+    """New messages as (key, bytes or None when past ``max_bytes``); each is then marked
+    done, set aside, or left alone."""
 
-    def new_messages(self) -> Iterator[tuple[str, bytes]]: ...
+    def new_messages(self, max_bytes: int) -> Iterator[tuple[str, bytes | None]]: ...
 
     def done(self, key: str) -> None: ...
+
+    def set_aside(self, key: str) -> None: ...
 
     def close(self) -> None: ...
 
 
 class MaildirBox:
-    """A Maildir: new/ holds what has not been read yet."""
+    """A Maildir: new/ holds what has not been read yet. Files are moved by name, never
+    parsed here (a crafted message must not break the listing)."""
 
     def __init__(self, path: Path) -> None:
         if not (path / "new").is_dir() or not (path / "cur").is_dir():
             raise MaildirError(f"{path} is not a Maildir (it needs new/ and cur/ folders).")
-        self.box = mailbox.Maildir(str(path), factory=None, create=False)
+        self.path = path
 
-    def new_messages(self) -> Iterator[tuple[str, bytes]]:
-        """Each message in new/, oldest file name first."""
-        for key in sorted(self.box.iterkeys()):
-            message = self.box.get_message(key)
-            if message.get_subdir() == "new":
-                yield key, self.box.get_bytes(key)
+    def new_messages(self, max_bytes: int) -> Iterator[tuple[str, bytes | None]]:
+        """Each message in new/, oldest file name first; None for one past ``max_bytes``."""
+        names = sorted(e.name for e in os.scandir(self.path / "new") if e.is_file())
+        for name in names:
+            if name.startswith("."):
+                continue
+            file = self.path / "new" / name
+            try:
+                size = file.stat().st_size
+                yield name, None if size > max_bytes else file.read_bytes()
+            except FileNotFoundError:  # another reader took it meanwhile
+                continue
 
     def done(self, key: str) -> None:
         """File the message in cur/ as seen: it is never applied twice."""
-        message = self.box.get_message(key)
-        message.set_subdir("cur")
-        message.add_flag("S")
-        self.box[key] = message
+        self._file(key, "S")
+
+    def set_aside(self, key: str) -> None:
+        """File the message in cur/ flagged for a person, unseen: never read again."""
+        self._file(key, "F")
+
+    def _file(self, key: str, flag: str) -> None:
+        base = key.split(":", 1)[0]
+        os.replace(self.path / "new" / key, self.path / "cur" / f"{base}:2,{flag}")
 
     def close(self) -> None:
         """Nothing to close."""
@@ -94,10 +113,16 @@ class ImapBox:
             raise ConfigError(f"[imap] folder {settings.folder!r} cannot be opened.")
         return cls(client)
 
-    def new_messages(self) -> Iterator[tuple[str, bytes]]:
-        """Each unseen message, read without marking it seen."""
-        _, found = self.client.uid("SEARCH", "UNSEEN")
+    def new_messages(self, max_bytes: int) -> Iterator[tuple[str, bytes | None]]:
+        """Each unseen message not set aside, read without marking it seen; None for one
+        past ``max_bytes`` (its size is asked first)."""
+        _, found = self.client.uid("SEARCH", "UNSEEN", "UNFLAGGED")
         for uid in (found[0] or b"").decode().split():
+            _, sized = self.client.uid("FETCH", uid, "(RFC822.SIZE)")
+            size = re.search(rb"RFC822\.SIZE (\d+)", b" ".join(_bytes(p) for p in sized))
+            if size and int(size.group(1)) > max_bytes:
+                yield uid, None
+                continue
             _, data = self.client.uid("FETCH", uid, "(BODY.PEEK[])")
             raw = next((part[1] for part in data if isinstance(part, tuple)), None)
             if isinstance(raw, bytes):
@@ -107,10 +132,20 @@ class ImapBox:
         """Mark the message seen: it is never applied twice."""
         self.client.uid("STORE", key, "+FLAGS", "(\\Seen)")
 
+    def set_aside(self, key: str) -> None:
+        """Flag the message for a person, unseen: never read again."""
+        self.client.uid("STORE", key, "+FLAGS", "(\\Flagged)")
+
     def close(self) -> None:
         """Log out."""
         with contextlib.suppress(OSError, imaplib.IMAP4.error):
             self.client.logout()
+
+
+def _bytes(part: object) -> bytes:
+    if isinstance(part, tuple):
+        return b" ".join(p for p in part if isinstance(p, bytes))
+    return part if isinstance(part, bytes) else b""
 
 
 def _quoted(folder: str) -> str:

@@ -2,9 +2,11 @@
 
 The pool keeps ``concurrency`` persistent connections, each worker taking jobs from one
 queue: a token bucket paces them, 4xx answers and lost connections are retried with
-exponential backoff, 5xx answers end that delivery, and a relay that refuses the sender
-or the login stops the whole run. Every outcome goes to ``on_result`` at once, so the
-ledger is never more than the messages in flight behind the wire.
+exponential backoff, 5xx answers end that delivery (see `replies` for which of them
+bounce the reader), and the whole run stops when the relay refuses the sender or the
+login, refuses `stop_after_refusals` messages in a row, or stops answering. Every
+outcome goes to ``on_result`` at once, so the ledger is never more than the messages in
+flight behind the wire.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Protocol
 
 from digest.errors import DeliveryError
+from digest.replies import Verdict, refusal_hint
 
 
 @dataclass(frozen=True)
@@ -38,17 +41,19 @@ class Job:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What became of a job: a delivery status and the relay's words."""
+    """What became of a job: a delivery status and the relay's words. Only "bounced" (a
+    refusal of the recipient's own address) says anything about the reader."""
 
     status: str  # sent, deferred, failed, bounced, skipped
     error: str = ""
-    # A 5xx is the recipient's address failing; a limit of our own relay is not, and
-    # must not take the subscriber off the list.
-    blames_recipient: bool = True
 
 
 class SendFailure(Exception):
-    """A classified failure of one send: the status it leaves, and whether to stop."""
+    """A classified failure of one send: the status it leaves, and whether to stop.
+
+    ``relay_refused``: the relay refused for a reason of its own or the message's, not
+    the reader's; a run of them in a row stops the send (`PoolSettings.stop_after_refusals`).
+    """
 
     def __init__(
         self,
@@ -57,13 +62,27 @@ class SendFailure(Exception):
         *,
         reconnect: bool = False,
         fatal: bool = False,
-        blames_recipient: bool = True,
+        relay_refused: bool = False,
+        hint: str = "",
     ) -> None:
         super().__init__(message)
         self.status = status
         self.reconnect = reconnect
         self.fatal = fatal
-        self.blames_recipient = blames_recipient
+        self.relay_refused = relay_refused
+        self.hint = hint  # what to check, when this one stops the run
+
+    @classmethod
+    def of(cls, verdict: Verdict) -> SendFailure:
+        """The failure a reply's verdict (see `replies`) makes."""
+        return cls(
+            verdict.status,
+            verdict.why,
+            reconnect=verdict.reconnect,
+            fatal=verdict.stops_run,
+            relay_refused=verdict.relay_refused,
+            hint=refusal_hint(verdict) if verdict.relay_refused else "",
+        )
 
 
 class Connection(Protocol):
@@ -161,6 +180,7 @@ class PoolSettings:
     retries: int = 3
     backoff: float = 1.0  # seconds before the first retry; doubles each time
     rate_per_hour: float = 0.0  # for relays with an hourly quota; 0 = none
+    stop_after_refusals: int = 5  # relay refusals in a row (not the readers'): stop the run
 
 
 # Asked right before a message goes: a reason to skip it (the subscriber left), or None.
@@ -189,6 +209,8 @@ class _Pool:
         self.retry_tasks: set[asyncio.Task[None]] = set()
         self.open: set[Connection] = set()
         self.connect_failures = 0  # in a row, across workers
+        self.refused_in_a_row = 0  # the relay refused the message, not the reader
+        self.lost_in_a_row = 0  # connections dropped or stalled, with no reply between
 
     def on_result(self, job: Job, outcome: Outcome) -> None:
         """Report an outcome; if it cannot be recorded (the store is full or broken),
@@ -218,7 +240,7 @@ class _Pool:
                 self.queue.task_done()
                 continue
             if job.unsendable:
-                self._failed(job, SendFailure("failed", job.unsendable, blames_recipient=False))
+                self._failed(job, SendFailure("failed", job.unsendable))
                 continue
             reason = self._skip_reason(job)
             if reason is not None:
@@ -253,6 +275,7 @@ class _Pool:
                     conn = None
                 continue
             sent_on_conn += 1
+            self.refused_in_a_row = self.lost_in_a_row = 0
             self.on_result(job, Outcome("sent"))
             self.queue.task_done()
 
@@ -277,20 +300,45 @@ class _Pool:
         await asyncio.gather(*(self._close(c) for c in list(self.open)))
 
     def _failed(self, job: Job, failure: SendFailure) -> None:
+        stop = self._in_a_row(failure)
         if failure.fatal:
             # The relay refuses the run, not this subscriber: leave the job untouched
             # (pending) for the resume, and bounce nobody for it.
-            self.fatal = str(failure)
+            self.fatal = self.fatal or str(failure)
             self.queue.task_done()
             return
         retry = failure.status == "deferred"
-        if retry and job.attempts < self.settings.retries:
+        if retry and job.attempts < self.settings.retries and not stop:
             task = asyncio.create_task(self._retry_later(job))
             self.retry_tasks.add(task)
             task.add_done_callback(self.retry_tasks.discard)
             return  # task_done comes after the job is back in the queue
-        self.on_result(job, Outcome(failure.status, str(failure), failure.blames_recipient))
+        self.on_result(job, Outcome(failure.status, str(failure)))
+        self.fatal = self.fatal or stop
         self.queue.task_done()
+
+    def _in_a_row(self, failure: SendFailure) -> str:
+        """Why the run must stop: a run of relay refusals, or of connections lost with
+        no reply between (a relay that connects and then stops answering); else ""."""
+        if failure.status == "bounced":  # the relay answered, about one reader
+            self.refused_in_a_row = self.lost_in_a_row = 0
+        elif failure.relay_refused:
+            self.lost_in_a_row = 0
+            self.refused_in_a_row += 1
+            if self.refused_in_a_row >= self.settings.stop_after_refusals:
+                return (
+                    f"the relay refused {self.refused_in_a_row} messages in a row, the "
+                    f"last with {failure}; {failure.hint}. Nobody was taken off the list"
+                )
+        elif failure.reconnect:
+            self.lost_in_a_row += 1
+            if self.lost_in_a_row > 2 * self.settings.concurrency:
+                return (
+                    f"the relay stopped answering: {self.lost_in_a_row} connections in a "
+                    f"row ended with no reply ({failure}); check that it is up and "
+                    "reachable, and its log"
+                )
+        return ""
 
     async def _retry_later(self, job: Job) -> None:
         await asyncio.sleep(self.settings.backoff * 2**job.attempts)
@@ -342,4 +390,4 @@ async def deliver(
     if pool.broken is not None:
         raise pool.broken
     if pool.fatal:
-        raise DeliveryError(f"Delivery stopped: {pool.fatal}. Fix that, then run `send --resume`.")
+        raise DeliveryError(f"Delivery stopped: {pool.fatal}.")

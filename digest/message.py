@@ -26,7 +26,7 @@ from digest.config import Config
 from digest.errors import HeaderError
 from digest.models import RenderedVariant, Subscriber
 from digest.render import PLACEHOLDERS
-from digest.tokens import sign_token
+from digest.tokens import sign_message_id, sign_token
 
 _POLICY = email.policy.SMTP.clone(max_line_length=998)
 _PLACEHOLDER_SPLIT = re.compile("(" + "|".join(map(re.escape, PLACEHOLDERS.values())) + ")")
@@ -140,11 +140,6 @@ def ascii_domain(address: str) -> str:
         raise UnicodeError(f"the domain {domain!r} has no ASCII form: {e}") from e
 
 
-def message_id(week: str, subscriber_id: int, list_id: str, domain: str, tag: str = "") -> str:
-    """The same Message-ID for the same edition and subscriber, on every attempt."""
-    return f"<{tag}{week}.{subscriber_id}.{list_id}@{domain}>"
-
-
 def build_message(config: Config, prepared: PreparedVariant, subscriber: Subscriber) -> bytes:
     """The full message for one subscriber, as bytes ready for SMTP DATA."""
     token = sign_token(config.secret, config.list_id, subscriber.id)
@@ -153,8 +148,13 @@ def build_message(config: Config, prepared: PreparedVariant, subscriber: Subscri
     greeting = greeting_for(config, subscriber.name)
     text_values = {"token": token, "email": subscriber.email, "greeting": greeting}
     html_values = {k: html.escape(v) for k, v in text_values.items()}
-    msg_id = message_id(
-        prepared.week, subscriber.id, config.list_id, prepared.domain, prepared.id_tag
+    msg_id = sign_message_id(
+        config.secret,
+        config.list_id,
+        prepared.week,
+        subscriber.id,
+        prepared.domain,
+        prepared.id_tag,
     )
     return b"".join(
         [

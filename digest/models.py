@@ -11,6 +11,9 @@ from typing import Any
 
 SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribed", "bounced")
 DELIVERY_STATUSES = ("pending", "sent", "deferred", "failed", "bounced", "skipped")
+# Deliveries a resume tries again: never attempted, deferred (4xx, a lost connection), or
+# failed for a reason of the relay's or the message's. "bounced" is the reader's address.
+OPEN_STATUSES = ("pending", "deferred", "failed")
 
 # Why a subscriber gets no email this week (a delivery's last_error, a dry run's reason).
 NOTHING_IN_TOPICS = "nothing this week in the chosen topics"
@@ -161,10 +164,38 @@ class SendReport:
     already_sent: bool = False
     warnings: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (email, why), dry runs
+    # (status, why, count) of what is left undelivered after the run, commonest first
+    undelivered: list[tuple[str, str, int]] = field(default_factory=list)
 
     def count(self, status: str) -> int:
         """The number of deliveries in ``status``."""
         return self.counts.get(status, 0)
+
+    @property
+    def left_open(self) -> int:
+        """Messages not delivered yet that a resume would try again."""
+        return sum(self.count(s) for s in OPEN_STATUSES)
+
+    @property
+    def problem(self) -> str:
+        """What the run left undone, for the user and the exit code; "" when nothing."""
+        if self.already_sent:
+            return ""
+        said = []
+        if self.left_open:
+            why = "; ".join(
+                f"{n} {status}: {error or status}" for status, error, n in self.undelivered
+            )
+            said.append(
+                f"{self.left_open} messages are not delivered yet ({why}); fix that, then "
+                "run `digest send --resume`"
+            )
+        if self.count("bounced"):
+            said.append(
+                f"{self.count('bounced')} addresses were refused by the relay and are off the "
+                "list; `digest subscribers list --status bounced` names them"
+            )
+        return ". ".join(said)
 
 
 @dataclass

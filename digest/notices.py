@@ -1,6 +1,8 @@
 """One-off emails to one reader: the sign-up confirmation, "you are already subscribed",
-and the optional welcome. Rendered from the notice templates (HTML and text), sent at
-once over the configured relay or written to the outbox, like the digest itself.
+the optional welcome, a probe of an address reported as failing, and the check that a
+reader asked to leave. Rendered from the notice templates (HTML and text), and queued in
+the store (`queue_notice`), then sent over the configured relay or written to the outbox
+by whoever runs next (`send_queued`), each outcome recorded.
 """
 
 from __future__ import annotations
@@ -13,10 +15,15 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, formataddr
 
+from sqlite_utils import Database
+
+from digest import store
 from digest.config import Config
 from digest.delivery import pool_settings
 from digest.dkimsign import sign_message
+from digest.errors import DeliveryError
 from digest.mailer import Job, Outcome, deliver, outbox_factory
+from digest.models import Clock
 from digest.render import render_notice
 from digest.smtp import smtp_factory
 
@@ -84,8 +91,49 @@ def welcome_notice(config: Config, preferences_url: str) -> Notice:
     )
 
 
-def build_notice(config: Config, notice: Notice, to: str, now: datetime) -> bytes:
-    """The notice as a multipart/alternative message to ``to``."""
+def probe_notice(config: Config, preferences_url: str) -> Notice:
+    """To an address a mail system said is failing, without proof: if this one bounces
+    (its return path proves it), the address is gone; if it arrives, nothing changes."""
+    name = config.newsletter.name
+    return Notice(
+        "probe",
+        f"Checking that {name} reaches you",
+        "Checking that our email reaches you",
+        (
+            "A mail system told us that email to this address cannot be delivered. If you "
+            "are reading this, that was a mistake, and there is nothing you need to do: "
+            "you stay subscribed.",
+        ),
+        "Manage your subscription",
+        preferences_url,
+        f"You get this email once because you subscribe to {name}.",
+    )
+
+
+def leave_check_notice(config: Config, unsubscribe_url: str) -> Notice:
+    """To a reader an unsigned "unsubscribe" email named: anyone can send one with any
+    From, so the reader confirms with their own signed link."""
+    name = config.newsletter.name
+    return Notice(
+        "leave-check",
+        f"Did you ask to leave {name}?",
+        f"Did you ask to leave {name}?",
+        (
+            f"We received an email asking to unsubscribe this address from {name}. "
+            "Anyone can send such an email in your name, so we ask you first.",
+            "To leave, use the button below: one click, and you are unsubscribed.",
+        ),
+        "Unsubscribe",
+        unsubscribe_url,
+        "If you did not ask, ignore this email: you stay subscribed.",
+    )
+
+
+def build_notice(
+    config: Config, notice: Notice, to: str, now: datetime, message_id: str = ""
+) -> bytes:
+    """The notice as a multipart/alternative message to ``to``; ``message_id`` when it
+    must be one digest can recognise when it comes back (a probe)."""
     html, text = render_notice(
         config,
         {
@@ -103,13 +151,77 @@ def build_notice(config: Config, notice: Notice, to: str, now: datetime) -> byte
     msg["Subject"] = notice.subject
     msg["Date"] = format_datetime(now)
     domain = config.sender_address.rpartition("@")[2]
-    msg["Message-ID"] = f"<{notice.kind}.{uuid.uuid4().hex}@{domain}>"
+    msg["Message-ID"] = message_id or f"<{notice.kind}.{uuid.uuid4().hex}@{domain}>"
     msg["Auto-Submitted"] = "auto-generated"  # no vacation replies to it, please
     if config.newsletter.reply_to:
         msg["Reply-To"] = config.newsletter.reply_to
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")
     return sign_message(config, msg.as_bytes(policy=SMTP))
+
+
+def queue_notice(
+    config: Config,
+    db: Database,
+    notice: Notice,
+    to: str,
+    now: datetime,
+    *,
+    subscriber_id: int | None = None,
+    sender: str = "",
+    message_id: str = "",
+) -> int:
+    """Build the notice and queue it; `send_queued` sends it. Its queue id."""
+    data = build_notice(config, notice, to, now, message_id)
+    return store.queue_email(
+        db, notice.kind, to, data, now, subscriber_id=subscriber_id, sender=sender
+    )
+
+
+@dataclass
+class QueueRun:
+    """What one pass over the queue did."""
+
+    sent: int = 0
+    deferred: int = 0  # tried again on a later pass
+    failed: int = 0  # refused for good, or out of attempts
+    bounced: int = 0  # the relay refused the address: that reader is bounced
+    problem: str = ""  # why the pass stopped early (the rest stay queued)
+
+
+def send_queued(config: Config, db: Database, clock: Clock) -> QueueRun:
+    """Send every queued email still to try, over the relay or into the outbox, and
+    record each outcome; a refused address bounces its reader."""
+    queued = store.queued_emails(db)
+    run = QueueRun()
+    if not queued:
+        return run
+
+    def on_result(job: Job, outcome: Outcome) -> None:
+        store.record_email(db, job.delivery_id, outcome.status, outcome.error, clock())
+        if outcome.status in ("sent", "deferred", "failed", "bounced"):
+            setattr(run, outcome.status, getattr(run, outcome.status) + 1)
+        if outcome.status == "bounced" and job.subscriber_id:
+            store.bounce_subscribers(db, [job.subscriber_id], clock())
+
+    settings = replace(pool_settings(config), retries=0)  # a later pass retries
+    for kind in dict.fromkeys(q.kind for q in queued):
+        jobs = [
+            Job(q.id, q.subscriber_id, q.recipient, q.message, q.attempts, sender=q.sender)
+            for q in queued
+            if q.kind == kind
+        ]
+        transport = (
+            smtp_factory(config.relay)
+            if config.smtp.host
+            else outbox_factory(config.outbox_path / "notices" / kind)
+        )
+        try:
+            asyncio.run(deliver(jobs, transport, settings, on_result))
+        except DeliveryError as e:  # the relay refuses for now: the rest wait their turn
+            run.problem = str(e)
+            break
+    return run
 
 
 def send_notice(config: Config, notice: Notice, to: str, now: datetime) -> Outcome:

@@ -1,25 +1,40 @@
-"""`digest process-mail`: what came back to the return path, applied to the list.
+"""`digest process-mail`: what came back to the return path, applied to the list, but only
+on proof.
 
-Each new message is classified (`bounces.classify`), matched to a subscriber (by the
-VERP address it was sent to, then digest's own Message-ID in the returned headers, then
-the failed recipient it names, and only if that address is a subscriber), applied as a
-subscriber event with its status code and reason, and only then marked done:
+Anyone can send mail to a return path, so a returned message changes a reader only when
+it proves it answers a message digest sent that reader:
+
+- ``verp``: it came back to the signed envelope sender of that message (VERP, on
+  whenever `[smtp] return_path` is set), naming the subscriber and the edition or probe;
+- ``headers``: it quotes a signed reference of digest's own: the Message-ID (signed, with
+  the week or probe it was), or the unsubscribe token of List-Unsubscribe.
+
+An edition reference holds only when that edition's delivery to that subscriber was
+sent; a probe reference only when that probe was sent to that subscriber. Then:
 
     hard bounce            -> bounced
     soft bounce            -> counted; from `[bounces] soft_limit` editions -> bounced
-    complaint (ARF)        -> unsubscribed, event "complaint"
-    unsubscribe request    -> unsubscribed (the mailto of List-Unsubscribe)
-    auto-reply, delivered,
-    auth-failure report,
-    anything else          -> nothing
+    complaint (ARF, SES)   -> unsubscribed, event "complaint"
+    unsubscribe request    -> unsubscribed (its subject carries the reader's token)
+
+Without proof, nothing changes by itself:
+
+    hard bounce naming an active reader -> a probe: a short email from its own signed
+        return path (at most once per `[bounces] probe_days`); if the probe bounces,
+        that bounce proves the address is gone (Mailman 3 confirms bounces this way)
+    "unsubscribe" with no token from a reader's address -> an email with the reader's
+        own one-click link (at most once a day); the mail itself is not obeyed
+    anything else (soft bounces, complaints, reports) -> reported, no change
+
+Each message is then marked done, left unread (mail that is no return: a person
+writing), or set aside (one that cannot be read); `dry_run` computes and reports the
+same plan and changes nothing at all.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from datetime import datetime
-from functools import lru_cache
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,40 +46,121 @@ from digest.config import Config
 from digest.errors import ConfigError
 from digest.mailboxes import ImapBox, Mailbox, MaildirBox
 from digest.models import Subscriber
-from digest.tokens import parse_verp
+from digest.notices import leave_check_notice, probe_notice, queue_notice, send_queued
+from digest.tokens import (
+    find_tokens,
+    parse_message_id,
+    parse_verp,
+    sign_message_id,
+    sign_token,
+    verp_address,
+)
 from digest.unsubscribe import subscriber_for_token, unsubscribe
 
-SOURCE = {"bounce": "dsn", "complaint": "arf", "unsubscribe": "mailto"}
+# The kinds `process-mail --json` reports: a DMARC or other ARF report is a "complaint"
+# that changes nobody, a DSN that says "delivered" is "other".
+REPORTED_KIND = {"report": "complaint", "delivered": "other", "unreadable": "other"}
+LEAVE_CHECK_EVERY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Proof:
+    """How a returned message proves whom it is about."""
+
+    how: str  # "verp" or "headers"
+    subscriber: Subscriber
+    edition_id: int | None  # the edition it answers, when known
+    probe_id: int | None = None  # the probe it answers
+
+
+@dataclass
+class Change:
+    """One thing a message does to one reader."""
+
+    subscriber: Subscriber
+    what: str  # bounced, soft-bounce, complaint, unsubscribed, probe, leave-check
+    detail: str
+    edition_id: int | None = None
+
+
+@dataclass
+class MessagePlan:
+    """What one message is and what it does: the dry run's entry and the real run's
+    work."""
+
+    message: str
+    returned: Returned
+    proof: Proof | None
+    changes: list[Change] = field(default_factory=list)
+    action: str = "none"
+    disposition: str = "done"  # done, leave (a person's mail), aside (unreadable)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The `process-mail --json` entry."""
+        r = self.returned
+        entry: dict[str, Any] = {
+            "message": self.message,
+            "kind": REPORTED_KIND.get(r.kind, r.kind),
+            "failures": [
+                {"address": f.address, "hard": f.hard, "status": f.status} for f in r.failures
+            ],
+            "complained": list(r.complained),
+            "proof": self.proof.how if self.proof else "none",
+            "action": self.action,
+        }
+        if r.feedback_type:
+            entry["feedback_type"] = r.feedback_type
+        if r.problem:
+            entry["problem"] = r.problem
+        return entry
 
 
 @dataclass
 class MailReport:
-    """What one run over the mailbox did."""
+    """What one run over the mailbox did (or, dry, would do)."""
 
-    messages: dict[str, int] = field(default_factory=dict)  # by kind
-    bounced: int = 0  # subscribers now bounced (hard, or soft past the limit)
-    soft: int = 0  # soft bounces counted
-    complaints: int = 0  # subscribers unsubscribed by a complaint
-    unsubscribed: int = 0  # subscribers unsubscribed by a mailto request
-    already: int = 0  # about subscribers already off the list
-    changes: list[dict[str, Any]] = field(default_factory=list)
-    unmatched: list[dict[str, Any]] = field(default_factory=list)
+    dry_run: bool = False
+    messages: list[MessagePlan] = field(default_factory=list)
+    notices: dict[str, Any] = field(default_factory=dict)  # the queued emails' pass
+
+    def count(self, what: str) -> int:
+        """How many changes of one kind (bounced, complaint, probe, ...)."""
+        return sum(c.what == what for m in self.messages for c in m.changes)
+
+    def kinds(self) -> dict[str, int]:
+        """Messages by reported kind."""
+        counts: dict[str, int] = {}
+        for m in self.messages:
+            kind = REPORTED_KIND.get(m.returned.kind, m.returned.kind)
+            counts[kind] = counts.get(kind, 0) + 1
+        return counts
 
     def as_dict(self) -> dict[str, Any]:
         """The ``process-mail --json`` shape."""
-        return dict(self.__dict__)
-
-
-@dataclass(frozen=True)
-class _Ref:
-    """Who a report is about, when the message itself says (VERP or Message-ID)."""
-
-    subscriber: Subscriber
-    edition_id: int | None
+        return {
+            "dry_run": self.dry_run,
+            "messages": [m.as_dict() for m in self.messages],
+            "kinds": self.kinds(),
+            "bounced": self.count("bounced"),
+            "soft": self.count("soft-bounce"),
+            "complaints": self.count("complaint"),
+            "unsubscribed": self.count("unsubscribed"),
+            "probes": self.count("probe"),
+            "leave_checks": self.count("leave-check"),
+            "left_unread": sum(m.disposition == "leave" for m in self.messages),
+            "set_aside": sum(m.disposition == "aside" for m in self.messages),
+            "notices": self.notices,
+        }
 
 
 def process_return_path(
-    db: Database, config: Config, now: datetime, *, maildir: Path | None = None, imap: bool = False
+    db: Database,
+    config: Config,
+    now: datetime,
+    *,
+    maildir: Path | None = None,
+    imap: bool = False,
+    dry_run: bool = False,
 ) -> MailReport:
     """`process-mail`: read the Maildir given, or with ``imap`` the [imap] mailbox."""
     if (maildir is None) == (not imap):
@@ -72,7 +168,7 @@ def process_return_path(
     box: Mailbox = (
         ImapBox.connect(config.imap, _ca_file(config)) if imap else MaildirBox(maildir or Path())
     )
-    return process_mail(db, config, box, now)
+    return process_mail(db, config, box, now, dry_run=dry_run)
 
 
 def process_configured_mail(db: Database, config: Config, now: datetime) -> list[MailReport]:
@@ -89,179 +185,278 @@ def _ca_file(config: Config) -> str:
     return str(config.resolve(config.imap.ca_file)) if config.imap.ca_file else ""
 
 
-def process_mail(db: Database, config: Config, box: Mailbox, now: datetime) -> MailReport:
-    """Apply every new message in ``box``; each is marked done once applied."""
+def process_mail(
+    db: Database, config: Config, box: Mailbox, now: datetime, *, dry_run: bool = False
+) -> MailReport:
+    """Plan every new message in ``box``, and unless ``dry_run`` apply each plan, then
+    mark its message done, leave it, or set it aside; then send the queued probes."""
     if not config.secret:
         raise ConfigError(
             "DIGEST_SECRET is not set: it checks the tokens and VERP addresses in "
             "returned mail. Set it to the same value the sender uses."
         )
-    report = MailReport()
+    report = MailReport(dry_run=dry_run)
+    max_bytes = config.bounces.max_message_kb * 1024
     try:
-        for key, raw in box.new_messages():
-            returned = classify(raw)
-            report.messages[returned.kind] = report.messages.get(returned.kind, 0) + 1
+        for key, raw in box.new_messages(max_bytes):
+            plan = plan_message(db, config, key, raw, now, max_bytes)
+            report.messages.append(plan)
+            if dry_run:
+                continue
             with db.atomic():
-                _apply(db, config, key, returned, now, report)
-            box.done(key)
+                apply_plan(db, config, plan, now)
+            if plan.disposition == "done":
+                box.done(key)
+            elif plan.disposition == "aside":
+                box.set_aside(key)
     finally:
         box.close()
+    if not dry_run and (report.count("probe") or report.count("leave-check")):
+        run = send_queued(config, db, lambda: now)
+        report.notices = dict(run.__dict__)
     return report
 
 
-def _apply(
-    db: Database, config: Config, key: str, returned: Returned, now: datetime, report: MailReport
-) -> None:
+# ---------------------------------------------------------------- planning
+
+
+def plan_message(
+    db: Database, config: Config, key: str, raw: bytes | None, now: datetime, max_bytes: int
+) -> MessagePlan:
+    """What one message is, what it proves, and what it would do. Reads, never writes."""
+    if raw is None:
+        too_big = Returned("unreadable", problem=f"larger than {max_bytes // 1024} KB")
+        return MessagePlan(key, too_big, None, action="set aside: too big", disposition="aside")
+    returned = classify(raw)
+    if returned.kind == "unreadable":
+        action = f"set aside: {returned.problem}"
+        return MessagePlan(key, returned, None, action=action, disposition="aside")
+    if returned.kind == "other":
+        return MessagePlan(key, returned, None, action="none: not a return", disposition="leave")
+    proof = prove(db, config, returned)
+    plan = MessagePlan(key, returned, proof)
     if returned.kind == "bounce":
-        ref = _reference(db, config, returned)
-        for failure in returned.failures:
-            subscriber, edition = _who(db, ref, failure.address, len(returned.failures))
-            if subscriber is None:
-                report.unmatched.append(_unmatched(key, returned, failure.address))
-                continue
-            _bounce(db, config, subscriber, failure, edition, now, report)
+        _plan_bounce(db, config, plan, now)
     elif returned.kind == "complaint":
-        ref = _reference(db, config, returned)
-        addresses = returned.complained or ((ref.subscriber.email,) if ref else ())
-        for address in addresses or ("",):
-            subscriber, edition = _who(db, ref, address, len(addresses))
-            if subscriber is None:
-                report.unmatched.append(_unmatched(key, returned, address))
-                continue
-            detail = f"feedback-type {returned.feedback_type or 'unstated'}"
-            _leave(db, subscriber, "complaint", "arf", detail, edition, now, report)
+        _plan_complaint(plan)
     elif returned.kind == "unsubscribe":
-        _request(db, config, key, returned, now, report)
+        _plan_request(db, config, plan, now)
+    else:
+        plan.action = {
+            "report": f"none: a {returned.feedback_type or 'feedback'} report is no reader's wish",
+            "autoreply": "none: an auto-reply",
+            "delivered": "none: a delivery report",
+        }.get(returned.kind, "none")
+    return plan
 
 
-def _request(
-    db: Database, config: Config, key: str, returned: Returned, now: datetime, report: MailReport
+def _plan_bounce(db: Database, config: Config, plan: MessagePlan, now: datetime) -> None:
+    failures = plan.returned.failures
+    proof = plan.proof
+    if proof is not None:
+        for failure in failures:
+            if len(failures) == 1 or failure.address == proof.subscriber.email.lower():
+                _proven_failure(db, config, plan, proof, failure)
+    else:
+        for failure in failures:
+            _unproven_failure(db, config, plan, failure, now)
+    plan.action = "; ".join(_describe(c) for c in plan.changes) or plan.action
+
+
+def _proven_failure(
+    db: Database, config: Config, plan: MessagePlan, proof: Proof, failure: Failure
 ) -> None:
-    """A List-Unsubscribe mailto request: by its token, else by who sent it."""
+    subscriber = proof.subscriber
+    detail = f"{failure.status or 'no status'} {failure.reason}".strip()[:400]
+    if subscriber.status != "active":
+        plan.action = f"none: {subscriber.email} is already {subscriber.status}"
+        return
+    if failure.hard:
+        why = f"probe bounced: {detail}" if proof.probe_id else detail
+        plan.changes.append(Change(subscriber, "bounced", why, proof.edition_id))
+    elif proof.probe_id:
+        plan.action = "none: a soft bounce of a probe"
+    else:
+        plan.changes.append(Change(subscriber, "soft-bounce", detail, proof.edition_id))
+        known = proof.edition_id is not None and store.soft_bounced_in(
+            db, subscriber.id, proof.edition_id
+        )
+        editions = store.soft_bounce_editions(db, subscriber.id) + (0 if known else 1)
+        if editions >= config.bounces.soft_limit:
+            why = f"soft bounces from {editions} editions (soft_limit {config.bounces.soft_limit})"
+            plan.changes.append(Change(subscriber, "bounced", why, proof.edition_id))
+
+
+def _unproven_failure(
+    db: Database, config: Config, plan: MessagePlan, failure: Failure, now: datetime
+) -> None:
+    if not failure.hard:
+        plan.action = "none: a soft bounce without proof"
+        return
+    subscriber = store.get_subscriber(db, failure.address)
+    if subscriber is None or subscriber.status != "active":
+        plan.action = "none: names no active subscriber"
+        return
+    last = store.last_event_at(db, subscriber.id, "probe")
+    if last is not None and now - last < timedelta(days=config.bounces.probe_days):
+        plan.action = f"none: {subscriber.email} was probed on {last:%Y-%m-%d}"
+        return
+    detail = f"unproven {failure.status or 'hard'} bounce: {failure.reason}"[:400]
+    plan.changes.append(Change(subscriber, "probe", detail))
+
+
+def _plan_complaint(plan: MessagePlan) -> None:
+    proof = plan.proof
+    if proof is None:
+        plan.action = "none: the complaint quotes no message digest sent"
+        return
+    subscriber = proof.subscriber
+    if subscriber.status not in ("active", "pending"):
+        plan.action = f"none: {subscriber.email} is already {subscriber.status}"
+        return
+    detail = f"feedback-type {plan.returned.feedback_type or 'unstated'}"
+    plan.changes.append(Change(subscriber, "complaint", detail, proof.edition_id))
+    plan.action = _describe(plan.changes[0])
+
+
+def _plan_request(db: Database, config: Config, plan: MessagePlan, now: datetime) -> None:
+    """A List-Unsubscribe mailto request: obeyed with the reader's token; without one, the
+    reader is sent their own one-click link."""
+    returned = plan.returned
     if returned.token:
         subscriber = subscriber_for_token(db, config, returned.token)
-        reason = "bad token"
-    else:
-        subscriber = store.get_subscriber(db, returned.sender) if returned.sender else None
-        reason = "no token, and the sender is not a subscriber"
-    if subscriber is None:
-        report.unmatched.append(
-            {
-                "message": key,
-                "kind": "unsubscribe",
-                "reason": reason,
-                "subject": returned.subject[:120],
-            }
-        )
+        if subscriber is None:
+            plan.action = "none: the token is not valid"
+        elif subscriber.status in ("active", "pending"):
+            plan.proof = Proof("headers", subscriber, None)
+            plan.changes.append(Change(subscriber, "unsubscribed", "mailto request"))
+            plan.action = _describe(plan.changes[0])
+        else:
+            plan.action = f"none: {subscriber.email} is already {subscriber.status}"
         return
-    if unsubscribe(db, subscriber, now, "mailto"):
-        report.unsubscribed += 1
-        report.changes.append(
-            {"email": subscriber.email, "event": "unsubscribed", "detail": "mailto request"}
-        )
-    else:
-        report.already += 1
-
-
-def _bounce(
-    db: Database,
-    config: Config,
-    subscriber: Subscriber,
-    failure: Failure,
-    edition_id: int | None,
-    now: datetime,
-    report: MailReport,
-) -> None:
-    detail = f"{failure.status or 'no status'} {failure.reason}".strip()[:400]
-    if failure.hard:
-        _leave(db, subscriber, "bounced", "dsn", detail, edition_id, now, report)
+    subscriber = store.get_subscriber(db, returned.sender) if returned.sender else None
+    if subscriber is None or subscriber.status != "active":
+        plan.action = "none: no token, and the sender is no active subscriber"
         return
-    if subscriber.status != "active":
-        report.already += 1
+    last = store.last_event_at(db, subscriber.id, "leave-check")
+    if last is not None and now - last < LEAVE_CHECK_EVERY:
+        plan.action = f"none: {subscriber.email} got a one-click link on {last:%Y-%m-%d}"
         return
-    store.add_event(db, subscriber.id, "soft-bounce", "dsn", now, detail, edition_id)
-    report.soft += 1
-    report.changes.append({"email": subscriber.email, "event": "soft-bounce", "detail": detail})
-    editions = store.soft_bounce_editions(db, subscriber.id)
-    if editions >= config.bounces.soft_limit:
-        why = f"soft bounces from {editions} editions (soft_limit {config.bounces.soft_limit})"
-        _leave(db, subscriber, "bounced", "dsn", why, edition_id, now, report)
+    plan.changes.append(Change(subscriber, "leave-check", "unsigned unsubscribe request"))
+    plan.action = _describe(plan.changes[0])
 
 
-def _leave(
-    db: Database,
-    subscriber: Subscriber,
-    event: str,
-    source: str,
-    detail: str,
-    edition_id: int | None,
-    now: datetime,
-    report: MailReport,
-) -> None:
-    """Take an active subscriber off the list for a bounce or a complaint."""
-    status = "bounced" if event == "bounced" else "unsubscribed"
-    current = store.subscriber_status(db, subscriber.id)
-    if current not in ("active", "pending"):
-        report.already += 1
-        return
-    store.change_subscriber(
-        db,
-        subscriber.id,
-        now,
-        source,
-        status=status,
-        event=event,
-        detail=detail,
-        edition_id=edition_id,
-    )
-    if event == "complaint":
-        report.complaints += 1
-    else:
-        report.bounced += 1
-    report.changes.append({"email": subscriber.email, "event": event, "detail": detail})
+def _describe(change: Change) -> str:
+    return {
+        "bounced": f"bounce {change.subscriber.email}",
+        "soft-bounce": f"count a soft bounce for {change.subscriber.email}",
+        "complaint": f"unsubscribe {change.subscriber.email} (complaint)",
+        "unsubscribed": f"unsubscribe {change.subscriber.email}",
+        "probe": f"send a probe to {change.subscriber.email}",
+        "leave-check": f"send {change.subscriber.email} a one-click unsubscribe link",
+    }[change.what]
 
 
-def _reference(db: Database, config: Config, returned: Returned) -> _Ref | None:
-    """The subscriber (and edition) the message itself names: VERP, then Message-ID."""
+# ---------------------------------------------------------------- proof
+
+
+def prove(db: Database, config: Config, returned: Returned) -> Proof | None:
+    """The subscriber (and edition or probe) a message proves it is about: its VERP
+    address, else a signed Message-ID or unsubscribe token it quotes; None otherwise."""
     for address in returned.delivered_to:
         found = parse_verp(config.secret, config.list_id, address)
         if found:
-            subscriber = store.get_subscriber_by_id(db, found[0])
-            if subscriber is not None:
-                return _Ref(subscriber, found[1])
-    pattern = _own_message_id(config.list_id)
+            proof = _proof(db, "verp", found[0], found[1])
+            if proof is not None:
+                return proof
     for message_id in returned.message_ids:
-        hit = pattern.match(message_id)
-        if hit:
-            subscriber = store.get_subscriber_by_id(db, int(hit.group(2)))
-            edition = store.get_edition(db, hit.group(1))
-            if subscriber is not None:
-                return _Ref(subscriber, edition.id if edition else None)
+        ref = parse_message_id(config.secret, config.list_id, message_id)
+        if ref is None or ref.test:
+            continue
+        edition = store.get_edition(db, ref.about)
+        about = str(edition.id) if edition else ref.about
+        proof = _proof(db, "headers", ref.subscriber_id, about)
+        if proof is not None:
+            return proof
+    for subscriber_id in find_tokens(config.secret, config.list_id, returned.quoted):
+        subscriber = store.get_subscriber_by_id(db, subscriber_id)
+        if subscriber is not None:
+            return Proof("headers", subscriber, None)
     return None
 
 
-@lru_cache(maxsize=4)
-def _own_message_id(list_id: str) -> re.Pattern[str]:
-    """digest's Message-IDs (`message.message_id`): week and subscriber id."""
-    return re.compile(r"<(?:test-\d+-)?(\d{4}-W\d{2})\.(\d+)\." + re.escape(list_id) + r"@", re.I)
+def _proof(db: Database, how: str, subscriber_id: int, ref: str) -> Proof | None:
+    """A proof when ``ref`` (an edition's id, or "p<n>" for probe n) is a message that
+    really went to ``subscriber_id``."""
+    subscriber = store.get_subscriber_by_id(db, subscriber_id)
+    if subscriber is None:
+        return None
+    if ref.startswith("p") and ref[1:].isdigit():
+        event = store.event_of(db, int(ref[1:]))
+        if event != (subscriber_id, "probe"):
+            return None
+        return Proof(how, subscriber, None, int(ref[1:]))
+    if not ref.isdigit() or store.delivery_status(db, int(ref), subscriber_id) != "sent":
+        return None
+    return Proof(how, subscriber, int(ref))
 
 
-def _who(
-    db: Database, ref: _Ref | None, address: str, named: int
-) -> tuple[Subscriber | None, int | None]:
-    """The subscriber a failure or complaint is about: the message's own reference when
-    it names just one recipient (or this one), else the address if it is a subscriber."""
-    if ref is not None and (named <= 1 or address.lower() == ref.subscriber.email.lower()):
-        return ref.subscriber, ref.edition_id
-    subscriber = store.get_subscriber(db, address) if address else None
-    return subscriber, None
+# ---------------------------------------------------------------- applying
 
 
-def _unmatched(key: str, returned: Returned, address: str) -> dict[str, Any]:
-    return {
-        "message": key,
-        "kind": returned.kind,
-        "address": address,
-        "reason": "names no subscriber",
-        "subject": returned.subject[:120],
-    }
+def apply_plan(db: Database, config: Config, plan: MessagePlan, now: datetime) -> None:
+    """Carry out one message's changes (inside the caller's transaction)."""
+    for change in plan.changes:
+        s = change.subscriber
+        if change.what == "soft-bounce":
+            store.add_event(db, s.id, "soft-bounce", "dsn", now, change.detail, change.edition_id)
+        elif change.what == "bounced":
+            store.change_subscriber(
+                db,
+                s.id,
+                now,
+                "dsn",
+                status="bounced",
+                event="bounced",
+                detail=change.detail,
+                edition_id=change.edition_id,
+            )
+        elif change.what == "complaint":
+            store.change_subscriber(
+                db,
+                s.id,
+                now,
+                "arf",
+                status="unsubscribed",
+                event="complaint",
+                detail=change.detail,
+                edition_id=change.edition_id,
+            )
+        elif change.what == "unsubscribed":
+            unsubscribe(db, s, now, "mailto")
+        elif change.what == "probe":
+            _queue_probe(db, config, s, change.detail, now)
+        elif change.what == "leave-check":
+            store.add_event(db, s.id, "leave-check", "mailto", now, change.detail)
+            url = f"{config.base_url}/unsubscribe/{sign_token(config.secret, config.list_id, s.id)}"
+            queue_notice(
+                config, db, leave_check_notice(config, url), s.email, now, subscriber_id=s.id
+            )
+
+
+def _queue_probe(db: Database, config: Config, s: Subscriber, detail: str, now: datetime) -> None:
+    """A probe from its own signed return path and with its own signed Message-ID."""
+    probe_id = store.add_event(db, s.id, "probe", "dsn", now, detail)
+    ref = f"p{probe_id}"
+    domain = config.sender_address.rpartition("@")[2].lower()
+    message_id = sign_message_id(config.secret, config.list_id, ref, s.id, domain)
+    sender = (
+        verp_address(config.secret, config.list_id, config.return_path, s.id, ref)
+        if config.verp
+        else ""
+    )
+    token = sign_token(config.secret, config.list_id, s.id)
+    notice = probe_notice(config, f"{config.base_url}/preferences/{token}")
+    queue_notice(
+        config, db, notice, s.email, now, subscriber_id=s.id, sender=sender, message_id=message_id
+    )

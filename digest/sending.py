@@ -34,6 +34,7 @@ from digest.message import build_message, message_parts, prepare_variant
 from digest.models import (
     DELIVERY_STATUSES,
     NOTHING_IN_TOPICS,
+    OPEN_STATUSES,
     Clock,
     Edition,
     RenderedVariant,
@@ -241,17 +242,35 @@ def send_edition(
     if dry_run:
         skipped = store.skipped_deliveries(db, edition_id)
         return SendReport(week.label, edition_id, counts, skipped=skipped)
-    if workers > 1 and shard == (1, 1):
-        problems = run_workers(signing, week.label, edition_id, workers, progress)
-        if problems:
-            raise DeliveryError("; ".join(problems))
-    else:
-        deliver_edition(signing, db, week.label, edition_id, clock, shard, progress)
+    try:
+        if workers > 1 and shard == (1, 1):
+            problems = run_workers(signing, week.label, edition_id, workers, progress)
+            if problems:
+                raise DeliveryError("; ".join(problems))
+        else:
+            deliver_edition(signing, db, week.label, edition_id, clock, shard, progress)
+    except DeliveryError as e:
+        raise DeliveryError(f"{e} {left_to_deliver(db, edition_id)}") from e
     counts = store.delivery_counts(db, edition_id)
     if _open_count(counts) == 0:
         with store.writes(f"finishing {week.label}"):
             store.mark_edition_sent(db, edition_id, clock())
-    return SendReport(week.label, edition_id, counts, warnings=warnings)
+    undelivered = store.undelivered_reasons(db, edition_id) if _open_count(counts) else []
+    return SendReport(week.label, edition_id, counts, warnings=warnings, undelivered=undelivered)
+
+
+def left_to_deliver(db: Database, edition_id: int) -> str:
+    """What a stopped send left: how many, why, and how to go on."""
+    counts = store.delivery_counts(db, edition_id)
+    total = sum(counts.values())
+    parts = [f"{counts[s]} {_OPEN_WORDS[s]}" for s in OPEN_STATUSES if counts.get(s)]
+    return (
+        f"{_open_count(counts)} of {total} messages are not delivered yet "
+        f"({', '.join(parts) or 'none'}); fix that, then run `digest send --resume`."
+    )
+
+
+_OPEN_WORDS = {"pending": "not attempted", "deferred": "deferred", "failed": "failed"}
 
 
 def _freeze(
@@ -274,7 +293,7 @@ def _freeze(
 
 
 def _open_count(counts: dict[str, int]) -> int:
-    return counts.get("pending", 0) + counts.get("deferred", 0)
+    return sum(counts.get(s, 0) for s in OPEN_STATUSES)
 
 
 def _dry_run_report(
@@ -294,7 +313,8 @@ def _dry_run_report(
 
 
 def week_to_resume(db: Database) -> str:
-    """`send --resume`: the newest edition with deliveries still pending or deferred."""
+    """`send --resume`: the newest edition with deliveries still open (pending, deferred,
+    or failed by the relay)."""
     for row, counts in store.list_editions(db):
         if _open_count(counts):
             return row.week

@@ -4,7 +4,10 @@
 `[smtp] host` may name several relays (`a.example.net, b.example.net:2525`): each new
 connection goes to the next relay in turn; one that refuses or drops connections is
 set aside for a while (`SET_ASIDE`) and the others carry its messages; the run stops
-only when none can be reached.
+only when none can be reached. A relay that connects and then gives no reply within its
+phase's timeout is not tried again for `SET_ASIDE`; when every relay has stalled, the
+run stops at once (a send through one stalled relay ends within one timeout, and
+`send --resume` finishes it).
 """
 
 from __future__ import annotations
@@ -19,58 +22,44 @@ import aiosmtplib
 
 from digest.config import Relay, SmtpConfig, parse_relays
 from digest.mailer import Connection, ConnectionFactory, SendFailure
-from digest.smtpwire import WireClient
+from digest.replies import judge, lost
+from digest.smtpwire import Refusal, Timeouts, WireClient, WireError
 
 SET_ASIDE = 60.0  # seconds a relay that failed is left alone while others work
 
 
 class SmtpConnection:
-    """One persistent connection (opened by aiosmtplib, run by `smtpwire`) with its
-    failures classified."""
+    """One persistent connection (opened by aiosmtplib, run by `smtpwire`) whose every
+    outcome is judged by the one table in `replies`."""
 
-    def __init__(self, client: WireClient, on_lost: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self, client: WireClient, on_lost: Callable[[bool], None] = lambda stalled: None
+    ) -> None:
         self.client = client
-        self.on_lost = on_lost  # the relay dropped us: set it aside for a while
+        self.on_lost = on_lost  # the relay dropped us (or stalled, True): set it aside
 
     async def send(self, sender: str, recipient: str, data: bytes, ready: bool = False) -> None:
-        """Send one message; map the relay's answer to a SendFailure."""
+        """Send one message; raise SendFailure with the table's verdict otherwise."""
         if not recipient.isascii() and not self.client.supports("smtputf8"):
             raise SendFailure(
                 "failed",
                 f"{recipient} has a non-ASCII local part and the relay does not offer "
                 "SMTPUTF8; use a relay that does, or ask the reader for another address",
-                blames_recipient=False,
             )
         if not ready:  # bytes digest did not build: repair line ends, stuff dots
             data = smtp_ready(data)
         try:
             await self.client.send(sender, recipient, data)
-        except aiosmtplib.SMTPRecipientsRefused as e:
-            refusal = e.recipients[0] if e.recipients else None
-            code = refusal.code if refusal else 550
-            raise SendFailure(_by_code(code, "bounced"), f"RCPT refused: {refusal}") from e
-        except aiosmtplib.SMTPSenderRefused as e:
-            status = _by_code(e.code, "failed")
-            raise SendFailure(
-                status, f"MAIL FROM refused: {e.code} {e.message}", fatal=status != "deferred"
-            ) from e
-        except aiosmtplib.SMTPDataError as e:
-            raise SendFailure(
-                _by_code(e.code, "failed"), f"DATA refused: {e.code} {e.message}"
-            ) from e
-        except (
-            aiosmtplib.SMTPServerDisconnected,
-            aiosmtplib.SMTPTimeoutError,
-            ConnectionError,
-            TimeoutError,
-            OSError,
-        ) as e:
-            self.on_lost()
-            raise SendFailure("deferred", f"connection lost: {e}", reconnect=True) from e
-        except aiosmtplib.SMTPResponseException as e:
-            raise SendFailure(
-                _by_code(e.code, "failed"), f"{e.code} {e.message}", reconnect=e.code == 421
-            ) from e
+        except Refusal as e:
+            verdict = judge(e.phase, e.reply.code, e.reply.text)
+            if verdict.reconnect:
+                self.on_lost(False)
+            raise SendFailure.of(verdict) from e
+        except ValueError as e:  # an address that cannot go on a command line
+            raise SendFailure("failed", str(e)) from e
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as e:
+            self.on_lost(isinstance(e, WireError) and e.stalled)
+            raise SendFailure.of(lost(f"connection lost: {e}")) from e
 
     async def close(self) -> None:
         """Say QUIT, or just drop the socket if the relay is gone."""
@@ -88,10 +77,6 @@ def smtp_ready(data: bytes) -> bytes:
     return data if data.endswith(b"\r\n") else data + b"\r\n"
 
 
-def _by_code(code: int, permanent: str) -> str:
-    return "deferred" if 400 <= code < 500 else permanent
-
-
 class RelaySet:
     """The relays in turn, each set aside for a while after it fails."""
 
@@ -99,20 +84,35 @@ class RelaySet:
         self.relays = relays
         self.clock = clock
         self.aside: dict[Relay, float] = {}
+        self.stalled: dict[Relay, float] = {}
         self.turn = 0
 
     def order(self) -> list[Relay]:
         """Relays to try for the next connection: the next in turn first, those set
-        aside last (they are tried when nothing else works)."""
+        aside last (they are tried when nothing else works), those that stalled not at
+        all; SendFailure (the run stops) when every relay stalled."""
         start = self.turn % len(self.relays)
         self.turn += 1
         rotated = self.relays[start:] + self.relays[:start]
         now = self.clock()
-        return sorted(rotated, key=lambda r: self.aside.get(r, 0) > now)
+        answering = [r for r in rotated if self.stalled.get(r, 0) <= now]
+        if not answering:
+            raise SendFailure(
+                "deferred",
+                f"every relay stopped answering ({', '.join(map(str, self.relays))}: no "
+                "reply within [smtp] timeout); check that it is up and not overloaded, "
+                "and its log",
+                fatal=True,
+            )
+        return sorted(answering, key=lambda r: self.aside.get(r, 0) > now)
 
-    def set_aside(self, relay: Relay) -> None:
-        """Leave ``relay`` alone for `SET_ASIDE` seconds."""
-        self.aside[relay] = self.clock() + SET_ASIDE
+    def set_aside(self, relay: Relay, stalled: bool = False) -> None:
+        """Leave ``relay`` alone for `SET_ASIDE` seconds; one that ``stalled`` is not
+        tried at all meanwhile."""
+        until = self.clock() + SET_ASIDE
+        self.aside[relay] = until
+        if stalled:
+            self.stalled[relay] = until
 
 
 def smtp_factory(settings: SmtpConfig) -> ConnectionFactory:
@@ -121,7 +121,7 @@ def smtp_factory(settings: SmtpConfig) -> ConnectionFactory:
 
     async def connect() -> Connection:
         problems = []
-        for relay in relays.order():
+        for relay in relays.order():  # raises when every relay stalled
             try:
                 client = await _open(replace(settings, host=relay.host, port=relay.port))
             except aiosmtplib.SMTPAuthenticationError as e:
@@ -131,7 +131,7 @@ def smtp_factory(settings: SmtpConfig) -> ConnectionFactory:
                 problems.append(f"{relay}: {e}")
                 continue
             return SmtpConnection(
-                WireClient(client, settings.timeout), partial(relays.set_aside, relay)
+                WireClient(client, timeouts(settings)), partial(relays.set_aside, relay)
             )
         raise SendFailure(
             "deferred",
@@ -142,11 +142,17 @@ def smtp_factory(settings: SmtpConfig) -> ConnectionFactory:
     return connect
 
 
+def timeouts(settings: SmtpConfig) -> Timeouts:
+    """The per-phase reply timeouts of [smtp]."""
+    return Timeouts(settings.timeout, settings.data_timeout, settings.dot_timeout)
+
+
 async def _open(settings: SmtpConfig) -> aiosmtplib.SMTP:
+    """Connect, greet, TLS, EHLO and log in, each within [smtp] connect_timeout."""
     client = aiosmtplib.SMTP(
         hostname=settings.host,
         port=settings.port,
-        timeout=settings.timeout,
+        timeout=settings.connect_timeout,
         use_tls=settings.tls == "tls",
         start_tls=settings.tls == "starttls",
         username=settings.username or None,

@@ -6,8 +6,11 @@ takes the connection's transport over and runs each transaction itself:
 - the message goes as it is: digest builds bodies with CRLF line ends only and no line
   starting with "." (see `message._qp`), so aiosmtplib's two regular-expression passes
   over every body (line endings, dot-stuffing; a third for SIZE) are not needed;
-- addresses are written as they are: digest validated them when they were stored
-  (a CR, LF, "<" or ">" in one is still refused here, cheaply);
+- addresses are written as they are: digest validated them when they were stored, and
+  aiosmtplib's own patterns refuse here what could smuggle a command onto the line;
+- replies are capped as aiosmtplib caps them; a line that is not a reply ends the
+  connection (it is never read as a refusal); each phase waits as long as RFC 5321
+  gives it (`Timeouts`), the final "." longest;
 - with PIPELINING (RFC 2920), MAIL, RCPT and DATA go in one write, and the message
   and its final "." in another: two round trips a message, not four.
 
@@ -24,8 +27,13 @@ from dataclasses import dataclass
 from typing import cast
 
 import aiosmtplib
+from aiosmtplib.email import ADDRESS_INJECTION_REGEX, QUOTED_LOCAL_PART_REGEX
 
-_BAD_IN_ADDRESS = frozenset("\r\n<>")
+from digest.replies import Phase
+
+# aiosmtplib's own caps (protocol.py): a reply line and a whole reply.
+MAX_LINE = 8192
+MAX_REPLY = MAX_LINE * 4
 
 
 @dataclass(frozen=True)
@@ -36,8 +44,36 @@ class Reply:
     text: str
 
 
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds to wait for each reply, as RFC 5321 section 4.5.3.2 gives them: 5 minutes
+    for MAIL and RCPT, 2 for the 354 after DATA, 10 for the reply to the final "."."""
+
+    command: float = 300.0
+    data: float = 120.0
+    dot: float = 600.0
+
+
+class Refusal(Exception):
+    """The relay answered a phase of the transaction with something other than yes."""
+
+    def __init__(self, phase: Phase, reply: Reply) -> None:
+        super().__init__(f"{reply.code} {reply.text} (reply to {phase})")
+        self.phase = phase
+        self.reply = reply
+
+
+class WireError(aiosmtplib.SMTPServerDisconnected):
+    """The connection is unusable: dropped, timed out, or the relay spoke garbage."""
+
+    def __init__(self, message: str, *, stalled: bool = False) -> None:
+        super().__init__(message)
+        self.stalled = stalled  # no reply within the phase's timeout
+
+
 class _Replies(asyncio.Protocol):
-    """Reads replies off the transport into a queue; none is ever dropped."""
+    """Reads replies off the transport into a queue; none is ever dropped. A line that is
+    not a reply, or a reply past aiosmtplib's caps, ends the connection."""
 
     def __init__(self) -> None:
         self.buffer = bytearray()
@@ -45,31 +81,51 @@ class _Replies(asyncio.Protocol):
         self.waiter: asyncio.Future[None] | None = None
         self.lost: Exception | None = None
         self.lines: list[str] = []
+        self.size = 0  # bytes of the reply being read
+        self.transport: asyncio.BaseTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
-        while True:
+        while self.lost is None:
             end = self.buffer.find(b"\n")
             if end < 0:
+                if len(self.buffer) > MAX_LINE:
+                    self._garbage("a reply line longer than 8192 bytes")
                 break
-            line = bytes(self.buffer[: end + 1]).rstrip(b"\r\n")
+            raw = bytes(self.buffer[: end + 1])
             del self.buffer[: end + 1]
-            self.lines.append(line[4:].decode("utf-8", "replace"))
-            if line[3:4] != b"-":  # the last line of a reply
-                try:
-                    code = int(line[:3])
-                except ValueError:
-                    code = 500
-                self.replies.append(Reply(code, "\n".join(self.lines)))
-                self.lines = []
+            self._line(raw)
         self._wake()
 
+    def _line(self, raw: bytes) -> None:
+        self.size += len(raw)  # as aiosmtplib counts: line ends included
+        if len(raw) > MAX_LINE or self.size > MAX_REPLY:
+            self._garbage("a reply longer than aiosmtplib allows")
+            return
+        line = raw.rstrip(b"\r\n")
+        if not (line[:3].isdigit() and line[3:4] in (b"", b" ", b"-")):
+            shown = line[:80].decode("utf-8", "replace")
+            self._garbage(f"a line that is not an SMTP reply: {shown!r}")
+            return
+        self.lines.append(line[4:].decode("utf-8", "replace"))
+        if line[3:4] != b"-":  # the last line of a reply
+            self.replies.append(Reply(int(line[:3]), "\n".join(self.lines)))
+            self.lines, self.size = [], 0
+
+    def _garbage(self, what: str) -> None:
+        self.lost = WireError(f"the relay sent {what}")
+        if self.transport is not None:
+            self.transport.close()
+
     def connection_lost(self, exc: Exception | None) -> None:
-        self.lost = exc or ConnectionResetError("the relay closed the connection")
+        self.lost = self.lost or exc or ConnectionResetError("the relay closed the connection")
         self._wake()
 
     def eof_received(self) -> bool:
-        self.lost = ConnectionResetError("the relay closed the connection")
+        self.lost = self.lost or ConnectionResetError("the relay closed the connection")
         self._wake()
         return False
 
@@ -81,30 +137,31 @@ class _Replies(asyncio.Protocol):
         """The next reply, in order."""
         while not self.replies:
             if self.lost is not None:
-                raise aiosmtplib.SMTPServerDisconnected(f"Connection lost: {self.lost}")
+                raise WireError(f"connection lost: {self.lost}")
             self.waiter = asyncio.get_running_loop().create_future()
             try:
                 await asyncio.wait_for(self.waiter, timeout)
             except TimeoutError as e:
-                raise aiosmtplib.SMTPReadTimeoutError("Timed out waiting for the relay") from e
+                raise WireError(f"no reply from the relay in {timeout:g} s", stalled=True) from e
         return self.replies.popleft()
 
 
 class WireClient:
     """One connection's transactions, after aiosmtplib has set it up."""
 
-    def __init__(self, client: aiosmtplib.SMTP, timeout: float) -> None:
+    def __init__(self, client: aiosmtplib.SMTP, timeouts: Timeouts) -> None:
         transport = client.transport
         if transport is None or client.protocol is None:
             raise aiosmtplib.SMTPServerDisconnected("not connected")
         self.extensions = dict(client.esmtp_extensions)
-        self.timeout = timeout
+        self.timeouts = timeouts
         self.replies = _Replies()
         # From here on the connection is ours: aiosmtplib must not touch it again.
         client.protocol = None
         client.transport = None
         self.transport = cast(asyncio.WriteTransport, transport)
         transport.set_protocol(self.replies)
+        self.replies.connection_made(transport)
 
     def supports(self, extension: str) -> bool:
         """Whether the relay announced ``extension`` in its EHLO reply."""
@@ -112,11 +169,11 @@ class WireClient:
 
     async def send(self, sender: str, recipient: str, message: bytes) -> None:
         """One transaction. ``message`` must be SMTP-ready: CRLF line ends, no line
-        starting with ".", ending with CRLF. Raises aiosmtplib's exceptions, as
-        ``sendmail`` would, so callers classify failures one way."""
+        starting with ".", ending with CRLF. Raises `Refusal` for an answer other than
+        yes (with its phase), `WireError` when the connection is unusable, ValueError
+        for an address aiosmtplib would not put on a command line."""
         for address in (sender, recipient):
-            if _BAD_IN_ADDRESS.intersection(address):
-                raise ValueError(f"address {address!r} contains a forbidden character")
+            _check_address(address)
         utf8 = not (sender.isascii() and recipient.isascii())
         options = b""
         if self.supports("size"):
@@ -127,45 +184,50 @@ class WireClient:
             options += b" SMTPUTF8"
         mail = b"MAIL FROM:<" + sender.encode() + b">" + options + b"\r\n"
         rcpt = b"RCPT TO:<" + recipient.encode() + b">\r\n"
+        await self._envelope(mail, rcpt)
+        self._write(message + b".\r\n")
+        final = await self.replies.next(self.timeouts.dot)
+        if final.code != 250:
+            raise Refusal(Phase.DOT, final)
+
+    async def _envelope(self, mail: bytes, rcpt: bytes) -> None:
+        """MAIL, RCPT and DATA (pipelined when offered); returns once DATA got 354."""
+        phases = ((Phase.MAIL, mail), (Phase.RCPT, rcpt), (Phase.DATA, b"DATA\r\n"))
+        replies: list[Reply] = []
         if self.supports("pipelining"):
             self._write(mail + rcpt + b"DATA\r\n")
-            replies = [await self._reply() for _ in range(3)]
+            for phase, _ in phases:
+                replies.append(await self._reply(phase))
         else:
-            replies = []
-            for command in (mail, rcpt, b"DATA\r\n"):
+            for phase, command in phases:
                 self._write(command)
-                replies.append(await self._reply())
-                if replies[-1].code >= 400:
+                replies.append(await self._reply(phase))
+                if not _accepted(phase, replies[-1]):
                     break
-        await self._check_envelope(sender, recipient, replies)
-        self._write(message + b".\r\n")
-        final = await self._reply()
-        if final.code != 250:
-            raise aiosmtplib.SMTPDataError(final.code, final.text)
+        refused = next(
+            ((p, r) for (p, _), r in zip(phases, replies, strict=False) if not _accepted(p, r)),
+            None,
+        )
+        if refused is None:
+            return
+        if len(replies) == 3 and replies[2].code == 354:
+            # RFC 2920 3.1: DATA was accepted although an earlier command was refused: a
+            # lone "." ends it, or the relay would read what comes next as the message.
+            self._write(b".\r\n")
+            await self.replies.next(self.timeouts.dot)
+        else:
+            await self._reset()
+        raise Refusal(*refused)
 
-    async def _check_envelope(self, sender: str, recipient: str, replies: list[Reply]) -> None:
-        mail = replies[0]
-        rcpt = replies[1] if len(replies) > 1 else None
-        data = replies[2] if len(replies) > 2 else None
-        if mail.code != 250:
-            await self._reset()
-            raise aiosmtplib.SMTPSenderRefused(mail.code, mail.text, sender)
-        if rcpt is None or rcpt.code not in (250, 251):
-            await self._reset()
-            code, text = (rcpt.code, rcpt.text) if rcpt else (554, "no reply to RCPT")
-            raise aiosmtplib.SMTPRecipientsRefused(
-                [aiosmtplib.SMTPRecipientRefused(code, text, recipient)]
-            )
-        if data is None or data.code != 354:
-            await self._reset()
-            code, text = (data.code, data.text) if data else (554, "no reply to DATA")
-            raise aiosmtplib.SMTPDataError(code, text)
+    async def _reply(self, phase: Phase) -> Reply:
+        timeout = self.timeouts.data if phase is Phase.DATA else self.timeouts.command
+        return await self.replies.next(timeout)
 
     async def _reset(self) -> None:
         """RSET after a refusal, so the next transaction starts clean."""
         try:
             self._write(b"RSET\r\n")
-            await self._reply()
+            await self.replies.next(self.timeouts.command)
         except (aiosmtplib.SMTPException, OSError):
             pass
 
@@ -173,7 +235,7 @@ class WireClient:
         """Say QUIT and close."""
         try:
             self._write(b"QUIT\r\n")
-            await asyncio.wait_for(self.replies.next(self.timeout), 2)
+            await asyncio.wait_for(self.replies.next(self.timeouts.command), 2)
         except (aiosmtplib.SMTPException, OSError, TimeoutError):
             pass
         finally:
@@ -186,8 +248,20 @@ class WireClient:
 
     def _write(self, data: bytes) -> None:
         if self.transport.is_closing() or self.replies.lost is not None:
-            raise aiosmtplib.SMTPServerDisconnected("Connection lost")
+            raise WireError("connection lost")
         self.transport.write(data)
 
-    async def _reply(self) -> Reply:
-        return await self.replies.next(self.timeout)
+
+def _check_address(address: str) -> None:
+    """ValueError for an address aiosmtplib would refuse to put on a command line
+    (whitespace, CR, LF, "<", ">" or a quote outside a quoted local part): its own
+    patterns, without its per-call parse."""
+    unquoted = QUOTED_LOCAL_PART_REGEX.sub("", address, count=1)
+    if not address or ADDRESS_INJECTION_REGEX.search(unquoted):
+        raise ValueError(f"address {address!r} cannot go on an SMTP command line")
+
+
+def _accepted(phase: Phase, reply: Reply) -> bool:
+    if phase is Phase.DATA:
+        return reply.code == 354
+    return reply.code in (250, 251) if phase is Phase.RCPT else reply.code == 250

@@ -1,8 +1,11 @@
-"""Signed per-subscriber tokens for unsubscribe and preference links.
+"""Everything digest signs with DIGEST_SECRET (HMAC-SHA256): the per-subscriber tokens of
+unsubscribe and preference links, VERP return paths, Message-IDs, confirmation links and
+keyed hashes of client addresses.
 
-A token is the subscriber id and an HMAC-SHA256 signature over the list id and that
-subscriber id, keyed with DIGEST_SECRET. It carries no address, never expires, is bound
-to one list, and any change to it breaks the signature.
+A token is the subscriber id and a signature over the list id and that subscriber id.
+It carries no address, never expires, is bound to one list, and any change to it breaks
+the signature. A VERP address and a Message-ID name a subscriber and the message sent
+them, so that a returned message that quotes either proves what it answers.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ import base64
 import hashlib
 import hmac
 import re
+from dataclasses import dataclass
+from functools import lru_cache
 
 _TOKEN = re.compile(r"([1-9][0-9]{0,17})\.([A-Za-z0-9_-]{22})")
 
@@ -36,34 +41,100 @@ def _signature(secret: str, list_id: str, subscriber_id: int) -> str:
     return base64.urlsafe_b64encode(mac[:16]).decode().rstrip("=")
 
 
-# VERP: bounces+<subscriber>.<edition>.<signature>@domain. Lower-case hex only: mail
-# systems may change the case of a local part on the way back.
-_VERP = re.compile(r"\+([1-9][0-9]{0,17})\.([1-9][0-9]{0,17})\.([0-9a-f]{16})@")
+# VERP: bounces+<subscriber>.<ref>.<signature>@domain, where <ref> is the edition's id
+# or "p<n>" for probe n (see `returns`). Lower-case hex only: mail systems may change
+# the case of a local part on the way back.
+_VERP = re.compile(r"\+([1-9][0-9]{0,17})\.([1-9][0-9]{0,17}|p[1-9][0-9]{0,17})\.([0-9a-f]{16})@")
 
 
 def verp_address(
-    secret: str, list_id: str, return_path: str, subscriber_id: int, edition_id: int
+    secret: str, list_id: str, return_path: str, subscriber_id: int, ref: int | str
 ) -> str:
-    """The envelope sender for one subscriber's copy of one edition: a bounce to it names
-    the subscriber and the edition even when the report itself does not."""
+    """The envelope sender for one message to one subscriber: a bounce to it proves
+    which subscriber and which message (an edition's id, or "p<n>" for a probe) it
+    answers, even when the report itself names neither."""
     local, _, domain = return_path.rpartition("@")
-    signature = _verp_signature(secret, list_id, subscriber_id, edition_id)
-    return f"{local}+{subscriber_id}.{edition_id}.{signature}@{domain}"
+    signature = _verp_signature(secret, list_id, subscriber_id, str(ref))
+    return f"{local}+{subscriber_id}.{ref}.{signature}@{domain}"
 
 
-def parse_verp(secret: str, list_id: str, address: str) -> tuple[int, int] | None:
-    """(subscriber id, edition id) from a VERP address digest signed; None otherwise."""
+def parse_verp(secret: str, list_id: str, address: str) -> tuple[int, str] | None:
+    """(subscriber id, ref) from a VERP address digest signed; None otherwise."""
     found = _VERP.search(address.lower())
     if found is None:
         return None
-    subscriber_id, edition_id = int(found.group(1)), int(found.group(2))
-    expected = _verp_signature(secret, list_id, subscriber_id, edition_id)
-    return (subscriber_id, edition_id) if hmac.compare_digest(found.group(3), expected) else None
+    subscriber_id, ref = int(found.group(1)), found.group(2)
+    expected = _verp_signature(secret, list_id, subscriber_id, ref)
+    return (subscriber_id, ref) if hmac.compare_digest(found.group(3), expected) else None
 
 
-def _verp_signature(secret: str, list_id: str, subscriber_id: int, edition_id: int) -> str:
-    message = f"verp\x1f{list_id}\x1f{subscriber_id}\x1f{edition_id}".encode()
+def _verp_signature(secret: str, list_id: str, subscriber_id: int, ref: str) -> str:
+    message = f"verp\x1f{list_id}\x1f{subscriber_id}\x1f{ref}".encode()
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:16]
+
+
+def sign_message_id(
+    secret: str, list_id: str, about: str, subscriber_id: int, domain: str, tag: str = ""
+) -> str:
+    """A Message-ID that proves what it was: ``about`` (an edition's week, or "p<n>" for
+    a probe) sent to ``subscriber_id``. The same on every attempt, so a resend can be
+    recognised; signed, so a report that quotes it proves it answers our message."""
+    signature = _message_id_signature(secret, list_id, tag + about, subscriber_id)
+    return f"<{tag}{about}.{subscriber_id}.{signature}.{list_id}@{domain}>"
+
+
+@dataclass(frozen=True)
+class MessageRef:
+    """What a Message-ID digest signed says about its message."""
+
+    about: str  # the edition's week, or "p<n>" for a probe
+    subscriber_id: int
+    test: bool  # a test copy: about nobody on the list
+
+
+@lru_cache(maxsize=8)
+def _message_id_pattern(list_id: str) -> re.Pattern[str]:
+    return re.compile(
+        r"<((?:test-\d+-)?)([A-Za-z0-9-]{1,24})\.([1-9][0-9]{0,17})\.([0-9a-f]{16})\."
+        + re.escape(list_id)
+        + r"@",
+        re.I,
+    )
+
+
+def parse_message_id(secret: str, list_id: str, text: str) -> MessageRef | None:
+    """The reference in a Message-ID digest signed for ``list_id``; None for any other
+    (unsigned, altered, another list's)."""
+    found = _message_id_pattern(list_id).search(text)
+    if found is None:
+        return None
+    tag, about, subscriber_id = found.group(1), found.group(2), int(found.group(3))
+    expected = _message_id_signature(secret, list_id, tag + about, subscriber_id)
+    if not hmac.compare_digest(found.group(4).lower(), expected):
+        return None
+    return MessageRef(about, subscriber_id, bool(tag))
+
+
+def _message_id_signature(secret: str, list_id: str, about: str, subscriber_id: int) -> str:
+    message = f"message-id\x1f{list_id}\x1f{about}\x1f{subscriber_id}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:16]
+
+
+def find_tokens(secret: str, list_id: str, text: str) -> list[int]:
+    """Subscriber ids of the valid unsubscribe tokens quoted in ``text`` (a returned
+    message's copy of our List-Unsubscribe header or links)."""
+    found = []
+    for candidate in _QUOTED_TOKEN.findall(text):
+        subscriber_id = verify_token(secret, list_id, candidate)
+        if subscriber_id is not None:
+            found.append(subscriber_id)
+    return list(dict.fromkeys(found))
+
+
+_QUOTED_TOKEN = re.compile(
+    r"(?:/unsubscribe/|unsubscribe(?:%20|\+| ))"  # the https link, or the mailto subject
+    r"([1-9][0-9]{0,17}\.[A-Za-z0-9_-]{22})(?![A-Za-z0-9_-])"
+)
 
 
 def sign_confirmation(secret: str, list_id: str, signup_id: int, email: str, issued: int) -> str:

@@ -191,7 +191,7 @@ def test_excerpt_command(runner: CliRunner, tmp_path: Path) -> None:
     }
 
 
-def test_failed_deliveries_exit_1_with_the_count(
+def test_bounced_readers_exit_1_with_the_count(
     runner: CliRunner, cfg: Path, smtp_server: tuple
 ) -> None:
     controller, handler = smtp_server
@@ -206,7 +206,8 @@ def test_failed_deliveries_exit_1_with_the_count(
     assert result.exit_code == 1
     assert json.loads(result.stdout)["bounced"] == 1
     assert result.stderr == (
-        "Error: 1 deliveries failed or bounced; `subscribers list --status bounced` names them.\n"
+        "Error: 1 addresses were refused by the relay and are off the list; "
+        "`digest subscribers list --status bounced` names them.\n"
     )
     assert len(handler.received) == 5
 

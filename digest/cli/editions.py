@@ -183,12 +183,8 @@ def send(
             click.echo(f"  would skip {email}: {reason}")
         for warning in report.warnings:
             click.echo(f"Warning: {warning}", err=True)
-    failed = report.count("failed") + report.count("bounced")
-    if failed:
-        raise click.ClickException(
-            f"{failed} deliveries failed or bounced; "
-            "`subscribers list --status bounced` names them."
-        )
+    if report.problem and not dry_run:
+        raise click.ClickException(report.problem + ".")
 
 
 def _send_test(obj: Context, week: str | None, test_to: str, as_json: bool) -> None:
@@ -303,6 +299,8 @@ def approve(obj: Context, week: str | None, by: str, as_json: bool) -> None:
         **{s: report.count(s) for s in DELIVERY_STATUSES},
     }
     say(as_json, data, f"{label} approved. " + _send_summary(report, False))
+    if report.problem:
+        raise click.ClickException(report.problem + ".")
 
 
 @cli.command()

@@ -62,11 +62,17 @@ def serve(obj: Context, host: str, port: int) -> None:
 @cli.command("process-mail")
 @click.argument("maildir", required=False, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--imap", is_flag=True, help="Read the [imap] mailbox instead of a Maildir.")
+@click.option(
+    "--dry-run", is_flag=True, help="Say what each message is and would do; change nothing."
+)
 @json_option
 @pass_context
-def process_mail(obj: Context, maildir: Path | None, imap: bool, as_json: bool) -> None:
-    """Apply bounces, complaints and unsubscribe requests from the return-path mailbox."""
-    _process_mail(obj, maildir, imap, as_json)
+def process_mail(
+    obj: Context, maildir: Path | None, imap: bool, dry_run: bool, as_json: bool
+) -> None:
+    """Apply bounces, complaints and unsubscribe requests from the return-path mailbox
+    (each only on proof that it answers a message digest sent; see the README)."""
+    _process_mail(obj, maildir, imap, as_json, dry_run)
 
 
 @cli.command("process-unsubscribes")
@@ -75,28 +81,37 @@ def process_mail(obj: Context, maildir: Path | None, imap: bool, as_json: bool) 
 @pass_context
 def process_unsubscribes(obj: Context, maildir: Path, as_json: bool) -> None:
     """The same as `process-mail MAILDIR` (its earlier name)."""
-    _process_mail(obj, maildir, False, as_json)
+    _process_mail(obj, maildir, False, as_json, False)
 
 
-def _process_mail(obj: Context, maildir: Path | None, imap: bool, as_json: bool) -> None:
+def _process_mail(
+    obj: Context, maildir: Path | None, imap: bool, as_json: bool, dry_run: bool
+) -> None:
     from digest.returns import process_return_path
 
     if (maildir is None) == (not imap):
         raise click.UsageError("Give a MAILDIR, or --imap to read the [imap] mailbox.")
     config = obj.config()
-    report = process_return_path(obj.store(config), config, now(), maildir=maildir, imap=imap)
+    report = process_return_path(
+        obj.store(config), config, now(), maildir=maildir, imap=imap, dry_run=dry_run
+    )
     if as_json:
         emit(report.as_dict())
         return
-    kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(report.messages.items()))
-    click.echo(f"{sum(report.messages.values())} messages ({kinds or 'none'})")
+    summary = report.as_dict()
+    kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(summary["kinds"].items()))
+    would = "would be: " if dry_run else ""
+    click.echo(f"{len(report.messages)} messages ({kinds or 'none'}){' (dry run)' * dry_run}")
     click.echo(
-        f"{report.bounced} bounced, {report.soft} soft bounces counted, "
-        f"{report.complaints} complaints, {report.unsubscribed} unsubscribed, "
-        f"{report.already} already off the list, {len(report.unmatched)} matched no one"
+        f"{would}{summary['bounced']} bounced, {summary['soft']} soft bounces counted, "
+        f"{summary['complaints']} complaints, {summary['unsubscribed']} unsubscribed, "
+        f"{summary['probes']} probes, {summary['leave_checks']} one-click links sent; "
+        f"{summary['left_unread']} left unread, {summary['set_aside']} set aside"
     )
-    for item in report.unmatched:
+    for plan in report.messages:
+        entry = plan.as_dict()
         click.echo(
-            f"  {item['message']}: {item['kind']} {item.get('address', '')}: {item['reason']}",
-            err=True,
+            f"  {entry['message']}: {entry['kind']}, proof {entry['proof']}: {entry['action']}"
         )
+    if report.notices.get("problem"):
+        click.echo(f"Warning: queued emails wait: {report.notices['problem']}", err=True)

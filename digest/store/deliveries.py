@@ -8,9 +8,11 @@ from datetime import datetime
 
 from sqlite_utils import Database
 
-from digest.models import Subscriber
+from digest.models import OPEN_STATUSES, Subscriber
 from digest.store.columns import to_db_time
 from digest.store.subscribers import subscriber_from_row
+
+OPEN = "(" + ", ".join(f"'{status}'" for status in OPEN_STATUSES) + ")"  # for SQL
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,8 @@ class OpenDelivery:
 def open_deliveries(
     db: Database, edition_id: int, shard: tuple[int, int] = (1, 1), batch_size: int = 1000
 ) -> Iterator[list[OpenDelivery]]:
-    """Pending and deferred deliveries of one shard, in batches, by subscriber id.
+    """Deliveries of one shard still to be attempted (pending, deferred, or failed by
+    the relay: see `OPEN`), in batches, by subscriber id.
 
     Shard ``(i, n)`` holds the subscribers whose id is ``i - 1`` modulo ``n``.
     """
@@ -37,7 +40,7 @@ def open_deliveries(
             db.query(
                 "SELECT d.id AS delivery_id, d.variant, d.attempts, s.* FROM deliveries d "
                 "JOIN subscribers s ON s.id = d.subscriber_id "
-                "WHERE d.edition_id = ? AND d.status IN ('pending', 'deferred') "
+                f"WHERE d.edition_id = ? AND d.status IN {OPEN} "
                 "AND d.subscriber_id > ? AND d.subscriber_id % ? = ? "
                 "ORDER BY d.subscriber_id LIMIT ?",
                 [edition_id, after, count, index - 1, batch_size],
@@ -56,7 +59,7 @@ def open_delivery_count(db: Database, edition_id: int, shard: tuple[int, int] = 
     """How many deliveries of one shard are still to be attempted."""
     rows = db.query(
         "SELECT count(*) AS n FROM deliveries WHERE edition_id = ? "
-        "AND status IN ('pending', 'deferred') AND subscriber_id % ? = ?",
+        f"AND status IN {OPEN} AND subscriber_id % ? = ?",
         [edition_id, shard[1], shard[0] - 1],
     )
     return int(next(rows)["n"])
@@ -85,6 +88,15 @@ def record_deliveries(
         )
 
 
+def delivery_status(db: Database, edition_id: int, subscriber_id: int) -> str | None:
+    """The ledger's status of one edition's delivery to one subscriber, if there is one."""
+    row = db.conn.execute(
+        "SELECT status FROM deliveries WHERE edition_id = ? AND subscriber_id = ?",
+        (edition_id, subscriber_id),
+    ).fetchone()
+    return str(row[0]) if row else None
+
+
 def delivery_counts(db: Database, edition_id: int) -> dict[str, int]:
     """Deliveries of an edition by status."""
     rows = db.query(
@@ -92,6 +104,18 @@ def delivery_counts(db: Database, edition_id: int) -> dict[str, int]:
         [edition_id],
     )
     return {r["status"]: r["n"] for r in rows}
+
+
+def undelivered_reasons(
+    db: Database, edition_id: int, limit: int = 3
+) -> list[tuple[str, str, int]]:
+    """(status, last error, count) of an edition's open deliveries, the commonest first."""
+    rows = db.query(
+        f"SELECT status, last_error, count(*) AS n FROM deliveries WHERE edition_id = ? "
+        f"AND status IN {OPEN} GROUP BY status, last_error ORDER BY n DESC LIMIT ?",
+        [edition_id, limit],
+    )
+    return [(r["status"], r["last_error"] or "", r["n"]) for r in rows]
 
 
 def skipped_deliveries(db: Database, edition_id: int) -> list[tuple[str, str]]:

@@ -222,3 +222,26 @@ def m009_notes(db: Database) -> None:
             updated_at TEXT NOT NULL
         )"""
     )
+
+
+@migrations()
+def m010_outgoing(db: Database) -> None:
+    """One-off emails waiting for the relay (probes, unsubscribe checks, sign-up mail):
+    built when asked for, sent by whoever runs next, retried, reported in `status`."""
+    db.execute(
+        """CREATE TABLE outgoing (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            subscriber_id INTEGER REFERENCES subscribers (id) ON DELETE CASCADE,
+            recipient TEXT NOT NULL,
+            sender TEXT NOT NULL DEFAULT '',
+            message BLOB NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'sent', 'deferred', 'failed', 'bounced')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX outgoing_open ON outgoing (status, id)")

@@ -9,7 +9,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from digest.models import Subscriber, slugify
-from digest.store.columns import insert_row, to_db_time
+from digest.store.columns import from_db_time, insert_row, to_db_time
 
 
 def topics_key(topics: Sequence[str]) -> str:
@@ -102,13 +102,31 @@ def add_event(
     now: datetime,
     detail: str = "",
     edition_id: int | None = None,
-) -> None:
-    """Record an event that changes no status (a soft bounce, a report)."""
-    db.execute(
+) -> int:
+    """Record an event that changes no status (a soft bounce, a probe sent); its id."""
+    cursor = db.execute(
         "INSERT INTO subscriber_events (subscriber_id, event, source, at, detail, edition_id) "
         "VALUES (?, ?, ?, ?, ?, ?)",
         [subscriber_id, event, source, to_db_time(now), detail, edition_id],
     )
+    return int(cursor.lastrowid or 0)
+
+
+def event_of(db: Database, event_id: int) -> tuple[int, str] | None:
+    """(subscriber id, event name) of one event, if it exists."""
+    row = db.conn.execute(
+        "SELECT subscriber_id, event FROM subscriber_events WHERE id = ?", (event_id,)
+    ).fetchone()
+    return (int(row[0]), str(row[1])) if row else None
+
+
+def last_event_at(db: Database, subscriber_id: int, event: str) -> datetime | None:
+    """When ``event`` last happened to a subscriber, if ever."""
+    row = db.conn.execute(
+        "SELECT max(at) FROM subscriber_events WHERE subscriber_id = ? AND event = ?",
+        (subscriber_id, event),
+    ).fetchone()
+    return from_db_time(row[0]) if row and row[0] else None
 
 
 def soft_bounce_editions(db: Database, subscriber_id: int) -> int:
@@ -120,6 +138,16 @@ def soft_bounce_editions(db: Database, subscriber_id: int) -> int:
         (subscriber_id,),
     ).fetchone()
     return int(row[0])
+
+
+def soft_bounced_in(db: Database, subscriber_id: int, edition_id: int) -> bool:
+    """Whether a soft bounce of this edition is counted for the subscriber already."""
+    row = db.conn.execute(
+        "SELECT 1 FROM subscriber_events WHERE subscriber_id = ? AND event = 'soft-bounce' "
+        "AND edition_id = ?",
+        (subscriber_id, edition_id),
+    ).fetchone()
+    return row is not None
 
 
 RETURN_EVENTS = ("bounced", "soft-bounce", "complaint")

@@ -23,6 +23,7 @@ def test_schema_is_migrated_once_and_uses_wal(tmp_path: Path) -> None:
         "m007_signups",
         "m008_article_images",
         "m009_notes",
+        "m010_outgoing",
     ]
     assert next(db.query("PRAGMA journal_mode"))["journal_mode"] == "wal"
     assert {

@@ -1,0 +1,140 @@
+"""What a relay's reply means: one table, by the phase of the transaction and the reply's
+enhanced status code (RFC 5321, RFC 3463).
+
+Only a refusal of the recipient's address takes a reader off the list. Everything else a
+relay can say (its own policy, a refusal of the message, a limit, protocol garbage) is
+about the relay or the message: the message fails, nobody is blamed, and `send --resume`
+tries it again once the cause is fixed.
+
+    phase        reply                                         outcome
+    any          421, or no reply / garbage / a dropped line   deferred, reconnect
+    any          other 4xx                                     deferred (retried)
+    MAIL         5xx                                           failed, the run stops
+    RCPT         5xx about the address: 5.1.x (not 5.1.7 or    bounced: the reader is
+                 5.1.8, which are about the sender), 5.2.1,    taken off the list
+                 or no enhanced code (or 5.0.0) with words
+                 that say the mailbox does not exist
+    RCPT         any other 5xx (5.7.x relay denied, auth       failed, counts as a relay
+                 required; 5.2.2, 5.3.x, 5.4.x, 5.5.x, 5.6.x)  refusal
+    DATA, "."    5xx (content refused, too big, line too long) failed, counts as a relay
+                                                               refusal
+
+A run of relay refusals in a row stops the send (`[smtp] stop_after_refusals`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Phase(StrEnum):
+    """Where in an SMTP transaction a reply came."""
+
+    MAIL = "MAIL FROM"
+    RCPT = "RCPT TO"
+    DATA = "DATA"
+    DOT = "end of data"  # the reply to the final "."
+
+
+# An RFC 3463 code as its own token: "5.1.1", never part of "v4.6.1" or "10.5.1.2".
+STATUS_CODE = re.compile(r"(?<![\w.])([245])\.(\d{1,3})\.(\d{1,3})(?![\w.]|\.\d)")
+
+# An address that is gone for good, said in words (for replies and reports that carry no
+# usable code). Words about a whole domain that does not exist count too.
+ADDRESS_GONE = re.compile(
+    r"user unknown|unknown user|unknown (?:local |e-?mail )?(?:recipient|address|user)"
+    r"|no such (?:user|mailbox|recipient|address|account|person|local user)"
+    r"|(?:user|mailbox|recipient|address|account|e-?mail address)(?: name)? "
+    r"(?:does not|doesn't|did not) exist|invalid (?:recipient|mailbox|address|user)\b"
+    r"|mailbox (?:not found|does not exist)|recipient not found"
+    r"|(?:user|recipient|address|mailbox)(?: name)? (?:is |was )?not (?:recognized|found|known)"
+    r"|(?:address|recipient) (?:wasn.?t|was not) found"
+    r"|(?:account|domain|address|mailbox)(?: or domain)? may not exist"
+    r"|unrouteable address|host (?:or domain name )?(?:not found|unknown)"
+    r"|domain (?:name )?(?:not found|does not exist)|no mx (?:record )?found"
+    r"|does not accept mail|no mail(?:box)? here|not our customer|has moved"
+    r"|not listed in (?:the )?(?:public )?(?:name (?:&|and) address book|\w* ?directory)"
+    r"|no (?:such )?(?:user|mailbox|person) (?:by that name|at this address|here)"
+    r"|address (?:is )?(?:no longer|not) (?:valid|in use)"
+    r"|recipient address rejected: (?:user unknown|undeliverable)"
+    r"|(?:does not|doesn't) have an? (?:[\w.-]+ )?(?:account|mailbox)"
+    # the same in the languages bounces most often come in
+    r"|n'existe pas|existiert nicht|unbekannt|no existe|non esiste|n[ãa]o existe"
+    r"|inexistente|destinatario desconocido|utilisateur inconnu",
+    re.I,
+)
+
+
+def status_code(text: str) -> tuple[int, int, int] | None:
+    """The first RFC 3463 code standing alone in ``text``."""
+    found = STATUS_CODE.search(text)
+    return (int(found[1]), int(found[2]), int(found[3])) if found else None
+
+
+def says_address_is_gone(text: str) -> bool:
+    """Whether the words say the mailbox (or its whole domain) does not exist."""
+    return bool(ADDRESS_GONE.search(text))
+
+
+def refuses_the_address(text: str) -> bool:
+    """Whether a 5xx reply to RCPT is about the recipient's address itself."""
+    code = status_code(text[:20])  # an enhanced code leads the reply's text
+    if code is None or code[1:] == (0, 0):
+        return says_address_is_gone(text)
+    _, subject, detail = code
+    if subject == 1:
+        return detail not in (7, 8)  # 5.1.7 / 5.1.8: the sender's address is bad
+    return (subject, detail) == (2, 1)  # the mailbox is disabled
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What one reply means for the message and the reader."""
+
+    status: str  # "deferred", "failed" or "bounced"
+    why: str  # the relay's own words with the phase, for the ledger and the user
+    phase: Phase | None = None
+    code: tuple[int, int, int] | None = None  # the enhanced status code, when given
+    bounces_reader: bool = False  # only a refusal of the address itself
+    relay_refused: bool = False  # the relay or the message, not the reader: counts in a row
+    stops_run: bool = False  # nothing can go while this holds (the sender is refused)
+    reconnect: bool = False
+
+
+def judge(phase: Phase, code: int, text: str) -> Verdict:
+    """The outcome table above: one reply at one phase."""
+    words = " ".join(text.split())[:300]
+    why = f"{code} {words} (reply to {phase})"
+    enhanced = status_code(words[:20])
+    if code == 421 or not 200 <= code < 600:
+        return Verdict("deferred", why, phase, enhanced, reconnect=True)
+    if code < 500:
+        return Verdict("deferred", why, phase, enhanced)
+    if phase is Phase.MAIL:
+        return Verdict("failed", why, phase, enhanced, stops_run=True)
+    if phase is Phase.RCPT and refuses_the_address(text):
+        return Verdict("bounced", why, phase, enhanced, bounces_reader=True)
+    return Verdict("failed", why, phase, enhanced, relay_refused=True)
+
+
+def lost(what: str) -> Verdict:
+    """The connection dropped, timed out or spoke garbage: nobody is to blame."""
+    return Verdict("deferred", what, reconnect=True)
+
+
+def refusal_hint(verdict: Verdict) -> str:
+    """What to check when relay refusals stop a run."""
+    if verdict.phase is Phase.RCPT and verdict.code is not None and verdict.code[1] == 7:
+        return (
+            "the relay does not accept mail for other domains from this sender: check that "
+            "it relays for this machine (Postfix: mynetworks or a SASL login; set [smtp] "
+            "username and DIGEST_SMTP_PASSWORD) and that [smtp] return_path is allowed"
+        )
+    if verdict.phase is Phase.RCPT:
+        return "check the relay's log for why it refuses these recipients"
+    return (
+        "the relay refuses the message itself (content, size or policy): check the relay's "
+        "log, run `digest lint`, and compare [digest] max_message_kb with its size limit"
+    )
