@@ -18,6 +18,7 @@ from digest.errors import DigestError, EditionError
 from digest.feeds import import_configured_feeds
 from digest.gather import last_complete_week
 from digest.models import DELIVERY_STATUSES, Clock, Edition, SendReport, Week
+from digest.notices import send_queued
 from digest.returns import process_configured_mail
 from digest.sending import send_edition, send_test
 from digest.signup import purge_pending
@@ -53,6 +54,7 @@ def _run_weekly(config: Config, clock: Clock) -> SendReport | None:
         if report.status == "error":  # one dead feed never stops the edition
             log.warning("feed %s: %s", report.source, report.problem)
     _process_returns(db, config, clock)
+    _send_queued(db, config, clock)
     expired = purge_pending(db, config, clock())
     if expired:
         log.info("%d sign-ups never confirmed were removed", expired)
@@ -92,6 +94,18 @@ def _process_returns(db: Database, config: Config, clock: Clock) -> None:
             )
     except (DigestError, OSError) as e:
         log.error("the return-path mailbox could not be processed: %s", e)
+
+
+def _send_queued(db: Database, config: Config, clock: Clock) -> None:
+    """One-off emails still waiting (the server queues them; a relay may have been down):
+    a relay that refuses them is logged, and the edition goes on."""
+    try:
+        run = send_queued(config, db, clock)
+    except (DigestError, OSError) as e:
+        log.error("queued emails could not be sent: %s", e)
+        return
+    if run.sent or run.problem:
+        log.info("queued emails: %d sent%s", run.sent, f"; {run.problem}" if run.problem else "")
 
 
 def _send(

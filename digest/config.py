@@ -105,6 +105,17 @@ class SignupConfig:
     store_ip: str = "hash"  # in the consent record: hash (keyed), raw, or none
     client_ip_header: str = ""  # behind a proxy: the header it sets, e.g. X-Forwarded-For
     welcome: bool = False  # send a welcome email after the confirmation
+    answer_seconds: float = 0.25  # every sign-up is answered no sooner: state never shows
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """Who may talk to `digest serve`: the Host names it answers, the Origins it takes
+    state-changing forms from. The host and origin of `[newsletter] base_url` (and
+    localhost) always count."""
+
+    hosts: tuple[str, ...] = ()  # other Host names, e.g. a second domain in front
+    origins: tuple[str, ...] = ()  # other pages that post forms, e.g. "https://www.example.com"
 
 
 STORE_IP_MODES = ("hash", "raw", "none")
@@ -231,6 +242,7 @@ class Config:
     bounces: BouncesConfig = field(default_factory=BouncesConfig)
     dkim: DkimConfig = field(default_factory=DkimConfig)
     imap: ImapConfig = field(default_factory=ImapConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     sponsors: Mapping[str, Sponsor] = field(default_factory=dict)  # by topic slug
     topic_aliases: Mapping[str, str] = field(default_factory=dict)  # lower-case category
     secret: str = ""  # DIGEST_SECRET
@@ -321,6 +333,7 @@ _SECTIONS: dict[str, type] = {
     "dkim": DkimConfig,
     "bounces": BouncesConfig,
     "imap": ImapConfig,
+    "web": WebConfig,
 }
 # TOML keys that are Python keywords or would shadow a builtin.
 _KEY_ALIASES = {("newsletter", "from"): "sender"}
@@ -501,6 +514,25 @@ def _is_http_url(url: str) -> bool:
 
 
 MIN_SECRET_CHARS = 32  # the signing key of every link; 32 url-safe characters ~ 190 bits
+# A signing key for outbox-only runs, so the demo works with no setup. It is published:
+# links signed with it can be forged by anyone, so nothing that reaches real readers
+# (SMTP sends, `serve`, `process-mail`) takes it.
+DEVELOPMENT_SECRET = "digest-development-key-not-secret"
+MAKE_A_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+
+def require_real_secret(config: Config, what: str) -> None:
+    """ConfigError unless DIGEST_SECRET is set and is not the published development key."""
+    if not config.secret:
+        raise ConfigError(
+            f"DIGEST_SECRET is not set. {what} needs it: set it in the environment to a "
+            f"long random string (e.g. `{MAKE_A_SECRET}`), the same everywhere digest runs."
+        )
+    if config.secret == DEVELOPMENT_SECRET:
+        raise ConfigError(
+            f"DIGEST_SECRET is the published development key, which anyone can use to "
+            f"forge links. {what} needs a secret of your own: `{MAKE_A_SECRET}`."
+        )
 
 
 def _check_values(c: Config) -> None:
@@ -546,6 +578,12 @@ def _check_values(c: Config) -> None:
             raise bad("signup", key, getattr(c.signup, key), "a whole number of at least 1")
     if c.signup.confirm_hours <= 0:
         raise bad("signup", "confirm_hours", c.signup.confirm_hours, "a positive number of hours")
+    if not 0 <= c.signup.answer_seconds <= 10:
+        raise bad("signup", "answer_seconds", c.signup.answer_seconds, "0 to 10 seconds")
+    for origin in c.web.origins:
+        if not re.fullmatch(r"https?://[^/\s]+", origin):
+            raise bad("web", "origins", origin, 'origins like "https://www.example.com"')
+    _check_archive(c)
     try:
         c.digest.greeting.format(first_name="Ann", name="Ann Lee")
     except (KeyError, IndexError, ValueError) as e:
@@ -606,6 +644,19 @@ def _check_values(c: Config) -> None:
     if c.digest.excerpt_chars < 40:
         raise bad("digest", "excerpt_chars", c.digest.excerpt_chars, "at least 40 characters")
     _check_subject(c, bad)
+
+
+def _check_archive(c: Config) -> None:
+    """The archive folder is served to the world: it must not hold the store (and its
+    WAL files) or the outbox (every reader's copy, tokens and all)."""
+    archive = c.archive_path
+    for what, path in (("the store", c.store_path.parent), ("the outbox", c.outbox_path)):
+        if path == archive or archive in path.parents:
+            raise ConfigError(
+                f"[archive] path = {c.archive.path!r} in {c.path} holds {what} ({path}): "
+                "`digest serve` publishes that folder. Give the archive a folder of its own, "
+                'like "../var/archive".'
+            )
 
 
 def _check_subject(c: Config, bad: Any) -> None:

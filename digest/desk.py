@@ -14,6 +14,8 @@ from itertools import islice
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -65,8 +67,12 @@ setInterval(async () => {{
 """
 
 
+DESK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
 def create_preview_app(config: Config, clock: Clock | None = None) -> Starlette:
-    """The preview app for editors; serve it on 127.0.0.1 only."""
+    """The preview app for editors; serve it on 127.0.0.1 only. Its handlers are plain
+    functions: Starlette runs them in its thread pool, off the event loop."""
     now = clock or (lambda: datetime.now(UTC))
 
     def week_of(request: Request) -> Week:
@@ -80,7 +86,7 @@ def create_preview_app(config: Config, clock: Clock | None = None) -> Starlette:
             result = preview_for(config, db, week, email, now())
         return (result.html, result.text) if result else None
 
-    async def shell(request: Request) -> Response:
+    def shell(request: Request) -> Response:
         week = week_of(request).label
         chosen = request.query_params.get("subscriber", "")
         query = f"week={week}&subscriber={html.escape(chosen)}"
@@ -101,17 +107,17 @@ def create_preview_app(config: Config, clock: Clock | None = None) -> Starlette:
         )
         return HTMLResponse(page)
 
-    async def email_html(request: Request) -> Response:
+    def email_html(request: Request) -> Response:
         found = render(request)
         if found is None:
             return HTMLResponse(f"<p>No published articles in {week_of(request).label}.</p>")
         return HTMLResponse(found[0])
 
-    async def email_text(request: Request) -> Response:
+    def email_text(request: Request) -> Response:
         found = render(request)
         return PlainTextResponse(found[1] if found else "No published articles.")
 
-    async def version(request: Request) -> Response:
+    def version(request: Request) -> Response:
         return PlainTextResponse(change_stamp(config))
 
     async def bad_week(request: Request, exc: Exception) -> Response:
@@ -119,6 +125,9 @@ def create_preview_app(config: Config, clock: Clock | None = None) -> Starlette:
 
     return Starlette(
         exception_handlers={WeekError: bad_week},
+        # Only its own names: a page on another site that rebinds its DNS name to
+        # 127.0.0.1 cannot read subscriber addresses through the editor's browser.
+        middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=list(DESK_HOSTS))],
         routes=[
             Route("/", shell),
             Route("/email.html", email_html),

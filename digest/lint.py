@@ -90,14 +90,22 @@ def _size(raw: bytes, budget_kb: int) -> list[Finding]:
 
 
 def _links(page: Any) -> list[Finding]:
-    bad = []
+    """Every link is absolute (http, https, mailto), or an in-page anchor whose target
+    is in the email."""
+    ids = {e.get("id") for e in page.iter() if e.get("id")}
+    found = []
     for link in page.iter("a"):
         href = (link.get("href") or "").strip()
+        if href.startswith("#") and len(href) > 1:
+            if href[1:] not in ids:
+                found.append(Finding("links", "error", f"an in-page link to nothing: {href}"))
+            continue
         parts = urlsplit(href)
         ok = (parts.scheme in ("http", "https") and parts.netloc) or parts.scheme == "mailto"
         if not ok or re.search(r"\s", href):
-            bad.append(href or "(empty)")
-    return [Finding("links", "error", f"not an absolute, well-formed link: {h}") for h in bad]
+            message = f"not an absolute, well-formed link: {href or '(empty)'}"
+            found.append(Finding("links", "error", message))
+    return found
 
 
 def _images(page: Any) -> list[Finding]:

@@ -18,19 +18,24 @@ from datetime import datetime
 from email import message_from_bytes
 from email.headerregistry import Address
 from email.utils import format_datetime, formataddr
+from functools import lru_cache
 from urllib.parse import quote
 
 import idna
 
 from digest.config import Config
 from digest.errors import HeaderError
-from digest.models import RenderedVariant, Subscriber
-from digest.render import PLACEHOLDERS
+from digest.models import SLOT_NAMES, RenderedVariant, Subscriber, slot_text
 from digest.tokens import sign_message_id, sign_token
 
 _POLICY = email.policy.SMTP.clone(max_line_length=998)
-_PLACEHOLDER_SPLIT = re.compile("(" + "|".join(map(re.escape, PLACEHOLDERS.values())) + ")")
-_NAME_OF = {v: k for k, v in PLACEHOLDERS.items()}
+
+
+@lru_cache(maxsize=64)
+def _slots(marker: str) -> tuple[re.Pattern[str], dict[str, str]]:
+    """The pattern that finds a variant's per-reader slots, and each slot's name."""
+    texts = {slot_text(marker, name): name for name in SLOT_NAMES}
+    return re.compile("(" + "|".join(map(re.escape, texts)) + ")"), texts
 
 
 # A body part, encoded once: quoted-printable bytes of the literal text, with the name
@@ -120,8 +125,8 @@ def prepare_variant(
         key=variant.key,
         head=b"".join(headers),
         boundary=boundary,
-        text=_encode_part(boundary, "text/plain", variant.text),
-        html=_encode_part(boundary, "text/html", variant.html),
+        text=_encode_part(boundary, "text/plain", variant.text, variant.slots),
+        html=_encode_part(boundary, "text/html", variant.html, variant.slots),
         week=week,
         domain=domain,
         id_tag=id_tag,
@@ -179,19 +184,31 @@ def greeting_for(config: Config, name: str) -> str:
 
 
 def _to_header(subscriber: Subscriber) -> bytes:
+    """The To line; folded (never past 998 octets, RFC 5322) however long the name."""
     name = check_header_value("To", subscriber.name)
     address = check_header_value("To", subscriber.email)
     if (name + address).isascii():  # the common case, without the header parser's cost
-        return b"To: " + formataddr((name, address)).encode("ascii") + b"\r\n"
+        return _at_most_998(fold_header("To", formataddr((name, address))))
     if address.isascii():
-        return fold_header("To", str(Address(display_name=name, addr_spec=address)))
+        return _at_most_998(fold_header("To", str(Address(display_name=name, addr_spec=address))))
     # A non-ASCII local part travels only with SMTPUTF8, where headers are UTF-8 (RFC
     # 6532): the address goes raw; a display name is still an encoded-word.
     shown = formataddr((name, "x@x")).removesuffix("<x@x>") if name else ""
     return b"To: " + shown.encode("ascii") + b"<" + address.encode("utf-8") + b">\r\n"
 
 
-def _encode_part(boundary: str, content_type: str, body: str) -> EncodedPart:
+def _at_most_998(header: bytes) -> bytes:
+    """The header, or HeaderError when a line of it would pass RFC 5322's 998 octets (a
+    name with no space to fold at): a relay would refuse the message."""
+    if len(header) > 1000 and any(len(line) > 998 for line in header.split(b"\r\n")):
+        raise HeaderError(
+            "the To header would pass 998 octets (the name cannot be folded); shorten the "
+            "subscriber's name with `digest subscribers add EMAIL --name ...`"
+        )
+    return header
+
+
+def _encode_part(boundary: str, content_type: str, body: str, marker: str) -> EncodedPart:
     """Encode a body once per variant, leaving each placeholder as its field name.
 
     Every literal run is quoted-printable encoded on its own and closed with a soft line
@@ -204,9 +221,10 @@ def _encode_part(boundary: str, content_type: str, body: str) -> EncodedPart:
         "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
     ).encode()
     pieces: list[bytes | str] = [head]
-    for i, piece in enumerate(_PLACEHOLDER_SPLIT.split(data)):
+    pattern, name_of = _slots(marker)
+    for i, piece in enumerate(pattern.split(data)):
         if i % 2:
-            pieces.append(_NAME_OF[piece])
+            pieces.append(name_of[piece])
         elif piece:
             pieces.append(_qp(piece) + _SOFT_BREAK)
     pieces.append(b"\r\n")  # ends the part's last line before the next boundary

@@ -138,12 +138,24 @@ class Subscriber:
     topics: tuple[str, ...] = ()
 
 
+# The per-reader values a rendered body leaves open, filled in for each subscriber.
+SLOT_NAMES = ("token", "email", "greeting")
+
+
+def slot_text(marker: str, name: str) -> str:
+    """The placeholder of one per-reader value in a body rendered with ``marker``: a
+    random word made at render time, so no text from a feed, an import, a note or the
+    configuration can be one (word characters only: escaping, premailer and URL joining
+    leave it as it is). Bodies frozen before markers existed used the fixed form."""
+    return f"DIGEST{marker}{name.upper()}" if marker else f"__DIGEST_{name.upper()}__"
+
+
 @dataclass(frozen=True)
 class RenderedVariant:
     """One rendered and inlined body, shared by every subscriber with the same topics.
 
-    ``html`` and ``text`` still hold the per-subscriber placeholders; personalising a
-    copy is a string substitution, not a render.
+    ``html`` and ``text`` still hold the per-subscriber slots (`slot_text` with
+    ``slots``); personalising a copy is a string substitution, not a render.
     """
 
     key: str  # the topic choice as stored, "" = everything
@@ -152,6 +164,7 @@ class RenderedVariant:
     text: str
     article_count: int
     left_out: tuple[str, ...] = ()  # titles dropped to fit the size budget
+    slots: str = ""  # the marker of this render's per-reader slots
 
 
 @dataclass

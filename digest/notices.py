@@ -224,17 +224,6 @@ def send_queued(config: Config, db: Database, clock: Clock) -> QueueRun:
     return run
 
 
-def send_notice(config: Config, notice: Notice, to: str, now: datetime) -> Outcome:
-    """Send one notice at once; the relay's answer (or the outbox write) as an Outcome."""
-    data = build_notice(config, notice, to, now)
-    outcomes: list[Outcome] = []
-    transport = (
-        smtp_factory(config.relay)
-        if config.smtp.host
-        else outbox_factory(config.outbox_path / "notices" / notice.kind)
-    )
-    # One reader waits on the page: one quick retry, not the batch's backoff.
-    settings = replace(pool_settings(config), retries=1, backoff=0.5)
-    job = Job(delivery_id=0, subscriber_id=0, recipient=to, data=data)
-    asyncio.run(deliver([job], transport, settings, lambda _, o: outcomes.append(o)))
-    return outcomes[0] if outcomes else Outcome("deferred", "not attempted")
+def queue_status(db: Database) -> dict[str, int]:
+    """`status`: queued one-off emails by state (waiting, sent, failed, bounced)."""
+    return store.outgoing_counts(db)

@@ -8,6 +8,7 @@ differs per subscriber (address, greeting, signed token) is left as placeholders
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -21,16 +22,9 @@ from premailer import Premailer
 from digest.config import Config
 from digest.errors import RenderError
 from digest.gather import SectionLimits, place_in_sections, sections_for_topics
-from digest.models import Edition, EditionArticle, RenderedVariant, Section
+from digest.models import Edition, EditionArticle, RenderedVariant, Section, slot_text
 from digest.resources import packaged_templates
 
-# Per-subscriber fields: word characters only, so that Jinja escaping, premailer and
-# URL joining all leave them untouched.
-PLACEHOLDERS = {
-    "token": "__DIGEST_TOKEN__",
-    "email": "__DIGEST_EMAIL__",
-    "greeting": "__DIGEST_GREETING__",
-}
 HTML_TEMPLATE = "digest.html.j2"
 TEXT_TEMPLATE = "digest.txt.j2"
 
@@ -103,13 +97,15 @@ def render_variant(
     version for them.
     """
     sections = variant_sections(config, edition, key)
-    context = _context(config, edition, sections, key)
+    marker = secrets.token_hex(8)  # per render: content can never name a reader's slot
+    context = _context(config, edition, sections, key, marker)
     context.update(left_out=left_out)
     env = make_environment(templates_dir(config))
     html = _render(env, HTML_TEMPLATE, context)
     text = _render(env, TEXT_TEMPLATE, context)
     count = sum(len(s.articles) for s in sections)
-    return RenderedVariant(key, context["subject"], inline_css(html, config.base_url), text, count)
+    html = inline_css(html, config.base_url)
+    return RenderedVariant(key, context["subject"], html, text, count, slots=marker)
 
 
 def _render(env: jinja2.Environment, name: str, context: Mapping[str, Any]) -> str:
@@ -126,10 +122,10 @@ def _render(env: jinja2.Environment, name: str, context: Mapping[str, Any]) -> s
 
 
 def _context(
-    config: Config, edition: Edition, sections: tuple[Section, ...], key: str
+    config: Config, edition: Edition, sections: tuple[Section, ...], key: str, marker: str = ""
 ) -> dict[str, Any]:
     base = config.base_url
-    token = PLACEHOLDERS["token"]
+    token = slot_text(marker, "token")
     articles = [a for s in sections for a in s.articles]
     lead = min(articles, key=lambda a: a.rank) if len(articles) > 1 else None
     rest = _without_lead(sections, lead)
@@ -151,8 +147,8 @@ def _context(
         "note_html": edition.note_html,
         "note_text": edition.note_text,
         "chosen_topics": [s.topic for s in sections] if key else [],
-        "greeting": PLACEHOLDERS["greeting"],
-        "email": PLACEHOLDERS["email"],
+        "greeting": slot_text(marker, "greeting"),
+        "email": slot_text(marker, "email"),
         "archive": False,
         "left_out": 0,
         "links": {
@@ -178,7 +174,7 @@ def _without_lead(
 
 def render_web_version(config: Config, edition: Edition) -> str:
     """The edition as a public web page: every topic, no subscriber's links or address."""
-    context = _context(config, edition, edition.sections, "")
+    context = _context(config, edition, edition.sections, "", secrets.token_hex(8))
     context.update(archive=True, greeting="Hello,", email="")
     env = make_environment(templates_dir(config))
     return inline_css(_render(env, HTML_TEMPLATE, context), config.base_url)
@@ -219,6 +215,7 @@ def inline_css(html: str, base_url: str) -> str:
                 remove_classes=False,
                 allow_network=False,
                 disable_validation=True,
+                preserve_internal_links=True,  # "#dns" stays in-page, not <base_url>/#dns
                 # An img's width and height attributes stay the numbers the template
                 # wrote: Outlook sizes images from them, and they keep the box when
                 # images are blocked. (premailer would copy "100%" and "auto" there.)

@@ -42,7 +42,7 @@ from sqlite_utils import Database
 
 from digest import store
 from digest.bounces import Failure, Returned, classify
-from digest.config import Config
+from digest.config import Config, require_real_secret
 from digest.errors import ConfigError
 from digest.mailboxes import ImapBox, Mailbox, MaildirBox
 from digest.models import Subscriber
@@ -190,11 +190,7 @@ def process_mail(
 ) -> MailReport:
     """Plan every new message in ``box``, and unless ``dry_run`` apply each plan, then
     mark its message done, leave it, or set it aside; then send the queued probes."""
-    if not config.secret:
-        raise ConfigError(
-            "DIGEST_SECRET is not set: it checks the tokens and VERP addresses in "
-            "returned mail. Set it to the same value the sender uses."
-        )
+    require_real_secret(config, "Reading returned mail (its VERP addresses are signed)")
     report = MailReport(dry_run=dry_run)
     max_bytes = config.bounces.max_message_kb * 1024
     try:

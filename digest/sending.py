@@ -16,7 +16,7 @@ from sqlite_utils import Database
 
 from digest import store
 from digest.archive import is_published, publish_edition
-from digest.config import Config
+from digest.config import DEVELOPMENT_SECRET, Config, require_real_secret
 from digest.delivery import Progress, Shard, deliver_edition, pool_settings
 from digest.dkimsign import sign_message
 from digest.edition import (
@@ -47,10 +47,6 @@ from digest.smtp import smtp_factory
 from digest.subscribers import find_subscriber, normalize_email
 from digest.workers import run_workers
 
-# A signing key for outbox-only runs, so the demo works with no setup. Links signed with
-# it are not secret; sending over SMTP refuses to start without DIGEST_SECRET.
-DEVELOPMENT_SECRET = "digest-development-key-not-secret"
-
 
 def signing_config(config: Config) -> Config:
     """The config with a signing key: DIGEST_SECRET, or the development key for the outbox.
@@ -62,14 +58,10 @@ def signing_config(config: Config) -> Config:
             f"[newsletter] postal_address is empty in {config.path}. Bulk mail must carry the "
             "sender's postal address (CAN-SPAM, CASL); set it before sending or previewing."
         )
+    if config.smtp.host:  # real readers get these links
+        require_real_secret(config, "Sending over SMTP (unsubscribe links are signed)")
     if config.secret:
         return config
-    if config.smtp.host:
-        raise ConfigError(
-            "DIGEST_SECRET is not set. Unsubscribe links are signed with it: set it in the "
-            "environment (a long random string, e.g. `python -c 'import secrets; "
-            "print(secrets.token_urlsafe(32))'`) before sending over SMTP."
-        )
     return replace(config, secret=DEVELOPMENT_SECRET)
 
 

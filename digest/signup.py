@@ -4,12 +4,21 @@ A sign-up answers the same whatever the address's state (so the form cannot tell
 anyone who is on the list), and only a confirmation from the reader's own inbox makes
 them active:
 
-    new, or unsubscribed earlier -> pending + confirmation email (at most
-                                    `max_per_address_per_day` a day)
-    pending                       -> the confirmation again (same limit)
-    active                        -> at most a short "already subscribed" email
-    bounced                       -> nothing
+    new, or unsubscribed earlier -> pending + confirmation email
+    pending                       -> the confirmation again
+    active                        -> a short "already subscribed" email
+    bounced, or left by complaint -> nothing (they come back through their own
+                                     preferences link: `rejoin`)
     honeypot filled in            -> nothing
+
+Emails are queued (`notices.queue_notice`), never sent while the reader waits, so
+neither the address's state nor the relay shows in how long the answer takes. Limits
+count what one person controls: `max_per_address_per_day` emails per mailbox (case,
++tag and ignored dots folded: `subscribers.mailbox_key`), `max_per_ip_per_hour`
+sign-ups per client (an IPv4 address, or an IPv6 /64).
+
+A confirmation link is spent by its first use, by a newer sign-up, and by any later
+change of the reader's status (unsubscribe, bounce, complaint).
 
 Every sign-up, confirmation and expiry is a `subscriber_events` row with source
 `signup` and the client as `[signup] store_ip` says (a keyed hash by default).
@@ -17,7 +26,7 @@ Every sign-up, confirmation and expiry is a `subscriber_events` row with source
 
 from __future__ import annotations
 
-import logging
+import ipaddress
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -27,8 +36,8 @@ from digest import store
 from digest.config import Config
 from digest.errors import DigestError, RowError
 from digest.models import Subscriber, slugify
-from digest.notices import Notice, already_notice, confirm_notice, send_notice, welcome_notice
-from digest.subscribers import clean_name, normalize_email
+from digest.notices import already_notice, confirm_notice, queue_notice, welcome_notice
+from digest.subscribers import clean_name, mailbox_key, normalize_email
 from digest.tokens import (
     client_key,
     confirmation_id,
@@ -37,7 +46,6 @@ from digest.tokens import (
     verify_confirmation,
 )
 
-log = logging.getLogger(__name__)
 SOURCE = "signup"
 
 
@@ -72,7 +80,11 @@ def sign_up(db: Database, config: Config, request: SignupRequest, now: datetime)
         email = normalize_email(request.email)
     except RowError as e:
         raise RowError(f"That email address does not look right: {e.reason}", request.email) from e
-    client = client_key(config.secret, request.client or "unknown")
+    try:
+        clean_name(request.name)
+    except RowError as e:
+        raise RowError(f"That name is too long: {e.reason}", request.name[:60]) from e
+    client = client_key(config.secret, client_bucket(request.client))
     hour_ago = now - timedelta(hours=1)
     if store.signups_from_client_since(db, client, hour_ago) >= config.signup.max_per_ip_per_hour:
         raise TooManySignups("Too many sign-ups from here in the last hour; try again later.")
@@ -94,8 +106,8 @@ def _pending_subscriber(
         name = clean_name(request.name)
         new_id = store.insert_subscriber(db, email, name, [], now, status="pending")
         return store.get_subscriber_by_id(db, new_id), ""
-    if found.status == "bounced":
-        return None, found.status
+    if needs_fresh_opt_in(db, found):
+        return None, found.status  # nobody but the reader may bring them back: `rejoin`
     if found.status == "unsubscribed":
         store.change_subscriber(db, found.id, now, SOURCE, status="pending")
     return found, found.status
@@ -111,8 +123,10 @@ def _email(
     now: datetime,
 ) -> SignupAnswer:
     day_ago = now - timedelta(days=1)
-    allowed = store.emails_sent_since(db, subscriber.email, day_ago)
-    may_email = allowed < config.signup.max_per_address_per_day
+    mailbox = mailbox_key(subscriber.email)
+    may_email = (
+        store.emails_sent_since(db, mailbox, day_ago) < config.signup.max_per_address_per_day
+    )
     kind = "already" if subscriber.status == "active" else "confirm"
     offered = {slug for slug, _ in signup_topics(db, config)}
     topics = store.topics_key([t for t in request.topics if t in offered])
@@ -126,6 +140,7 @@ def _email(
         client,
         may_email,
         now,
+        mailbox,
     )
     if kind == "confirm":
         store.add_event(db, subscriber.id, "signup", SOURCE, now, _consent(config, request))
@@ -136,8 +151,56 @@ def _email(
         if kind == "confirm"
         else already_notice(config, preferences_url(config, subscriber.id))
     )
-    _send(config, notice, subscriber.email, now)
+    queue_notice(config, db, notice, subscriber.email, now, subscriber_id=subscriber.id)
     return SignupAnswer(subscriber.email, kind)
+
+
+def client_bucket(address: str) -> str:
+    """What one client controls: an IPv4 address, or an IPv6 /64 (one site's network,
+    where every device may take any address). Anything else as given."""
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return address.strip() or "unknown"
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        return str(ip.ipv4_mapped)
+    if isinstance(ip, ipaddress.IPv6Address):
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def rejoin(db: Database, config: Config, subscriber: Subscriber, now: datetime) -> bool:
+    """A bounced reader, or one who left by complaint, asks to come back from their own
+    preferences link: a fresh double opt-in (a confirmation email; nothing changes until
+    they confirm). False when the per-mailbox limit says no more email today."""
+    mailbox = mailbox_key(subscriber.email)
+    day_ago = now - timedelta(days=1)
+    if store.emails_sent_since(db, mailbox, day_ago) >= config.signup.max_per_address_per_day:
+        return False
+    with db.atomic():
+        signup_id = store.add_signup(
+            db,
+            subscriber.id,
+            subscriber.email,
+            subscriber.name,
+            ",".join(subscriber.topics),
+            subscriber.status,
+            "",
+            True,
+            now,
+            mailbox,
+        )
+        store.add_event(db, subscriber.id, "signup", "preferences", now, "asked to come back")
+        url = confirm_url(config, signup_id, subscriber.email, now)
+        notice = confirm_notice(config, url)
+        queue_notice(config, db, notice, subscriber.email, now, subscriber_id=subscriber.id)
+    return True
+
+
+def needs_fresh_opt_in(db: Database, subscriber: Subscriber) -> bool:
+    """A reader who bounced or complained comes back only through a fresh double
+    opt-in, never by a click on an old link."""
+    return subscriber.status == "bounced" or store.left_by_complaint(db, subscriber.id)
 
 
 def signup_topics(db: Database, config: Config) -> list[tuple[str, str]]:
@@ -154,17 +217,6 @@ def _consent(config: Config, request: SignupRequest) -> str:
         return ""
     shown = request.client if mode == "raw" else client_key(config.secret, request.client)
     return f"client {shown}"
-
-
-def _send(config: Config, notice: Notice, to: str, now: datetime) -> None:
-    """Send a notice; a relay that fails is logged, and the page still answers the same."""
-    try:
-        outcome = send_notice(config, notice, to, now)
-    except DigestError as e:
-        log.error("the %s email to a new reader could not be sent: %s", notice.kind, e)
-        return
-    if outcome.status != "sent":
-        log.error("the %s email was not sent: %s", notice.kind, outcome.error)
 
 
 def confirm_url(config: Config, signup_id: int, email: str, requested: datetime) -> str:
@@ -189,7 +241,7 @@ def preferences_url(config: Config, subscriber_id: int) -> str:
 class Confirmation:
     """What a confirmation link is: valid (with its subscriber), expired, or not ours."""
 
-    state: str  # valid, expired, invalid
+    state: str  # valid, used (spent by a newer sign-up or a later change), expired, invalid
     subscriber: Subscriber | None = None
     preferences_url: str = ""
     signup: store.SignupRow | None = None
@@ -211,8 +263,14 @@ def check_confirmation(db: Database, config: Config, token: str, now: datetime) 
     subscriber = store.get_subscriber_by_id(db, signup.subscriber_id)
     if subscriber is None:
         return Confirmation("invalid")
+    if signup.confirmed_at is not None:  # spent by its own first use: says so again
+        return Confirmation("valid", subscriber, preferences_url(config, subscriber.id), signup)
+    if store.newer_signup(db, signup.id, subscriber.id) or store.status_changed_since(
+        db, subscriber.id, signup.requested_at
+    ):
+        return Confirmation("used", subscriber, signup=signup)
     expires = signup.requested_at + timedelta(hours=config.signup.confirm_hours)
-    if signup.confirmed_at is None and now >= expires:
+    if now >= expires:
         return Confirmation("expired", subscriber, signup=signup)
     return Confirmation("valid", subscriber, preferences_url(config, subscriber.id), signup)
 
@@ -227,13 +285,16 @@ def confirm(db: Database, config: Config, token: str, now: datetime) -> Confirma
     with db.atomic():
         first = signup.confirmed_at is None
         store.mark_confirmed(db, signup.id, now)
-        if first and found.subscriber.status in ("pending", "unsubscribed"):
+        if first and found.subscriber.status in ("pending", "unsubscribed", "bounced"):
             store.update_profile(db, found.subscriber.id, signup.name, signup.topics, now)
             store.change_subscriber(
                 db, found.subscriber.id, now, SOURCE, status="active", event="confirmed"
             )
-    if first and config.signup.welcome:
-        _send(config, welcome_notice(config, found.preferences_url), found.subscriber.email, now)
+        if first and config.signup.welcome:
+            notice = welcome_notice(config, found.preferences_url)
+            queue_notice(
+                config, db, notice, found.subscriber.email, now, subscriber_id=found.subscriber.id
+            )
     current = store.get_subscriber_by_id(db, found.subscriber.id)
     return replace(found, subscriber=current)
 

@@ -16,6 +16,7 @@ from sqlite_utils import Database
 from digest import store
 from digest.config import Config
 from digest.models import Subscriber
+from digest.signup import needs_fresh_opt_in, rejoin
 from digest.tokens import verify_token
 
 
@@ -51,19 +52,34 @@ PREFERENCE_ACTIONS = {
     "resubscribe": "Welcome back: you are subscribed again.",
     "unsubscribe": "You are unsubscribed.",
 }
+REJOIN_SENT = (
+    "We sent a confirmation link to your address: use it to come back. (Mail to it "
+    "bounced, or you reported one of our emails, so we ask first.)"
+)
+REJOIN_LIMIT = "We already sent you a confirmation link today; please use that one."
 
 
 def apply_preferences(
-    db: Database, subscriber: Subscriber, action: str, topics: list[str], now: datetime
+    db: Database,
+    config: Config,
+    subscriber: Subscriber,
+    action: str,
+    topics: list[str],
+    now: datetime,
 ) -> str | None:
     """Save topics, resubscribe or unsubscribe from the preferences page; return what to
-    tell the reader, or None for an unknown action. Unknown topic slugs are ignored."""
+    tell the reader, or None for an unknown action. Unknown topic slugs are ignored. A
+    reader who bounced or complained is not resubscribed by the click: they get a fresh
+    confirmation email (`signup.rejoin`)."""
     if action not in PREFERENCE_ACTIONS:
         return None
+    current = store.get_subscriber_by_id(db, subscriber.id) or subscriber
     known = {slug for slug, _ in store.all_topics(db)}
     chosen = [t for t in topics if t in known]
     if action == "save":
         store.change_subscriber(db, subscriber.id, now, "preferences", topics=chosen)
+    elif action == "resubscribe" and needs_fresh_opt_in(db, current):
+        return REJOIN_SENT if rejoin(db, config, current, now) else REJOIN_LIMIT
     elif action == "resubscribe":
         store.change_subscriber(
             db, subscriber.id, now, "preferences", status="active", topics=chosen

@@ -1,38 +1,59 @@
-"""The subscriber's side on the web: one-click unsubscribe (RFC 8058) and preferences.
+"""The subscriber's side on the web: one-click unsubscribe (RFC 8058), preferences, the
+sign-up pages (`web_signup`) and the archive.
 
 A Starlette app served by uvicorn (`digest serve`). Routes are paths only; the public
 origin comes from ``[newsletter] base_url``, and the routes answer both under its path
-(``/digest/unsubscribe/...``) and at the root, for proxies that strip the prefix.
+(``/digest/unsubscribe/...``) and at the root, for proxies that strip the prefix. Every
+form posts to the public URL built from base_url, so it works either way.
 
 - GET of a link never changes anything (mail gateways follow every link).
 - POST of ``List-Unsubscribe=One-Click`` (form-encoded or multipart, no cookies, no
-  CSRF token: what Gmail and Yahoo send) unsubscribes at once, answers 200, and is
-  idempotent.
+  CSRF token: what Gmail and Yahoo send, from their servers) unsubscribes at once,
+  answers 200, and is idempotent.
+- The other POSTs (sign-up, confirmation, preferences) come only from the site's own
+  pages: a browser's Origin (or Referer) must be base_url's origin or one of
+  `[web] origins`; a request that carries neither (not a browser) is taken.
+- Only the Host names of base_url, `[web] hosts` and localhost are answered (400 else):
+  a DNS-rebinding page cannot reach the app through the reader's browser.
 - A forged, altered or unknown token answers 404 and changes nothing.
+- SQLite and rendering run in a thread pool, never on the event loop: a send's long
+  transaction cannot hold a one-click unsubscribe.
+- Queued one-off emails (sign-up confirmations, welcomes) are sent by a task beside the
+  pages, never while a reader waits.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import email.parser
 import email.policy
+import logging
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from email.message import Message
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import jinja2
 from sqlite_utils import Database
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Message as AsgiMessage
 
 from digest import store
-from digest.config import Config
-from digest.errors import ConfigError
+from digest.config import Config, require_real_secret
+from digest.errors import DigestError
 from digest.models import Clock
+from digest.notices import send_queued
 from digest.resources import packaged_templates
 from digest.unsubscribe import (
     apply_preferences,
@@ -43,49 +64,152 @@ from digest.unsubscribe import (
 )
 from digest.web_signup import SignupPages
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 MAX_BODY = 16 * 1024  # a form with every topic ticked is far below this
-_HEADERS = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",  # the token is in the URL: never pass it on
-    "X-Robots-Tag": "noindex",
+QUEUE_EVERY = 5.0  # seconds between passes over the queued emails
+# Headers of every page, the archive's included.
+SECURITY_HEADERS = {
+    # A token may be in the URL: never pass it to another site. (Not "no-referrer": a
+    # browser then sends "Origin: null" with the page's own forms.)
+    "Referrer-Policy": "same-origin",
     "X-Content-Type-Options": "nosniff",
     # No other site may frame these pages (clickjacking of the unsubscribe button).
     "Content-Security-Policy": "frame-ancestors 'none'",
     "X-Frame-Options": "DENY",
 }
+_HEADERS = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex", **SECURITY_HEADERS}
 
 
-def create_app(config: Config, clock: Clock | None = None) -> Starlette:
-    """The web app for ``config``; ``clock`` is injectable for tests.
+def create_app(config: Config, clock: Clock | None = None, send_queue: bool = True) -> Starlette:
+    """The web app for ``config``; ``clock`` is injectable for tests, and
+    ``send_queue`` runs the task that sends queued emails (on by default).
 
-    Refuses (ConfigError) without DIGEST_SECRET: every link's signature is checked with it.
+    Refuses (ConfigError) without a real DIGEST_SECRET: every link's signature is
+    checked with it.
     """
-    if not config.secret:
-        raise ConfigError(
-            "DIGEST_SECRET is not set: the pages check each link's signature with it. "
-            "Set it to the same value the sender uses."
-        )
+    require_real_secret(config, "`digest serve` (it checks every link's signature)")
     pages = _Pages(config, clock or (lambda: datetime.now(UTC)))
-    signup = SignupPages(config, pages.clock, pages.render, _form, _body)
+    signup = SignupPages(config, pages.clock, pages.render, _form, _body, pages.in_thread)
     routes = [
         Route("/subscribe", signup.subscribe, methods=["GET", "POST"]),
         Route("/confirm/{token}", signup.confirm, methods=["GET", "POST"]),
         Route("/unsubscribe/{token}", pages.unsubscribe, methods=["GET", "POST"]),
         Route("/preferences/{token}", pages.preferences, methods=["GET", "POST"]),
         Route("/healthz", pages.health, methods=["GET"]),
-        Mount("/archive", StaticFiles(directory=config.archive_path, html=True, check_dir=False)),
+        Mount(
+            "/archive",
+            _WithHeaders(StaticFiles(directory=config.archive_path, html=True, check_dir=False)),
+        ),
     ]
     prefix = urlsplit(config.base_url).path.rstrip("/")
     return Starlette(
         routes=[Mount(prefix, routes=routes), *routes] if prefix else routes,
         exception_handlers={HTTPException: pages.error},  # type: ignore[dict-item]
+        middleware=[
+            Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(config)),
+            Middleware(_SameOrigin, allowed=allowed_origins(config)),
+        ],
+        lifespan=_queue_sender(config, pages) if send_queue else None,
     )
+
+
+def allowed_hosts(config: Config) -> list[str]:
+    """Host names the app answers: base_url's, `[web] hosts`, and localhost."""
+    base = urlsplit(config.base_url).hostname or ""
+    return sorted({base, *config.web.hosts, "localhost", "127.0.0.1", "[::1]"} - {""})
+
+
+def allowed_origins(config: Config) -> frozenset[str]:
+    """Origins that may post the forms: base_url's and `[web] origins`."""
+    parts = urlsplit(config.base_url)
+    return frozenset({f"{parts.scheme}://{parts.netloc}", *config.web.origins})
+
+
+def _queue_sender(config: Config, pages: _Pages) -> Callable[[Starlette], Any]:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        pages.queued = asyncio.Event()
+        task = asyncio.create_task(_send_queue_forever(config, pages.clock, pages.queued))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    return lifespan
+
+
+async def _send_queue_forever(config: Config, clock: Clock, queued: asyncio.Event) -> None:
+    """Send what is queued: at once when a page queued something, else every
+    `QUEUE_EVERY` seconds (to retry what the relay deferred)."""
+    while True:
+        queued.clear()
+        try:
+            await run_in_threadpool(send_queue_once, config, clock)
+        except (DigestError, OSError) as e:  # the relay or the store: try again later
+            log.error("queued emails could not be sent: %s", e)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(queued.wait(), QUEUE_EVERY)
+
+
+def send_queue_once(config: Config, clock: Clock) -> None:
+    """One pass over the queued emails, with a store of its own."""
+    with store.open_store(config.store_path) as db:
+        run = send_queued(config, db, clock)
+    if run.problem:
+        log.warning("queued emails wait: %s", run.problem)
+
+
+class _SameOrigin:
+    """State-changing POSTs from a browser on another site are refused (403): its Origin,
+    else its Referer, must be allowed. The one-click unsubscribe is exempt: RFC 8058's
+    POST comes from the mailbox provider, and it can only take a reader off."""
+
+    def __init__(self, app: ASGIApp, allowed: frozenset[str]) -> None:
+        self.app = app
+        self.allowed = allowed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and self._foreign(scope):
+            response = Response("Forms are taken from this site's own pages only.", 403)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    def _foreign(self, scope: Scope) -> bool:
+        if "/unsubscribe/" in scope["path"]:
+            return False
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        origin = headers.get("origin", "")
+        if not origin and headers.get("referer"):
+            parts = urlsplit(headers["referer"])
+            origin = f"{parts.scheme}://{parts.netloc}"
+        return bool(origin) and origin not in self.allowed
+
+
+class _WithHeaders:
+    """The archive's files with the pages' security headers."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def with_headers(message: AsgiMessage) -> None:
+            if message["type"] == "http.response.start":
+                extra = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 class _Pages:
     def __init__(self, config: Config, clock: Clock) -> None:
         self.config = config
         self.clock = clock
+        self.queued: asyncio.Event | None = None  # set to wake the queue's sender
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(packaged_templates("web"))),
             autoescape=True,
@@ -96,9 +220,28 @@ class _Pages:
         html = self.env.get_template(name).render(newsletter=self.config.newsletter, **context)
         return HTMLResponse(html, status_code=code, headers=_HEADERS)
 
+    async def in_thread(self, work: Callable[[Database], T]) -> T:
+        """Run ``work`` with a store of its own in the thread pool, off the event loop."""
+
+        def run() -> T:
+            with store.open_store(self.config.store_path) as db:
+                return work(db)
+
+        try:
+            return await run_in_threadpool(run)
+        finally:
+            if self.queued is not None:  # whatever it queued goes out now
+                self.queued.set()
+
     async def error(self, request: Request, exc: HTTPException) -> Response:
         heading, message = _ERRORS.get(exc.status_code, ("Something went wrong", exc.detail))
-        return self.render("error.html.j2", exc.status_code, heading=heading, message=message)
+        if "application/json" in request.headers.get("accept", "") or request.headers.get(
+            "content-type", ""
+        ).startswith("application/json"):
+            return JSONResponse({"ok": False, "error": message}, exc.status_code, _HEADERS)
+        return await run_in_threadpool(
+            self.render, "error.html.j2", exc.status_code, heading=heading, message=message
+        )
 
     async def health(self, request: Request) -> Response:
         return Response("ok", media_type="text/plain")
@@ -106,22 +249,26 @@ class _Pages:
     async def unsubscribe(self, request: Request) -> Response:
         token = request.path_params["token"]
         form = await _form(request) if request.method == "POST" else None
-        with store.open_store(self.config.store_path) as db:  # one per request
+        if form is not None and form.get("List-Unsubscribe") != ["One-Click"]:
+            raise HTTPException(400, "The request must carry List-Unsubscribe=One-Click.")
+
+        def work(db: Database) -> HTMLResponse:
             subscriber = _subscriber(db, self.config, token)
-            links = self._links(request, token)
+            links = self._links("unsubscribe", token)
             if form is None:
                 return self.render(
                     "unsubscribe.html.j2", masked=mask_email(subscriber.email), **links
                 )
-            if form.get("List-Unsubscribe") != ["One-Click"]:
-                raise HTTPException(400, "The request must carry List-Unsubscribe=One-Click.")
             unsubscribe(db, subscriber, self.clock(), "one-click")
-        return self.render("unsubscribed.html.j2", masked=mask_email(subscriber.email), **links)
+            return self.render("unsubscribed.html.j2", masked=mask_email(subscriber.email), **links)
+
+        return await self.in_thread(work)
 
     async def preferences(self, request: Request) -> Response:
         token = request.path_params["token"]
         form = await _form(request) if request.method == "POST" else None
-        with store.open_store(self.config.store_path) as db:  # one per request
+
+        def work(db: Database) -> HTMLResponse:
             subscriber = _subscriber(db, self.config, token)
             saved = self._apply_preferences(db, subscriber, form) if form else ""
             view = preferences_view(db, subscriber)
@@ -132,19 +279,24 @@ class _Pages:
                 topics=view.topics,
                 chosen=set(view.subscriber.topics),
                 saved=saved,
-                **self._links(request, token),
+                **self._links("preferences", token),
             )
+
+        return await self.in_thread(work)
 
     def _apply_preferences(self, db: Database, subscriber: Any, form: dict[str, Any]) -> str:
         action = (form.get("action") or [""])[0]
-        said = apply_preferences(db, subscriber, action, form.get("topics", []), self.clock())
+        topics = form.get("topics", [])
+        said = apply_preferences(db, self.config, subscriber, action, topics, self.clock())
         if said is None:
             raise HTTPException(400, "Unknown action; use the buttons on the page.")
         return said
 
-    def _links(self, request: Request, token: str) -> dict[str, str]:
+    def _links(self, page: str, token: str) -> dict[str, str]:
+        """The page's own form action and its links, as public URLs: right behind a proxy
+        that keeps the base path and one that strips it."""
         base = self.config.base_url
-        return {"action": request.url.path, "preferences": f"{base}/preferences/{token}"}
+        return {"action": f"{base}/{page}/{token}", "preferences": f"{base}/preferences/{token}"}
 
 
 _ERRORS = {
@@ -156,7 +308,7 @@ _ERRORS = {
     ),
     405: ("That request was not understood", "Please use the buttons on the page."),
     413: ("That request was too large", "Please use the buttons on the page."),
-    415: ("That request was not understood", "Send the form as a web browser would."),
+    415: ("That request was not understood", "Send a form, or JSON to /subscribe."),
 }
 
 

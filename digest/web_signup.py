@@ -1,19 +1,25 @@
 """The sign-up pages: GET/POST /subscribe and GET/POST /confirm/<token>.
 
-They adapt `digest.signup`: parse the form, make one call, render a page (or JSON for
-sites that post with fetch and `Accept: application/json`).
+They adapt `digest.signup`: parse the form (or a JSON body `{"email", "name",
+"topics"}`), make one call, render a page (or JSON, for a JSON body or `Accept:
+application/json`). Every valid sign-up is answered no sooner than `[signup]
+answer_seconds` after it arrived, so how long the answer takes says nothing about the
+address.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
+from sqlite_utils import Database
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
-from digest import store
 from digest.config import Config
 from digest.errors import RowError
 from digest.models import Clock
@@ -31,6 +37,7 @@ from digest.unsubscribe import mask_email
 Render = Callable[..., HTMLResponse]
 FormReader = Callable[[Request], Awaitable[dict[str, list[str]]]]
 BodyReader = Callable[[Request], Awaitable[bytes]]
+InThread = Callable[[Callable[[Database], Any]], Awaitable[Any]]
 CHECK_INBOX = "Check your inbox: if that address can receive the newsletter, a link is on its way."
 
 
@@ -44,19 +51,24 @@ class SignupPages:
         render: Render,
         read_form: FormReader,
         read_body: BodyReader,
+        in_thread: InThread,
     ):
         self.config = config
         self.clock = clock
         self.render = render
         self.read_form = read_form
         self.read_body = read_body
+        self.in_thread = in_thread  # store work off the event loop
 
     async def subscribe(self, request: Request) -> Response:
-        """GET: the form. POST: a sign-up, answered the same for every valid address."""
+        """GET: the form. POST: a sign-up, answered the same, and after the same time,
+        for every valid address."""
         if request.method == "GET":
-            return await run_in_threadpool(self._form_page, request, "", {}, 200)
-        form = await self.read_form(request)
-        wants_json = "application/json" in request.headers.get("accept", "")
+            return await self._form_page("", {}, 200)
+        started = time.monotonic()
+        is_json = request.headers.get("content-type", "").startswith("application/json")
+        wants_json = is_json or "application/json" in request.headers.get("accept", "")
+        form = await self._json_form(request) if is_json else await self.read_form(request)
         sign = SignupRequest(
             email=_first(form, "email"),
             name=_first(form, "name"),
@@ -65,38 +77,70 @@ class SignupPages:
             client=self._client(request),
         )
         try:
-            answer = await run_in_threadpool(self._sign_up, sign)
+            answer = await self.in_thread(lambda db: sign_up(db, self.config, sign, self.clock()))
         except RowError as e:
             if wants_json:
                 return JSONResponse({"ok": False, "error": e.reason}, status_code=400)
-            return await run_in_threadpool(self._form_page, request, e.reason, form, 400)
+            return await self._form_page(e.reason, form, 400)
         except TooManySignups as e:
             if wants_json:
                 return JSONResponse({"ok": False, "error": str(e)}, status_code=429)
             return self.render("error.html.j2", 429, heading="Too many sign-ups", message=str(e))
+        await asyncio.sleep(
+            max(0.0, self.config.signup.answer_seconds - (time.monotonic() - started))
+        )
         if wants_json:
             return JSONResponse({"ok": True, "message": CHECK_INBOX})
         return self.render(
-            "check_inbox.html.j2", email=answer.email, subscribe=f"{self.config.base_url}/subscribe"
+            "check_inbox.html.j2", email=answer.email, subscribe=self._url("subscribe")
         )
+
+    async def _json_form(self, request: Request) -> dict[str, list[str]]:
+        """A JSON body as the form's fields: email and name strings, topics a list (or a
+        comma-separated string); 400 for anything else."""
+        try:
+            data = json.loads(await self.read_body(request))
+        except (ValueError, UnicodeDecodeError) as e:
+            raise HTTPException(400, f"The body is not JSON: {e}") from e
+        if not isinstance(data, dict):
+            raise HTTPException(400, 'Send an object: {"email": ..., "name": ..., "topics": [...]}')
+        topics = data.get("topics") or []
+        topics = topics.split(",") if isinstance(topics, str) else topics
+        fields = {k: data.get(k) for k in ("email", "name", "website")}
+        if not all(isinstance(v, str | None) for v in fields.values()) or not isinstance(
+            topics, list
+        ):
+            raise HTTPException(400, "email and name must be strings, topics a list of strings.")
+        form = {k: [v] for k, v in fields.items() if isinstance(v, str)}
+        form["topics"] = [str(t).strip() for t in topics if str(t).strip()]
+        return form
 
     async def confirm(self, request: Request) -> Response:
         """GET: a page with one button, changing nothing. POST: confirm."""
         token = request.path_params["token"]
+        action = confirm if request.method == "POST" else check_confirmation
         if request.method == "POST":
             await self.read_body(request)  # any body, even none, confirms; still capped
-            found = await run_in_threadpool(self._with_db, confirm, token)
-        else:
-            found = await run_in_threadpool(self._with_db, check_confirmation, token)
+        found = await self.in_thread(lambda db: action(db, self.config, token, self.clock()))
         if found.state != "valid" or found.subscriber is None:
             return self._again(found)
         masked = mask_email(found.subscriber.email)
-        if request.method == "GET" and found.subscriber.status != "active":
-            return self.render("confirm.html.j2", masked=masked, action=request.url.path)
+        unconfirmed = found.signup is not None and found.signup.confirmed_at is None
+        if request.method == "GET" and unconfirmed:
+            url = self._url(f"confirm/{token}")
+            return self.render("confirm.html.j2", masked=masked, action=url)
         return self.render("welcome.html.j2", masked=masked, preferences=found.preferences_url)
 
     def _again(self, found: Confirmation) -> Response:
-        subscribe = f"{self.config.base_url}/subscribe"
+        subscribe = self._url("subscribe")
+        if found.state == "used":
+            return self.render(
+                "signup_again.html.j2",
+                410,
+                heading="This link was already used",
+                message="A newer sign-up or a later change of your subscription replaced it.",
+                subscribe=subscribe,
+            )
         if found.state == "expired":
             return self.render(
                 "signup_again.html.j2",
@@ -113,23 +157,17 @@ class SignupPages:
             subscribe=subscribe,
         )
 
-    def _sign_up(self, request: SignupRequest) -> Any:
-        with store.open_store(self.config.store_path) as db:  # one per request
-            return sign_up(db, self.config, request, self.clock())
+    def _url(self, path: str) -> str:
+        """A public URL of these pages: right with or without a proxy that strips the
+        base path."""
+        return f"{self.config.base_url}/{path}"
 
-    def _with_db(self, action: Callable[..., Confirmation], token: str) -> Confirmation:
-        with store.open_store(self.config.store_path) as db:
-            return action(db, self.config, token, self.clock())
-
-    def _form_page(
-        self, request: Request, error: str, form: dict[str, list[str]], code: int
-    ) -> HTMLResponse:
-        with store.open_store(self.config.store_path) as db:
-            topics = signup_topics(db, self.config)
+    async def _form_page(self, error: str, form: dict[str, list[str]], code: int) -> HTMLResponse:
+        topics = await self.in_thread(lambda db: signup_topics(db, self.config))
         return self.render(
             "subscribe.html.j2",
             code,
-            action=request.url.path,
+            action=self._url("subscribe"),
             error=error,
             email=_first(form, "email"),
             name=_first(form, "name"),
@@ -151,4 +189,4 @@ class SignupPages:
 
 def _first(form: dict[str, list[str]], key: str) -> str:
     values = form.get(key) or [""]
-    return values[0][:1000]
+    return values[0][:2000]  # longer than any limit, so the limit's own error is shown

@@ -163,14 +163,15 @@ def run(coro: Any) -> Any:
 
 
 @contextmanager
-def running(app: Any) -> Iterator[int]:
-    """Serve an ASGI app with a real uvicorn on 127.0.0.1; yields its port."""
+def running(app: Any, port: int = 0) -> Iterator[int]:
+    """Serve an ASGI app with a real uvicorn on 127.0.0.1 (on ``port``, else a free
+    one); yields its port."""
     import threading
     import time
 
     import uvicorn
 
-    port = free_port()
+    port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

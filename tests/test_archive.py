@@ -42,7 +42,9 @@ def test_the_view_in_browser_link_is_served(config: Config, tmp_path: Path) -> N
     _sent(config)
     mail = next((config.outbox_path / "2026-W47").glob("*.eml")).read_text()
     assert "https://news.example.com/digest/archive/2026-W47.html" in mail
-    with TestClient(create_app(config)) as client:
+    with TestClient(
+        create_app(config, send_queue=False), base_url="https://news.example.com"
+    ) as client:
         page = client.get("/digest/archive/2026-W47.html")
         assert page.status_code == 200 and "Ransomware Crews" in page.text
         assert client.get("/digest/archive/").status_code == 200

@@ -57,7 +57,10 @@ def test_dry_run_counts_and_stores_nothing(runner: CliRunner, cfg: Path) -> None
     result = invoke(runner, cfg, "send", "--dry-run", "--json")
     assert result.exit_code == 0
     assert json.loads(result.stdout)["pending"] == 6
-    assert json.loads(invoke(runner, cfg, "status", "--json").stdout) == {"editions": []}
+    assert json.loads(invoke(runner, cfg, "status", "--json").stdout) == {
+        "editions": [],
+        "queued_emails": {},
+    }
 
 
 def test_bad_week_is_a_usage_error_naming_the_option(runner: CliRunner, cfg: Path) -> None:
@@ -248,7 +251,10 @@ def test_send_test_via_cli_to_the_outbox(runner: CliRunner, cfg: Path, tmp_path:
     assert "Editor@example.com, desk@example.com" in result.stdout
     week = result.stdout.split()[3]
     assert len(list((tmp_path / "var" / "outbox" / week / "test").glob("*.eml"))) == 2
-    assert json.loads(invoke(runner, cfg, "status", "--json").stdout) == {"editions": []}
+    assert json.loads(invoke(runner, cfg, "status", "--json").stdout) == {
+        "editions": [],
+        "queued_emails": {},
+    }
     bad = invoke(runner, cfg, "send", "--test", "nobody")
     assert bad.exit_code == 1 and bad.stderr.startswith("Error: --test: 'nobody' is not a valid")
 

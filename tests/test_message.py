@@ -2,6 +2,7 @@ import email
 import email.policy
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -98,3 +99,39 @@ def test_tokens_are_bound_to_subscriber_list_and_secret() -> None:
     assert verify_token("k", "list.example.org", token[:-1]) is None
     assert verify_token("k", "list.example.org", "") is None
     assert "@" not in token
+
+
+def test_imported_content_can_never_fill_a_readers_slot(
+    tmp_path: Path, make_article: Callable[..., Article]
+) -> None:
+    """An RSS item whose link carries the slot names (the fixed ones of older versions,
+    or a guess at the new form) goes out as written: the reader's address and token go
+    only where the template put them."""
+    from digest.gather import week_window
+    from digest.notes import set_week_note
+    from digest.sending import preview_edition
+    from digest.subscribers import save_subscriber
+    from digest.tokens import sign_token
+
+    from .conftest import SECRET, make_config
+
+    config = make_config(tmp_path, digest={"greeting": "Hi {first_name},"})
+    db = store.open_store(config.store_path)
+    bait = "https://partner.example/p?r=__DIGEST_EMAIL__&k=__DIGEST_TOKEN__&g=DIGEST00EMAIL"
+    store.upsert_article(
+        db,
+        make_article(url=bait, title="__DIGEST_GREETING__ wins", body="<p>__DIGEST_TOKEN__ x.</p>"),
+        NOW,
+    )
+    set_week_note(db, "2026-W47", NOW, text=f"Read [this]({bait}) __DIGEST_EMAIL__")
+    save_subscriber(db, "ann@example.org", "Ann", [], NOW)
+    reader = store.get_subscriber(db, "ann@example.org")
+    result = preview_edition(config, db, week_window("2026-W47", config.tz), reader, NOW)
+    assert result is not None
+    token = sign_token(SECRET, config.list_id, reader.id)  # type: ignore[union-attr]
+    for body in (result.html, result.text):
+        assert "__DIGEST_EMAIL__" in body and "__DIGEST_TOKEN__" in body  # as written
+        assert "r=ann@example.org" not in body and f"k={token}" not in body
+        assert body.count(token) == body.count("/unsubscribe/" + token) + body.count(
+            "/preferences/" + token
+        )

@@ -10,8 +10,8 @@ from digest.config import Config
 from digest.edition import build_edition
 from digest.errors import RenderError
 from digest.gather import week_window
-from digest.models import Article
-from digest.render import PLACEHOLDERS, inline_css, render_variant, templates_dir
+from digest.models import SLOT_NAMES, Article, slot_text
+from digest.render import inline_css, render_variant, templates_dir
 from digest.resources import packaged_templates
 
 from .conftest import NOW, REPO, make_config
@@ -65,14 +65,17 @@ def test_relative_links_become_absolute() -> None:
     assert 'src="https://news.example.com/i.png"' in out
 
 
-def test_placeholders_survive_rendering_and_inlining(
+def test_slots_survive_rendering_and_inlining_and_are_new_each_render(
     config: Config, db: Any, make_article: Callable[..., Article]
 ) -> None:
-    variant = render_variant(config, _edition(config, db, [make_article()]), "")
-    for placeholder in PLACEHOLDERS.values():
-        assert placeholder in variant.html
-        assert placeholder in variant.text
-    assert f"https://news.example.com/digest/unsubscribe/{PLACEHOLDERS['token']}" in variant.html
+    edition = _edition(config, db, [make_article()])
+    variant = render_variant(config, edition, "")
+    for name in SLOT_NAMES:
+        assert slot_text(variant.slots, name) in variant.html
+        assert slot_text(variant.slots, name) in variant.text
+    token = slot_text(variant.slots, "token")
+    assert f"https://news.example.com/digest/unsubscribe/{token}" in variant.html
+    assert render_variant(config, edition, "").slots != variant.slots  # unguessable
 
 
 def test_topic_variant_shows_only_chosen_sections(

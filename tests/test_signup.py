@@ -21,7 +21,7 @@ from digest.sending import send_edition
 from digest.signup import purge_pending
 from digest.subscribers import save_subscriber
 from digest.tokens import sign_confirmation
-from digest.web import create_app
+from digest.web import create_app, send_queue_once
 
 from .conftest import CHROMIUM, NOW, SECRET, make_config, needs_chromium, running
 
@@ -29,6 +29,7 @@ SECTIONS = ["Cybersecurity", "DNS", "Domain Names"]
 
 
 def _config(tmp_path: Path, **signup: Any) -> Config:
+    signup = {"answer_seconds": 0, **signup}  # the floor has a test of its own
     return make_config(tmp_path, signup=signup, digest={"section_order": SECTIONS})
 
 
@@ -49,12 +50,15 @@ def clock() -> Clock:
 def site(tmp_path: Path, clock: Clock) -> Iterator[tuple[TestClient, Config]]:
     config = _config(tmp_path)
     store.open_store(config.store_path).close()
-    app = create_app(config, clock=clock)
+    app = create_app(config, clock=clock, send_queue=False)
     with TestClient(app, base_url="https://news.example.com", cookies=None) as client:
         yield client, config
 
 
 def _sent(config: Config, kind: str = "confirm") -> list[Path]:
+    """The emails of ``kind`` sent so far, after one pass over the queue (what the
+    server's own task does every few seconds)."""
+    send_queue_once(config, lambda: NOW)
     return sorted((config.outbox_path / "notices" / kind).glob("*.eml"))
 
 
@@ -187,10 +191,12 @@ def test_pending_and_unconfirmed_readers_never_get_an_edition(site: Any) -> None
 def test_limits_per_address_and_per_client(tmp_path: Path, clock: Clock) -> None:
     config = _config(tmp_path, max_per_address_per_day=2, max_per_ip_per_hour=4)
     store.open_store(config.store_path).close()
-    with TestClient(create_app(config, clock=clock), base_url="https://n.example.com") as c:
+    with TestClient(
+        create_app(config, clock=clock, send_queue=False), base_url="https://news.example.com"
+    ) as c:
         for _ in range(3):
             assert _post(c, "again@example.org").status_code == 200
-        assert len(list((config.outbox_path / "notices" / "confirm").glob("*"))) == 1
+        assert len(_sent(config)) == 1
         assert _post(c, "fourth@example.org").status_code == 200
         limited = _post(c, "fifth@example.org")
         assert limited.status_code == 429 and "Too many sign-ups" in limited.text
@@ -209,7 +215,9 @@ def test_a_spoofed_forwarding_header_counts_only_when_configured(
 ) -> None:
     plain = _config(tmp_path / "a", max_per_ip_per_hour=2)
     store.open_store(plain.store_path).close()
-    with TestClient(create_app(plain, clock=clock), base_url="https://n.example.com") as c:
+    with TestClient(
+        create_app(plain, clock=clock, send_queue=False), base_url="https://news.example.com"
+    ) as c:
         for n in range(2):
             _post(c, f"r{n}@example.org", headers=None)
         spoofed = c.post(
@@ -220,7 +228,9 @@ def test_a_spoofed_forwarding_header_counts_only_when_configured(
         assert spoofed.status_code == 429  # the header is not trusted: same client
     proxied = _config(tmp_path / "b", max_per_ip_per_hour=2, client_ip_header="X-Forwarded-For")
     store.open_store(proxied.store_path).close()
-    with TestClient(create_app(proxied, clock=clock), base_url="https://n.example.com") as c:
+    with TestClient(
+        create_app(proxied, clock=clock, send_queue=False), base_url="https://news.example.com"
+    ) as c:
         for n in range(2):
             ok = c.post(
                 "/digest/subscribe",
@@ -289,6 +299,7 @@ def test_the_round_trip_over_real_sockets(tmp_path: Path, smtp_server: Any) -> N
         ).encode()
         with urllib.request.urlopen(f"{base}/digest/subscribe", data=form, timeout=10) as r:
             assert r.status == 200
+        _wait_for(lambda: handler.received)  # the server's sender took it off the queue
         [confirmation] = handler.received
         assert confirmation.rcpt_tos == ["reader@example.org"]
         msg = message_from_bytes(confirmation.data, policy=policy.default)
@@ -302,6 +313,7 @@ def test_the_round_trip_over_real_sockets(tmp_path: Path, smtp_server: Any) -> N
         assert _status(config, "reader@example.org") == "pending"
         with urllib.request.urlopen(f"{base}{path}", data=b"", timeout=10) as r:  # POST
             assert b"You are subscribed" in r.read()
+        _wait_for(lambda: len(handler.received) == 2)  # the welcome
     with store.open_store(config.store_path) as db:
         reader = store.get_subscriber(db, "reader@example.org")
         assert reader is not None
@@ -311,15 +323,32 @@ def test_the_round_trip_over_real_sockets(tmp_path: Path, smtp_server: Any) -> N
     assert welcome["Subject"].startswith("Welcome to")
 
 
+def _wait_for(done: Any, seconds: float = 30) -> None:
+    """Until ``done()`` is true; a bound for a slow machine, not a measurement."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not done():
+        assert time.monotonic() < deadline, "gave up waiting"
+        time.sleep(0.02)
+
+
 @needs_chromium
 def test_the_form_at_375_px_with_the_keyboard(tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
+    from .conftest import free_port
     from .test_browser import CHROMIUM_FLAGS
 
-    config = _config(tmp_path)
+    port = free_port()  # the app's public URL is where the browser finds it
+    config = make_config(
+        tmp_path,
+        newsletter={"base_url": f"http://127.0.0.1:{port}/digest"},
+        signup={"answer_seconds": 0},
+        digest={"section_order": SECTIONS},
+    )
     store.open_store(config.store_path).close()
-    with running(create_app(config)) as port, sync_playwright() as p:
+    with running(create_app(config), port), sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         page = browser.new_page(viewport={"width": 375, "height": 740})
         page.goto(f"http://127.0.0.1:{port}/digest/subscribe")

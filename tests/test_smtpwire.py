@@ -14,12 +14,11 @@ from aiosmtplib.email import ADDRESS_INJECTION_REGEX, QUOTED_LOCAL_PART_REGEX
 
 from digest.config import Config
 from digest.message import build_message, prepare_variant
-from digest.models import RenderedVariant, Subscriber
-from digest.render import PLACEHOLDERS
+from digest.models import RenderedVariant, Subscriber, slot_text
 from digest.replies import Phase
 from digest.smtp import smtp_ready
 from digest.smtpwire import Refusal, Timeouts, WireClient, WireError
-from digest.subscribers import clean_name
+from digest.subscribers import MAX_NAME, clean_name
 
 from .conftest import NOW, make_config
 
@@ -248,10 +247,11 @@ _NASTY = [
 
 def _variant() -> RenderedVariant:
     body = (
-        f"{PLACEHOLDERS['greeting']}\n.starts with a dot\n"
-        f"{PLACEHOLDERS['email']} {PLACEHOLDERS['token']}\n" + "..\n" * 3
+        f"{slot_text('m', 'greeting')}\n.starts with a dot\n"
+        f"{slot_text('m', 'email')} {slot_text('m', 'token')}\n" + "..\n" * 3
     )
-    return RenderedVariant("", "Subject", "<style>\n.x { color: red }\n</style>" + body, body, 1)
+    html = "<style>\n.x { color: red }\n</style>" + body
+    return RenderedVariant("", "Subject", html, body, 1, slots="m")
 
 
 @pytest.mark.parametrize("seed", range(30))
@@ -259,8 +259,10 @@ def test_digests_messages_need_no_dot_stuffing_or_line_end_repair(
     tmp_path: Path, seed: int
 ) -> None:
     rng = random.Random(seed)
-    # as stored: clean_name takes control characters out of names (they break headers)
-    name = clean_name("".join(rng.choice(_NASTY) for _ in range(rng.randint(1, 4))))
+    # as stored: clean_name takes control characters out of names (they break headers),
+    # and a name has at most MAX_NAME characters
+    raw = "".join(rng.choice(_NASTY) for _ in range(rng.randint(1, 4)))
+    name = clean_name(raw[:MAX_NAME])
     greeting = rng.choice([".Hi {first_name},", "Hi {name}\n.", "{name}"])
     config = make_config(tmp_path, digest={"greeting": greeting})
     prepared = prepare_variant(config, _variant(), "2026-W47", NOW)

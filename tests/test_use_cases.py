@@ -146,7 +146,9 @@ def test_the_desk_answers_a_bad_week_with_a_400(config: Config, db: Any) -> None
     from digest.desk import create_preview_app
 
     load_demo(config, db, NOW)
-    with TestClient(create_preview_app(config, clock=lambda: NOW)) as client:
+    with TestClient(
+        create_preview_app(config, clock=lambda: NOW), base_url="http://127.0.0.1:8025"
+    ) as client:
         assert client.get("/email.html?week=2026-W47").status_code == 200
         for week in ("2026-W99", "9999-W52", "nonsense"):
             response = client.get(f"/email.html?week={week}")

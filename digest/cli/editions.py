@@ -308,15 +308,21 @@ def approve(obj: Context, week: str | None, by: str, as_json: bool) -> None:
 @pass_context
 def status(obj: Context, as_json: bool) -> None:
     """Editions and their delivery counts."""
+    from digest.notices import queue_status
     from digest.sending import edition_status
 
     config = obj.config()
-    editions = edition_status(obj.store(config))
+    db = obj.store(config)
+    editions = edition_status(db)
+    queued = queue_status(db)
     if as_json:
-        emit({"editions": editions})
+        emit({"editions": editions, "queued_emails": queued})
         return
     if not editions:
         click.echo("No editions yet.")
+    if queued:
+        counts = ", ".join(f"{n} {state}" for state, n in sorted(queued.items()))
+        click.echo(f"One-off emails (sign-ups, probes): {counts}")
     for e in editions:
         counts = ", ".join(f"{e.get(s, 0)} {s}" for s in DELIVERY_STATUSES)
         returned = returned_note(e["returned"], "; came back: ")

@@ -81,8 +81,9 @@ def freeze_edition(
             )
             for v in variants:
                 db.execute(
-                    "INSERT INTO edition_variants VALUES (?, ?, ?, ?, ?, ?)",
-                    [edition_id, v.key, v.subject, v.html, v.text, v.article_count],
+                    "INSERT INTO edition_variants (edition_id, key, subject, html, text, "
+                    "article_count, slots) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [edition_id, v.key, v.subject, v.html, v.text, v.article_count, v.slots],
                 )
             # Only choices that were rendered: one who joined a moment ago with a new
             # choice waits for next week rather than getting a body nobody checked.
@@ -117,7 +118,9 @@ def edition_variants(db: Database, edition_id: int) -> dict[str, RenderedVariant
     """The rendered variants of a frozen edition, by topic-choice key."""
     rows = db.query("SELECT * FROM edition_variants WHERE edition_id = ?", [edition_id])
     return {
-        r["key"]: RenderedVariant(r["key"], r["subject"], r["html"], r["text"], r["article_count"])
+        r["key"]: RenderedVariant(
+            r["key"], r["subject"], r["html"], r["text"], r["article_count"], slots=r["slots"]
+        )
         for r in rows
     }
 

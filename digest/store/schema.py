@@ -245,3 +245,19 @@ def m010_outgoing(db: Database) -> None:
         )"""
     )
     db.execute("CREATE INDEX outgoing_open ON outgoing (status, id)")
+
+
+@migrations()
+def m011_variant_slots(db: Database) -> None:
+    """The marker of each rendered variant's per-reader slots (random per render, so no
+    content can fill one); "" for variants frozen before, with the fixed slots."""
+    db.execute("ALTER TABLE edition_variants ADD COLUMN slots TEXT NOT NULL DEFAULT ''")
+
+
+@migrations()
+def m012_signup_mailbox(db: Database) -> None:
+    """Each sign-up's mailbox key (case, +tag and, where the provider ignores them, dots
+    folded): the per-address limit counts one person's mailbox, not its spellings."""
+    db.execute("ALTER TABLE signups ADD COLUMN mailbox TEXT NOT NULL DEFAULT ''")
+    db.execute("UPDATE signups SET mailbox = lower(email)")
+    db.execute("CREATE INDEX signups_mailbox ON signups (mailbox, requested_at)")

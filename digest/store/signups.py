@@ -34,14 +34,17 @@ def add_signup(
     client: str,
     emailed: bool,
     now: datetime,
+    mailbox: str = "",
 ) -> int:
-    """Record a request to join; return its id."""
+    """Record a request to join; return its id. ``mailbox`` is the folded address the
+    per-address limit counts (default: the address in lower case)."""
     return insert_row(
         db,
         "signups",
         {
             "subscriber_id": subscriber_id,
             "email": email,
+            "mailbox": mailbox or email.lower(),
             "name": name,
             "topics": topics,
             "previous_status": previous_status,
@@ -87,14 +90,22 @@ def mark_confirmed(db: Database, signup_id: int, now: datetime) -> None:
     )
 
 
-def emails_sent_since(db: Database, email: str, since: datetime) -> int:
-    """How many sign-up emails went to ``email`` since ``since``."""
+def emails_sent_since(db: Database, mailbox: str, since: datetime) -> int:
+    """How many sign-up emails went to one mailbox (however it was spelled) since
+    ``since``."""
     row = db.conn.execute(
-        "SELECT count(*) FROM signups WHERE email = ? COLLATE NOCASE AND emailed = 1 "
-        "AND requested_at >= ?",
-        (email, to_db_time(since)),
+        "SELECT count(*) FROM signups WHERE mailbox = ? AND emailed = 1 AND requested_at >= ?",
+        (mailbox, to_db_time(since)),
     ).fetchone()
     return int(row[0])
+
+
+def newer_signup(db: Database, signup_id: int, subscriber_id: int) -> bool:
+    """Whether the subscriber asked again after sign-up ``signup_id``."""
+    row = db.conn.execute(
+        "SELECT 1 FROM signups WHERE subscriber_id = ? AND id > ?", (subscriber_id, signup_id)
+    ).fetchone()
+    return row is not None
 
 
 def signups_from_client_since(db: Database, client: str, since: datetime) -> int:

@@ -150,6 +150,33 @@ def soft_bounced_in(db: Database, subscriber_id: int, edition_id: int) -> bool:
     return row is not None
 
 
+# Events that change what a reader is: each one spends older confirmation links.
+STATUS_EVENTS = ("active", "confirmed", "unsubscribed", "bounced", "complaint")
+
+
+def status_changed_since(db: Database, subscriber_id: int, since: datetime) -> bool:
+    """Whether the reader's status changed (joined, left, bounced, complained) after
+    ``since``."""
+    marks = ", ".join("?" * len(STATUS_EVENTS))
+    row = db.conn.execute(
+        f"SELECT 1 FROM subscriber_events WHERE subscriber_id = ? AND at > ? "
+        f"AND event IN ({marks})",
+        (subscriber_id, to_db_time(since), *STATUS_EVENTS),
+    ).fetchone()
+    return row is not None
+
+
+def left_by_complaint(db: Database, subscriber_id: int) -> bool:
+    """Whether the reader's last change of status was a complaint."""
+    marks = ", ".join("?" * len(STATUS_EVENTS))
+    row = db.conn.execute(
+        f"SELECT event FROM subscriber_events WHERE subscriber_id = ? AND event IN ({marks}) "
+        "ORDER BY id DESC LIMIT 1",
+        (subscriber_id, *STATUS_EVENTS),
+    ).fetchone()
+    return row is not None and row[0] == "complaint"
+
+
 RETURN_EVENTS = ("bounced", "soft-bounce", "complaint")
 
 

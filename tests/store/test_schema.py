@@ -24,6 +24,8 @@ def test_schema_is_migrated_once_and_uses_wal(tmp_path: Path) -> None:
         "m008_article_images",
         "m009_notes",
         "m010_outgoing",
+        "m011_variant_slots",
+        "m012_signup_mailbox",
     ]
     assert next(db.query("PRAGMA journal_mode"))["journal_mode"] == "wal"
     assert {
