@@ -28,7 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from digest.summarize import (  # noqa: E402
+from digest.content.summarize import (  # noqa: E402
     ELLIPSIS,
     fit_sentences,
     fit_text,

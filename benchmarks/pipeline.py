@@ -3,7 +3,7 @@ a baseline measured in the same run.
 
     python benchmarks/pipeline.py [--subscribers N] [--concurrency C]
 
-- render + inline: one edition of the demo's 12 articles, Jinja render vs premailer.
+- render + inline: one edition of the 12 articles `init --demo` loads, Jinja render vs premailer.
 - build: digest's per-subscriber assembly (placeholders + C quoted-printable) against
   the stdlib way (an EmailMessage per subscriber, serialised with the SMTP policy).
 - send: digest's whole `send` (ledger, lock, pool) to an aiosmtpd sink in another
@@ -34,12 +34,9 @@ from _net import free_port, wait_until_listening
 
 from digest import store
 from digest.config import build_config
-from digest.demo import load_demo
-from digest.edition import build_edition
-from digest.gather import week_window
-from digest.message import build_message, prepare_variant
-from digest.models import Subscriber
-from digest.render import (
+from digest.content.edition import build_edition
+from digest.content.gather import week_window
+from digest.content.render import (
     HTML_TEMPLATE,
     _context,
     inline_css,
@@ -47,7 +44,10 @@ from digest.render import (
     render_variant,
     templates_dir,
 )
-from digest.sending import send_edition
+from digest.delivery.message import build_message, prepare_variant
+from digest.delivery.sending import send_edition
+from digest.models import Subscriber
+from digest.starter import load_demo
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 REPO = Path(__file__).resolve().parent.parent

@@ -97,11 +97,11 @@ def build_store(config_path: Path, subscribers: int, freeze: bool = True) -> int
     sys.path.insert(0, str(REPO))
     from digest import store
     from digest.config import load_config
-    from digest.edition import build_edition, render_variants
-    from digest.gather import week_window
-    from digest.message import build_message, prepare_variant
+    from digest.content.edition import build_edition, render_variants
+    from digest.content.gather import week_window
+    from digest.delivery.message import build_message, prepare_variant
+    from digest.delivery.sending import _freeze
     from digest.models import Article
-    from digest.sending import _freeze
 
     config = load_config(config_path, {"DIGEST_SECRET": SECRET})
     db = store.open_store(config.store_path)
@@ -236,7 +236,7 @@ def sample_message(config_path: Path, folder: Path) -> Path:
     """One subscriber's message as digest builds it, for the two baselines to send."""
     from digest import store
     from digest.config import load_config
-    from digest.message import build_message, prepare_variant
+    from digest.delivery.message import build_message, prepare_variant
 
     config = load_config(config_path, {"DIGEST_SECRET": SECRET})
     db = store.open_store(config.store_path)

@@ -13,15 +13,15 @@ from sqlite_utils import Database
 
 from digest import store
 from digest.config import Config
-from digest.edition import build_edition, resolve_week
+from digest.content.edition import build_edition, resolve_week
+from digest.content.feeds import import_configured_feeds
+from digest.content.gather import last_complete_week
+from digest.delivery.sending import send_edition, send_test
 from digest.errors import DigestError, EditionError
-from digest.feeds import import_configured_feeds
-from digest.gather import last_complete_week
 from digest.models import DELIVERY_STATUSES, Clock, Edition, SendReport, Week
-from digest.notices import send_queued
-from digest.returns import process_configured_mail
-from digest.sending import send_edition, send_test
-from digest.signup import purge_pending
+from digest.readers.notices import send_queued
+from digest.readers.signup import purge_pending
+from digest.returns.process import process_configured_mail
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""Files that ship with digest: the email templates and the default configuration.
+"""Files that ship with digest: the email and web templates, the default configuration
+and the demo week.
 
 In a source checkout they are read from the top-level ``templates/email`` and
 ``config``; a built wheel carries a copy inside the package (see pyproject.toml).
@@ -6,8 +7,10 @@ In a source checkout they are read from the top-level ``templates/email`` and
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
+from typing import Any
 
 _PACKAGE = Path(__file__).resolve().parent
 _PACKAGED = _PACKAGE / "_data"
@@ -23,6 +26,14 @@ def default_config_text() -> str:
     """The text of the default ``digest.toml`` that ``init`` writes."""
     path = _first_existing(_PACKAGED / "digest.toml", _SOURCE_TREE / "config" / "digest.toml")
     return path.read_text(encoding="utf-8")
+
+
+def demo_data() -> dict[str, Any]:
+    """The demo week `init --demo` loads (`config/demo.json`), parsed."""
+    path = _first_existing(_PACKAGED / "demo.json", _SOURCE_TREE / "config" / "demo.json")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
 
 
 def _first_existing(*candidates: Path) -> Path:

@@ -13,12 +13,12 @@ import pytest
 
 from digest import store
 from digest.config import Config
-from digest.demo import load_demo
-from digest.gather import week_window
+from digest.content.gather import week_window
+from digest.delivery.sending import preview_edition
 from digest.models import Article
-from digest.sending import preview_edition
 
 from .conftest import CHROMIUM, NOW, REPO, make_config, needs_chromium
+from .fixtures import load_week
 
 AXE = REPO / "tests" / ".node" / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = REPO / "test-artifacts"
@@ -38,7 +38,7 @@ TOPICS = ["Cybersecurity", "DNS", "Domain Names", "IPv4 Markets", "Threat Intell
 def _demo(tmp_path: Path) -> tuple[Config, bytes, str]:
     config = make_config(tmp_path)
     db = store.open_store(config.store_path)
-    load_demo(config, db, NOW)
+    load_week(config, db, NOW)
     reader = store.get_subscriber(db, "chen.wei@example.com")
     found = preview_edition(config, db, week_window("2026-W47", config.tz), reader, NOW)
     assert found is not None

@@ -7,19 +7,19 @@ from starlette.testclient import TestClient
 
 from digest import store
 from digest.config import Config
-from digest.demo import load_demo
-from digest.gather import week_window
-from digest.sending import send_edition
-from digest.web import create_app
+from digest.content.gather import week_window
+from digest.delivery.sending import send_edition
+from digest.web.app import create_app
 
 from .conftest import NOW
+from .fixtures import load_week
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 
 
 def _sent(config: Config) -> None:
     db = store.open_store(config.store_path)
-    load_demo(config, db, NOW)
+    load_week(config, db, NOW)
     send_edition(config, db, week_window("2026-W47", config.tz), lambda: NOW)
 
 

@@ -12,11 +12,11 @@ import uvicorn
 from playwright.sync_api import Browser, sync_playwright
 
 from digest import store
-from digest.demo import load_demo
-from digest.desk import create_preview_app
 from digest.resources import packaged_templates
+from digest.web.desk import create_preview_app
 
 from .conftest import CHROMIUM, NOW, REPO, free_port, make_config, needs_chromium
+from .fixtures import load_week
 
 pytestmark = needs_chromium
 
@@ -46,7 +46,7 @@ def preview(tmp_path: Path) -> Iterator[tuple[str, Any]]:
     shutil.copytree(packaged_templates(), templates)
     config = make_config(tmp_path, templates={"path": str(templates)})
     db = store.open_store(config.store_path)
-    load_demo(config, db, NOW)
+    load_week(config, db, NOW)
     db.close()
     port = free_port()
     server = uvicorn.Server(

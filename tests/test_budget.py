@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Any
 
 from digest import store
-from digest.edition import build_edition, html_size, render_within_budget
-from digest.gather import week_window
+from digest.content.edition import build_edition, html_size, render_within_budget
+from digest.content.gather import week_window
+from digest.delivery.sending import send_edition
 from digest.models import Article
-from digest.sending import send_edition
-from digest.subscribers import save_subscriber
+from digest.readers.subscribers import save_subscriber
 
 from .conftest import NOW, make_config
 
@@ -78,7 +78,7 @@ def test_send_reports_what_was_left_out_and_the_archive_keeps_it(
 def test_the_budget_counts_the_html_part_as_sent_not_the_whole_message(
     tmp_path: Path, make_article: Callable[..., Article]
 ) -> None:
-    from digest.message import build_message, html_part_size, prepare_variant
+    from digest.delivery.message import build_message, html_part_size, prepare_variant
     from digest.models import Subscriber
 
     roomy, _, edition = _edition(tmp_path, make_article, kb=1000)

@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any
 
 from digest import store
-from digest.delivery import acquire_lock
+from digest.delivery.ledger import acquire_lock
 from digest.models import RenderedVariant
 
 from .conftest import NOW
@@ -45,7 +45,7 @@ def test_a_killed_sender_that_is_still_a_zombie_counts_as_gone() -> None:
     import sys
     import time
 
-    from digest.delivery import holder_is_gone
+    from digest.delivery.ledger import holder_is_gone
 
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     holder = f"{socket.gethostname()}:{child.pid}:abcd1234"

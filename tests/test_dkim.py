@@ -11,12 +11,12 @@ import dkim
 import pytest
 
 from digest import store
-from digest.demo import load_demo
+from digest.content.gather import week_window
+from digest.delivery.sending import send_edition
 from digest.errors import ConfigError
-from digest.gather import week_window
-from digest.sending import send_edition
 
 from .conftest import NOW, SECRET, make_config
+from .fixtures import load_week
 
 
 def _rsa_key(tmp_path: Path) -> tuple[str, bytes]:
@@ -42,7 +42,7 @@ def test_every_message_is_signed_and_verifies(tmp_path: Path, smtp_server: Any) 
         dkim={"domain": "news.example.com", "selector": "wrap2026"},
     )
     db = store.open_store(config.store_path)
-    load_demo(config, db, NOW)
+    load_week(config, db, NOW)
     report = send_edition(config, db, week_window("2026-W47", config.tz), lambda: NOW)
     assert report is not None and report.count("sent") == 6
     asked: list[bytes] = []

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 
 from digest import store
-from digest.demo import load_demo
+from digest.content.gather import week_window
+from digest.delivery.sending import send_edition
 from digest.errors import ConfigError, DeliveryError
-from digest.gather import week_window
-from digest.sending import send_edition
 from digest.tokens import verify_token
 
 from .conftest import NOW, SECRET, make_config
+from .fixtures import load_week
 
 
 def _smtp_config(tmp_path: Path, port: int, **extra: Any) -> Any:
@@ -30,7 +30,7 @@ def test_send_delivers_every_subscriber_once_with_both_parts(
     controller, handler = smtp_server
     config = _smtp_config(tmp_path, controller.port)
     db = store.open_store(config.store_path)
-    load_demo(config, db, NOW)
+    load_week(config, db, NOW)
     week = week_window("2026-W47", config.tz)
 
     report = send_edition(config, db, week, lambda: NOW)
@@ -77,7 +77,7 @@ def test_refused_recipient_is_bounced_and_the_rest_delivered(
     handler.refuse["ana.sousa@example.org"] = "451 4.3.0 Try again later"
     config = _smtp_config(tmp_path, controller.port, retries=1)
     db = store.open_store(config.store_path)
-    load_demo(config, db, NOW)
+    load_week(config, db, NOW)
     week = week_window("2026-W47", config.tz)
 
     report = send_edition(config, db, week, lambda: NOW)
@@ -99,7 +99,7 @@ def test_smtp_send_without_a_secret_refuses_to_start(tmp_path: Path, smtp_server
     controller, _ = smtp_server
     config = make_config(tmp_path, env={}, smtp={"host": "127.0.0.1", "port": controller.port})
     db = store.open_store(config.store_path)
-    load_demo(config, db, NOW)
+    load_week(config, db, NOW)
     with pytest.raises(ConfigError, match="DIGEST_SECRET is not set"):
         send_edition(config, db, week_window("2026-W47", config.tz), lambda: NOW)
 
@@ -109,7 +109,7 @@ def test_unreachable_relay_stops_the_run_and_keeps_the_ledger(tmp_path: Path) ->
 
     config = _smtp_config(tmp_path, free_port(), retries=0, concurrency=1)
     db = store.open_store(config.store_path)
-    load_demo(config, db, NOW)
+    load_week(config, db, NOW)
     with pytest.raises(DeliveryError, match=r"cannot connect to 127.0.0.1:\d+.*send --resume"):
         send_edition(config, db, week_window("2026-W47", config.tz), lambda: NOW)
     edition = store.get_edition(db, "2026-W47")
@@ -122,7 +122,7 @@ def test_unreachable_relay_stops_the_run_and_keeps_the_ledger(tmp_path: Path) ->
 def test_international_addresses_never_stop_a_run(tmp_path: Path, smtputf8: bool) -> None:
     from aiosmtpd.controller import Controller
 
-    from digest.subscribers import add_subscriber
+    from digest.readers.subscribers import add_subscriber
 
     from .conftest import RecordingHandler, free_port
 
@@ -134,7 +134,7 @@ def test_international_addresses_never_stop_a_run(tmp_path: Path, smtputf8: bool
     try:
         config = _smtp_config(tmp_path, controller.port)
         db = store.open_store(config.store_path)
-        load_demo(config, db, NOW)
+        load_week(config, db, NOW)
         assert add_subscriber(db, "erin@exämple.org", "Erin", "", NOW) == (
             "erin@xn--exmple-cua.org",
             "added",

@@ -10,15 +10,15 @@ import pytest
 
 from digest import store
 from digest.config import Config
-from digest.edition import build_edition
+from digest.content.edition import build_edition
+from digest.content.gather import week_window
+from digest.content.ingest import import_articles
+from digest.content.notes import render_note, set_week_note
+from digest.content.render import render_variant
+from digest.delivery.message import message_parts
+from digest.delivery.sending import preview_edition, send_edition
 from digest.errors import EditionError
-from digest.gather import week_window
-from digest.ingest import import_articles
-from digest.message import message_parts
 from digest.models import Article, Subscriber
-from digest.notes import render_note, set_week_note
-from digest.render import render_variant
-from digest.sending import preview_edition, send_edition
 
 from .conftest import NOW, make_config
 
@@ -101,7 +101,7 @@ def test_a_lead_story_with_its_image_one_h1_and_the_contents(
 def test_images_come_from_the_record_a_page_or_a_feed(
     config: Config, db: Any, tmp_path: Path
 ) -> None:
-    from digest.feeds import Fetched, entry_articles, parse
+    from digest.content.feeds import Fetched, entry_articles, parse
 
     page = (
         "<!DOCTYPE html><html><head><title>T</title>"

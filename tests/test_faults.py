@@ -27,13 +27,13 @@ from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import Envelope, Session
 
 from digest import store
-from digest.demo import load_demo
+from digest.content.gather import last_complete_week, week_window
+from digest.delivery.sending import send_edition
 from digest.errors import ArchiveError, StoreError
-from digest.gather import last_complete_week, week_window
-from digest.sending import send_edition
-from digest.subscribers import save_subscriber
+from digest.readers.subscribers import save_subscriber
 
 from .conftest import NOW, REPO, RecordingHandler, free_port, make_config
+from .fixtures import load_week
 
 
 @dataclass
@@ -68,7 +68,7 @@ def faulty() -> Any:
 
 
 def _seed(db: Any, config: Any, extra: int) -> None:
-    load_demo(config, db, NOW)
+    load_week(config, db, NOW)
     with db.atomic():
         for i in range(extra):
             save_subscriber(db, f"reader{i:04d}@example.org", f"Reader {i}", [], NOW)
@@ -356,7 +356,7 @@ def test_an_unwritable_archive_stops_the_send_before_any_message_and_the_next_se
     blocker.write_text("")
     config = make_config(tmp_path, archive={"path": str(blocker / "archive")})
     db = store.open_store(config.store_path)
-    load_demo(config, db, NOW)
+    load_week(config, db, NOW)
     week = week_window("2026-W47", config.tz)
     with pytest.raises(ArchiveError, match=r"Cannot write the web version of 2026-W47"):
         send_edition(config, db, week, lambda: NOW)
@@ -457,7 +457,7 @@ def test_a_store_full_at_freeze_time_is_a_clear_error_and_freezes_nothing(
 ) -> None:
     config = make_config(tmp_path)
     db = store.open_store(config.store_path)
-    load_demo(config, db, NOW)
+    load_week(config, db, NOW)
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     _fill_store_after(db, 0)
     week = week_window("2026-W47", config.tz)

@@ -14,7 +14,13 @@ import pytest
 
 from digest import store
 from digest.config import Config
-from digest.feeds import entry_articles, import_configured_feeds, import_feed, parse, read_file
+from digest.content.feeds import (
+    entry_articles,
+    import_configured_feeds,
+    import_feed,
+    parse,
+    read_file,
+)
 
 from .conftest import NOW, TESTDATA, make_config, needs_testdata
 
@@ -62,7 +68,7 @@ def test_every_feed_imports_with_absolute_urls_and_clean_titles(
 def test_counts_and_links_match_what_the_upstream_suites_expect(
     feed: Path, config: Config, db: Any
 ) -> None:
-    from digest.ingest import canonical_url
+    from digest.content.ingest import canonical_url
 
     expected = [e for e in _expected(feed)["expected_entries"] if e.get("link")]
     report, _ = import_feed(db, config, str(feed), NOW)

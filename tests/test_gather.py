@@ -4,8 +4,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from digest.content.gather import build_sections, last_complete_week, week_window
 from digest.errors import EditionError
-from digest.gather import build_sections, last_complete_week, week_window
 from digest.models import Article, Sponsor
 
 

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from digest import store
-from digest.demo import load_demo
-from digest.gather import week_window
-from digest.sending import preview_edition
+from digest.content.gather import week_window
+from digest.delivery.sending import preview_edition
 
 from .conftest import NOW, make_config
+from .fixtures import load_week
 
 GOLDEN = Path(__file__).parent / "golden"
 VOLATILE = re.compile(rb"^(Date|Message-ID): .*\r\n", re.M)
@@ -32,7 +32,7 @@ def test_golden_edition(tmp_path: Path) -> None:
         },
     )
     db: Any = store.open_store(config.store_path)
-    load_demo(config, db, NOW)
+    load_week(config, db, NOW)
     reader = store.get_subscriber(db, "chen.wei@example.com")
     result = preview_edition(config, db, week_window("2026-W47", config.tz), reader, NOW)
     assert result is not None

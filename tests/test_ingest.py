@@ -7,8 +7,8 @@ import pytest
 
 from digest import store
 from digest.config import Config
+from digest.content.ingest import canonical_url, import_articles
 from digest.errors import IngestError, RowError
-from digest.ingest import canonical_url, import_articles
 
 from .conftest import NOW
 

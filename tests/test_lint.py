@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from digest.cli import cli
-from digest.lint import check_links, client_support, lint_message
+from digest.delivery.lint import check_links, client_support, lint_message
 
 GOOD_HTML = """<!DOCTYPE html><html lang="en"><head><title>T</title>
 <style>.x { border-radius: 4px } @media (max-width: 600px) { .x { width: 100% } }</style>
@@ -146,7 +146,7 @@ def test_cli_lint_on_the_demo_passes_with_warnings(tmp_path: Path) -> None:
 
 
 def test_large_text_needs_3_to_1_and_hidden_text_is_not_judged() -> None:
-    from digest.colors import contrast, parse_colour
+    from digest.delivery.colors import contrast, parse_colour
 
     assert parse_colour("#ABC") == "#aabbcc" and parse_colour("rgb(255, 0, 0)") == "#ff0000"
     assert round(contrast("#7b8794", "#ffffff"), 2) == 3.66
@@ -161,8 +161,8 @@ def test_large_text_needs_3_to_1_and_hidden_text_is_not_judged() -> None:
 def test_lint_checks_every_copy_a_week_would_send(tmp_path: Path) -> None:
     from digest import store
     from digest.config import load_config
-    from digest.gather import week_window
-    from digest.lint import lint_edition
+    from digest.content.gather import week_window
+    from digest.delivery.lint import lint_edition
 
     from .conftest import NOW
 

@@ -5,8 +5,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from digest.delivery.pool import Job, Outcome, PoolSettings, SendFailure, TokenBucket, deliver
 from digest.errors import DeliveryError
-from digest.mailer import Job, Outcome, PoolSettings, SendFailure, TokenBucket, deliver
 
 
 @dataclass

@@ -9,12 +9,12 @@ import pytest
 
 from digest import store
 from digest.config import Config
-from digest.edition import build_edition
+from digest.content.edition import build_edition
+from digest.content.gather import week_window
+from digest.content.render import render_variant
+from digest.delivery.message import build_message, fold_header, prepare_variant
 from digest.errors import HeaderError
-from digest.gather import week_window
-from digest.message import build_message, fold_header, prepare_variant
 from digest.models import Article, Subscriber
-from digest.render import render_variant
 from digest.tokens import sign_token, verify_token
 
 from .conftest import NOW, SECRET
@@ -107,10 +107,10 @@ def test_imported_content_can_never_fill_a_readers_slot(
     """An RSS item whose link carries the slot names (the fixed ones of older versions,
     or a guess at the new form) goes out as written: the reader's address and token go
     only where the template put them."""
-    from digest.gather import week_window
-    from digest.notes import set_week_note
-    from digest.sending import preview_edition
-    from digest.subscribers import save_subscriber
+    from digest.content.gather import week_window
+    from digest.content.notes import set_week_note
+    from digest.delivery.sending import preview_edition
+    from digest.readers.subscribers import save_subscriber
     from digest.tokens import sign_token
 
     from .conftest import SECRET, make_config

@@ -31,6 +31,8 @@ def test_wheel_carries_templates_and_renders_outside_the_checkout(tmp_path: Path
     for template in ("base.html.j2", "digest.html.j2", "digest.txt.j2", "digest.css"):
         assert f"digest/_data/templates/email/{template}" in names
     assert "digest/_data/digest.toml" in names
+    assert "digest/_data/demo.json" in names  # init --demo's week
+    assert "digest/delivery/client_support.json" in names  # lint's client table
 
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
@@ -60,7 +62,7 @@ def test_wheel_carries_templates_and_renders_outside_the_checkout(tmp_path: Path
 
 def digest_module_path(site: Path, work: Path, env: dict[str, str]) -> str:
     out = subprocess.run(
-        [sys.executable, "-c", "import digest.render as r; print(r.packaged_templates())"],
+        [sys.executable, "-c", "import digest.content.render as r; print(r.packaged_templates())"],
         cwd=work,
         env=env,
         capture_output=True,

@@ -2,9 +2,9 @@ import io
 
 import pytest
 
-from digest.delivery import parse_shard
+from digest.delivery.ledger import parse_shard
+from digest.delivery.progress import SendProgress
 from digest.errors import EditionError
-from digest.progress import SendProgress
 
 
 class Tty(io.StringIO):
@@ -53,7 +53,7 @@ def test_bad_shards(text: str) -> None:
 def test_log_lines_follow_counts_that_jump_and_end_once() -> None:
     import io
 
-    from digest.progress import SendProgress
+    from digest.delivery.progress import SendProgress
 
     out = io.StringIO()
     progress = SendProgress(stream=out, every=1000, clock=lambda: 1.0)

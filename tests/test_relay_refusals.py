@@ -16,13 +16,13 @@ from click.testing import CliRunner
 
 from digest import store
 from digest.cli import cli
-from digest.demo import load_demo
+from digest.content.gather import week_window
+from digest.delivery.sending import send_edition
 from digest.errors import DeliveryError
-from digest.gather import week_window
-from digest.sending import send_edition
-from digest.subscribers import save_subscriber
+from digest.readers.subscribers import save_subscriber
 
 from .conftest import NOW, SECRET, RecordingHandler, free_port, make_config
+from .fixtures import load_week
 
 
 @dataclass
@@ -80,7 +80,7 @@ def _setup(tmp_path: Path, port: int, **smtp: Any) -> tuple[Any, Any]:
     settings.update({"timeout": 5, "retries": 1, **smtp})
     config = make_config(tmp_path, smtp=settings)
     db = store.open_store(config.store_path)
-    load_demo(config, db, NOW)
+    load_week(config, db, NOW)
     with db.atomic():
         for i in range(READERS - 6):
             save_subscriber(db, f"reader{i:03d}@example.org", "", [], NOW)

@@ -7,11 +7,11 @@ import pytest
 
 from digest import store
 from digest.config import Config
-from digest.edition import build_edition
+from digest.content.edition import build_edition
+from digest.content.gather import week_window
+from digest.content.render import inline_css, render_variant, templates_dir
 from digest.errors import RenderError
-from digest.gather import week_window
 from digest.models import SLOT_NAMES, Article, slot_text
-from digest.render import inline_css, render_variant, templates_dir
 from digest.resources import packaged_templates
 
 from .conftest import NOW, REPO, make_config
@@ -129,8 +129,8 @@ def test_missing_template_folder_falls_back_to_the_packaged_copy(tmp_path: Path)
 def test_a_reader_of_one_topic_gets_its_best_stories_even_when_the_cap_cut_them(
     tmp_path: Path, db: Any, make_article: Callable[..., Article]
 ) -> None:
-    from digest.frozen import edition_from_payload, edition_payload
-    from digest.render import variant_sections
+    from digest.content.frozen import edition_from_payload, edition_payload
+    from digest.content.render import variant_sections
 
     config = make_config(tmp_path, digest={"max_articles": 3, "max_per_section": 3})
     week = week_window("2026-W47", config.tz)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from digest.replies import Phase, judge, refuses_the_address, status_code
+from digest.delivery.replies import Phase, judge, refuses_the_address, status_code
 
 RCPT, MAIL, DATA, DOT = Phase.RCPT, Phase.MAIL, Phase.DATA, Phase.DOT
 

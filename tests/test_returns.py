@@ -21,11 +21,11 @@ from typing import Any
 import pytest
 
 from digest import store
-from digest.bounces import classify, is_hard
 from digest.config import Config
 from digest.models import RenderedVariant
-from digest.returns import process_return_path
-from digest.subscribers import save_subscriber
+from digest.readers.subscribers import save_subscriber
+from digest.returns.bounces import classify, is_hard
+from digest.returns.process import process_return_path
 from digest.tokens import parse_verp, sign_message_id, sign_token, verp_address
 
 from .conftest import NOW, SECRET, TESTDATA, free_port, make_config, needs_testdata
@@ -549,10 +549,11 @@ def test_the_weekly_run_goes_on_past_a_mailbox_message_that_cannot_be_read(
     tmp_path: Path,
 ) -> None:
     from digest.approval import run_weekly
-    from digest.demo import load_demo
+
+    from .fixtures import load_week
 
     config, db = _setup(tmp_path, bounces={"maildir": "Maildir"})
-    load_demo(config, db, NOW)
+    load_week(config, db, NOW)
     _maildir(tmp_path / "Maildir", [_nested(2000)])
     report = run_weekly(config, lambda: NOW)
     assert report is not None and report.count("sent") == 6
@@ -680,9 +681,10 @@ def test_a_wrong_imap_password_is_a_clear_error(tmp_path: Path) -> None:
 def test_with_a_return_path_each_message_goes_from_its_own_signed_one(
     tmp_path: Path, smtp_server: Any
 ) -> None:
-    from digest.demo import load_demo
-    from digest.gather import week_window
-    from digest.sending import send_edition
+    from digest.content.gather import week_window
+    from digest.delivery.sending import send_edition
+
+    from .fixtures import load_week
 
     controller, handler = smtp_server
     config = make_config(
@@ -695,7 +697,7 @@ def test_with_a_return_path_each_message_goes_from_its_own_signed_one(
         },
     )
     db = store.open_store(config.store_path)
-    load_demo(config, db, NOW)
+    load_week(config, db, NOW)
     report = send_edition(config, db, week_window("2026-W47", config.tz), lambda: NOW)
     assert report is not None and report.count("sent") == 6
     for received in handler.received:

@@ -6,10 +6,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from digest import store
 from digest.approval import run_weekly
-from digest.demo import load_demo
 from digest.scheduler import JOB_ID, build_scheduler, weekly_trigger
 
 from .conftest import NOW, make_config, needs_testdata
+from .fixtures import load_week
 
 
 def test_trigger_fires_on_the_configured_local_time_across_dst(tmp_path: Path) -> None:
@@ -37,7 +37,7 @@ def test_job_runs_one_at_a_time_and_coalesces_missed_runs(tmp_path: Path) -> Non
 def test_weekly_run_sends_last_week_then_skips_it(tmp_path: Path) -> None:
     config = make_config(tmp_path)
     db = store.open_store(config.store_path)
-    load_demo(config, db, NOW)
+    load_week(config, db, NOW)
     first = run_weekly(config, lambda: NOW)
     assert first is not None and first.week == "2026-W47" and first.count("sent") == 6
     second = run_weekly(config, lambda: NOW)
@@ -65,7 +65,7 @@ def test_weekly_run_imports_the_feeds_first_and_survives_a_dead_one(tmp_path: Pa
 
     config = make_config(tmp_path)
     db = store.open_store(config.store_path)
-    load_demo(config, db, NOW)
+    load_week(config, db, NOW)
     store.add_feed(db, str(TESTDATA / "feeds" / "rss-parser__heraldsun.rss"), "", NOW)
     store.add_feed(db, str(tmp_path / "missing.xml"), "", NOW)
     report = run_weekly(config, lambda: NOW)
@@ -81,7 +81,7 @@ def test_weekly_run_imports_the_feeds_first_and_survives_a_dead_one(tmp_path: Pa
 def test_min_articles_skips_a_thin_week(tmp_path: Path) -> None:
     config = make_config(tmp_path, schedule={"min_articles": 13})
     db = store.open_store(config.store_path)
-    load_demo(config, db, NOW)  # 12 articles
+    load_week(config, db, NOW)  # 12 articles
     assert run_weekly(config, lambda: NOW) is None
     assert store.get_edition(db, "2026-W47") is None
 
@@ -91,7 +91,7 @@ def test_hold_sends_the_editors_a_test_copy_then_waits_for_approval(tmp_path: Pa
 
     config = make_config(tmp_path, schedule={"hold": True, "editors": ["desk@example.com"]})
     db = store.open_store(config.store_path)
-    load_demo(config, db, NOW)
+    load_week(config, db, NOW)
     assert run_weekly(config, lambda: NOW) is None
     assert run_weekly(config, lambda: NOW) is None  # still waiting; no second test copy
     tests = list((config.outbox_path / "2026-W47" / "test").glob("*.eml"))
@@ -112,7 +112,7 @@ def test_hold_with_a_delay_sends_by_itself_when_it_runs_out(tmp_path: Path) -> N
         schedule={"hold": True, "editors": ["desk@example.com"], "approve_after_hours": 2},
     )
     db = store.open_store(config.store_path)
-    load_demo(config, db, NOW)
+    load_week(config, db, NOW)
     assert run_weekly(config, lambda: NOW) is None
     assert release_held(config, lambda: NOW + timedelta(hours=1)) is None
     report = release_held(config, lambda: NOW + timedelta(hours=2, minutes=1))
@@ -134,7 +134,7 @@ def test_a_quiet_week_is_skipped_by_default_or_sent_as_a_short_note(tmp_path: Pa
     later = NOW + timedelta(days=7)  # the demo's articles are in the week before NOW's
     config = make_config(tmp_path)
     db = store.open_store(config.store_path)
-    load_demo(config, db, NOW)
+    load_week(config, db, NOW)
     assert run_weekly(config, lambda: later) is None  # skip_if_empty is on by default
     quiet = make_config(tmp_path, schedule={"skip_if_empty": False})
     report = run_weekly(quiet, lambda: later)
@@ -147,7 +147,7 @@ def test_each_weekly_run_logs_what_it_did(tmp_path: Path, caplog: pytest.LogCapt
     import logging
 
     config = make_config(tmp_path)
-    load_demo(config, store.open_store(config.store_path), NOW)
+    load_week(config, store.open_store(config.store_path), NOW)
     with caplog.at_level(logging.INFO, logger="digest"):
         run_weekly(config, lambda: NOW)
         run_weekly(config, lambda: NOW)

@@ -15,15 +15,15 @@ from starlette.testclient import TestClient
 
 from digest import store
 from digest.config import Config
-from digest.demo import load_demo
-from digest.gather import week_window
-from digest.sending import send_edition
-from digest.signup import purge_pending
-from digest.subscribers import save_subscriber
+from digest.content.gather import week_window
+from digest.delivery.sending import send_edition
+from digest.readers.signup import purge_pending
+from digest.readers.subscribers import save_subscriber
 from digest.tokens import sign_confirmation
-from digest.web import create_app, send_queue_once
+from digest.web.app import create_app, send_queue_once
 
 from .conftest import CHROMIUM, NOW, SECRET, make_config, needs_chromium, running
+from .fixtures import load_week
 
 SECTIONS = ["Cybersecurity", "DNS", "Domain Names"]
 
@@ -177,7 +177,7 @@ def test_every_state_gets_the_same_answer_and_only_the_right_email(
 def test_pending_and_unconfirmed_readers_never_get_an_edition(site: Any) -> None:
     client, config = site
     with store.open_store(config.store_path) as db:
-        load_demo(config, db, NOW)
+        load_week(config, db, NOW)
         store.set_subscriber_status(db, "ana.sousa@example.org", "unsubscribed", NOW)
     _post(client, "brand-new@example.org")
     _post(client, "ana.sousa@example.org")  # re-joining: pending until confirmed

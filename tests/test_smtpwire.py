@@ -12,13 +12,13 @@ import aiosmtplib
 import pytest
 from aiosmtplib.email import ADDRESS_INJECTION_REGEX, QUOTED_LOCAL_PART_REGEX
 
+from digest.addresses import MAX_NAME, clean_name
 from digest.config import Config
-from digest.message import build_message, prepare_variant
+from digest.delivery.message import build_message, prepare_variant
+from digest.delivery.replies import Phase
+from digest.delivery.smtp import smtp_ready
+from digest.delivery.smtpwire import Refusal, Timeouts, WireClient, WireError
 from digest.models import RenderedVariant, Subscriber, slot_text
-from digest.replies import Phase
-from digest.smtp import smtp_ready
-from digest.smtpwire import Refusal, Timeouts, WireClient, WireError
-from digest.subscribers import MAX_NAME, clean_name
 
 from .conftest import NOW, make_config
 

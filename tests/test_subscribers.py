@@ -8,20 +8,20 @@ from typing import Any
 
 import pytest
 
-from digest import edition as edition_module
 from digest import store
 from digest.config import Config
-from digest.demo import load_demo
+from digest.content import edition as edition_module
+from digest.content.frozen import edition_payload
+from digest.content.gather import week_window
+from digest.delivery.sending import send_edition
 from digest.errors import ConfigError, DigestError, IngestError
-from digest.frozen import edition_payload
-from digest.gather import week_window
 from digest.models import Subscriber
-from digest.returns import process_return_path
-from digest.sending import send_edition
-from digest.subscribers import export_csv, import_subscribers, save_subscriber
+from digest.readers.subscribers import export_csv, import_subscribers, save_subscriber
+from digest.returns.process import process_return_path
 from digest.tokens import sign_token
 
 from .conftest import NOW, SECRET, make_config
+from .fixtures import load_week
 
 
 def test_import_validates_normalises_and_merges(tmp_path: Path, db: Any) -> None:
@@ -83,7 +83,7 @@ def _maildir(tmp_path: Path, subjects: list[str]) -> Path:
 
 
 def test_mailto_requests_from_a_maildir(tmp_path: Path, config: Config, db: Any) -> None:
-    load_demo(config, db, NOW)
+    load_week(config, db, NOW)
     token = sign_token(SECRET, config.list_id, 2)
     path = _maildir(
         tmp_path,
@@ -112,7 +112,7 @@ def test_mailto_requests_from_a_maildir(tmp_path: Path, config: Config, db: Any)
 def test_unsubscribed_and_bounced_are_left_out_of_next_edition_and_of_a_resume(
     config: Config, db: Any
 ) -> None:
-    load_demo(config, db, NOW)
+    load_week(config, db, NOW)
     store.set_subscriber_status(db, "ana.sousa@example.org", "unsubscribed", NOW)
     store.set_subscriber_status(db, "ben.hughes@example.org", "bounced", NOW)
     week = week_window("2026-W47", config.tz)
@@ -132,7 +132,7 @@ def test_unsubscribed_and_bounced_are_left_out_of_next_edition_and_of_a_resume(
 def test_each_topic_variant_is_rendered_once(
     config: Config, db: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    load_demo(config, db, NOW)
+    load_week(config, db, NOW)
     for i in range(20):  # more subscribers on the existing choices: no more renders
         save_subscriber(db, f"more{i}@example.org", "", [["DNS", "Cybersecurity"], []][i % 2], NOW)
     calls: list[str] = []
@@ -149,7 +149,7 @@ def test_each_topic_variant_is_rendered_once(
 
 
 def test_topic_choice_with_nothing_this_week_gets_no_email(config: Config, db: Any) -> None:
-    load_demo(config, db, NOW)
+    load_week(config, db, NOW)
     save_subscriber(db, "brand@example.org", "", ["Brand Protection"], NOW)
     report = send_edition(config, db, week_window("2026-W47", config.tz), lambda: NOW)
     assert report is not None and (report.count("sent"), report.count("skipped")) == (6, 1)
@@ -159,7 +159,7 @@ def test_topic_choice_with_nothing_this_week_gets_no_email(config: Config, db: A
 def test_send_refuses_without_a_postal_address(tmp_path: Path) -> None:
     config = make_config(tmp_path, newsletter={"postal_address": ""})
     db = store.open_store(config.store_path)
-    load_demo(config, db, NOW)
+    load_week(config, db, NOW)
     with pytest.raises(ConfigError, match=r"\[newsletter\] postal_address is empty"):
         send_edition(config, db, week_window("2026-W47", config.tz), lambda: NOW)
 
@@ -174,7 +174,7 @@ def test_saving_an_address_in_another_case_updates_the_one_subscriber(db: Any) -
 
 def test_unsubscribed_are_not_reactivated_by_add(db: Any) -> None:
     from digest.errors import SubscriberKeptError
-    from digest.subscribers import add_subscriber, reactivate_subscriber
+    from digest.readers.subscribers import add_subscriber, reactivate_subscriber
 
     save_subscriber(db, "gone@example.org", "", [], NOW)
     store.set_subscriber_status(db, "gone@example.org", "unsubscribed", NOW)
@@ -188,7 +188,7 @@ def test_unsubscribed_are_not_reactivated_by_add(db: Any) -> None:
 
 def test_the_subscriber_use_cases_validate_and_name_what_is_wrong(db: Any) -> None:
     from digest.errors import RowError, SubscriberError
-    from digest.subscribers import add_subscriber, remove_subscriber
+    from digest.readers.subscribers import add_subscriber, remove_subscriber
 
     assert add_subscriber(db, " Ann@EXAMPLE.org ", "Ann\x07", "DNS, New TLDs", NOW) == (
         "Ann@example.org",

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from digest.boilerplate import is_boilerplate
-from digest.summarize import (
+from digest.content.boilerplate import is_boilerplate
+from digest.content.summarize import (
     ELLIPSIS,
     describe_file,
     fit_text,

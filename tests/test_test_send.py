@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Any
 
 from digest import store
-from digest.demo import load_demo
-from digest.gather import week_window
-from digest.sending import send_edition, send_test
+from digest.content.gather import week_window
+from digest.delivery.sending import send_edition, send_test
 
 from .conftest import NOW, make_config
+from .fixtures import load_week
 
 
 def test_test_copy_goes_only_to_the_editors_and_freezes_nothing(
@@ -21,7 +21,7 @@ def test_test_copy_goes_only_to_the_editors_and_freezes_nothing(
         tmp_path, smtp={"host": "127.0.0.1", "port": controller.port, "tls": "none"}
     )
     db = store.open_store(config.store_path)
-    load_demo(config, db, NOW)
+    load_week(config, db, NOW)
     week = week_window("2026-W47", config.tz)
 
     report = send_test(

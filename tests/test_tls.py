@@ -12,12 +12,12 @@ from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
 from digest import store
-from digest.demo import load_demo
+from digest.content.gather import week_window
+from digest.delivery.sending import send_edition
 from digest.errors import DeliveryError
-from digest.gather import week_window
-from digest.sending import send_edition
 
 from .conftest import NOW, RecordingHandler, free_port, make_config
+from .fixtures import load_week
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,7 @@ def test_starttls_and_login(tmp_path: Path, tls_server: Any, certificate: Any) -
     port, handler = tls_server
     config = _config(tmp_path, port, certificate[0])
     db = store.open_store(config.store_path)
-    load_demo(config, db, NOW)
+    load_week(config, db, NOW)
     report = send_edition(config, db, week_window("2026-W47", config.tz), lambda: NOW)
     assert report is not None and report.count("sent") == 6
     assert len(handler.received) == 6
@@ -109,7 +109,7 @@ def test_a_refused_login_stops_the_run_and_bounces_nobody(
     try:
         config = _config(tmp_path, controller.port, certificate[0])
         db = store.open_store(config.store_path)
-        load_demo(config, db, NOW)
+        load_week(config, db, NOW)
         with pytest.raises(
             DeliveryError, match=r"refused the login for 'digest'.*DIGEST_SMTP_PASSWORD"
         ):
@@ -138,7 +138,7 @@ def test_an_untrusted_certificate_is_refused(tmp_path: Path, tls_server: Any) ->
         },
     )
     db = store.open_store(config.store_path)
-    load_demo(config, db, NOW)
+    load_week(config, db, NOW)
     with pytest.raises(DeliveryError, match="cannot connect to localhost"):
         send_edition(config, db, week_window("2026-W47", config.tz), lambda: NOW)
     assert handler.received == []

@@ -5,16 +5,18 @@ from typing import Any
 
 import pytest
 
-from digest import approval, edition, sending, store
+from digest import approval, store
 from digest.config import Config
-from digest.demo import load_demo
-from digest.edition import list_articles, resolve_week
+from digest.content import edition
+from digest.content.edition import list_articles, resolve_week
+from digest.content.feeds import add_feed, import_source, list_feeds, remove_feed
+from digest.content.gather import week_window
+from digest.delivery import sending
+from digest.delivery.lint import lint_edition
 from digest.errors import EditionError, IngestError, RowError, SubscriberError
-from digest.feeds import add_feed, import_source, list_feeds, remove_feed
-from digest.gather import week_window
-from digest.lint import lint_edition
 
 from .conftest import NOW, make_config
+from .fixtures import load_week
 
 RSS = """<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>
 <link>https://feeds.example.com/</link>
@@ -55,7 +57,7 @@ def test_import_routes_feeds_files_and_the_configured_feeds(
 
 
 def test_articles_listing_is_all_or_one_week(config: Config, db: Any) -> None:
-    load_demo(config, db, NOW)
+    load_week(config, db, NOW)
     week = resolve_week(config, "2026-W47", NOW)
     assert len(list_articles(config, db, week)) == 12
     assert len(list_articles(config, db, week_window("2026-W40", config.tz))) == 0
@@ -70,7 +72,7 @@ def test_a_malformed_week_names_where_it_came_from(config: Config) -> None:
 
 
 def test_preview_of_a_subscriber_not_on_the_list_says_so(config: Config, db: Any) -> None:
-    load_demo(config, db, NOW)
+    load_week(config, db, NOW)
     week = resolve_week(config, None, NOW)
     found = sending.preview_for(config, db, week, "ana.sousa@example.org", NOW)
     assert found is not None and "ana.sousa@example.org" in found.message.decode()
@@ -80,7 +82,7 @@ def test_preview_of_a_subscriber_not_on_the_list_says_so(config: Config, db: Any
 
 def test_lint_checks_the_edition_as_send_builds_it(config: Config, db: Any) -> None:
     assert lint_edition(config, db, resolve_week(config, None, NOW), NOW) is None
-    load_demo(config, db, NOW)
+    load_week(config, db, NOW)
     report = lint_edition(config, db, resolve_week(config, None, NOW), NOW)
     assert report is not None and report.week == "2026-W47" and report.errors == []
 
@@ -90,7 +92,7 @@ def test_resume_picks_the_newest_unfinished_edition_and_status_counts_it(
 ) -> None:
     with pytest.raises(EditionError, match="Nothing to resume"):
         sending.week_to_resume(db)
-    load_demo(config, db, NOW)
+    load_week(config, db, NOW)
     week = week_window("2026-W47", config.tz)
     built = edition.build_edition(config, db, week)
     assert built is not None
@@ -111,7 +113,7 @@ def test_test_addresses_are_validated_one_by_one() -> None:
 
 
 def test_approve_refuses_a_week_that_was_never_held(config: Config, db: Any) -> None:
-    load_demo(config, db, NOW)
+    load_week(config, db, NOW)
     with pytest.raises(EditionError, match="2026-W47 was never held for approval"):
         approval.approve_week(config, db, "2026-W47", "editor", lambda: NOW)
     assert store.get_edition(db, "2026-W47") is None
@@ -123,7 +125,7 @@ def test_the_weekly_run_builds_the_edition_once(
 ) -> None:
     schedule = {"hold": True, "editors": ["desk@example.com"]} if hold else {}
     config = make_config(tmp_path, schedule={"min_articles": 2, **schedule})
-    load_demo(config, store.open_store(config.store_path), NOW)
+    load_week(config, store.open_store(config.store_path), NOW)
     builds: list[str] = []
     real = edition.build_edition
 
@@ -143,9 +145,9 @@ def test_the_weekly_run_builds_the_edition_once(
 def test_the_desk_answers_a_bad_week_with_a_400(config: Config, db: Any) -> None:
     from starlette.testclient import TestClient
 
-    from digest.desk import create_preview_app
+    from digest.web.desk import create_preview_app
 
-    load_demo(config, db, NOW)
+    load_week(config, db, NOW)
     with TestClient(
         create_preview_app(config, clock=lambda: NOW), base_url="http://127.0.0.1:8025"
     ) as client:

@@ -13,12 +13,12 @@ from starlette.testclient import TestClient
 
 from digest import store
 from digest.config import Config
-from digest.demo import load_demo
-from digest.subscribers import save_subscriber
+from digest.readers.subscribers import save_subscriber
 from digest.tokens import sign_token
-from digest.web import create_app
+from digest.web.app import create_app
 
 from .conftest import NOW, SECRET, free_port
+from .fixtures import load_week
 
 ONE_CLICK = "List-Unsubscribe=One-Click"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -27,7 +27,7 @@ FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 @pytest.fixture
 def seeded(config: Config) -> Config:
     db = store.open_store(config.store_path)
-    load_demo(config, db, NOW)
+    load_week(config, db, NOW)
     db.close()
     return config
 

@@ -15,13 +15,14 @@ import pytest
 from starlette.testclient import TestClient
 
 from digest import store
+from digest.addresses import mailbox_key
 from digest.config import DEVELOPMENT_SECRET, Config
-from digest.desk import create_preview_app
 from digest.errors import ConfigError
-from digest.signup import client_bucket
-from digest.subscribers import mailbox_key, save_subscriber
+from digest.readers.signup import client_bucket
+from digest.readers.subscribers import save_subscriber
 from digest.tokens import sign_token
-from digest.web import create_app, send_queue_once
+from digest.web.app import create_app, send_queue_once
+from digest.web.desk import create_preview_app
 
 from .conftest import NOW, SECRET, make_config, running
 
@@ -90,7 +91,7 @@ def test_every_state_gets_the_same_answer_after_the_same_floor(
     """New, pending, active, unsubscribed, bounced and complained addresses all get the
     same page, and each answer waits out `answer_seconds` from its arrival (the sleep is
     recorded, not timed)."""
-    import digest.web_signup as pages
+    import digest.web.signup_pages as pages
 
     config = _config(tmp_path, signup={"answer_seconds": 0.25})
     store.open_store(config.store_path).close()
@@ -172,8 +173,8 @@ def test_field_limits_are_the_servers(site: Any) -> None:
 
 
 def test_no_header_past_998_octets_reaches_a_relay(config: Config) -> None:
+    from digest.delivery.message import build_message, prepare_variant
     from digest.errors import HeaderError
-    from digest.message import build_message, prepare_variant
     from digest.models import RenderedVariant, Subscriber
 
     prepared = prepare_variant(
@@ -286,9 +287,9 @@ def test_bounced_or_complained_readers_come_back_only_by_a_fresh_opt_in(site: An
 
 
 def test_the_development_key_never_signs_for_real_readers(tmp_path: Path) -> None:
-    from digest.gather import week_window
-    from digest.returns import process_return_path
-    from digest.sending import send_edition
+    from digest.content.gather import week_window
+    from digest.delivery.sending import send_edition
+    from digest.returns.process import process_return_path
 
     env = {"DIGEST_SECRET": DEVELOPMENT_SECRET}
     over_smtp = make_config(tmp_path / "a", env=env, smtp={"host": "127.0.0.1", "port": 2525})

@@ -25,7 +25,7 @@ from digest.resources import write_default_config
 
 
 if TYPE_CHECKING:
-    from digest.feeds import SourceImport
+    from digest.content.feeds import SourceImport
 
 
 @cli.command()
@@ -41,7 +41,7 @@ def init(obj: Context, demo: bool) -> None:
     db = obj.store(config)
     click.echo(f"Store ready at {config.store_path}")
     if demo:
-        from digest.demo import load_demo
+        from digest.starter import load_demo
 
         articles, subscribers = load_demo(config, db, now())
         click.echo(f"Demo data: {articles} articles and {subscribers} subscribers added.")
@@ -64,7 +64,7 @@ def init(obj: Context, demo: bool) -> None:
 @pass_context
 def import_(obj: Context, source: str | None, fmt: str, all_feeds: bool, as_json: bool) -> None:
     """Add or update articles from a JSONL/CSV file, an RSS/Atom feed file or URL, or --feeds."""
-    from digest.feeds import import_source
+    from digest.content.feeds import import_source
 
     if bool(source) == all_feeds:
         raise click.UsageError("Give one SOURCE (a file or an http(s) URL), or --feeds.")
@@ -119,7 +119,7 @@ def feeds() -> None:
 @pass_context
 def feeds_add(obj: Context, url: str, topic: str) -> None:
     """Add a feed by its http(s) URL."""
-    from digest.feeds import add_feed
+    from digest.content.feeds import add_feed
 
     config = obj.config()
     address, outcome = add_feed(obj.store(config), url, topic, now())
@@ -131,7 +131,7 @@ def feeds_add(obj: Context, url: str, topic: str) -> None:
 @pass_context
 def feeds_list(obj: Context, as_json: bool) -> None:
     """List the feeds with how their last fetch went."""
-    from digest.feeds import list_feeds
+    from digest.content.feeds import list_feeds
 
     config = obj.config()
     rows = [dict(f.__dict__) for f in list_feeds(obj.store(config))]
@@ -151,7 +151,7 @@ def feeds_list(obj: Context, as_json: bool) -> None:
 @pass_context
 def feeds_remove(obj: Context, url: str) -> None:
     """Stop reading a feed (its articles stay in the store)."""
-    from digest.feeds import remove_feed
+    from digest.content.feeds import remove_feed
 
     config = obj.config()
     click.echo(f"{remove_feed(obj.store(config), url)}: removed")
@@ -171,7 +171,7 @@ def articles() -> None:
 @pass_context
 def articles_list(obj: Context, week: str | None, as_json: bool) -> None:
     """List all articles, or with --week those that week would gather, best first."""
-    from digest.edition import list_articles, resolve_week
+    from digest.content.edition import list_articles, resolve_week
 
     config = obj.config()
     window = resolve_week(config, week, now()) if week else None
@@ -207,7 +207,7 @@ def articles_list(obj: Context, week: str | None, as_json: bool) -> None:
 @pass_context
 def excerpt(obj: Context, file: Path, chars: int | None, as_json: bool) -> None:
     """Print the excerpt the digest would use for an HTML or text file."""
-    from digest.summarize import describe_file
+    from digest.content.summarize import describe_file
 
     budget = chars if chars is not None else _excerpt_chars(obj)
     result = describe_file(file.read_bytes(), budget)

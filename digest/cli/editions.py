@@ -52,8 +52,8 @@ def preview(
     if serve:
         _serve_preview(obj, port, open_)
         return
-    from digest.edition import resolve_week
-    from digest.sending import preview_for
+    from digest.content.edition import resolve_week
+    from digest.delivery.sending import preview_for
 
     config = obj.config()
     window = resolve_week(config, week, now())
@@ -83,7 +83,7 @@ def preview(
 def _serve_preview(obj: Context, port: int, open_: bool) -> None:
     import uvicorn
 
-    from digest.desk import create_preview_app
+    from digest.web.desk import create_preview_app
 
     config = obj.config()
     url = f"http://127.0.0.1:{port}/"
@@ -137,10 +137,10 @@ def send(
     if test_to:
         _send_test(obj, week, test_to, as_json)
         return
-    from digest.delivery import parse_shard
-    from digest.edition import resolve_week
-    from digest.progress import SendProgress
-    from digest.sending import send_edition, week_to_resume
+    from digest.content.edition import resolve_week
+    from digest.delivery.ledger import parse_shard
+    from digest.delivery.progress import SendProgress
+    from digest.delivery.sending import send_edition, week_to_resume
 
     part = parse_shard(shard) if shard else (1, 1)
     config = obj.config()
@@ -188,8 +188,8 @@ def send(
 
 
 def _send_test(obj: Context, week: str | None, test_to: str, as_json: bool) -> None:
-    from digest.edition import resolve_week
-    from digest.sending import parse_test_addresses, send_test
+    from digest.content.edition import resolve_week
+    from digest.delivery.sending import parse_test_addresses, send_test
 
     addresses = parse_test_addresses(test_to)
     config = obj.config()
@@ -248,8 +248,8 @@ def _send_summary(report: Any, dry_run: bool) -> str:
 @pass_context
 def lint(obj: Context, week: str | None, check_links: bool, as_json: bool) -> None:
     """Check the rendered edition for size, links, images, text part, subject and clients."""
-    from digest.edition import resolve_week
-    from digest.lint import lint_edition
+    from digest.content.edition import resolve_week
+    from digest.delivery.lint import lint_edition
 
     config = obj.config()
     window = resolve_week(config, week, now())
@@ -308,8 +308,8 @@ def approve(obj: Context, week: str | None, by: str, as_json: bool) -> None:
 @pass_context
 def status(obj: Context, as_json: bool) -> None:
     """Editions and their delivery counts."""
-    from digest.notices import queue_status
-    from digest.sending import edition_status
+    from digest.delivery.sending import edition_status
+    from digest.readers.notices import queue_status
 
     config = obj.config()
     db = obj.store(config)
@@ -342,8 +342,8 @@ def status(obj: Context, as_json: bool) -> None:
 @pass_context
 def note(obj: Context, week: str | None, text: str | None, file: Path | None, clear: bool) -> None:
     """Set the editor's note at the top of an edition (Markdown: paragraphs, links, emphasis)."""
-    from digest.edition import resolve_week
-    from digest.notes import clear_week_note, set_week_note
+    from digest.content.edition import resolve_week
+    from digest.content.notes import clear_week_note, set_week_note
 
     if sum(bool(x) for x in (text, file, clear)) != 1:
         raise click.UsageError("Give the note as TEXT, or --file F, or --clear.")

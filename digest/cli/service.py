@@ -44,7 +44,7 @@ def serve(obj: Context, host: str, port: int) -> None:
     """Serve the unsubscribe and preferences pages (put it behind your HTTPS proxy)."""
     import uvicorn
 
-    from digest.web import create_app
+    from digest.web.app import create_app
 
     config = obj.config()
     app = create_app(config)
@@ -87,7 +87,7 @@ def process_unsubscribes(obj: Context, maildir: Path, as_json: bool) -> None:
 def _process_mail(
     obj: Context, maildir: Path | None, imap: bool, as_json: bool, dry_run: bool
 ) -> None:
-    from digest.returns import process_return_path
+    from digest.returns.process import process_return_path
 
     if (maildir is None) == (not imap):
         raise click.UsageError("Give a MAILDIR, or --imap to read the [imap] mailbox.")

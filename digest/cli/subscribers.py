@@ -34,7 +34,7 @@ def subscribers() -> None:
 @pass_context
 def subscribers_add(obj: Context, email: str, name: str, topics: str) -> None:
     """Add a subscriber (or update the name and topics of an active one)."""
-    from digest.subscribers import add_subscriber
+    from digest.readers.subscribers import add_subscriber
 
     config = obj.config()
     address, outcome = add_subscriber(obj.store(config), email, name, topics, now())
@@ -46,7 +46,7 @@ def subscribers_add(obj: Context, email: str, name: str, topics: str) -> None:
 @pass_context
 def subscribers_reactivate(obj: Context, email: str) -> None:
     """Set an unsubscribed or bounced subscriber active again, on their request."""
-    from digest.subscribers import reactivate_subscriber
+    from digest.readers.subscribers import reactivate_subscriber
 
     config = obj.config()
     reactivate_subscriber(obj.store(config), email, now())
@@ -59,7 +59,7 @@ def subscribers_reactivate(obj: Context, email: str) -> None:
 @pass_context
 def subscribers_import(obj: Context, file: Path, as_json: bool) -> None:
     """Import subscribers from a CSV with columns email,name,topics."""
-    from digest.subscribers import import_subscribers
+    from digest.readers.subscribers import import_subscribers
 
     config = obj.config()
     report = import_subscribers(obj.store(config), file, now(), config)
@@ -92,7 +92,7 @@ def subscribers_import(obj: Context, file: Path, as_json: bool) -> None:
 @pass_context
 def subscribers_list(obj: Context, status: str | None, as_json: bool) -> None:
     """List subscribers."""
-    from digest.subscribers import subscriber_rows
+    from digest.readers.subscribers import subscriber_rows
 
     config = obj.config()
     rows = list(subscriber_rows(obj.store(config), status))
@@ -111,7 +111,7 @@ def subscribers_list(obj: Context, status: str | None, as_json: bool) -> None:
 @pass_context
 def subscribers_export(obj: Context, file: Path, status: str | None) -> None:
     """Write the list as CSV (email,name,topics,status), safe to open in a spreadsheet."""
-    from digest.subscribers import export_subscribers
+    from digest.readers.subscribers import export_subscribers
 
     config = obj.config()
     db = obj.store(config)
@@ -129,7 +129,7 @@ def subscribers_export(obj: Context, file: Path, status: str | None) -> None:
 @pass_context
 def subscribers_remove(obj: Context, email: str, forget: bool) -> None:
     """Unsubscribe an address (with --forget, erase it entirely)."""
-    from digest.subscribers import remove_subscriber
+    from digest.readers.subscribers import remove_subscriber
 
     config = obj.config()
     remove_subscriber(obj.store(config), email, now(), forget=forget)
@@ -140,7 +140,7 @@ def subscribers_remove(obj: Context, email: str, forget: bool) -> None:
 @pass_context
 def subscribers_purge_pending(obj: Context) -> None:
     """Remove sign-ups never confirmed within [signup] confirm_hours."""
-    from digest.signup import purge_pending
+    from digest.readers.signup import purge_pending
 
     config = obj.config()
     count = purge_pending(obj.store(config), config, now())

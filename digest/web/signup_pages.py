@@ -1,6 +1,6 @@
 """The sign-up pages: GET/POST /subscribe and GET/POST /confirm/<token>.
 
-They adapt `digest.signup`: parse the form (or a JSON body `{"email", "name",
+They adapt `digest.readers.signup`: parse the form (or a JSON body `{"email", "name",
 "topics"}`), make one call, render a page (or JSON, for a JSON body or `Accept:
 application/json`). Every valid sign-up is answered no sooner than `[signup]
 answer_seconds` after it arrived, so how long the answer takes says nothing about the
@@ -23,7 +23,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from digest.config import Config
 from digest.errors import RowError
 from digest.models import Clock
-from digest.signup import (
+from digest.readers.signup import (
     Confirmation,
     SignupRequest,
     TooManySignups,
@@ -32,7 +32,7 @@ from digest.signup import (
     sign_up,
     signup_topics,
 )
-from digest.unsubscribe import mask_email
+from digest.readers.unsubscribe import mask_email
 
 Render = Callable[..., HTMLResponse]
 FormReader = Callable[[Request], Awaitable[dict[str, list[str]]]]

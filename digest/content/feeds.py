@@ -23,12 +23,12 @@ import feedparser
 from sqlite_utils import Database
 
 from digest import __version__, store
-from digest.boilerplate import PageImage
 from digest.config import Config
+from digest.content.boilerplate import PageImage
+from digest.content.ingest import canonical_url, check_year, import_articles
+from digest.content.summarize import fit_text, html_to_text, plain_text
 from digest.errors import IngestError, RowError
-from digest.ingest import canonical_url, check_year, import_articles
 from digest.models import Article, ImportCounts
-from digest.summarize import fit_text, html_to_text, plain_text
 
 _GZIP_MAGIC = b"\x1f\x8b"
 

@@ -24,10 +24,11 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from digest import store
+from digest.addresses import ascii_domain
 from digest.config import Config
-from digest.dkimsign import sign_message
-from digest.errors import EditionError, EditionLockedError, HeaderError
-from digest.mailer import (
+from digest.delivery.dkimsign import sign_message
+from digest.delivery.message import PreparedVariant, build_message, prepare_variant
+from digest.delivery.pool import (
     ConnectionFactory,
     Job,
     Outcome,
@@ -35,9 +36,9 @@ from digest.mailer import (
     deliver,
     outbox_factory,
 )
-from digest.message import PreparedVariant, ascii_domain, build_message, prepare_variant
+from digest.delivery.smtp import smtp_factory
+from digest.errors import EditionError, EditionLockedError, HeaderError
 from digest.models import Clock
-from digest.smtp import smtp_factory
 from digest.tokens import verp_address
 
 Progress = Callable[[int, int], None]  # (done, total) for this run

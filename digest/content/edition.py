@@ -12,10 +12,13 @@ from sqlite_utils import Database
 
 from digest import store
 from digest.config import Config
+from digest.content.frozen import edition_from_payload
+from digest.content.gather import last_complete_week, rank_articles, week_window
+from digest.content.notes import week_note
+from digest.content.render import render_variant, select_sections, variant_sections
+from digest.content.summarize import make_excerpt
+from digest.delivery.message import build_message, html_part_size, prepare_variant
 from digest.errors import EditionError
-from digest.frozen import edition_from_payload
-from digest.gather import last_complete_week, rank_articles, week_window
-from digest.message import build_message, html_part_size, prepare_variant
 from digest.models import (
     Article,
     Edition,
@@ -24,9 +27,6 @@ from digest.models import (
     Subscriber,
     Week,
 )
-from digest.notes import week_note
-from digest.render import render_variant, select_sections, variant_sections
-from digest.summarize import make_excerpt
 
 
 def resolve_week(config: Config, label: str | None, now: datetime, source: str = "--week") -> Week:

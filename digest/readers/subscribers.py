@@ -9,13 +9,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from email_validator import EmailNotValidError, validate_email
 from sqlite_utils import Database
 
 from digest import store
+from digest.addresses import clean_name, normalize_email
 from digest.config import Config
+from digest.content.ingest import csv_columns, parse_topic_names, read_records
 from digest.errors import IngestError, RowError, SubscriberError, SubscriberKeptError
-from digest.ingest import csv_columns, parse_topic_names, read_records
 from digest.models import ImportCounts, Subscriber, slugify
 
 
@@ -26,50 +26,6 @@ class SubscriberImport(ImportCounts):
     kept: int = 0
     merged: int = 0
     unknown_topics: list[str] = field(default_factory=list)  # no section has them
-
-
-MAX_NAME = 200  # characters of a reader's name; the sign-up form says the same
-MAX_ADDRESS = 254  # RFC 5321's path limit, less the angle brackets
-# Providers known to deliver "a.b.c" and "abc" to one mailbox.
-DOTS_IGNORED = frozenset({"gmail.com", "googlemail.com"})
-
-
-def normalize_email(raw: str) -> str:
-    """A syntactically valid address (no DNS look-up), its domain lower-cased and in its
-    ASCII (IDNA) form, as it goes into SMTP: ``erin@exämple.org`` ->
-    ``erin@xn--exmple-cua.org``. A non-ASCII local part is kept; it needs a relay that
-    offers SMTPUTF8, and the sender says so for that one delivery."""
-    if len(raw.strip()) > MAX_ADDRESS:
-        raise RowError(f"an address has at most {MAX_ADDRESS} characters", raw[:80])
-    try:
-        found = validate_email(raw.strip(), check_deliverability=False, allow_smtputf8=True)
-    except EmailNotValidError as e:
-        raise RowError(str(e), raw) from None
-    return str(found.ascii_email or f"{found.local_part}@{found.ascii_domain}")
-
-
-def mailbox_key(address: str) -> str:
-    """The mailbox an address reaches, for limits that count per person: case folded,
-    a +tag dropped, and dots dropped where the provider ignores them
-    (``A.B+news@Gmail.com`` -> ``ab@gmail.com``)."""
-    local, _, domain = address.lower().rpartition("@")
-    local = local.split("+", 1)[0] or local
-    if domain in DOTS_IGNORED:
-        local = local.replace(".", "")
-    return f"{local}@{domain}"
-
-
-def clean_name(raw: Any) -> str:
-    """A display name without control characters (they would break the To header), at
-    most `MAX_NAME` characters."""
-    if raw is None:
-        return ""
-    if not isinstance(raw, str):
-        raise RowError("name must be text", raw)
-    name = " ".join("".join(c if c.isprintable() else " " for c in raw).split())
-    if len(name) > MAX_NAME:
-        raise RowError(f"a name has at most {MAX_NAME} characters", name[:60] + "…")
-    return name
 
 
 def save_subscriber(
@@ -124,14 +80,6 @@ def remove_subscriber(db: Database, email: str, now: datetime, *, forget: bool =
     )
     if not found:
         raise SubscriberError(f"{email} is not on the list.")
-
-
-def find_subscriber(db: Database, email: str) -> Subscriber:
-    """The subscriber with this address; SubscriberError when not on the list."""
-    found = store.get_subscriber(db, email)
-    if found is None:
-        raise SubscriberError(f"{email} is not on the list.")
-    return found
 
 
 def list_subscribers(db: Database, status: str | None = None) -> Iterator[Subscriber]:

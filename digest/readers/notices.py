@@ -19,13 +19,13 @@ from sqlite_utils import Database
 
 from digest import store
 from digest.config import Config
-from digest.delivery import pool_settings
-from digest.dkimsign import sign_message
+from digest.content.render import render_notice
+from digest.delivery.dkimsign import sign_message
+from digest.delivery.ledger import pool_settings
+from digest.delivery.pool import Job, Outcome, deliver, outbox_factory
+from digest.delivery.smtp import smtp_factory
 from digest.errors import DeliveryError
-from digest.mailer import Job, Outcome, deliver, outbox_factory
 from digest.models import Clock
-from digest.render import render_notice
-from digest.smtp import smtp_factory
 
 
 @dataclass(frozen=True)

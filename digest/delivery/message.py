@@ -21,8 +21,6 @@ from email.utils import format_datetime, formataddr
 from functools import lru_cache
 from urllib.parse import quote
 
-import idna
-
 from digest.config import Config
 from digest.errors import HeaderError
 from digest.models import SLOT_NAMES, RenderedVariant, Subscriber, slot_text
@@ -131,18 +129,6 @@ def prepare_variant(
         domain=domain,
         id_tag=id_tag,
     )
-
-
-def ascii_domain(address: str) -> str:
-    """The address with its domain in ASCII (IDNA 2008, as email-validator checks it);
-    UnicodeError when the domain cannot be encoded."""
-    local, _, domain = address.rpartition("@")
-    if domain.isascii():
-        return address
-    try:
-        return f"{local}@{idna.encode(domain, uts46=True).decode('ascii')}"
-    except idna.IDNAError as e:
-        raise UnicodeError(f"the domain {domain!r} has no ASCII form: {e}") from e
 
 
 def build_message(config: Config, prepared: PreparedVariant, subscriber: Subscriber) -> bytes:

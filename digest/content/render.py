@@ -2,7 +2,7 @@
 
 A variant is the body shared by every subscriber with the same topic choice. What
 differs per subscriber (address, greeting, signed token) is left as placeholders that
-``digest.message`` fills in by substitution, so premailer runs once per variant.
+``digest.delivery.message`` fills in by substitution, so premailer runs once per variant.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import jinja2
 from premailer import Premailer
 
 from digest.config import Config
+from digest.content.gather import SectionLimits, place_in_sections, sections_for_topics
 from digest.errors import RenderError
-from digest.gather import SectionLimits, place_in_sections, sections_for_topics
 from digest.models import Edition, EditionArticle, RenderedVariant, Section, slot_text
 from digest.resources import packaged_templates
 

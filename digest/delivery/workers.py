@@ -20,7 +20,7 @@ from typing import Any
 
 from digest import store
 from digest.config import Config
-from digest.delivery import Progress, deliver_edition
+from digest.delivery.ledger import Progress, deliver_edition
 from digest.errors import DigestError
 
 log = logging.getLogger(__name__)

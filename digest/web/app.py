@@ -53,16 +53,16 @@ from digest import store
 from digest.config import Config, require_real_secret
 from digest.errors import DigestError
 from digest.models import Clock
-from digest.notices import send_queued
-from digest.resources import packaged_templates
-from digest.unsubscribe import (
+from digest.readers.notices import send_queued
+from digest.readers.unsubscribe import (
     apply_preferences,
     mask_email,
     preferences_view,
     subscriber_for_token,
     unsubscribe,
 )
-from digest.web_signup import SignupPages
+from digest.resources import packaged_templates
+from digest.web.signup_pages import SignupPages
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

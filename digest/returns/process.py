@@ -41,12 +41,13 @@ from typing import Any
 from sqlite_utils import Database
 
 from digest import store
-from digest.bounces import Failure, Returned, classify
 from digest.config import Config, require_real_secret
 from digest.errors import ConfigError
-from digest.mailboxes import ImapBox, Mailbox, MaildirBox
 from digest.models import Subscriber
-from digest.notices import leave_check_notice, probe_notice, queue_notice, send_queued
+from digest.readers.notices import leave_check_notice, probe_notice, queue_notice, send_queued
+from digest.readers.unsubscribe import subscriber_for_token, unsubscribe
+from digest.returns.bounces import Failure, Returned, classify
+from digest.returns.mailboxes import ImapBox, Mailbox, MaildirBox
 from digest.tokens import (
     find_tokens,
     parse_message_id,
@@ -55,7 +56,6 @@ from digest.tokens import (
     sign_token,
     verp_address,
 )
-from digest.unsubscribe import subscriber_for_token, unsubscribe
 
 # The kinds `process-mail --json` reports: a DMARC or other ARF report is a "complaint"
 # that changes nobody, a DSN that says "delivered" is "other".

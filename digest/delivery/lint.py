@@ -24,11 +24,11 @@ import lxml.html
 from sqlite_utils import Database
 
 from digest import store
-from digest.colors import AA_LARGE, AA_NORMAL, text_colours
 from digest.config import Config
-from digest.message import html_part_size, message_parts
+from digest.delivery.colors import AA_LARGE, AA_NORMAL, text_colours
+from digest.delivery.message import html_part_size, message_parts
+from digest.delivery.sending import preview_variants
 from digest.models import Week
-from digest.sending import preview_variants
 
 MAX_SUBJECT = 78
 _DECLARATION = re.compile(r"(?<![\w-])([a-z-]+)\s*:", re.I)
@@ -52,7 +52,7 @@ class Finding:
 
 def client_support() -> dict[str, Any]:
     """The packaged client-support table."""
-    text = resources.files("digest").joinpath("client_support.json").read_text("utf-8")
+    text = resources.files("digest.delivery").joinpath("client_support.json").read_text("utf-8")
     return dict(json.loads(text))
 
 

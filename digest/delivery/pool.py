@@ -21,8 +21,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
+from digest.delivery.replies import Verdict, refusal_hint
 from digest.errors import DeliveryError
-from digest.replies import Verdict, refusal_hint
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,12 @@ from starlette.routing import Route
 
 from digest import store
 from digest.config import Config
-from digest.edition import resolve_week
+from digest.content.edition import resolve_week
+from digest.content.render import templates_dir
+from digest.delivery.sending import preview_for
 from digest.errors import WeekError
 from digest.models import Clock, Week
-from digest.render import templates_dir
-from digest.sending import preview_for
-from digest.subscribers import list_subscribers
+from digest.readers.subscribers import list_subscribers
 
 _SHELL = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Preview: {week}</title>

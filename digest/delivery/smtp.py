@@ -20,10 +20,11 @@ from functools import partial
 
 import aiosmtplib
 
+from digest.addresses import needs_smtputf8
 from digest.config import Relay, SmtpConfig, parse_relays
-from digest.mailer import Connection, ConnectionFactory, SendFailure
-from digest.replies import judge, lost
-from digest.smtpwire import Refusal, Timeouts, WireClient, WireError
+from digest.delivery.pool import Connection, ConnectionFactory, SendFailure
+from digest.delivery.replies import judge, lost
+from digest.delivery.smtpwire import Refusal, Timeouts, WireClient, WireError
 
 SET_ASIDE = 60.0  # seconds a relay that failed is left alone while others work
 
@@ -40,7 +41,7 @@ class SmtpConnection:
 
     async def send(self, sender: str, recipient: str, data: bytes, ready: bool = False) -> None:
         """Send one message; raise SendFailure with the table's verdict otherwise."""
-        if not recipient.isascii() and not self.client.supports("smtputf8"):
+        if needs_smtputf8(recipient) and not self.client.supports("smtputf8"):
             raise SendFailure(
                 "failed",
                 f"{recipient} has a non-ASCII local part and the relay does not offer "

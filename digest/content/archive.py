@@ -16,10 +16,10 @@ from sqlite_utils import Database
 
 from digest import store
 from digest.config import Config
+from digest.content.frozen import edition_from_payload
+from digest.content.render import render_web_version, week_label
 from digest.errors import ArchiveError
-from digest.frozen import edition_from_payload
 from digest.models import Edition
-from digest.render import render_web_version, week_label
 
 
 def publish_edition(config: Config, db: Database, edition: Edition, now: datetime) -> Path:

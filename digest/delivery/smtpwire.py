@@ -29,7 +29,8 @@ from typing import cast
 import aiosmtplib
 from aiosmtplib.email import ADDRESS_INJECTION_REGEX, QUOTED_LOCAL_PART_REGEX
 
-from digest.replies import Phase
+from digest.addresses import needs_smtputf8
+from digest.delivery.replies import Phase
 
 # aiosmtplib's own caps (protocol.py): a reply line and a whole reply.
 MAX_LINE = 8192
@@ -174,7 +175,7 @@ class WireClient:
         for an address aiosmtplib would not put on a command line."""
         for address in (sender, recipient):
             _check_address(address)
-        utf8 = not (sender.isascii() and recipient.isascii())
+        utf8 = needs_smtputf8(sender, recipient)
         options = b""
         if self.supports("size"):
             options += b" SIZE=" + str(len(message)).encode()

@@ -11,7 +11,7 @@ import unicodedata
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
-from digest.boilerplate import (
+from digest.content.boilerplate import (
     MAX_PAGE_CHARS,
     clean_lines,
     extract_main_text,

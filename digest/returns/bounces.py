@@ -29,7 +29,7 @@ from typing import Any
 
 from flufl.bounce import all_failures
 
-from digest.replies import STATUS_CODE, says_address_is_gone, status_code
+from digest.delivery.replies import STATUS_CODE, says_address_is_gone, status_code
 
 KINDS = (
     "bounce",

@@ -1,7 +1,7 @@
 """Leaving the list and choosing topics: signed tokens to subscribers, one-click,
 the preferences page's actions.
 
-Shared by ``digest.web`` and ``digest.returns`` (mailto requests), so that every way out
+Shared by ``digest.web.app`` and ``digest.returns.process`` (mailto requests), so that every way out
 applies the same rule: a valid token for this list, an existing subscriber, and an
 idempotent change recorded in the subscriber's events.
 """
@@ -16,7 +16,7 @@ from sqlite_utils import Database
 from digest import store
 from digest.config import Config
 from digest.models import Subscriber
-from digest.signup import needs_fresh_opt_in, rejoin
+from digest.readers.signup import needs_fresh_opt_in, rejoin
 from digest.tokens import verify_token
 
 

@@ -15,11 +15,10 @@ from typing import Any
 from sqlite_utils import Database
 
 from digest import store
-from digest.archive import is_published, publish_edition
+from digest.addresses import normalize_email
 from digest.config import DEVELOPMENT_SECRET, Config, require_real_secret
-from digest.delivery import Progress, Shard, deliver_edition, pool_settings
-from digest.dkimsign import sign_message
-from digest.edition import (
+from digest.content.archive import is_published, publish_edition
+from digest.content.edition import (
     build_edition,
     edition_for_week,
     left_out_warning,
@@ -27,10 +26,14 @@ from digest.edition import (
     render_within_budget,
     variants_for_subscribers,
 )
-from digest.errors import ConfigError, DeliveryError, EditionError, RowError
-from digest.frozen import edition_from_payload, edition_payload
-from digest.mailer import Job, Outcome, deliver, outbox_factory
-from digest.message import build_message, message_parts, prepare_variant
+from digest.content.frozen import edition_from_payload, edition_payload
+from digest.delivery.dkimsign import sign_message
+from digest.delivery.ledger import Progress, Shard, deliver_edition, pool_settings
+from digest.delivery.message import build_message, message_parts, prepare_variant
+from digest.delivery.pool import Job, Outcome, deliver, outbox_factory
+from digest.delivery.smtp import smtp_factory
+from digest.delivery.workers import run_workers
+from digest.errors import ConfigError, DeliveryError, EditionError, RowError, SubscriberError
 from digest.models import (
     DELIVERY_STATUSES,
     NOTHING_IN_TOPICS,
@@ -43,9 +46,6 @@ from digest.models import (
     Week,
 )
 from digest.resources import PLACEHOLDER
-from digest.smtp import smtp_factory
-from digest.subscribers import find_subscriber, normalize_email
-from digest.workers import run_workers
 
 
 def signing_config(config: Config) -> Config:
@@ -173,7 +173,9 @@ def preview_for(
     config: Config, db: Database, week: Week, email: str | None, now: datetime
 ) -> Preview | None:
     """`preview [--subscriber EMAIL]`: that subscriber's copy, or a sample reader's."""
-    reader = find_subscriber(db, email) if email else None
+    reader = store.get_subscriber(db, email) if email else None
+    if email and reader is None:
+        raise SubscriberError(f"{email} is not on the list.")
     return preview_edition(config, db, week, reader, now)
 
 

@@ -14,7 +14,7 @@ them active:
 Emails are queued (`notices.queue_notice`), never sent while the reader waits, so
 neither the address's state nor the relay shows in how long the answer takes. Limits
 count what one person controls: `max_per_address_per_day` emails per mailbox (case,
-+tag and ignored dots folded: `subscribers.mailbox_key`), `max_per_ip_per_hour`
++tag and ignored dots folded: `addresses.mailbox_key`), `max_per_ip_per_hour`
 sign-ups per client (an IPv4 address, or an IPv6 /64).
 
 A confirmation link is spent by its first use, by a newer sign-up, and by any later
@@ -33,11 +33,11 @@ from datetime import datetime, timedelta
 from sqlite_utils import Database
 
 from digest import store
+from digest.addresses import clean_name, mailbox_key, normalize_email
 from digest.config import Config
 from digest.errors import DigestError, RowError
 from digest.models import Subscriber, slugify
-from digest.notices import already_notice, confirm_notice, queue_notice, welcome_notice
-from digest.subscribers import clean_name, mailbox_key, normalize_email
+from digest.readers.notices import already_notice, confirm_notice, queue_notice, welcome_notice
 from digest.tokens import (
     client_key,
     confirmation_id,

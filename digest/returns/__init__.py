@@ -1,0 +1,1 @@
+"""What comes back to the return path: classified, proven and applied to the list."""
