@@ -112,8 +112,6 @@ class Edition:
     """The content of one week's newsletter, before it is rendered."""
 
     week: Week
-    subject: str
-    preheader: str
     sections: tuple[Section, ...]  # the all-topics copy, within the limits
     # Every article of the week, best first: a reader of a few topics gets the best of
     # those, chosen from here, not only what made the all-topics copy.
@@ -175,6 +173,7 @@ class SendReport:
     edition_id: int
     counts: dict[str, int] = field(default_factory=dict)
     already_sent: bool = False
+    dry_run: bool = False  # a plan, not a run: nothing is left undone
     warnings: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (email, why), dry runs
     # (status, why, count) of what is left undelivered after the run, commonest first
@@ -192,7 +191,7 @@ class SendReport:
     @property
     def problem(self) -> str:
         """What the run left undone, for the user and the exit code; "" when nothing."""
-        if self.already_sent:
+        if self.already_sent or self.dry_run:
             return ""
         said = []
         if self.left_open:

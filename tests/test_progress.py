@@ -1,8 +1,10 @@
 import io
+from pathlib import Path
 
+import click
 import pytest
 
-from digest.delivery.ledger import parse_shard
+from digest.cli.app import SHARD
 from digest.delivery.progress import SendProgress
 from digest.errors import EditionError
 
@@ -40,14 +42,30 @@ def test_terminal_bar_redraws_in_place() -> None:
 
 
 @pytest.mark.parametrize(("text", "shard"), [("1/2", (1, 2)), (" 3 / 3 ", (3, 3))])
-def test_parse_shard(text: str, shard: tuple[int, int]) -> None:
-    assert parse_shard(text) == shard
+def test_the_shard_option_parses_i_over_n(text: str, shard: tuple[int, int]) -> None:
+    assert SHARD.convert(text, None, None) == shard
 
 
-@pytest.mark.parametrize("text", ["0/2", "3/2", "1", "a/b", "1/0"])
-def test_bad_shards(text: str) -> None:
+@pytest.mark.parametrize("text", ["1", "a/b", "1/2/3"])
+def test_a_shard_that_is_not_i_over_n_is_a_usage_error(text: str) -> None:
+    with pytest.raises(click.BadParameter, match="expected i/n"):
+        SHARD.convert(text, None, None)
+
+
+@pytest.mark.parametrize("shard", [(0, 2), (3, 2), (1, 0)])
+def test_a_shard_out_of_range_is_refused_by_the_send(
+    tmp_path: Path, shard: tuple[int, int]
+) -> None:
+    from digest import store
+    from digest.content.gather import week_window
+    from digest.delivery.sending import send_edition
+
+    from .conftest import NOW, make_config
+
+    config = make_config(tmp_path)
+    db = store.open_store(config.store_path)
     with pytest.raises(EditionError, match=r"--shard .* expected i/n"):
-        parse_shard(text)
+        send_edition(config, db, week_window("2026-W47", config.tz), lambda: NOW, shard=shard)
 
 
 def test_log_lines_follow_counts_that_jump_and_end_once() -> None:

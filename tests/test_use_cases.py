@@ -96,20 +96,19 @@ def test_resume_picks_the_newest_unfinished_edition_and_status_counts_it(
     week = week_window("2026-W47", config.tz)
     built = edition.build_edition(config, db, week)
     assert built is not None
-    variants = edition.variants_for_subscribers(config, db, built)
-    sending._freeze(db, week.label, built, variants, NOW)
+    sending._freeze(db, week.label, sending.plan_send(config, db, built), NOW)
     assert sending.week_to_resume(db) == "2026-W47"
     [row] = sending.edition_status(db)
     assert (row["week"], row["pending"], row["sent"]) == ("2026-W47", 6, 0)
 
 
 def test_test_addresses_are_validated_one_by_one() -> None:
-    assert sending.parse_test_addresses(" A@Example.org, b@example.org ,") == [
+    assert sending.test_addresses([" A@Example.org", " b@example.org ", ""]) == [
         "A@example.org",
         "b@example.org",
     ]
     with pytest.raises(RowError, match="--test: 'nope' is not a valid address"):
-        sending.parse_test_addresses("a@example.org,nope")
+        sending.test_addresses(["a@example.org", "nope"])
 
 
 def test_approve_refuses_a_week_that_was_never_held(config: Config, db: Any) -> None:
@@ -155,3 +154,21 @@ def test_the_desk_answers_a_bad_week_with_a_400(config: Config, db: Any) -> None
         for week in ("2026-W99", "9999-W52", "nonsense"):
             response = client.get(f"/email.html?week={week}")
             assert response.status_code == 400 and "?week=" in response.text
+
+
+def test_the_dry_run_and_the_freeze_share_one_plan(config: Config, db: Any) -> None:
+    """Who is skipped and why is decided once: the dry run reports the plan, the freeze
+    stores exactly it."""
+    load_week(config, db, NOW)
+    store.insert_subscriber(db, "nothing@example.org", "", ["no-such-topic"], NOW)
+    week = week_window("2026-W47", config.tz)
+    dry = sending.send_edition(config, db, week, lambda: NOW, dry_run=True)
+    assert dry is not None and dry.dry_run and not dry.problem
+    assert dry.skipped == [
+        ("nothing@example.org", "nothing this week in the chosen topics (no-such-topic)")
+    ]
+    assert store.get_edition(db, "2026-W47") is None  # stored nothing
+    sent = sending.send_edition(config, db, week, lambda: NOW)
+    assert sent is not None
+    assert store.skipped_deliveries(db, sent.edition_id) == dry.skipped
+    assert (sent.count("sent"), sent.count("skipped")) == (dry.count("pending"), 1)

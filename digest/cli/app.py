@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sqlite3
 import sys
 import traceback
@@ -131,3 +132,20 @@ def returned_note(back: dict[str, int], lead: str) -> str:
         f"{lead}{back['hard_bounces']} hard, {back['soft_bounces']} soft bounces, "
         f"{back['complaints']} complaints"
     )
+
+
+class ShardParam(click.ParamType):  # type: ignore[type-arg]
+    """`--shard i/n` as a pair of numbers (the use case checks 1 <= i <= n)."""
+
+    name = "i/n"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, tuple):
+            return value
+        found = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", str(value))
+        if not found:
+            self.fail(f"{value!r}: expected i/n, like 1/2.", param, ctx)
+        return int(found.group(1)), int(found.group(2))
+
+
+SHARD = ShardParam()

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from digest.cli.app import (
+    SHARD,
     Context,
     cli,
     emit,
@@ -105,7 +106,9 @@ def _serve_preview(obj: Context, port: int, open_: bool) -> None:
 @week_option
 @click.option("--dry-run", is_flag=True, help="Build and count, send nothing, store nothing.")
 @click.option("--resume", is_flag=True, help="Continue the newest unfinished edition.")
-@click.option("--shard", metavar="i/n", help="Send only subscribers whose id is i-1 modulo n.")
+@click.option(
+    "--shard", type=SHARD, metavar="i/n", help="Send only subscribers whose id is i-1 modulo n."
+)
 @click.option(
     "--test",
     "test_to",
@@ -127,7 +130,7 @@ def send(
     week: str | None,
     dry_run: bool,
     resume: bool,
-    shard: str | None,
+    shard: tuple[int, int] | None,
     test_to: str | None,
     force: bool,
     workers: int,
@@ -137,27 +140,22 @@ def send(
     if test_to:
         _send_test(obj, week, test_to, as_json)
         return
-    from digest.content.edition import resolve_week
-    from digest.delivery.ledger import parse_shard
     from digest.delivery.progress import SendProgress
-    from digest.delivery.sending import send_edition, week_to_resume
+    from digest.delivery.sending import choose_week, send_edition
 
-    part = parse_shard(shard) if shard else (1, 1)
     config = obj.config()
     db = obj.store(config)
-    if resume and not week:
-        week = week_to_resume(db)
-    window = resolve_week(config, week, now())
+    window = choose_week(config, db, week, resume, now())
     report = send_edition(
         config,
         db,
         window,
         now,
         dry_run=dry_run,
-        shard=part,
+        shard=shard or (1, 1),
         progress=None if as_json else SendProgress(),
         force=force,
-        workers=1 if shard else workers,
+        workers=workers,
     )
     if report is None:
         say(
@@ -183,15 +181,15 @@ def send(
             click.echo(f"  would skip {email}: {reason}")
         for warning in report.warnings:
             click.echo(f"Warning: {warning}", err=True)
-    if report.problem and not dry_run:
+    if report.problem:
         raise click.ClickException(report.problem + ".")
 
 
 def _send_test(obj: Context, week: str | None, test_to: str, as_json: bool) -> None:
     from digest.content.edition import resolve_week
-    from digest.delivery.sending import parse_test_addresses, send_test
+    from digest.delivery.sending import send_test
 
-    addresses = parse_test_addresses(test_to)
+    addresses = test_to.split(",")
     config = obj.config()
     db = obj.store(config)
     window = resolve_week(config, week, now())

@@ -58,8 +58,6 @@ def build_edition(config: Config, db: Database, week: Week) -> Edition | None:
     note_html, note_text = week_note(db, week.label)
     return Edition(
         week=week,
-        subject="",
-        preheader="",
         sections=sections,
         candidates=candidates,
         note_html=note_html,

@@ -80,8 +80,6 @@ def edition_from_payload(config: Config, payload: dict[str, Any]) -> Edition:
     candidates = tuple(_from_dict(a) for a in payload.get("candidates", ()))
     return Edition(
         week=week,
-        subject="",
-        preheader="",
         sections=sections,
         candidates=candidates,
         note_html=payload.get("note_html", ""),

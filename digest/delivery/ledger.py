@@ -8,10 +8,8 @@ one on another host after its lease (``LOCK_TTL``) runs out.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
-import re
 import socket
 import sqlite3
 import time
@@ -28,32 +26,16 @@ from digest.addresses import ascii_domain
 from digest.config import Config
 from digest.delivery.dkimsign import sign_message
 from digest.delivery.message import PreparedVariant, build_message, prepare_variant
-from digest.delivery.pool import (
-    ConnectionFactory,
-    Job,
-    Outcome,
-    PoolSettings,
-    deliver,
-    outbox_factory,
-)
-from digest.delivery.smtp import smtp_factory
-from digest.errors import EditionError, EditionLockedError, HeaderError
+from digest.delivery.pool import Job, Outcome
+from digest.delivery.transports import Shard, pool_settings, send_messages
+from digest.errors import EditionLockedError, HeaderError
 from digest.models import Clock
 from digest.tokens import verp_address
 
 Progress = Callable[[int, int], None]  # (done, total) for this run
-Shard = tuple[int, int]  # (i, n): subscribers whose id is i-1 modulo n
 LOCK_TTL = timedelta(minutes=10)
 _RENEW_EVERY = 60.0  # seconds between lease renewals
 _running: set[str] = set()  # lock owners of the senders running in this process
-
-
-def parse_shard(text: str) -> Shard:
-    """'2/4' -> (2, 4); EditionError unless 1 <= i <= n."""
-    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
-    if not match or not 1 <= int(match.group(1)) <= int(match.group(2)):
-        raise EditionError(f"--shard {text!r}: expected i/n with 1 <= i <= n, like 1/2.")
-    return int(match.group(1)), int(match.group(2))
 
 
 def deliver_edition(
@@ -78,17 +60,15 @@ def deliver_edition(
     _running.add(owner)
     try:
         with store.writes(f"sending {week}"):
-            asyncio.run(
-                _deliver(
-                    config,
-                    db,
-                    week,
-                    edition_id,
-                    clock,
-                    shard,
-                    progress,
-                    lambda: store.renew_lock(db, edition_id, label, owner, clock() + LOCK_TTL),
-                )
+            _deliver(
+                config,
+                db,
+                week,
+                edition_id,
+                clock,
+                shard,
+                progress,
+                lambda: store.renew_lock(db, edition_id, label, owner, clock() + LOCK_TTL),
             )
     finally:
         _running.discard(owner)
@@ -161,7 +141,7 @@ def _is_zombie(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[:1] == ["Z"]
 
 
-async def _deliver(
+def _deliver(
     config: Config,
     db: Database,
     week: str,
@@ -199,8 +179,14 @@ async def _deliver(
         return f"{status or 'erased'} after the edition was frozen"
 
     jobs = _jobs(config, db, edition_id, prepared, clock, shard)
-    settings = pool_settings(config, shard)
-    await deliver(jobs, _transport(config, week), settings, on_result, left_meanwhile)
+    send_messages(
+        config,
+        jobs,
+        on_result,
+        outbox=config.outbox_path / week,
+        settings=pool_settings(config, shard),
+        skip=left_meanwhile,
+    )
 
 
 def _jobs(
@@ -237,25 +223,3 @@ def _job(config: Config, prepared: PreparedVariant, d: store.OpenDelivery, editi
         else ""
     )
     return Job(d.id, d.subscriber.id, subscriber.email, data, 0, sender=sender, ready=True)
-
-
-def _transport(config: Config, week: str) -> ConnectionFactory:
-    if config.smtp.host:
-        return smtp_factory(config.relay)
-    return outbox_factory(config.outbox_path / week)
-
-
-def pool_settings(config: Config, shard: Shard = (1, 1)) -> PoolSettings:
-    """The pool for this config; rate limits are split evenly over the shards."""
-    if not config.smtp.host:
-        return PoolSettings(sender=config.return_path, concurrency=1, retries=0)
-    s = config.smtp
-    return PoolSettings(
-        config.return_path,
-        s.concurrency,
-        s.rate / shard[1],
-        s.max_per_connection,
-        s.retries,
-        rate_per_hour=s.rate_per_hour / shard[1],
-        stop_after_refusals=s.stop_after_refusals,
-    )

@@ -6,7 +6,7 @@ send must pass first (postal address, signing key).
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -24,14 +24,15 @@ from digest.content.edition import (
     left_out_warning,
     reader_key,
     render_within_budget,
+    resolve_week,
     variants_for_subscribers,
 )
 from digest.content.frozen import edition_from_payload, edition_payload
 from digest.delivery.dkimsign import sign_message
-from digest.delivery.ledger import Progress, Shard, deliver_edition, pool_settings
+from digest.delivery.ledger import Progress, deliver_edition
 from digest.delivery.message import build_message, message_parts, prepare_variant
-from digest.delivery.pool import Job, Outcome, deliver, outbox_factory
-from digest.delivery.smtp import smtp_factory
+from digest.delivery.pool import Job, Outcome
+from digest.delivery.transports import Shard, send_messages
 from digest.delivery.workers import run_workers
 from digest.errors import ConfigError, DeliveryError, EditionError, RowError, SubscriberError
 from digest.models import (
@@ -182,6 +183,34 @@ def preview_for(
 # ---------------------------------------------------------------- send
 
 
+@dataclass(frozen=True)
+class SendPlan:
+    """Who gets which copy of a week's edition and who is skipped and why, computed once:
+    the dry run reports it, the freeze stores it."""
+
+    edition: Edition
+    variants: tuple[RenderedVariant, ...]  # one per topic choice of the active readers
+    skipped: dict[str, str]  # topic choice -> why its readers get nothing this week
+
+    def warnings(self, config: Config) -> list[str]:
+        """What the editor is told: articles left out of a copy to fit the budget."""
+        return [left_out_warning(config, v) for v in self.variants if v.left_out]
+
+
+def plan_send(config: Config, db: Database, edition: Edition) -> SendPlan:
+    """Render each topic choice of the active readers (within the size budget); a choice
+    whose copy has no article is skipped, unless the whole week is a deliberate quiet
+    one (no articles at all, sent anyway)."""
+    variants = tuple(variants_for_subscribers(config, db, edition))
+    quiet = edition.article_count == 0
+    skipped = {
+        v.key: f"{NOTHING_IN_TOPICS} ({v.key.replace(',', ', ')})"
+        for v in variants
+        if v.article_count == 0 and not quiet
+    }
+    return SendPlan(edition, variants, skipped)
+
+
 def send_edition(
     config: Config,
     db: Database,
@@ -196,53 +225,115 @@ def send_edition(
     force: bool = False,
     workers: int = 1,
 ) -> SendReport | None:
-    """Freeze the week's edition if needed, then deliver every open delivery (with
-    ``workers`` sender processes over shards when more than one).
+    """Plan, freeze (if not frozen yet) and deliver the week's edition: every open
+    delivery, by ``workers`` sender processes over shards (one process for one shard).
 
     Returns None when the week has no articles (no edition is made) unless
     ``allow_empty``, which sends a short quiet-week edition instead. A week whose
     deliveries are all final sends nothing and reports ``already_sent``. ``edition``
     is the week's edition when the caller built it already (it is not built twice).
-    A week that is not over yet is refused unless ``force``.
+    A week that is not over yet is refused unless ``force``. ``dry_run`` reports the
+    plan and stores nothing.
     """
     signing = signing_config(config)
-    if not dry_run:
-        check_ready_to_send(config)
+    _check_shard(shard)
     frozen = store.get_edition(db, week.label)
+    if dry_run:
+        return _dry_run(signing, db, week, frozen, edition)
+    check_ready_to_send(config)
     warnings: list[str] = []
-    if frozen is None and not (dry_run or force):
-        check_week_is_over(week, clock())
     if frozen is None:
-        edition = edition or build_edition(signing, db, week)
-        if edition is None and allow_empty:
-            edition = Edition(week=week, subject="", preheader="", sections=())
-        if edition is None:
+        if not force:
+            check_week_is_over(week, clock())
+        plan = _plan_week(signing, db, week, edition, allow_empty)
+        if plan is None:
             return None
-        variants = variants_for_subscribers(signing, db, edition)
-        warnings = [left_out_warning(config, v) for v in variants if v.left_out]
-        if dry_run:
-            return _dry_run_report(db, week, variants, warnings)
-        quiet = edition.article_count == 0
-        with store.writes(f"freezing {week.label}"):
-            edition_id = _freeze(db, week.label, edition, variants, clock(), skip_empty=not quiet)
-        publish_edition(signing, db, edition, clock())  # before the first link is clicked
+        edition_id = _freeze(db, week.label, plan, clock())
+        warnings = plan.warnings(config)
+        publish_edition(signing, db, plan.edition, clock())  # before the first link is clicked
     else:
         edition_id = frozen.id
         if not is_published(signing, week.label):  # the freeze's attempt failed: again
             publish_edition(signing, db, edition_from_payload(signing, frozen.payload), clock())
+    processes = workers if shard == (1, 1) else 1
+    return _deliver(signing, db, week, edition_id, clock, shard, processes, progress, warnings)
+
+
+def choose_week(
+    config: Config, db: Database, label: str | None, resume: bool, now: datetime
+) -> Week:
+    """The week `send` works on: the one named, else with ``resume`` the newest edition
+    still open, else the most recent complete week."""
+    if resume and not label:
+        label = week_to_resume(db)
+    return resolve_week(config, label, now)
+
+
+def _check_shard(shard: Shard) -> None:
+    index, count = shard
+    if not 1 <= index <= count:
+        raise EditionError(f"--shard {index}/{count}: expected i/n with 1 <= i <= n, like 1/2.")
+
+
+def _plan_week(
+    config: Config, db: Database, week: Week, edition: Edition | None, allow_empty: bool
+) -> SendPlan | None:
+    edition = edition or build_edition(config, db, week)
+    if edition is None and allow_empty:
+        edition = Edition(week=week, sections=())
+    return plan_send(config, db, edition) if edition is not None else None
+
+
+def _dry_run(
+    config: Config,
+    db: Database,
+    week: Week,
+    frozen: store.EditionRow | None,
+    edition: Edition | None,
+) -> SendReport | None:
+    """What a send would do: the plan of a week not frozen yet, else the ledger's state."""
+    if frozen is not None:
+        counts = store.delivery_counts(db, frozen.id)
+        if _open_count(counts) == 0:
+            return SendReport(week.label, frozen.id, counts, already_sent=True)
+        return SendReport(
+            week.label, frozen.id, counts, skipped=store.skipped_deliveries(db, frozen.id)
+        )
+    plan = _plan_week(config, db, week, edition, allow_empty=False)
+    if plan is None:
+        return None
+    by_choice = store.active_choice_counts(db)
+    skipped = [
+        (email, plan.skipped[key])
+        for email, key in store.active_with_choices(db, list(plan.skipped))
+    ]
+    pending = sum(n for key, n in by_choice.items() if key not in plan.skipped)
+    counts = {"pending": pending, "skipped": len(skipped)}
+    warnings = plan.warnings(config)
+    return SendReport(week.label, 0, counts, dry_run=True, warnings=warnings, skipped=skipped)
+
+
+def _deliver(
+    config: Config,
+    db: Database,
+    week: Week,
+    edition_id: int,
+    clock: Clock,
+    shard: Shard,
+    processes: int,
+    progress: Progress | None,
+    warnings: list[str],
+) -> SendReport:
     counts = store.delivery_counts(db, edition_id)
     if _open_count(counts) == 0:
         return SendReport(week.label, edition_id, counts, already_sent=True, warnings=warnings)
-    if dry_run:
-        skipped = store.skipped_deliveries(db, edition_id)
-        return SendReport(week.label, edition_id, counts, skipped=skipped)
     try:
-        if workers > 1 and shard == (1, 1):
-            problems = run_workers(signing, week.label, edition_id, workers, progress)
+        if processes > 1:
+            problems = run_workers(config, week.label, edition_id, processes, progress)
             if problems:
                 raise DeliveryError("; ".join(problems))
         else:
-            deliver_edition(signing, db, week.label, edition_id, clock, shard, progress)
+            deliver_edition(config, db, week.label, edition_id, clock, shard, progress)
     except DeliveryError as e:
         raise DeliveryError(f"{e} {left_to_deliver(db, edition_id)}") from e
     counts = store.delivery_counts(db, edition_id)
@@ -267,18 +358,13 @@ def left_to_deliver(db: Database, edition_id: int) -> str:
 _OPEN_WORDS = {"pending": "not attempted", "deferred": "deferred", "failed": "failed"}
 
 
-def _freeze(
-    db: Database,
-    week: str,
-    edition: Edition,
-    variants: list[RenderedVariant],
-    now: datetime,
-    skip_empty: bool = True,
-) -> int:
-    """Freeze, or join the edition another sender (another shard) froze a moment ago."""
+def _freeze(db: Database, week: str, plan: SendPlan, now: datetime) -> int:
+    """Freeze the plan, or join the edition another sender (another shard) froze a
+    moment ago."""
     try:
-        payload = edition_payload(edition)
-        return store.freeze_edition(db, week, payload, variants, now, skip_empty)
+        with store.writes(f"freezing {week}"):
+            payload = edition_payload(plan.edition)
+            return store.freeze_edition(db, week, payload, plan.variants, now, plan.skipped)
     except EditionError:
         frozen = store.get_edition(db, week)
         if frozen is None:
@@ -288,22 +374,6 @@ def _freeze(
 
 def _open_count(counts: dict[str, int]) -> int:
     return sum(counts.get(s, 0) for s in OPEN_STATUSES)
-
-
-def _dry_run_report(
-    db: Database, week: Week, variants: list[RenderedVariant], warnings: list[str]
-) -> SendReport:
-    empty = {v.key for v in variants if v.article_count == 0}
-    counts = {"pending": 0, "skipped": 0}
-    skipped: list[tuple[str, str]] = []
-    for subscriber in store.iter_subscribers(db, "active"):
-        if reader_key(subscriber) in empty:
-            counts["skipped"] += 1
-            topics = ", ".join(subscriber.topics)
-            skipped.append((subscriber.email, f"{NOTHING_IN_TOPICS} ({topics})"))
-        else:
-            counts["pending"] += 1
-    return SendReport(week.label, 0, counts, warnings=warnings, skipped=skipped)
 
 
 def week_to_resume(db: Database) -> str:
@@ -351,10 +421,10 @@ class TestSendReport:
     outbox: Path | None = None  # where the copies were written, with no relay configured
 
 
-def parse_test_addresses(text: str) -> list[str]:
-    """'a@example.org, b@example.org' -> normalised addresses; RowError names a bad one."""
+def test_addresses(addresses: Sequence[str]) -> list[str]:
+    """The addresses normalised; RowError names the first that is not one."""
     try:
-        return [normalize_email(a) for a in text.split(",") if a.strip()]
+        return [normalize_email(a) for a in addresses if a.strip()]
     except RowError as e:
         raise RowError(f"--test: {e.value!r} is not a valid address: {e.reason}", e.value) from e
 
@@ -363,21 +433,23 @@ def send_test(
     config: Config,
     db: Database,
     week: Week,
-    addresses: list[str],
+    addresses: Sequence[str],
     clock: Clock,
     edition: Edition | None = None,
 ) -> TestSendReport | None:
-    """Send the edition as it stands to ``addresses`` only, subject prefixed [TEST].
+    """Send the edition as it stands to ``addresses`` only (RowError names one that is
+    not an address), subject prefixed [TEST].
 
     Nothing is frozen and the ledger is not touched: a later real send is unaffected.
     A test address that is a subscriber gets their own topic variant.
     """
     signing = signing_config(config)
     check_ready_to_send(config)
+    recipients = test_addresses(addresses)
     edition = edition or edition_for_week(signing, db, week)
     if edition is None:
         return None
-    jobs = _test_jobs(signing, db, edition, addresses, clock())
+    jobs = _test_jobs(signing, db, edition, recipients, clock())
     outbox = None if signing.smtp.host else signing.outbox_path / week.label / "test"
     report = TestSendReport(week.label, [], [], outbox)
 
@@ -387,8 +459,7 @@ def send_test(
         else:
             report.failed.append((job.recipient, outcome.error or outcome.status))
 
-    transport = outbox_factory(outbox) if outbox else smtp_factory(signing.relay)
-    asyncio.run(deliver(jobs, transport, pool_settings(signing), on_result))
+    send_messages(signing, jobs, on_result, outbox=signing.outbox_path / week.label / "test")
     return report
 
 

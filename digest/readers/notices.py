@@ -7,9 +7,8 @@ by whoever runs next (`send_queued`), each outcome recorded.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -21,9 +20,8 @@ from digest import store
 from digest.config import Config
 from digest.content.render import render_notice
 from digest.delivery.dkimsign import sign_message
-from digest.delivery.ledger import pool_settings
-from digest.delivery.pool import Job, Outcome, deliver, outbox_factory
-from digest.delivery.smtp import smtp_factory
+from digest.delivery.pool import Job, Outcome
+from digest.delivery.transports import pool_settings, send_messages
 from digest.errors import DeliveryError
 from digest.models import Clock
 
@@ -204,20 +202,16 @@ def send_queued(config: Config, db: Database, clock: Clock) -> QueueRun:
         if outcome.status == "bounced" and job.subscriber_id:
             store.bounce_subscribers(db, [job.subscriber_id], clock())
 
-    settings = replace(pool_settings(config), retries=0)  # a later pass retries
+    settings = pool_settings(config, retries=0)  # a later pass retries
     for kind in dict.fromkeys(q.kind for q in queued):
         jobs = [
             Job(q.id, q.subscriber_id, q.recipient, q.message, q.attempts, sender=q.sender)
             for q in queued
             if q.kind == kind
         ]
-        transport = (
-            smtp_factory(config.relay)
-            if config.smtp.host
-            else outbox_factory(config.outbox_path / "notices" / kind)
-        )
+        outbox = config.outbox_path / "notices" / kind
         try:
-            asyncio.run(deliver(jobs, transport, settings, on_result))
+            send_messages(config, jobs, on_result, outbox=outbox, settings=settings)
         except DeliveryError as e:  # the relay refuses for now: the rest wait their turn
             run.problem = str(e)
             break

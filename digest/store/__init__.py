@@ -81,7 +81,9 @@ from digest.store.signups import (
 )
 from digest.store.subscribers import (
     RETURN_EVENTS,
+    active_choice_counts,
     active_topic_choices,
+    active_with_choices,
     add_event,
     bounce_subscribers,
     change_subscriber,
@@ -113,7 +115,9 @@ __all__ = [
     "OpenDelivery",
     "QueuedEmail",
     "SignupRow",
+    "active_choice_counts",
     "active_topic_choices",
+    "active_with_choices",
     "add_event",
     "add_feed",
     "add_signup",

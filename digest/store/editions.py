@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,7 +12,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from digest.errors import EditionError
-from digest.models import NOTHING_IN_TOPICS, RenderedVariant
+from digest.models import RenderedVariant
 from digest.store.columns import from_db_time, insert_row, to_db_time
 from digest.store.deliveries import delivery_counts
 
@@ -54,12 +54,11 @@ def freeze_edition(
     payload: dict[str, Any],
     variants: Sequence[RenderedVariant],
     now: datetime,
-    skip_empty: bool = True,
+    skipped: Mapping[str, str] | None = None,
 ) -> int:
-    """Store the edition, its variants and one pending delivery per active subscriber.
-
-    With ``skip_empty``, subscribers whose variant has no articles are marked skipped;
-    a deliberately quiet week (no articles at all, sent anyway) turns it off.
+    """Store the edition, its variants and one delivery per active subscriber whose
+    topic choice was rendered: pending, or skipped with the reason ``skipped`` gives
+    for that choice.
 
     One transaction: either the whole ledger exists or none of it. A second freeze of
     the same week fails on the unique week, which is what keeps two senders apart.
@@ -94,9 +93,8 @@ def freeze_edition(
                 f"WHERE status = 'active' AND topics IN ({marks}) ORDER BY id",
                 [edition_id, stamp, *by_key],
             )
-            if skip_empty:
-                empty = [k for k, v in by_key.items() if v.article_count == 0]
-                _mark_skipped(db, edition_id, empty, stamp)
+            for key, reason in (skipped or {}).items():
+                _mark_skipped(db, edition_id, key, reason, stamp)
     except sqlite3.IntegrityError as e:
         raise EditionError(
             f"Edition {week} was frozen by another run at the same moment; "
@@ -105,13 +103,12 @@ def freeze_edition(
     return edition_id
 
 
-def _mark_skipped(db: Database, edition_id: int, keys: Sequence[str], stamp: str) -> None:
-    for key in keys:
-        db.execute(
-            "UPDATE deliveries SET status = 'skipped', last_error = ?, updated_at = ? "
-            "WHERE edition_id = ? AND variant = ?",
-            [NOTHING_IN_TOPICS, stamp, edition_id, key],
-        )
+def _mark_skipped(db: Database, edition_id: int, key: str, reason: str, stamp: str) -> None:
+    db.execute(
+        "UPDATE deliveries SET status = 'skipped', last_error = ?, updated_at = ? "
+        "WHERE edition_id = ? AND variant = ?",
+        [reason, stamp, edition_id, key],
+    )
 
 
 def edition_variants(db: Database, edition_id: int) -> dict[str, RenderedVariant]:

@@ -259,6 +259,25 @@ def active_topic_choices(db: Database) -> list[str]:
     return sorted(r["topics"] for r in rows)
 
 
+def active_choice_counts(db: Database) -> dict[str, int]:
+    """How many active subscribers made each topic choice (the variant keys)."""
+    rows = db.query(
+        "SELECT topics, count(*) AS n FROM subscribers WHERE status = 'active' GROUP BY topics"
+    )
+    return {r["topics"]: r["n"] for r in rows}
+
+
+def active_with_choices(db: Database, keys: Sequence[str]) -> list[tuple[str, str]]:
+    """(email, topic choice) of the active subscribers who made one of ``keys``."""
+    marks = ", ".join("?" * len(keys))
+    rows = db.query(
+        f"SELECT email, topics FROM subscribers WHERE status = 'active' AND topics IN ({marks}) "
+        "ORDER BY id",
+        list(keys),
+    )
+    return [(r["email"], r["topics"]) for r in rows]
+
+
 def subscriber_from_row(r: dict[str, Any]) -> Subscriber:
     topics = tuple(t for t in r["topics"].split(",") if t)
     return Subscriber(r["id"], r["email"], r["name"], r["status"], topics)

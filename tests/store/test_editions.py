@@ -20,8 +20,10 @@ def test_freeze_writes_one_delivery_per_active_subscriber_and_is_unique(db: Any)
         store.insert_subscriber(db, f"s{i}@example.org", "", topics, NOW)
     store.set_subscriber_status(db, "s2@example.org", "bounced", NOW)
     variants = [_variant(""), _variant("dns"), _variant("new-tlds", count=0)]
-    edition_id = store.freeze_edition(db, "2026-W47", {"week": "2026-W47"}, variants, NOW)
+    skipped = {"new-tlds": "why: the plan says so"}  # the store inserts what it is told
+    edition_id = store.freeze_edition(db, "2026-W47", {"week": "2026-W47"}, variants, NOW, skipped)
     assert store.delivery_counts(db, edition_id) == {"pending": 2, "skipped": 1}
+    assert store.skipped_deliveries(db, edition_id) == [("s3@example.org", "why: the plan says so")]
     with pytest.raises(EditionError, match="frozen by another run"):
         store.freeze_edition(db, "2026-W47", {}, variants, NOW)
     assert len(list(db.query("SELECT * FROM editions"))) == 1

@@ -1,0 +1,68 @@
+"""One way to deliver: "send these messages with this configuration". The transport the
+configuration names (the relay over SMTP, else an outbox of .eml files), the pool its
+settings make, and the run loop, for editions, test copies and one-off notices alike.
+This is the seam where other transports plug in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from digest.config import Config
+from digest.delivery.pool import (
+    ConnectionFactory,
+    Job,
+    Outcome,
+    PoolSettings,
+    SkipCheck,
+    deliver,
+    outbox_factory,
+)
+from digest.delivery.smtp import smtp_factory
+
+Shard = tuple[int, int]  # (i, n): subscribers whose id is i-1 modulo n
+
+
+def connections(config: Config, outbox: Path) -> ConnectionFactory:
+    """The configured transport: the relay when `[smtp] host` is set, else .eml files
+    in ``outbox``."""
+    if config.smtp.host:
+        return smtp_factory(config.relay)
+    return outbox_factory(outbox)
+
+
+def pool_settings(
+    config: Config, shard: Shard = (1, 1), *, retries: int | None = None
+) -> PoolSettings:
+    """The pool for this configuration; rate limits are split evenly over the shards.
+    ``retries`` overrides `[smtp] retries` (a one-off email waits for the next pass)."""
+    if not config.smtp.host:
+        return PoolSettings(sender=config.return_path, concurrency=1, retries=0)
+    s = config.smtp
+    return PoolSettings(
+        config.return_path,
+        s.concurrency,
+        s.rate / shard[1],
+        s.max_per_connection,
+        s.retries if retries is None else retries,
+        rate_per_hour=s.rate_per_hour / shard[1],
+        stop_after_refusals=s.stop_after_refusals,
+    )
+
+
+def send_messages(
+    config: Config,
+    jobs: Iterable[Job],
+    on_result: Callable[[Job, Outcome], None],
+    *,
+    outbox: Path,
+    settings: PoolSettings | None = None,
+    skip: SkipCheck | None = None,
+) -> None:
+    """Deliver ``jobs`` with this configuration, reporting each outcome as it comes;
+    ``outbox`` is where the .eml files go when no relay is set. Raises DeliveryError
+    when the transport refuses the whole run."""
+    transport = connections(config, outbox)
+    asyncio.run(deliver(jobs, transport, settings or pool_settings(config), on_result, skip))
