@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench bench-send bench-million bench-excerpts clean
+.PHONY: demo test lint docs bench bench-send bench-million bench-excerpts clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff format --check digest tests benchmarks scripts
 	$(BIN)/ruff check digest tests benchmarks scripts
 	$(BIN)/mypy digest
+
+## make docs: the README's settings and secrets tables, from the declarations.
+docs: $(VENV)/.installed
+	$(BIN)/python scripts/settings_reference.py
 
 ## make bench: the pipeline benchmark (render, inline, build, SMTP send vs. a bare loop).
 bench: $(VENV)/.installed

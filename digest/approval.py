@@ -18,7 +18,7 @@ from digest.content.feeds import import_configured_feeds
 from digest.content.gather import last_complete_week
 from digest.delivery.sending import send_edition, send_test
 from digest.errors import DigestError, EditionError
-from digest.models import DELIVERY_STATUSES, Clock, Edition, SendReport, Week
+from digest.models import DELIVERY_STATUSES, Clock, DeliveryStatus, Edition, SendReport, Week
 from digest.readers.notices import send_queued
 from digest.readers.signup import purge_pending
 from digest.returns.process import process_configured_mail
@@ -44,7 +44,9 @@ def describe_run(week: Week, report: SendReport | None) -> str:
         return f"{week.label}: nothing sent (no edition, or held for approval; see above)"
     if report.already_sent:
         return f"{report.week}: already sent earlier; nothing to do"
-    counts = ", ".join(f"{report.count(s)} {s}" for s in DELIVERY_STATUSES if s != "pending")
+    counts = ", ".join(
+        f"{report.count(s)} {s}" for s in DELIVERY_STATUSES if s != DeliveryStatus.PENDING
+    )
     return f"{report.week}: {counts}"
 
 

@@ -1,8 +1,11 @@
 """Configuration: defaults here, the user's TOML file over them, the environment last.
 
+Every setting is declared once, below, with its default, its documentation and its rule
+(bounds, choices, or a check with the form it expects); one validator reads those rules,
+and the README's tables are made from the same declarations (`settings_reference`).
 Every setting can be overridden as ``DIGEST_<SECTION>_<KEY>``; an empty variable counts
-as unset. Secrets (``DIGEST_SMTP_PASSWORD``, ``DIGEST_SECRET``) come only from the
-environment. Paths in the file are relative to the file.
+as unset. Secrets come only from the environment. Paths in the file are relative to the
+file.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ import dataclasses
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+import typing
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parseaddr
 from functools import cached_property
@@ -21,91 +25,193 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from digest.errors import ConfigError
 from digest.models import Sponsor, slugify
+from digest.relays import parse_relays
 
 DEFAULT_PATH = Path("config") / "digest.toml"
 ENV_PREFIX = "DIGEST_"
-SECRET_KEYS = {("smtp", "password"), ("imap", "password"), ("dkim", "private_key")}
 TLS_MODES = ("none", "starttls", "tls")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+STORE_IP_MODES = ("hash", "raw", "none")
+
+
+# ---------------------------------------------------------------- how a setting is declared
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What a setting may be, and how to say what was expected."""
+
+    doc: str
+    low: float | None = None  # inclusive
+    high: float | None = None  # inclusive
+    above: float | None = None  # exclusive: "a positive number" is above=0
+    choices: tuple[str, ...] = ()
+    check: Callable[[Any], bool] | None = None
+    form: str = ""  # what the error says was expected; made from the rule when empty
+    secret: bool = False  # from the environment only
+
+
+def setting(default: Any, doc: str, **rule: Any) -> Any:
+    """A declared setting: its default, its documentation and its rule (see `Rule`)."""
+    return field(default=default, metadata={"rule": Rule(doc, **rule)})
+
+
+def _rule(f: dataclasses.Field[Any]) -> Rule:
+    rule = f.metadata.get("rule")
+    assert isinstance(rule, Rule), f"{f.name} is not declared with setting()"
+    return rule
+
+
+def _is_http_url(url: str) -> bool:
+    return re.match(r"^https?://[^/\s]+", url) is not None and not re.search(r"\s", url)
+
+
+def _is_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def _formats(**names: Any) -> Callable[[str], bool]:
+    def check(text: str) -> bool:
+        try:
+            text.format(**names)
+        except (KeyError, IndexError, ValueError):
+            return False
+        return True
+
+    return check
+
+
+def _address_or_empty(value: str) -> bool:
+    return not value or "@" in parseaddr(value)[1]
+
+
+def _relays_or_empty(value: str) -> bool:
+    if value:
+        parse_relays(value, 25)  # raises its own error, naming the relay
+    return True
+
+
+def _origins(values: tuple[str, ...]) -> bool:
+    return all(re.fullmatch(r"https?://[^/\s]+", v) for v in values)
+
+
+# ---------------------------------------------------------------- the sections
 
 
 @dataclass(frozen=True)
 class NewsletterConfig:
     """Who sends the newsletter and where its pages live."""
 
-    name: str = "The Weekly Wrap"
-    sender: str = "The Weekly Wrap <wrap@example.com>"
-    base_url: str = "https://news.example.com/digest"
-    timezone: str = "UTC"
-    postal_address: str = ""
-    reply_to: str = ""
-    unsubscribe_mailto: str = ""  # default: unsubscribe@<sender's domain>
+    name: str = setting("The Weekly Wrap", "the newsletter's name", check=bool, form="its name")
+    sender: str = setting(
+        "The Weekly Wrap <wrap@example.com>",
+        "the From line",
+        check=lambda v: "@" in parseaddr(v)[1],
+        form='an address like "Name <news@example.com>"',
+    )
+    base_url: str = setting(
+        "https://news.example.com/digest",
+        "where the unsubscribe, sign-up and archive pages live",
+        check=_is_http_url,
+        form="an absolute http(s) URL",
+    )
+    timezone: str = setting(
+        "UTC",
+        "the newsletter's week runs in it (IANA name)",
+        check=_is_zone,
+        form='an IANA zone like "Europe/Berlin"',
+    )
+    postal_address: str = setting("", "the sender's postal address, in every footer (required)")
+    reply_to: str = setting("", "a Reply-To address", check=_address_or_empty, form="an address")
+    unsubscribe_mailto: str = setting(
+        "", "the address of mailto unsubscribe requests; default unsubscribe@<From's domain>"
+    )
 
 
 @dataclass(frozen=True)
 class StoreConfig:
     """Where the SQLite store lives."""
 
-    path: str = "../var/digest.db"
+    path: str = setting("../var/digest.db", "the SQLite file")
 
 
 @dataclass(frozen=True)
 class OutboxConfig:
     """Where .eml files go when no SMTP host is set."""
 
-    path: str = "../var/outbox"
+    path: str = setting("../var/outbox", "the folder of .eml files when `[smtp] host` is empty")
 
 
 @dataclass(frozen=True)
 class ArchiveConfig:
     """Where the web versions of sent editions, their index and Atom feed are written."""
 
-    path: str = "../var/archive"
+    path: str = setting(
+        "../var/archive", "web versions, index and Atom feed; never the store's or outbox's folder"
+    )
 
 
 @dataclass(frozen=True)
 class TemplatesConfig:
     """Where the email templates live; the packaged copy is used when this is missing."""
 
-    path: str = "../templates/email"
+    path: str = setting("../templates/email", "the email templates; else the packaged ones")
 
 
 @dataclass(frozen=True)
 class SmtpConfig:
     """The relay; an empty host means: write to the outbox instead."""
 
-    host: str = ""
-    port: int = 587
-    tls: str = "starttls"
-    username: str = ""
-    concurrency: int = 4
-    rate: float = 0.0  # messages per second over all connections, 0 = unlimited
-    rate_per_hour: float = 0.0  # for relays with an hourly quota, 0 = none
-    connect_timeout: float = 30.0  # TCP, TLS, greeting, EHLO and login
-    timeout: float = 300.0  # replies to MAIL and RCPT (RFC 5321 4.5.3.2: 5 minutes)
-    data_timeout: float = 120.0  # the 354 after DATA (2 minutes)
-    dot_timeout: float = 600.0  # the reply to the final "." (10 minutes)
-    stop_after_refusals: int = 5  # relay refusals in a row (not of a reader) stop the run
-    max_per_connection: int = 1000
-    retries: int = 3
-    ca_file: str = ""  # extra CA bundle (PEM) for a relay with a private certificate
-    password: str = ""  # from DIGEST_SMTP_PASSWORD only
-    # The envelope sender bounces go to; default: the From address. When set, every
-    # message goes from its own signed address (VERP): bounces+<subscriber>.<ref>.<sig>@...
-    return_path: str = ""
+    host: str = setting(
+        "",
+        "the relay (several: `a, b:2525`); empty = the outbox",
+        check=_relays_or_empty,
+        form="host or host:port, a comma between relays",
+    )
+    port: int = setting(587, "the relay's port", low=1, high=65535, form="a port from 1 to 65535")
+    tls: str = setting("starttls", "none, starttls or tls", choices=TLS_MODES)
+    username: str = setting("", "the relay login (the password: DIGEST_SMTP_PASSWORD)")
+    concurrency: int = setting(4, "persistent connections", low=1)
+    rate: float = setting(0.0, "messages per second over all connections; 0 = no limit", low=0)
+    rate_per_hour: float = setting(0.0, "for relays with an hourly quota; 0 = none", low=0)
+    connect_timeout: float = setting(
+        30.0, "seconds for connect, TLS, greeting, EHLO, login", above=0
+    )
+    timeout: float = setting(300.0, "seconds for the reply to MAIL and RCPT (RFC 5321)", above=0)
+    data_timeout: float = setting(120.0, "seconds for the 354 after DATA", above=0)
+    dot_timeout: float = setting(600.0, "seconds for the reply to the final dot", above=0)
+    stop_after_refusals: int = setting(5, "relay refusals in a row that stop the run", low=1)
+    max_per_connection: int = setting(1000, "messages before a connection is renewed", low=1)
+    retries: int = setting(3, "tries again of a 4xx within one run", low=0)
+    ca_file: str = setting("", "a PEM CA bundle for a relay with a private certificate")
+    password: str = setting("", "the relay login's password", secret=True)
+    return_path: str = setting(
+        "",
+        "the envelope sender bounces go to (set: VERP); default the From address",
+        check=_address_or_empty,
+        form="an address like bounces@example.com",
+    )
 
 
 @dataclass(frozen=True)
 class SignupConfig:
     """Readers who sign themselves up on /subscribe, with double opt-in."""
 
-    confirm_hours: float = 48.0  # a confirmation link works this long
-    max_per_address_per_day: int = 3  # confirmation emails to one address
-    max_per_ip_per_hour: int = 20  # sign-ups from one client, then 429
-    store_ip: str = "hash"  # in the consent record: hash (keyed), raw, or none
-    client_ip_header: str = ""  # behind a proxy: the header it sets, e.g. X-Forwarded-For
-    welcome: bool = False  # send a welcome email after the confirmation
-    answer_seconds: float = 0.25  # every sign-up is answered no sooner: state never shows
+    confirm_hours: float = setting(48.0, "how long a confirmation link works", above=0)
+    max_per_address_per_day: int = setting(3, "sign-up emails to one mailbox", low=1)
+    max_per_ip_per_hour: int = setting(20, "sign-ups from one client (IPv4, IPv6 /64)", low=1)
+    store_ip: str = setting(
+        "hash", "the client in the consent record: hash (keyed), raw, none", choices=STORE_IP_MODES
+    )
+    client_ip_header: str = setting("", "behind a proxy: the header it sets, e.g. X-Forwarded-For")
+    welcome: bool = setting(False, "a welcome email after the confirmation")
+    answer_seconds: float = setting(
+        0.25, "every sign-up is answered no sooner (the state never shows)", low=0, high=10
+    )
 
 
 @dataclass(frozen=True)
@@ -114,111 +220,135 @@ class WebConfig:
     state-changing forms from. The host and origin of `[newsletter] base_url` (and
     localhost) always count."""
 
-    hosts: tuple[str, ...] = ()  # other Host names, e.g. a second domain in front
-    origins: tuple[str, ...] = ()  # other pages that post forms, e.g. "https://www.example.com"
-
-
-STORE_IP_MODES = ("hash", "raw", "none")
+    hosts: tuple[str, ...] = setting((), "more Host names `serve` answers")
+    origins: tuple[str, ...] = setting(
+        (),
+        'more pages that may post its forms, e.g. ["https://www.example.com"]',
+        check=_origins,
+        form='origins like "https://www.example.com"',
+    )
 
 
 @dataclass(frozen=True)
 class DkimConfig:
     """DKIM signing by digest itself (a relay that signs, like OpenDKIM, needs none)."""
 
-    domain: str = ""  # "" = do not sign
-    selector: str = ""
-    private_key: str = ""  # PEM (RSA or Ed25519), from DIGEST_DKIM_PRIVATE_KEY only
+    domain: str = setting("", "the d= domain; empty = do not sign")
+    selector: str = setting("", "the s= selector")
+    private_key: str = setting("", "the PEM private key (RSA or Ed25519)", secret=True)
 
 
 @dataclass(frozen=True)
 class BouncesConfig:
     """What comes back after the relay accepted a message: bounces and complaints."""
 
-    soft_limit: int = 3  # soft bounces from this many different editions: bounced
-    maildir: str = ""  # the return-path mailbox the weekly run reads first; "" = none
-    probe_days: int = 30  # an unproven hard bounce probes a reader at most this often
-    max_message_kb: int = 10240  # a returned message past this is set aside unread
+    soft_limit: int = setting(
+        3, "soft bounces from this many editions make a reader bounced", low=1
+    )
+    maildir: str = setting("", "the return-path Maildir the weekly run reads first")
+    probe_days: int = setting(30, "an unproven bounce probes a reader at most this often", low=1)
+    max_message_kb: int = setting(10240, "a returned message past this is set aside", low=1)
 
 
 @dataclass(frozen=True)
 class ImapConfig:
     """A hosted return-path mailbox, read by `process-mail --imap` and the weekly run."""
 
-    host: str = ""  # "" = no IMAP mailbox
-    port: int = 993
-    tls: str = "tls"  # none | starttls | tls
-    username: str = ""
-    folder: str = "INBOX"
-    timeout: float = 30.0
-    ca_file: str = ""
-    password: str = ""  # from DIGEST_IMAP_PASSWORD only
-
-
-@dataclass(frozen=True)
-class Relay:
-    """One relay's address."""
-
-    host: str
-    port: int
-
-    def __str__(self) -> str:
-        return f"{self.host}:{self.port}"
-
-
-def parse_relays(hosts: str, default_port: int) -> list[Relay]:
-    """'a.example.net, b.example.net:2525' -> relays; ConfigError for a malformed one."""
-    relays = []
-    for item in (h.strip() for h in hosts.split(",")):
-        if not item:
-            continue
-        found = re.fullmatch(r"\[?([^\]\s]+?)\]?(?::(\d{1,5}))?", item)
-        port = int(found.group(2)) if found and found.group(2) else default_port
-        if not found or not 1 <= port <= 65535 or found.group(1).count(":") == 1:
-            raise ConfigError(
-                f"[smtp] host {item!r}: expected host or host:port (a comma between relays)."
-            )
-        relays.append(Relay(found.group(1), port))
-    if not relays:
-        raise ConfigError("[smtp] host names no relay.")
-    return relays
+    host: str = setting("", "the IMAP server; empty = none")
+    port: int = setting(993, "its port", low=1, high=65535, form="a port from 1 to 65535")
+    tls: str = setting("tls", "none, starttls or tls", choices=TLS_MODES)
+    username: str = setting("", "the login (the password: DIGEST_IMAP_PASSWORD)")
+    folder: str = setting("INBOX", "the folder to read")
+    timeout: float = setting(30.0, "seconds per IMAP reply", above=0)
+    ca_file: str = setting("", "a PEM CA bundle for a server with a private certificate")
+    password: str = setting("", "the IMAP login's password", secret=True)
 
 
 @dataclass(frozen=True)
 class ScheduleConfig:
     """When the weekly job runs, in the newsletter's timezone."""
 
-    day: str = "mon"
-    time: str = "07:00"
-    misfire_grace: int = 3600
-    skip_if_empty: bool = True  # false: a week with no articles still sends a short note
-    min_articles: int = 1  # fewer published that week: no edition
-    hold: bool = False  # build, send the editors a test copy, wait for `digest approve`
-    editors: tuple[str, ...] = ()  # who gets the held edition's test copy
-    approve_after_hours: float = 0.0  # with hold: send anyway after this long; 0 = never
+    day: str = setting("mon", "mon .. sun", choices=WEEKDAYS)
+    time: str = setting(
+        "07:00",
+        "24-hour time",
+        check=lambda v: bool(re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", v)),
+        form='a 24-hour time like "07:00"',
+    )
+    misfire_grace: int = setting(3600, "seconds a late run may still start", low=0)
+    skip_if_empty: bool = setting(True, "false: a week with no articles sends a short note")
+    min_articles: int = setting(1, "fewer published that week: no edition", low=1)
+    hold: bool = setting(False, "test copy to the editors, then wait for `digest approve`")
+    editors: tuple[str, ...] = setting((), "who gets the held edition's test copy")
+    approve_after_hours: float = setting(
+        0.0, "with hold: send anyway after this long; 0 = never", low=0
+    )
 
 
 @dataclass(frozen=True)
 class DigestConfig:
     """What goes into an edition."""
 
-    max_articles: int = 12
-    max_per_section: int = 4
-    excerpt_chars: int = 300
-    max_message_kb: int = 100  # Gmail clips messages past ~102 KB, hiding the footer
-    subject: str = "{name}: {week_label}"
-    section_order: tuple[str, ...] = ()
-    other_section: str = "More News"
-    greeting: str = "Hi {first_name},"  # also {name}; for readers whose name we know
-    greeting_anonymous: str = "Hello,"  # for readers without a name
+    max_articles: int = setting(12, "articles in a copy", low=1)
+    max_per_section: int = setting(4, "articles in a section", low=1)
+    excerpt_chars: int = setting(300, "the longest excerpt", low=40)
+    max_message_kb: int = setting(100, "the HTML part as sent (Gmail clips past ~102 KB)", low=20)
+    subject: str = setting(
+        "{name}: {week_label}",
+        "with {name}, {week_label}, {week}, {count}, {top_title}",
+        check=_formats(name="", week_label="", week="", count=0, top_title=""),
+        form="a text using only {name}, {week_label}, {week}, {count}, {top_title}",
+    )
+    section_order: tuple[str, ...] = setting((), "the sections, in order")
+    other_section: str = setting("More News", "the section of articles in no listed topic")
+    greeting: str = setting(
+        "Hi {first_name},",
+        "for readers whose name is known ({first_name}, {name})",
+        check=_formats(first_name="Ann", name="Ann Lee"),
+        form="text with {first_name} or {name}",
+    )
+    greeting_anonymous: str = setting("Hello,", "for readers without a name")
 
 
 @dataclass(frozen=True)
 class FeedsConfig:
     """How feeds are fetched."""
 
-    timeout: float = 20.0
-    max_bytes: int = 10_000_000
-    user_agent: str = ""  # default: digest/<version> (+<base_url>)
+    timeout: float = setting(20.0, "seconds per feed", above=0)
+    max_bytes: int = setting(
+        10_000_000, "the largest feed read", low=1024, form="at least 1024 bytes"
+    )
+    user_agent: str = setting("", "default: digest/<version> (+<base_url>)")
+
+
+_SECTIONS: dict[str, type] = {
+    "newsletter": NewsletterConfig,
+    "store": StoreConfig,
+    "outbox": OutboxConfig,
+    "archive": ArchiveConfig,
+    "templates": TemplatesConfig,
+    "smtp": SmtpConfig,
+    "schedule": ScheduleConfig,
+    "digest": DigestConfig,
+    "feeds": FeedsConfig,
+    "signup": SignupConfig,
+    "dkim": DkimConfig,
+    "bounces": BouncesConfig,
+    "imap": ImapConfig,
+    "web": WebConfig,
+}
+# TOML keys that are Python keywords or would shadow a builtin.
+_KEY_ALIASES = {("newsletter", "from"): "sender"}
+# Keys an earlier version took, and what to do instead.
+_RETIRED_KEYS = {
+    ("smtp", "verp"): "VERP is on whenever [smtp] return_path is set; remove the line",
+}
+# Secrets that belong to no section.
+OTHER_SECRETS = {
+    "DIGEST_SECRET": "signs every link, VERP address and Message-ID (HMAC-SHA256); at least "
+    "32 characters. Required for SMTP sends, `serve` and `process-mail`, which refuse the "
+    "published development key outbox runs use without it",
+}
 
 
 @dataclass(frozen=True)
@@ -319,30 +449,6 @@ class Config:
         return self.newsletter.base_url.rstrip("/")
 
 
-_SECTIONS: dict[str, type] = {
-    "newsletter": NewsletterConfig,
-    "store": StoreConfig,
-    "outbox": OutboxConfig,
-    "archive": ArchiveConfig,
-    "templates": TemplatesConfig,
-    "smtp": SmtpConfig,
-    "schedule": ScheduleConfig,
-    "digest": DigestConfig,
-    "feeds": FeedsConfig,
-    "signup": SignupConfig,
-    "dkim": DkimConfig,
-    "bounces": BouncesConfig,
-    "imap": ImapConfig,
-    "web": WebConfig,
-}
-# TOML keys that are Python keywords or would shadow a builtin.
-_KEY_ALIASES = {("newsletter", "from"): "sender"}
-# Keys an earlier version took, and what to do instead.
-_RETIRED_KEYS = {
-    ("smtp", "verp"): "VERP is on whenever [smtp] return_path is set; remove the line",
-}
-
-
 def config_path(explicit: str | Path | None, environ: Mapping[str, str]) -> Path:
     """Where the config file is: --config, then $DIGEST_CONFIG, then config/digest.toml."""
     if explicit:
@@ -386,11 +492,13 @@ def build_config(path: Path, raw: Mapping[str, Any], env: Mapping[str, str]) -> 
         secret=env.get("DIGEST_SECRET", ""),
         **sections,
     )
-    _check_values(config)
+    _check_together(config)
     return config
 
 
 def _build_section(path: Path, section: str, cls: type, values: Any, env: Mapping[str, str]) -> Any:
+    """One section: the file's values and the environment's over the defaults, each
+    coerced to its declared type and checked against its rule."""
     if not isinstance(values, dict):
         raise ConfigError(f"{path}: [{section}] must be a table of settings.")
     fields = {f.name: f for f in dataclasses.fields(cls)}
@@ -402,78 +510,117 @@ def _build_section(path: Path, section: str, cls: type, values: Any, env: Mappin
                 f"{_RETIRED_KEYS[(section, toml_key)]}."
             )
         if attr not in fields:
-            known = ", ".join(k for k in _toml_keys(section, fields))
+            known = ", ".join(
+                _toml_key(section, a) for a, f in fields.items() if not _rule(f).secret
+            )
             raise ConfigError(
                 f"{path}: unknown key [{section}] {toml_key}; known keys are {known}."
             )
-        if (section, attr) in SECRET_KEYS:
-            env_name = f"{ENV_PREFIX}{section.upper()}_{attr.upper()}"
+        if _rule(fields[attr]).secret:
             raise ConfigError(
                 f"{path}: [{section}] {toml_key} is a secret and must not be in a file; "
-                f"remove it and set {env_name} in the environment."
+                f"remove it and set {env_name(section, attr)} in the environment."
             )
+    types = typing.get_type_hints(cls)
     kwargs: dict[str, Any] = {}
     for attr, f in fields.items():
-        toml_key = keys.get(attr, attr)
-        env_name = f"{ENV_PREFIX}{section.upper()}_{_env_key(section, attr)}"
-        where = f"{path} or {env_name}"
-        if env.get(env_name, ""):
-            kwargs[attr] = _coerce(env[env_name], f.type, section, toml_key, where, True)
-        elif toml_key in values:
-            kwargs[attr] = _coerce(values[toml_key], f.type, section, toml_key, where, False)
+        key = _toml_key(section, attr)
+        where = f"{path} or {env_name(section, attr)}"
+        if env.get(env_name(section, attr), ""):
+            raw, from_env = env[env_name(section, attr)], True
+        elif key in values:
+            raw, from_env = values[key], False
+        else:
+            continue
+        value = _coerce(raw, types[attr], from_env)
+        if value is _WRONG or not _passes(_rule(f), value):
+            form = _type_form(types[attr]) if value is _WRONG else _form(_rule(f), types[attr])
+            shown = raw if value is _WRONG else value  # as read: 99999, not '99999'
+            raise ConfigError(f"[{section}] {key} = {shown!r} in {where}: expected {form}.")
+        kwargs[attr] = value
     return cls(**kwargs)
 
 
-def _toml_keys(section: str, fields: Mapping[str, Any]) -> list[str]:
+def env_name(section: str, attr: str) -> str:
+    """The environment variable of a setting: DIGEST_<SECTION>_<KEY>."""
+    return f"{ENV_PREFIX}{section.upper()}_{_toml_key(section, attr).upper()}"
+
+
+def _toml_key(section: str, attr: str) -> str:
     reverse = {v: k for (s, k), v in _KEY_ALIASES.items() if s == section}
-    return [reverse.get(a, a) for a in fields if (section, a) not in SECRET_KEYS]
+    return reverse.get(attr, attr)
 
 
-def _env_key(section: str, attr: str) -> str:
-    reverse = {v: k for (s, k), v in _KEY_ALIASES.items() if s == section}
-    return reverse.get(attr, attr).upper()
+_WRONG = object()  # a value of the wrong type
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
-def _coerce(value: Any, type_name: Any, section: str, key: str, where: str, from_env: bool) -> Any:
-    def bad(form: str) -> ConfigError:
-        return ConfigError(f"[{section}] {key} = {value!r} in {where}: expected {form}.")
-
-    if type_name == "str":
-        if not isinstance(value, str):
-            raise bad("a string in quotes")
-        return value
-    if type_name == "int":
-        if from_env and isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
-            return int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise bad("a whole number")
-        return value
-    if type_name == "float":
-        if from_env and isinstance(value, str):
+def _coerce(value: Any, kind: Any, from_env: bool) -> Any:
+    """``value`` as the declared type; `_WRONG` when it cannot be. The environment gives
+    text, so there numbers, booleans and comma-separated lists are read from it."""
+    text = value.strip() if from_env and isinstance(value, str) else None
+    if kind is bool:
+        if text is not None and text.lower() in _TRUE + _FALSE:
+            return text.lower() in _TRUE
+        return value if isinstance(value, bool) else _WRONG
+    if kind is int:
+        if text is not None and re.fullmatch(r"-?\d+", text):
+            return int(text)
+        return value if isinstance(value, int) and not isinstance(value, bool) else _WRONG
+    if kind is float:
+        if text is not None:
             try:
-                return float(value)
+                return float(text)
             except ValueError:
-                raise bad("a number") from None
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise bad("a number")
-        return float(value)
-    if type_name == "bool":
-        if (
-            from_env
-            and isinstance(value, str)
-            and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off")
-        ):
-            return value.lower() in ("1", "true", "yes", "on")
-        if not isinstance(value, bool):
-            raise bad("true or false")
-        return value
-    if type_name == "tuple[str, ...]":
-        if from_env and isinstance(value, str):
-            return tuple(v.strip() for v in value.split(",") if v.strip())
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise bad('a list of strings, like ["DNS", "Cybersecurity"]')
-        return tuple(value)
-    raise AssertionError(f"no coercion for {type_name}")  # a programming error
+                return _WRONG
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return float(value) if ok else _WRONG
+    if kind == tuple[str, ...]:
+        if text is not None:
+            return tuple(v.strip() for v in text.split(",") if v.strip())
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        return tuple(value) if ok else _WRONG
+    return value if isinstance(value, str) else _WRONG
+
+
+def _passes(rule: Rule, value: Any) -> bool:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if rule.low is not None and value < rule.low:
+            return False
+        if rule.high is not None and value > rule.high:
+            return False
+        if rule.above is not None and value <= rule.above:
+            return False
+    if rule.choices and str(value).lower() not in rule.choices:
+        return False
+    return rule.check is None or bool(rule.check(value))
+
+
+def _form(rule: Rule, kind: Any) -> str:
+    """What was expected, in words: the declared form, else made from the rule."""
+    if rule.form:
+        return rule.form
+    if rule.choices:
+        return "one of " + ", ".join(rule.choices)
+    number = "a whole number" if kind is int else "a number"
+    if rule.low is not None and rule.high is not None:
+        return f"{number} from {rule.low:g} to {rule.high:g}"
+    if rule.low is not None:
+        return f"{number} of at least {rule.low:g}"
+    if rule.above is not None:
+        return f"{number} above {rule.above:g}"
+    return _type_form(kind)
+
+
+def _type_form(kind: Any) -> str:
+    forms = {
+        bool: "true or false",
+        int: "a whole number",
+        float: "a number",
+        str: "a string in quotes",
+        tuple[str, ...]: 'a list of strings, like ["DNS", "Cybersecurity"]',
+    }
+    return forms.get(kind, "a value of its kind")
 
 
 def _build_sponsors(path: Path, raw: Any) -> dict[str, Sponsor]:
@@ -509,9 +656,7 @@ def _build_aliases(path: Path, raw: Any) -> dict[str, str]:
     return {k.strip().lower(): v.strip() for k, v in raw.items()}
 
 
-def _is_http_url(url: str) -> bool:
-    return re.match(r"^https?://[^/\s]+", url) is not None and not re.search(r"\s", url)
-
+# ---------------------------------------------------------------- rules across settings
 
 MIN_SECRET_CHARS = 32  # the signing key of every link; 32 url-safe characters ~ 190 bits
 # A signing key for outbox-only runs, so the demo works with no setup. It is published:
@@ -519,6 +664,42 @@ MIN_SECRET_CHARS = 32  # the signing key of every link; 32 url-safe characters ~
 # (SMTP sends, `serve`, `process-mail`) takes it.
 DEVELOPMENT_SECRET = "digest-development-key-not-secret"
 MAKE_A_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+
+def _check_together(c: Config) -> None:
+    """The rules that span settings: the signing key's length, DKIM's three parts, held
+    editions' editors, and an archive that publishes nothing private."""
+    where = str(c.path)
+    if c.secret and len(c.secret) < MIN_SECRET_CHARS:
+        raise ConfigError(
+            f"DIGEST_SECRET is {len(c.secret)} characters long; use at least "
+            f"{MIN_SECRET_CHARS} random ones, e.g. `{MAKE_A_SECRET}`. Links signed with a "
+            "short key can be forged."
+        )
+    if c.dkim.domain and not (c.dkim.selector and c.dkim.private_key):
+        raise ConfigError(
+            f"[dkim] domain is set in {where} but the selector or DIGEST_DKIM_PRIVATE_KEY "
+            "(the PEM private key) is missing: set both, or empty [dkim] domain to not sign."
+        )
+    if c.schedule.hold and not c.schedule.editors:
+        raise ConfigError(
+            f"[schedule] editors = [] in {where} or DIGEST_SCHEDULE_EDITORS: expected the "
+            'addresses that get the held test copy, like ["desk@example.com"].'
+        )
+    _check_archive(c)
+
+
+def _check_archive(c: Config) -> None:
+    """The archive folder is served to the world: it must not hold the store (and its
+    WAL files) or the outbox (every reader's copy, tokens and all)."""
+    archive = c.archive_path
+    for what, path in (("the store", c.store_path.parent), ("the outbox", c.outbox_path)):
+        if path == archive or archive in path.parents:
+            raise ConfigError(
+                f"[archive] path = {c.archive.path!r} in {c.path} holds {what} ({path}): "
+                "`digest serve` publishes that folder. Give the archive a folder of its own, "
+                'like "../var/archive".'
+            )
 
 
 def require_real_secret(config: Config, what: str) -> None:
@@ -535,133 +716,36 @@ def require_real_secret(config: Config, what: str) -> None:
         )
 
 
-def _check_values(c: Config) -> None:
-    where = str(c.path)
-
-    def bad(section: str, key: str, value: Any, form: str) -> ConfigError:
-        env = f"{ENV_PREFIX}{section.upper()}_{key.upper()}"
-        return ConfigError(f"[{section}] {key} = {value!r} in {where} or {env}: expected {form}.")
-
-    if c.secret and len(c.secret) < MIN_SECRET_CHARS:
-        raise ConfigError(
-            f"DIGEST_SECRET is {len(c.secret)} characters long; use at least "
-            f"{MIN_SECRET_CHARS} random ones, e.g. `python -c 'import secrets; "
-            "print(secrets.token_urlsafe(32))'`. Links signed with a short key can be forged."
-        )
-    n = c.newsletter
-    if not n.name.strip():
-        raise bad("newsletter", "name", n.name, "the newsletter's name")
-    if "@" not in parseaddr(n.sender)[1]:
-        raise bad("newsletter", "from", n.sender, 'an address like "Name <news@example.com>"')
-    if not _is_http_url(n.base_url):
-        raise bad("newsletter", "base_url", n.base_url, "an absolute http(s) URL")
-    try:
-        ZoneInfo(n.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise bad(
-            "newsletter", "timezone", n.timezone, 'an IANA zone like "Europe/Berlin"'
-        ) from None
-    if c.smtp.tls not in TLS_MODES:
-        raise bad("smtp", "tls", c.smtp.tls, "one of " + ", ".join(TLS_MODES))
-    if c.smtp.host:
-        parse_relays(c.smtp.host, c.smtp.port)
-    if c.smtp.return_path and "@" not in parseaddr(c.smtp.return_path)[1]:
-        raise bad("smtp", "return_path", c.smtp.return_path, "an address like bounces@example.com")
-    if c.imap.tls not in TLS_MODES:
-        raise bad("imap", "tls", c.imap.tls, "one of " + ", ".join(TLS_MODES))
-    if not 1 <= c.imap.port <= 65535:
-        raise bad("imap", "port", c.imap.port, "a port from 1 to 65535")
-    if c.signup.store_ip not in STORE_IP_MODES:
-        raise bad("signup", "store_ip", c.signup.store_ip, "one of " + ", ".join(STORE_IP_MODES))
-    for key in ("max_per_address_per_day", "max_per_ip_per_hour"):
-        if getattr(c.signup, key) < 1:
-            raise bad("signup", key, getattr(c.signup, key), "a whole number of at least 1")
-    if c.signup.confirm_hours <= 0:
-        raise bad("signup", "confirm_hours", c.signup.confirm_hours, "a positive number of hours")
-    if not 0 <= c.signup.answer_seconds <= 10:
-        raise bad("signup", "answer_seconds", c.signup.answer_seconds, "0 to 10 seconds")
-    for origin in c.web.origins:
-        if not re.fullmatch(r"https?://[^/\s]+", origin):
-            raise bad("web", "origins", origin, 'origins like "https://www.example.com"')
-    _check_archive(c)
-    try:
-        c.digest.greeting.format(first_name="Ann", name="Ann Lee")
-    except (KeyError, IndexError, ValueError) as e:
-        raise bad(
-            "digest", "greeting", c.digest.greeting, "text with {first_name} or {name}"
-        ) from e
-    if c.dkim.domain and not (c.dkim.selector and c.dkim.private_key):
-        raise ConfigError(
-            f"[dkim] domain is set in {where} but the selector or DIGEST_DKIM_PRIVATE_KEY "
-            "(the PEM private key) is missing: set both, or empty [dkim] domain to not sign."
-        )
-    for key in ("soft_limit", "probe_days", "max_message_kb"):
-        if getattr(c.bounces, key) < 1:
-            raise bad("bounces", key, getattr(c.bounces, key), "a whole number of at least 1")
-    if not 1 <= c.smtp.port <= 65535:
-        raise bad("smtp", "port", c.smtp.port, "a port from 1 to 65535")
-    for key in ("concurrency", "max_per_connection"):
-        if getattr(c.smtp, key) < 1:
-            raise bad("smtp", key, getattr(c.smtp, key), "a whole number of at least 1")
-    if c.smtp.retries < 0:
-        raise bad("smtp", "retries", c.smtp.retries, "a whole number of at least 0")
-    for key in ("rate", "rate_per_hour"):
-        if getattr(c.smtp, key) < 0:
-            raise bad("smtp", key, getattr(c.smtp, key), "0 (no limit) or a positive number")
-    for key in ("connect_timeout", "timeout", "data_timeout", "dot_timeout"):
-        if getattr(c.smtp, key) <= 0:
-            raise bad("smtp", key, getattr(c.smtp, key), "a positive number of seconds")
-    if c.smtp.stop_after_refusals < 1:
-        raise bad(
-            "smtp",
-            "stop_after_refusals",
-            c.smtp.stop_after_refusals,
-            "a whole number of at least 1",
-        )
-    if c.schedule.day.lower() not in WEEKDAYS:
-        raise bad("schedule", "day", c.schedule.day, "one of " + ", ".join(WEEKDAYS))
-    if c.schedule.min_articles < 1 or c.schedule.approve_after_hours < 0:
-        key = "min_articles" if c.schedule.min_articles < 1 else "approve_after_hours"
-        raise bad("schedule", key, getattr(c.schedule, key), "a number of at least 1 (or 0 hours)")
-    if c.schedule.hold and not c.schedule.editors:
-        raise bad(
-            "schedule",
-            "editors",
-            [],
-            'the addresses that get the held test copy, like ["desk@example.com"]',
-        )
-    if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", c.schedule.time):
-        raise bad("schedule", "time", c.schedule.time, 'a 24-hour time like "07:00"')
-    for key in ("max_articles", "max_per_section"):
-        if getattr(c.digest, key) < 1:
-            raise bad("digest", key, getattr(c.digest, key), "a whole number of at least 1")
-    if c.feeds.timeout <= 0 or c.feeds.max_bytes < 1024:
-        key = "timeout" if c.feeds.timeout <= 0 else "max_bytes"
-        form = "a positive number of seconds" if key == "timeout" else "at least 1024 bytes"
-        raise bad("feeds", key, getattr(c.feeds, key), form)
-    if c.digest.max_message_kb < 20:
-        raise bad("digest", "max_message_kb", c.digest.max_message_kb, "at least 20 (KB)")
-    if c.digest.excerpt_chars < 40:
-        raise bad("digest", "excerpt_chars", c.digest.excerpt_chars, "at least 40 characters")
-    _check_subject(c, bad)
+# ---------------------------------------------------------------- the reference
 
 
-def _check_archive(c: Config) -> None:
-    """The archive folder is served to the world: it must not hold the store (and its
-    WAL files) or the outbox (every reader's copy, tokens and all)."""
-    archive = c.archive_path
-    for what, path in (("the store", c.store_path.parent), ("the outbox", c.outbox_path)):
-        if path == archive or archive in path.parents:
-            raise ConfigError(
-                f"[archive] path = {c.archive.path!r} in {c.path} holds {what} ({path}): "
-                "`digest serve` publishes that folder. Give the archive a folder of its own, "
-                'like "../var/archive".'
-            )
+def settings_reference() -> str:
+    """The README's settings and secrets tables, made from the declarations above."""
+    rows = ["| setting | default | what |", "|---|---|---|"]
+    secrets = ["| variable | what |", "|---|---|"]
+    secrets += [f"| `{name}` | {doc} |" for name, doc in OTHER_SECRETS.items()]
+    for section, cls in _SECTIONS.items():
+        for f in dataclasses.fields(cls):
+            rule = _rule(f)
+            if rule.secret:
+                secrets.append(f"| `{env_name(section, f.name)}` | {rule.doc} |")
+                continue
+            default = _shown(f.default)
+            rows.append(f"| `[{section}] {_toml_key(section, f.name)}` | {default} | {rule.doc} |")
+    rows.append('| `[topics]` | | a feed\'s category = a topic, e.g. `"dnssec" = "DNS"` |')
+    rows.append(
+        '| `[sponsors]` | | a topic = `"Sponsor"` or `{ name = "...", url = "https://..." }` |'
+    )
+    return "\n".join(rows) + "\n\n" + "\n".join(secrets) + "\n"
 
 
-def _check_subject(c: Config, bad: Any) -> None:
-    try:
-        c.digest.subject.format(name="", week_label="", week="", count=0, top_title="")
-    except (KeyError, IndexError, ValueError) as e:
-        form = "a text using only {name}, {week_label}, {week}, {count}, {top_title}"
-        raise bad("digest", "subject", c.digest.subject, form) from e
+def _shown(default: Any) -> str:
+    if default == "" or default == ():
+        return ""
+    if isinstance(default, bool):
+        return f"`{str(default).lower()}`"
+    if isinstance(default, tuple):
+        return "`[" + ", ".join(f'"{v}"' for v in default) + "]`"
+    if isinstance(default, str):
+        return f'`"{default}"`'
+    return f"`{default:g}`" if isinstance(default, float) else f"`{default}`"

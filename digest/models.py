@@ -7,13 +7,35 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribed", "bounced")
-DELIVERY_STATUSES = ("pending", "sent", "deferred", "failed", "bounced", "skipped")
+
+class SubscriberStatus(StrEnum):
+    """Where a reader stands on the list."""
+
+    PENDING = "pending"  # signed up, not confirmed: never mailed an edition
+    ACTIVE = "active"
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"  # the address is gone
+
+
+class DeliveryStatus(StrEnum):
+    """What became of one message (to a reader, in the ledger or the queue)."""
+
+    PENDING = "pending"  # not tried yet
+    SENT = "sent"
+    DEFERRED = "deferred"  # 4xx or a lost connection: tried again
+    FAILED = "failed"  # refused for a reason of the relay's or the message's
+    BOUNCED = "bounced"  # the relay refused the reader's address
+    SKIPPED = "skipped"  # the reader left, or has nothing this week
+
+
+SUBSCRIBER_STATUSES = tuple(SubscriberStatus)
+DELIVERY_STATUSES = tuple(DeliveryStatus)
 # Deliveries a resume tries again: never attempted, deferred (4xx, a lost connection), or
 # failed for a reason of the relay's or the message's. "bounced" is the reader's address.
-OPEN_STATUSES = ("pending", "deferred", "failed")
+OPEN_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.DEFERRED, DeliveryStatus.FAILED)
 
 # Why a subscriber gets no email this week (a delivery's last_error, a dry run's reason).
 NOTHING_IN_TOPICS = "nothing this week in the chosen topics"
@@ -132,7 +154,7 @@ class Subscriber:
     id: int
     email: str
     name: str = ""
-    status: str = "active"
+    status: SubscriberStatus = SubscriberStatus.ACTIVE
     topics: tuple[str, ...] = ()
 
 
@@ -202,7 +224,7 @@ class SendReport:
                 f"{self.left_open} messages are not delivered yet ({why}); fix that, then "
                 "run `digest send --resume`"
             )
-        if self.count("bounced"):
+        if self.count(DeliveryStatus.BOUNCED):
             said.append(
                 f"{self.count('bounced')} addresses were refused by the relay and are off the "
                 "list; `digest subscribers list --status bounced` names them"

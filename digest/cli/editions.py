@@ -169,7 +169,7 @@ def send(
         "edition": report.edition_id,
         "dry_run": dry_run,
         "already_sent": report.already_sent,
-        **{s: report.count(s) for s in DELIVERY_STATUSES},
+        **{str(s): report.count(s) for s in DELIVERY_STATUSES},
     }
     where = "" if config.smtp.host else f" (outbox: {config.outbox_path / report.week})"
     data["warnings"] = report.warnings
@@ -231,11 +231,7 @@ def _send_summary(report: Any, dry_run: bool) -> str:
             f"Dry run of {report.week}: would send {report.count('pending')} "
             f"(skip {report.count('skipped')}); nothing stored or sent."
         )
-    parts = [
-        f"{report.count(s)} {s}"
-        for s in ("sent", "deferred", "failed", "bounced", "skipped")
-        if report.count(s)
-    ]
+    parts = [f"{report.count(s)} {s}" for s in DELIVERY_STATUSES[1:] if report.count(s)]
     return f"Edition {report.week}: " + (", ".join(parts) or "nothing to do")
 
 
@@ -294,7 +290,7 @@ def approve(obj: Context, week: str | None, by: str, as_json: bool) -> None:
     data = {
         "week": report.week,
         "approved": True,
-        **{s: report.count(s) for s in DELIVERY_STATUSES},
+        **{str(s): report.count(s) for s in DELIVERY_STATUSES},
     }
     say(as_json, data, f"{label} approved. " + _send_summary(report, False))
     if report.problem:

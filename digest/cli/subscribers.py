@@ -87,7 +87,9 @@ def subscribers_import(obj: Context, file: Path, as_json: bool) -> None:
 
 
 @subscribers.command("list")
-@click.option("--status", type=click.Choice(SUBSCRIBER_STATUSES), help="Only this status.")
+@click.option(
+    "--status", type=click.Choice([str(s) for s in SUBSCRIBER_STATUSES]), help="Only this status."
+)
 @json_option
 @pass_context
 def subscribers_list(obj: Context, status: str | None, as_json: bool) -> None:
@@ -107,7 +109,9 @@ def subscribers_list(obj: Context, status: str | None, as_json: bool) -> None:
 
 @subscribers.command("export")
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
-@click.option("--status", type=click.Choice(SUBSCRIBER_STATUSES), help="Only this status.")
+@click.option(
+    "--status", type=click.Choice([str(s) for s in SUBSCRIBER_STATUSES]), help="Only this status."
+)
 @pass_context
 def subscribers_export(obj: Context, file: Path, status: str | None) -> None:
     """Write the list as CSV (email,name,topics,status), safe to open in a spreadsheet."""

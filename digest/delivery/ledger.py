@@ -29,7 +29,7 @@ from digest.delivery.message import PreparedVariant, build_message, prepare_vari
 from digest.delivery.pool import Job, Outcome
 from digest.delivery.transports import Shard, pool_settings, send_messages
 from digest.errors import EditionLockedError, HeaderError
-from digest.models import Clock
+from digest.models import Clock, DeliveryStatus, SubscriberStatus
 from digest.tokens import verp_address
 
 Progress = Callable[[int, int], None]  # (done, total) for this run
@@ -162,7 +162,7 @@ def _deliver(
         nonlocal done, renewed
         stamp = clock()
         store.record_delivery(db, job.delivery_id, outcome.status, outcome.error, stamp)
-        if outcome.status == "bounced":  # the relay refused the address itself
+        if outcome.status == DeliveryStatus.BOUNCED:  # the relay refused the address itself
             store.bounce_subscribers(db, [job.subscriber_id], stamp)
         done += 1
         if time.monotonic() - renewed > _RENEW_EVERY:
@@ -174,7 +174,7 @@ def _deliver(
     def left_meanwhile(job: Job) -> str | None:
         # Asked right before each message: an unsubscribe that arrives mid-send counts.
         status = store.subscriber_status(db, job.subscriber_id)
-        if status == "active":
+        if status == SubscriberStatus.ACTIVE:
             return None
         return f"{status or 'erased'} after the edition was frozen"
 
@@ -198,10 +198,16 @@ def _jobs(
     shard: Shard,
 ) -> Iterator[Job]:
     for batch in store.open_deliveries(db, edition_id, shard):
-        gone = [d for d in batch if d.subscriber.status != "active" or d.variant not in prepared]
+        gone = [
+            d
+            for d in batch
+            if d.subscriber.status != SubscriberStatus.ACTIVE or d.variant not in prepared
+        ]
         if gone:
             reason = "left the list after the edition was frozen"
-            store.record_deliveries(db, [(d.id, "skipped", reason) for d in gone], clock())
+            store.record_deliveries(
+                db, [(d.id, DeliveryStatus.SKIPPED, reason) for d in gone], clock()
+            )
         for d in batch:
             if d not in gone:
                 yield _job(config, prepared[d.variant], d, edition_id)

@@ -23,6 +23,7 @@ from typing import Protocol
 
 from digest.delivery.replies import Verdict, refusal_hint
 from digest.errors import DeliveryError
+from digest.models import DeliveryStatus
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ class OutboxConnection:
             os.replace(tmp, target)
         except OSError as e:
             raise SendFailure(
-                "deferred",
+                DeliveryStatus.DEFERRED,
                 f"cannot write {target}: {e.strerror}; check [outbox] path",
                 fatal=True,
             ) from e
@@ -240,12 +241,12 @@ class _Pool:
                 self.queue.task_done()
                 continue
             if job.unsendable:
-                self._failed(job, SendFailure("failed", job.unsendable))
+                self._failed(job, SendFailure(DeliveryStatus.FAILED, job.unsendable))
                 continue
             reason = self._skip_reason(job)
             if reason is not None:
                 if not self.fatal:
-                    self.on_result(job, Outcome("skipped", reason))
+                    self.on_result(job, Outcome(DeliveryStatus.SKIPPED, reason))
                 self.queue.task_done()
                 continue
             if conn is not None and sent_on_conn >= self.settings.max_per_connection:
@@ -268,7 +269,12 @@ class _Pool:
             except Exception as e:  # a bug must not hang the queue; keep the job for resume
                 self._failed(
                     job,
-                    SendFailure("deferred", f"unexpected error: {e!r}", reconnect=True, fatal=True),
+                    SendFailure(
+                        DeliveryStatus.DEFERRED,
+                        f"unexpected error: {e!r}",
+                        reconnect=True,
+                        fatal=True,
+                    ),
                 )
                 if conn is not None:
                     await self._close(conn)
@@ -276,7 +282,7 @@ class _Pool:
                 continue
             sent_on_conn += 1
             self.refused_in_a_row = self.lost_in_a_row = 0
-            self.on_result(job, Outcome("sent"))
+            self.on_result(job, Outcome(DeliveryStatus.SENT))
             self.queue.task_done()
 
     async def _open(self) -> Connection:
@@ -307,7 +313,7 @@ class _Pool:
             self.fatal = self.fatal or str(failure)
             self.queue.task_done()
             return
-        retry = failure.status == "deferred"
+        retry = failure.status == DeliveryStatus.DEFERRED
         if retry and job.attempts < self.settings.retries and not stop:
             task = asyncio.create_task(self._retry_later(job))
             self.retry_tasks.add(task)
@@ -320,7 +326,7 @@ class _Pool:
     def _in_a_row(self, failure: SendFailure) -> str:
         """Why the run must stop: a run of relay refusals, or of connections lost with
         no reply between (a relay that connects and then stops answering); else ""."""
-        if failure.status == "bounced":  # the relay answered, about one reader
+        if failure.status == DeliveryStatus.BOUNCED:  # the relay answered, about one reader
             self.refused_in_a_row = self.lost_in_a_row = 0
         elif failure.relay_refused:
             self.lost_in_a_row = 0

@@ -28,6 +28,8 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from digest.models import DeliveryStatus
+
 
 class Phase(StrEnum):
     """Where in an SMTP transaction a reply came."""
@@ -93,7 +95,7 @@ def refuses_the_address(text: str) -> bool:
 class Verdict:
     """What one reply means for the message and the reader."""
 
-    status: str  # "deferred", "failed" or "bounced"
+    status: DeliveryStatus  # deferred, failed or bounced
     why: str  # the relay's own words with the phase, for the ledger and the user
     phase: Phase | None = None
     code: tuple[int, int, int] | None = None  # the enhanced status code, when given
@@ -109,19 +111,19 @@ def judge(phase: Phase, code: int, text: str) -> Verdict:
     why = f"{code} {words} (reply to {phase})"
     enhanced = status_code(words[:20])
     if code == 421 or not 200 <= code < 600:
-        return Verdict("deferred", why, phase, enhanced, reconnect=True)
+        return Verdict(DeliveryStatus.DEFERRED, why, phase, enhanced, reconnect=True)
     if code < 500:
-        return Verdict("deferred", why, phase, enhanced)
+        return Verdict(DeliveryStatus.DEFERRED, why, phase, enhanced)
     if phase is Phase.MAIL:
-        return Verdict("failed", why, phase, enhanced, stops_run=True)
+        return Verdict(DeliveryStatus.FAILED, why, phase, enhanced, stops_run=True)
     if phase is Phase.RCPT and refuses_the_address(text):
-        return Verdict("bounced", why, phase, enhanced, bounces_reader=True)
-    return Verdict("failed", why, phase, enhanced, relay_refused=True)
+        return Verdict(DeliveryStatus.BOUNCED, why, phase, enhanced, bounces_reader=True)
+    return Verdict(DeliveryStatus.FAILED, why, phase, enhanced, relay_refused=True)
 
 
 def lost(what: str) -> Verdict:
     """The connection dropped, timed out or spoke garbage: nobody is to blame."""
-    return Verdict("deferred", what, reconnect=True)
+    return Verdict(DeliveryStatus.DEFERRED, what, reconnect=True)
 
 
 def refusal_hint(verdict: Verdict) -> str:

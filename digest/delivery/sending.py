@@ -40,6 +40,7 @@ from digest.models import (
     NOTHING_IN_TOPICS,
     OPEN_STATUSES,
     Clock,
+    DeliveryStatus,
     Edition,
     RenderedVariant,
     SendReport,
@@ -308,7 +309,7 @@ def _dry_run(
         for email, key in store.active_with_choices(db, list(plan.skipped))
     ]
     pending = sum(n for key, n in by_choice.items() if key not in plan.skipped)
-    counts = {"pending": pending, "skipped": len(skipped)}
+    counts = {DeliveryStatus.PENDING: pending, DeliveryStatus.SKIPPED: len(skipped)}
     warnings = plan.warnings(config)
     return SendReport(week.label, 0, counts, dry_run=True, warnings=warnings, skipped=skipped)
 
@@ -355,7 +356,11 @@ def left_to_deliver(db: Database, edition_id: int) -> str:
     )
 
 
-_OPEN_WORDS = {"pending": "not attempted", "deferred": "deferred", "failed": "failed"}
+_OPEN_WORDS = {
+    DeliveryStatus.PENDING: "not attempted",
+    DeliveryStatus.DEFERRED: "deferred",
+    DeliveryStatus.FAILED: "failed",
+}
 
 
 def _freeze(db: Database, week: str, plan: SendPlan, now: datetime) -> int:
@@ -454,7 +459,7 @@ def send_test(
     report = TestSendReport(week.label, [], [], outbox)
 
     def on_result(job: Job, outcome: Outcome) -> None:
-        if outcome.status == "sent":
+        if outcome.status == DeliveryStatus.SENT:
             report.sent.append(job.recipient)
         else:
             report.failed.append((job.recipient, outcome.error or outcome.status))

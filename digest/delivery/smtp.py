@@ -21,10 +21,12 @@ from functools import partial
 import aiosmtplib
 
 from digest.addresses import needs_smtputf8
-from digest.config import Relay, SmtpConfig, parse_relays
+from digest.config import SmtpConfig
 from digest.delivery.pool import Connection, ConnectionFactory, SendFailure
 from digest.delivery.replies import judge, lost
 from digest.delivery.smtpwire import Refusal, Timeouts, WireClient, WireError
+from digest.models import DeliveryStatus
+from digest.relays import Relay, parse_relays
 
 SET_ASIDE = 60.0  # seconds a relay that failed is left alone while others work
 
@@ -43,7 +45,7 @@ class SmtpConnection:
         """Send one message; raise SendFailure with the table's verdict otherwise."""
         if needs_smtputf8(recipient) and not self.client.supports("smtputf8"):
             raise SendFailure(
-                "failed",
+                DeliveryStatus.FAILED,
                 f"{recipient} has a non-ASCII local part and the relay does not offer "
                 "SMTPUTF8; use a relay that does, or ask the reader for another address",
             )
@@ -57,7 +59,7 @@ class SmtpConnection:
                 self.on_lost(False)
             raise SendFailure.of(verdict) from e
         except ValueError as e:  # an address that cannot go on a command line
-            raise SendFailure("failed", str(e)) from e
+            raise SendFailure(DeliveryStatus.FAILED, str(e)) from e
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as e:
             self.on_lost(isinstance(e, WireError) and e.stalled)
             raise SendFailure.of(lost(f"connection lost: {e}")) from e
@@ -99,7 +101,7 @@ class RelaySet:
         answering = [r for r in rotated if self.stalled.get(r, 0) <= now]
         if not answering:
             raise SendFailure(
-                "deferred",
+                DeliveryStatus.DEFERRED,
                 f"every relay stopped answering ({', '.join(map(str, self.relays))}: no "
                 "reply within [smtp] timeout); check that it is up and not overloaded, "
                 "and its log",
@@ -126,7 +128,9 @@ def smtp_factory(settings: SmtpConfig) -> ConnectionFactory:
             try:
                 client = await _open(replace(settings, host=relay.host, port=relay.port))
             except aiosmtplib.SMTPAuthenticationError as e:
-                raise SendFailure("deferred", _auth_message(settings, e), fatal=True) from e
+                raise SendFailure(
+                    DeliveryStatus.DEFERRED, _auth_message(settings, e), fatal=True
+                ) from e
             except (aiosmtplib.SMTPException, OSError) as e:
                 relays.set_aside(relay)
                 problems.append(f"{relay}: {e}")
@@ -135,7 +139,7 @@ def smtp_factory(settings: SmtpConfig) -> ConnectionFactory:
                 WireClient(client, timeouts(settings)), partial(relays.set_aside, relay)
             )
         raise SendFailure(
-            "deferred",
+            DeliveryStatus.DEFERRED,
             f"cannot connect to {'; '.join(problems)}; check [smtp] host, port and tls",
             reconnect=True,
         )

@@ -23,7 +23,7 @@ from digest.delivery.dkimsign import sign_message
 from digest.delivery.pool import Job, Outcome
 from digest.delivery.transports import pool_settings, send_messages
 from digest.errors import DeliveryError
-from digest.models import Clock
+from digest.models import Clock, DeliveryStatus
 
 
 @dataclass(frozen=True)
@@ -197,9 +197,14 @@ def send_queued(config: Config, db: Database, clock: Clock) -> QueueRun:
 
     def on_result(job: Job, outcome: Outcome) -> None:
         store.record_email(db, job.delivery_id, outcome.status, outcome.error, clock())
-        if outcome.status in ("sent", "deferred", "failed", "bounced"):
+        if outcome.status in (
+            DeliveryStatus.SENT,
+            DeliveryStatus.DEFERRED,
+            DeliveryStatus.FAILED,
+            DeliveryStatus.BOUNCED,
+        ):
             setattr(run, outcome.status, getattr(run, outcome.status) + 1)
-        if outcome.status == "bounced" and job.subscriber_id:
+        if outcome.status == DeliveryStatus.BOUNCED and job.subscriber_id:
             store.bounce_subscribers(db, [job.subscriber_id], clock())
 
     settings = pool_settings(config, retries=0)  # a later pass retries

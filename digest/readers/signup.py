@@ -36,7 +36,7 @@ from digest import store
 from digest.addresses import clean_name, mailbox_key, normalize_email
 from digest.config import Config
 from digest.errors import DigestError, RowError
-from digest.models import Subscriber, slugify
+from digest.models import Subscriber, SubscriberStatus, slugify
 from digest.readers.notices import already_notice, confirm_notice, queue_notice, welcome_notice
 from digest.tokens import (
     client_key,
@@ -104,12 +104,12 @@ def _pending_subscriber(
     found = store.get_subscriber(db, email)
     if found is None:
         name = clean_name(request.name)
-        new_id = store.insert_subscriber(db, email, name, [], now, status="pending")
+        new_id = store.insert_subscriber(db, email, name, [], now, status=SubscriberStatus.PENDING)
         return store.get_subscriber_by_id(db, new_id), ""
     if needs_fresh_opt_in(db, found):
         return None, found.status  # nobody but the reader may bring them back: `rejoin`
-    if found.status == "unsubscribed":
-        store.change_subscriber(db, found.id, now, SOURCE, status="pending")
+    if found.status == SubscriberStatus.UNSUBSCRIBED:
+        store.change_subscriber(db, found.id, now, SOURCE, status=SubscriberStatus.PENDING)
     return found, found.status
 
 
@@ -127,7 +127,7 @@ def _email(
     may_email = (
         store.emails_sent_since(db, mailbox, day_ago) < config.signup.max_per_address_per_day
     )
-    kind = "already" if subscriber.status == "active" else "confirm"
+    kind = "already" if subscriber.status == SubscriberStatus.ACTIVE else "confirm"
     offered = {slug for slug, _ in signup_topics(db, config)}
     topics = store.topics_key([t for t in request.topics if t in offered])
     signup_id = store.add_signup(
@@ -136,7 +136,9 @@ def _email(
         subscriber.email,
         clean_name(request.name),
         topics,
-        previous if previous != "pending" else store.first_previous_status(db, subscriber.id),
+        previous
+        if previous != SubscriberStatus.PENDING
+        else store.first_previous_status(db, subscriber.id),
         client,
         may_email,
         now,
@@ -200,7 +202,9 @@ def rejoin(db: Database, config: Config, subscriber: Subscriber, now: datetime) 
 def needs_fresh_opt_in(db: Database, subscriber: Subscriber) -> bool:
     """A reader who bounced or complained comes back only through a fresh double
     opt-in, never by a click on an old link."""
-    return subscriber.status == "bounced" or store.left_by_complaint(db, subscriber.id)
+    return subscriber.status == SubscriberStatus.BOUNCED or store.left_by_complaint(
+        db, subscriber.id
+    )
 
 
 def signup_topics(db: Database, config: Config) -> list[tuple[str, str]]:
@@ -285,10 +289,19 @@ def confirm(db: Database, config: Config, token: str, now: datetime) -> Confirma
     with db.atomic():
         first = signup.confirmed_at is None
         store.mark_confirmed(db, signup.id, now)
-        if first and found.subscriber.status in ("pending", "unsubscribed", "bounced"):
+        if first and found.subscriber.status in (
+            SubscriberStatus.PENDING,
+            SubscriberStatus.UNSUBSCRIBED,
+            SubscriberStatus.BOUNCED,
+        ):
             store.update_profile(db, found.subscriber.id, signup.name, signup.topics, now)
             store.change_subscriber(
-                db, found.subscriber.id, now, SOURCE, status="active", event="confirmed"
+                db,
+                found.subscriber.id,
+                now,
+                SOURCE,
+                status=SubscriberStatus.ACTIVE,
+                event="confirmed",
             )
         if first and config.signup.welcome:
             notice = welcome_notice(config, found.preferences_url)
@@ -307,9 +320,14 @@ def purge_pending(db: Database, config: Config, now: datetime) -> int:
     expired = store.expired_pending(db, before)
     with db.atomic():
         for subscriber_id, previous in expired:
-            if previous == "unsubscribed":
+            if previous == SubscriberStatus.UNSUBSCRIBED:
                 store.change_subscriber(
-                    db, subscriber_id, now, SOURCE, status="unsubscribed", event="expired"
+                    db,
+                    subscriber_id,
+                    now,
+                    SOURCE,
+                    status=SubscriberStatus.UNSUBSCRIBED,
+                    event="expired",
                 )
             else:
                 store.delete_subscriber_by_id(db, subscriber_id)

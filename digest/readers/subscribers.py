@@ -16,7 +16,7 @@ from digest.addresses import clean_name, normalize_email
 from digest.config import Config
 from digest.content.ingest import csv_columns, parse_topic_names, read_records
 from digest.errors import IngestError, RowError, SubscriberError, SubscriberKeptError
-from digest.models import ImportCounts, Subscriber, slugify
+from digest.models import ImportCounts, Subscriber, SubscriberStatus, slugify
 
 
 @dataclass
@@ -40,7 +40,7 @@ def save_subscriber(
     if found is None:
         store.insert_subscriber(db, email, name, topics, now)
         return "added"
-    if found.status != "active":
+    if found.status != SubscriberStatus.ACTIVE:
         return "kept"
     if found.name == name and ",".join(found.topics) == store.topics_key(topics):
         return "unchanged"
@@ -67,7 +67,7 @@ def add_subscriber(
 
 def reactivate_subscriber(db: Database, email: str, now: datetime) -> None:
     """Set an unsubscribed or bounced subscriber active again, on their request."""
-    if not store.set_subscriber_status(db, email, "active", now):
+    if not store.set_subscriber_status(db, email, SubscriberStatus.ACTIVE, now):
         raise SubscriberError(f"{email} is not on the list.")
 
 
@@ -76,7 +76,7 @@ def remove_subscriber(db: Database, email: str, now: datetime, *, forget: bool =
     found = (
         store.delete_subscriber(db, email)
         if forget
-        else store.set_subscriber_status(db, email, "unsubscribed", now)
+        else store.set_subscriber_status(db, email, SubscriberStatus.UNSUBSCRIBED, now)
     )
     if not found:
         raise SubscriberError(f"{email} is not on the list.")

@@ -15,7 +15,7 @@ from sqlite_utils import Database
 
 from digest import store
 from digest.config import Config
-from digest.models import Subscriber
+from digest.models import Subscriber, SubscriberStatus
 from digest.readers.signup import needs_fresh_opt_in, rejoin
 from digest.tokens import verify_token
 
@@ -30,7 +30,9 @@ def subscriber_for_token(db: Database, config: Config, token: str) -> Subscriber
 
 def unsubscribe(db: Database, subscriber: Subscriber, now: datetime, source: str) -> bool:
     """Take a subscriber off the list (one-click, mailto); False when already off."""
-    return store.change_subscriber(db, subscriber.id, now, source, status="unsubscribed")
+    return store.change_subscriber(
+        db, subscriber.id, now, source, status=SubscriberStatus.UNSUBSCRIBED
+    )
 
 
 @dataclass(frozen=True)
@@ -82,10 +84,12 @@ def apply_preferences(
         return REJOIN_SENT if rejoin(db, config, current, now) else REJOIN_LIMIT
     elif action == "resubscribe":
         store.change_subscriber(
-            db, subscriber.id, now, "preferences", status="active", topics=chosen
+            db, subscriber.id, now, "preferences", status=SubscriberStatus.ACTIVE, topics=chosen
         )
     else:
-        store.change_subscriber(db, subscriber.id, now, "preferences", status="unsubscribed")
+        store.change_subscriber(
+            db, subscriber.id, now, "preferences", status=SubscriberStatus.UNSUBSCRIBED
+        )
     return PREFERENCE_ACTIONS[action]
 
 

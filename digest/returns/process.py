@@ -43,7 +43,7 @@ from sqlite_utils import Database
 from digest import store
 from digest.config import Config, require_real_secret
 from digest.errors import ConfigError
-from digest.models import Subscriber
+from digest.models import DeliveryStatus, Subscriber, SubscriberStatus
 from digest.readers.notices import leave_check_notice, probe_notice, queue_notice, send_queued
 from digest.readers.unsubscribe import subscriber_for_token, unsubscribe
 from digest.returns.bounces import Failure, Returned, classify
@@ -264,7 +264,7 @@ def _proven_failure(
 ) -> None:
     subscriber = proof.subscriber
     detail = f"{failure.status or 'no status'} {failure.reason}".strip()[:400]
-    if subscriber.status != "active":
+    if subscriber.status != SubscriberStatus.ACTIVE:
         plan.action = f"none: {subscriber.email} is already {subscriber.status}"
         return
     if failure.hard:
@@ -290,7 +290,7 @@ def _unproven_failure(
         plan.action = "none: a soft bounce without proof"
         return
     subscriber = store.get_subscriber(db, failure.address)
-    if subscriber is None or subscriber.status != "active":
+    if subscriber is None or subscriber.status != SubscriberStatus.ACTIVE:
         plan.action = "none: names no active subscriber"
         return
     last = store.last_event_at(db, subscriber.id, "probe")
@@ -307,7 +307,7 @@ def _plan_complaint(plan: MessagePlan) -> None:
         plan.action = "none: the complaint quotes no message digest sent"
         return
     subscriber = proof.subscriber
-    if subscriber.status not in ("active", "pending"):
+    if subscriber.status not in (SubscriberStatus.ACTIVE, SubscriberStatus.PENDING):
         plan.action = f"none: {subscriber.email} is already {subscriber.status}"
         return
     detail = f"feedback-type {plan.returned.feedback_type or 'unstated'}"
@@ -323,7 +323,7 @@ def _plan_request(db: Database, config: Config, plan: MessagePlan, now: datetime
         subscriber = subscriber_for_token(db, config, returned.token)
         if subscriber is None:
             plan.action = "none: the token is not valid"
-        elif subscriber.status in ("active", "pending"):
+        elif subscriber.status in (SubscriberStatus.ACTIVE, SubscriberStatus.PENDING):
             plan.proof = Proof("headers", subscriber, None)
             plan.changes.append(Change(subscriber, "unsubscribed", "mailto request"))
             plan.action = _describe(plan.changes[0])
@@ -331,7 +331,7 @@ def _plan_request(db: Database, config: Config, plan: MessagePlan, now: datetime
             plan.action = f"none: {subscriber.email} is already {subscriber.status}"
         return
     subscriber = store.get_subscriber(db, returned.sender) if returned.sender else None
-    if subscriber is None or subscriber.status != "active":
+    if subscriber is None or subscriber.status != SubscriberStatus.ACTIVE:
         plan.action = "none: no token, and the sender is no active subscriber"
         return
     last = store.last_event_at(db, subscriber.id, "leave-check")
@@ -392,7 +392,10 @@ def _proof(db: Database, how: str, subscriber_id: int, ref: str) -> Proof | None
         if event != (subscriber_id, "probe"):
             return None
         return Proof(how, subscriber, None, int(ref[1:]))
-    if not ref.isdigit() or store.delivery_status(db, int(ref), subscriber_id) != "sent":
+    if (
+        not ref.isdigit()
+        or store.delivery_status(db, int(ref), subscriber_id) != DeliveryStatus.SENT
+    ):
         return None
     return Proof(how, subscriber, int(ref))
 
@@ -412,7 +415,7 @@ def apply_plan(db: Database, config: Config, plan: MessagePlan, now: datetime) -
                 s.id,
                 now,
                 "dsn",
-                status="bounced",
+                status=SubscriberStatus.BOUNCED,
                 event="bounced",
                 detail=change.detail,
                 edition_id=change.edition_id,
@@ -423,7 +426,7 @@ def apply_plan(db: Database, config: Config, plan: MessagePlan, now: datetime) -
                 s.id,
                 now,
                 "arf",
-                status="unsubscribed",
+                status=SubscriberStatus.UNSUBSCRIBED,
                 event="complaint",
                 detail=change.detail,
                 edition_id=change.edition_id,

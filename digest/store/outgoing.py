@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlite_utils import Database
 
+from digest.models import DeliveryStatus
 from digest.store.columns import insert_row, to_db_time
 
 # A queued email is tried this many times, then left failed (and counted in `status`).
@@ -93,7 +94,10 @@ def outgoing_counts(db: Database) -> dict[str, int]:
         "SELECT status, attempts >= ? AS spent, count(*) AS n FROM outgoing GROUP BY status, spent",
         [MAX_ATTEMPTS],
     ):
-        waiting = r["status"] in ("pending", "deferred") and not r["spent"]
-        key = "waiting" if waiting else ("failed" if r["status"] == "deferred" else r["status"])
+        waiting = (
+            r["status"] in (DeliveryStatus.PENDING, DeliveryStatus.DEFERRED) and not r["spent"]
+        )
+        failed = DeliveryStatus.FAILED if r["status"] == DeliveryStatus.DEFERRED else r["status"]
+        key = "waiting" if waiting else failed
         counts[key] = counts.get(key, 0) + r["n"]
     return counts

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from digest.models import Subscriber, slugify
+from digest.models import Subscriber, SubscriberStatus, slugify
 from digest.store.columns import from_db_time, insert_row, to_db_time
 
 
@@ -23,7 +23,7 @@ def insert_subscriber(
     name: str,
     topics: Sequence[str],
     now: datetime,
-    status: str = "active",
+    status: str = SubscriberStatus.ACTIVE,
 ) -> int:
     """Add a new subscriber (active, or pending a confirmation); return its id."""
     stamp = to_db_time(now)
@@ -280,10 +280,10 @@ def active_with_choices(db: Database, keys: Sequence[str]) -> list[tuple[str, st
 
 def subscriber_from_row(r: dict[str, Any]) -> Subscriber:
     topics = tuple(t for t in r["topics"].split(",") if t)
-    return Subscriber(r["id"], r["email"], r["name"], r["status"], topics)
+    return Subscriber(r["id"], r["email"], r["name"], SubscriberStatus(r["status"]), topics)
 
 
 def bounce_subscribers(db: Database, subscriber_ids: Sequence[int], now: datetime) -> None:
     """Mark subscribers bounced: they are never sent to again."""
     for subscriber_id in subscriber_ids:
-        change_subscriber(db, subscriber_id, now, "smtp", status="bounced")
+        change_subscriber(db, subscriber_id, now, "smtp", status=SubscriberStatus.BOUNCED)

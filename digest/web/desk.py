@@ -26,7 +26,7 @@ from digest.content.edition import resolve_week
 from digest.content.render import templates_dir
 from digest.delivery.sending import preview_for
 from digest.errors import WeekError
-from digest.models import Clock, Week
+from digest.models import Clock, SubscriberStatus, Week
 from digest.readers.subscribers import list_subscribers
 
 _SHELL = """<!DOCTYPE html>
@@ -139,7 +139,7 @@ def create_preview_app(config: Config, clock: Clock | None = None) -> Starlette:
 
 def _options(config: Config, chosen: str) -> str:
     with store.open_store(config.store_path) as db:
-        readers = list(islice(list_subscribers(db, "active"), 500))
+        readers = list(islice(list_subscribers(db, SubscriberStatus.ACTIVE), 500))
     rows = ['<option value="">sample reader, all topics</option>'] + [
         f'<option value="{html.escape(s.email)}"{" selected" if s.email == chosen else ""}>'
         f"{html.escape(s.email)} ({html.escape(', '.join(s.topics) or 'all topics')})</option>"
