@@ -141,10 +141,23 @@ class RecordingHandler:
         return "250 Message accepted"
 
 
+class LocalController(Controller):
+    """aiosmtpd on 127.0.0.1, on the port the kernel gives it as it binds (no port is
+    picked first and bound later, which another process could take in between)."""
+
+    def __init__(self, handler: Any, **kwargs: Any) -> None:
+        super().__init__(handler, hostname="127.0.0.1", port=0, **kwargs)
+
+    def _trigger_server(self) -> None:
+        assert self.server is not None
+        self.port = int(self.server.sockets[0].getsockname()[1])
+        super()._trigger_server()
+
+
 @pytest.fixture
 def smtp_server() -> Iterator[tuple[Controller, RecordingHandler]]:
     handler = RecordingHandler()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller = LocalController(handler)
     controller.start()
     try:
         yield controller, handler
@@ -153,9 +166,20 @@ def smtp_server() -> Iterator[tuple[Controller, RecordingHandler]]:
 
 
 def free_port() -> int:
+    """A port nothing listens on now: only for "nobody is there", or for a daemon that
+    must be told its port (a server of ours binds its own socket instead)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def bound_socket(port: int = 0) -> socket.socket:
+    """A listening socket on 127.0.0.1 (``port``, else one the kernel picks)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(128)
+    return sock
 
 
 def run(coro: Any) -> Any:
@@ -163,23 +187,26 @@ def run(coro: Any) -> Any:
 
 
 @contextmanager
-def running(app: Any, port: int = 0) -> Iterator[int]:
-    """Serve an ASGI app with a real uvicorn on 127.0.0.1 (on ``port``, else a free
-    one); yields its port."""
+def running(app: Any, sock: socket.socket | None = None) -> Iterator[int]:
+    """Serve an ASGI app with a real uvicorn on 127.0.0.1, on a socket bound before it
+    starts (``sock``, else one on a port the kernel picks); yields its port."""
     import threading
     import time
 
     import uvicorn
 
-    port = port or free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
+    sock = sock or bound_socket()
+    port = int(sock.getsockname()[1])
+    server = uvicorn.Server(uvicorn.Config(app, log_level="error"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
         while not server.started and time.monotonic() < deadline:
             time.sleep(0.02)
+        assert server.started, "uvicorn did not start"
         yield port
     finally:
         server.should_exit = True
-        thread.join(timeout=10)
+        thread.join(timeout=30)
+        sock.close()

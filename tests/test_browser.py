@@ -1,21 +1,18 @@
 """The live preview in a real headless Chromium (Debian's package, driven by Playwright)."""
 
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, sync_playwright
 
 from digest import store
 from digest.resources import packaged_templates
 from digest.web.desk import create_preview_app
 
-from .conftest import CHROMIUM, NOW, REPO, free_port, make_config, needs_chromium
+from .conftest import CHROMIUM, NOW, REPO, make_config, needs_chromium, running
 from .fixtures import load_week
 
 pytestmark = needs_chromium
@@ -48,23 +45,8 @@ def preview(tmp_path: Path) -> Iterator[tuple[str, Any]]:
     db = store.open_store(config.store_path)
     load_week(config, db, NOW)
     db.close()
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_preview_app(config, clock=lambda: NOW),
-            host="127.0.0.1",
-            port=port,
-            log_level="error",
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}", config
-    server.should_exit = True
-    thread.join(timeout=10)
+    with running(create_preview_app(config, clock=lambda: NOW)) as port:
+        yield f"http://127.0.0.1:{port}", config
 
 
 @pytest.mark.parametrize("width", [375, 1200])

@@ -120,16 +120,12 @@ def test_unreachable_relay_stops_the_run_and_keeps_the_ledger(tmp_path: Path) ->
 
 @pytest.mark.parametrize("smtputf8", [True, False], ids=["relay-with-smtputf8", "relay-without"])
 def test_international_addresses_never_stop_a_run(tmp_path: Path, smtputf8: bool) -> None:
-    from aiosmtpd.controller import Controller
-
     from digest.readers.subscribers import add_subscriber
 
-    from .conftest import RecordingHandler, free_port
+    from .conftest import LocalController, RecordingHandler
 
     handler = RecordingHandler()
-    controller = Controller(
-        handler, hostname="127.0.0.1", port=free_port(), enable_SMTPUTF8=smtputf8
-    )
+    controller = LocalController(handler, enable_SMTPUTF8=smtputf8)
     controller.start()
     try:
         config = _smtp_config(tmp_path, controller.port)

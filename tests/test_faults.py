@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import message_from_bytes
@@ -22,7 +23,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import Envelope, Session
 
@@ -32,22 +32,28 @@ from digest.delivery.sending import send_edition
 from digest.errors import ArchiveError, StoreError
 from digest.readers.subscribers import save_subscriber
 
-from .conftest import NOW, REPO, RecordingHandler, free_port, make_config
+from .conftest import NOW, REPO, LocalController, RecordingHandler, free_port, make_config
 from .fixtures import load_week
 
 
 @dataclass
 class FaultyHandler(RecordingHandler):
-    """Records like RecordingHandler; answers some DATA with 451, drops some connections."""
+    """Records like RecordingHandler; answers some DATA with 451, drops some connections,
+    and can hold every DATA past ``hold_after`` until the test opens ``gate``: a sender
+    caught mid-send for as long as the test needs, whatever the machine's speed."""
 
     fail_every: int = 0  # every Nth DATA gets 451
     drop_at: set[int] = field(default_factory=set)  # DATA numbers that lose the connection
     delay: float = 0.0
     data_seen: int = 0
+    hold_after: int = 0  # 0 = never hold
+    gate: threading.Event = field(default_factory=threading.Event)
 
     async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
         self.data_seen += 1
         n = self.data_seen
+        while self.hold_after and n > self.hold_after and not self.gate.is_set():
+            await asyncio.sleep(0.01)
         if self.delay:
             await asyncio.sleep(self.delay)
         if self.fail_every and n % self.fail_every == 0:
@@ -61,10 +67,22 @@ class FaultyHandler(RecordingHandler):
 @pytest.fixture
 def faulty() -> Any:
     handler = FaultyHandler()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller = LocalController(handler)
     controller.start()
     yield controller, handler
+    handler.gate.set()  # let held sessions end
     controller.stop()
+
+
+@pytest.fixture
+def senders() -> Iterator[list[subprocess.Popen[str]]]:
+    """Sender processes of a test: none outlives it, whatever the test's outcome."""
+    started: list[subprocess.Popen[str]] = []
+    yield started
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
 
 
 def _seed(db: Any, config: Any, extra: int) -> None:
@@ -199,18 +217,21 @@ def _wait_for(predicate: Any, seconds: float = 30) -> None:
         time.sleep(0.01)
 
 
-def test_sigkill_mid_send_then_resume_sends_everyone_once(tmp_path: Path, faulty: Any) -> None:
+def test_sigkill_mid_send_then_resume_sends_everyone_once(
+    tmp_path: Path, faulty: Any, senders: list[subprocess.Popen[str]]
+) -> None:
     controller, handler = faulty
-    handler.delay = 0.01
+    handler.hold_after = 120  # the sender is caught with messages on the wire
     path = _cli_config(tmp_path, 394)
     week = _demo_week(path)
     sender = _sender(path, controller.port, "--week", week)
-    _wait_for(lambda: len(handler.received) >= 120)
+    senders.append(sender)
+    _wait_for(lambda: handler.data_seen > 120, seconds=120)
     sender.send_signal(signal.SIGKILL)
     sender.communicate()
     assert sender.returncode == -signal.SIGKILL
     killed_at = len(handler.received)
-    handler.delay = 0.0
+    handler.gate.set()  # what was on the wire arrives: the relay had the whole message
     resumed = subprocess.run(
         [sys.executable, "-m", "digest", "--config", str(path), "send", "--resume", "--json"],
         env=_cli_env(controller.port),
@@ -232,17 +253,22 @@ def test_sigkill_mid_send_then_resume_sends_everyone_once(tmp_path: Path, faulty
         assert len(ids) == 1  # the copy carries the same Message-ID
 
 
-def test_two_concurrent_sends_of_one_week_one_refuses(tmp_path: Path, faulty: Any) -> None:
+def test_two_concurrent_sends_of_one_week_one_refuses(
+    tmp_path: Path, faulty: Any, senders: list[subprocess.Popen[str]]
+) -> None:
     controller, handler = faulty
-    handler.delay = 0.02
+    handler.hold_after = 10  # the first sender is held mid-send until the second is done
     path = _cli_config(tmp_path, 194)
     week = _demo_week(path)
     first = _sender(path, controller.port, "--week", week)
-    _wait_for(lambda: len(handler.received) >= 10)
+    senders.append(first)
+    _wait_for(lambda: handler.data_seen > 10, seconds=120)
     second = _sender(path, controller.port, "--week", week)
-    _, err = second.communicate(timeout=60)
+    senders.append(second)
+    _, err = second.communicate(timeout=120)
     assert second.returncode == 1
     assert f"Edition {week} (shard 1/1) is being sent by another process" in err
+    handler.gate.set()
     first.communicate(timeout=120)
     assert first.returncode == 0
     counts = _recipients(handler)
@@ -276,7 +302,7 @@ def test_relay_refusing_the_sender_stops_the_run_early(tmp_path: Path) -> None:
     from digest.errors import DeliveryError
 
     handler = RefusingSenderHandler()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller = LocalController(handler)
     controller.start()
     try:
         config = _smtp(tmp_path, controller.port, concurrency=2)
@@ -331,7 +357,7 @@ class UnsubscribingHandler(RecordingHandler):
 
 def test_unsubscribes_during_a_send_are_not_mailed(tmp_path: Path) -> None:
     handler = UnsubscribingHandler()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller = LocalController(handler)
     controller.start()
     try:
         config = _smtp(tmp_path, controller.port)
@@ -424,7 +450,7 @@ def test_a_disk_that_fills_mid_send_stops_the_run_and_resume_finishes_it(
     tmp_path: Path, small_disk: Path
 ) -> None:
     handler = FillingHandler(after=1000)
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller = LocalController(handler)
     controller.start()
     try:
         smtp = {"host": "127.0.0.1", "port": controller.port, "tls": "none", "timeout": 10}
@@ -474,8 +500,8 @@ def test_connections_spread_over_two_relays_and_one_that_dies_mid_run_is_set_asi
     tmp_path: Path,
 ) -> None:
     first, second = FaultyHandler(delay=0.002), FaultyHandler(delay=0.002)
-    one = Controller(first, hostname="127.0.0.1", port=free_port())
-    two = Controller(second, hostname="127.0.0.1", port=free_port())
+    one = LocalController(first)
+    two = LocalController(second)
     one.start()
     two.start()
     try:
@@ -541,10 +567,10 @@ def test_a_malformed_relay_list_is_a_config_error(tmp_path: Path) -> None:
 
 
 def test_a_worker_killed_mid_send_is_started_again_and_nobody_is_lost(
-    tmp_path: Path, faulty: Any
+    tmp_path: Path, faulty: Any, senders: list[subprocess.Popen[str]]
 ) -> None:
     controller, handler = faulty
-    handler.delay = 0.005
+    handler.hold_after = 100  # both workers are held mid-send until one has been killed
     path = _cli_config(tmp_path, 594)
     week = _demo_week(path)
     sender = subprocess.Popen(
@@ -566,12 +592,14 @@ def test_a_worker_killed_mid_send_is_started_again_and_nobody_is_lost(
         stderr=subprocess.PIPE,
         text=True,
     )
-    _wait_for(lambda: len(handler.received) >= 100, 60)
+    senders.append(sender)
+    _wait_for(lambda: handler.data_seen > 100, 120)
     workers = subprocess.run(["pgrep", "-P", str(sender.pid)], capture_output=True, text=True)
     children = [int(p) for p in workers.stdout.split()]
     victims = [p for p in children if _is_worker(p)]
     assert victims, workers.stdout
     os.kill(victims[0], signal.SIGKILL)
+    handler.gate.set()
     out, err = sender.communicate(timeout=120)
     assert sender.returncode == 0, err
     assert "died (signal 9); starting it again" in err and json.loads(out)["sent"] == 600

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import Envelope, Session
 from click.testing import CliRunner
@@ -21,7 +20,7 @@ from digest.delivery.sending import send_edition
 from digest.errors import DeliveryError
 from digest.readers.subscribers import save_subscriber
 
-from .conftest import NOW, SECRET, RecordingHandler, free_port, make_config
+from .conftest import NOW, SECRET, LocalController, RecordingHandler, make_config
 from .fixtures import load_week
 
 
@@ -65,7 +64,7 @@ class Relay(RecordingHandler):
 @pytest.fixture
 def relay() -> Any:
     handler = Relay()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller = LocalController(handler)
     controller.start()
     yield controller, handler
     controller.loop.call_soon_threadsafe(handler.release.set)  # let stalled sessions end

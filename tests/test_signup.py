@@ -337,10 +337,11 @@ def _wait_for(done: Any, seconds: float = 30) -> None:
 def test_the_form_at_375_px_with_the_keyboard(tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
-    from .conftest import free_port
+    from .conftest import bound_socket
     from .test_browser import CHROMIUM_FLAGS
 
-    port = free_port()  # the app's public URL is where the browser finds it
+    sock = bound_socket()  # the app's public URL is where the browser finds it
+    port = sock.getsockname()[1]
     config = make_config(
         tmp_path,
         newsletter={"base_url": f"http://127.0.0.1:{port}/digest"},
@@ -348,7 +349,7 @@ def test_the_form_at_375_px_with_the_keyboard(tmp_path: Path) -> None:
         digest={"section_order": SECTIONS},
     )
     store.open_store(config.store_path).close()
-    with running(create_app(config), port), sync_playwright() as p:
+    with running(create_app(config), sock), sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         page = browser.new_page(viewport={"width": 375, "height": 740})
         page.goto(f"http://127.0.0.1:{port}/digest/subscribe")

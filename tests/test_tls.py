@@ -16,7 +16,7 @@ from digest.content.gather import week_window
 from digest.delivery.sending import send_edition
 from digest.errors import DeliveryError
 
-from .conftest import NOW, RecordingHandler, free_port, make_config
+from .conftest import NOW, LocalController, RecordingHandler, make_config
 from .fixtures import load_week
 
 
@@ -43,10 +43,8 @@ def _authenticator(
 
 def _relay(handler: RecordingHandler, context: ssl.SSLContext, **auth: Any) -> Controller:
     """A started aiosmtpd on 127.0.0.1 that requires STARTTLS and a login."""
-    controller = Controller(
+    controller = LocalController(
         handler,
-        hostname="127.0.0.1",
-        port=free_port(),
         tls_context=context,
         require_starttls=True,
         auth_required=True,

@@ -1,14 +1,12 @@
 """The subscriber's pages: RFC 8058 one-click, confirm page, preferences, bad requests."""
 
 import threading
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from starlette.testclient import TestClient
 
 from digest import store
@@ -17,7 +15,7 @@ from digest.readers.subscribers import save_subscriber
 from digest.tokens import sign_token
 from digest.web.app import create_app
 
-from .conftest import NOW, SECRET, free_port
+from .conftest import NOW, SECRET, make_config
 from .fixtures import load_week
 
 ONE_CLICK = "List-Unsubscribe=One-Click"
@@ -165,16 +163,9 @@ def test_preferences_choose_topics_unsubscribe_and_resubscribe(
 
 
 def test_real_uvicorn_serves_one_click(seeded: Config) -> None:
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(seeded), host="127.0.0.1", port=port, log_level="error")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
+    from .conftest import running
+
+    with running(create_app(seeded, send_queue=False)) as port:
         token = sign_token(SECRET, seeded.list_id, 5)
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/digest/unsubscribe/{token}",
@@ -182,12 +173,9 @@ def test_real_uvicorn_serves_one_click(seeded: Config) -> None:
             headers=FORM,
             method="POST",
         )
-        with urllib.request.urlopen(request, timeout=5) as response:
+        with urllib.request.urlopen(request, timeout=30) as response:
             assert response.status == 200
         assert _status(seeded, "emeka.obi@example.org") == "unsubscribed"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def test_pages_escape_what_they_show(tmp_path: Path) -> None:
@@ -259,3 +247,51 @@ def test_subscriber_pages_cannot_be_framed(client: TestClient, seeded: Config) -
         response = client.get(url)
         assert response.headers["content-security-policy"] == "frame-ancestors 'none'"
         assert response.headers["x-frame-options"] == "DENY"
+
+
+def test_the_event_loop_answers_while_a_send_holds_the_store(tmp_path: Path) -> None:
+    """A send's biggest transaction (the freeze) holds SQLite's write lock; a one-click
+    unsubscribe waits for it in the thread pool, and meanwhile the server answers other
+    readers. Shown by order, not by a clock: the other answers arrive while the lock is
+    still held, the unsubscribe right after it is released."""
+    import sqlite3
+    import urllib.request
+
+    from .conftest import running
+
+    config = make_config(tmp_path)
+    db = store.open_store(config.store_path)
+    load_week(config, db, NOW)
+    reader = store.get_subscriber(db, "ana.sousa@example.org")
+    assert reader is not None
+    token = sign_token(SECRET, config.list_id, reader.id)
+    db.close()
+    app = create_app(config, clock=lambda: NOW, send_queue=False)
+    with running(app) as port:
+        base = f"http://127.0.0.1:{port}/digest"
+        sender = sqlite3.connect(config.store_path, timeout=1)
+        sender.execute("BEGIN IMMEDIATE")  # the freeze's transaction, still open
+        answered: dict[str, Any] = {}
+
+        def one_click() -> None:
+            request = urllib.request.Request(
+                f"{base}/unsubscribe/{token}", data=b"List-Unsubscribe=One-Click"
+            )
+            with urllib.request.urlopen(request, timeout=60) as r:
+                answered["unsubscribe"] = (r.status, "lock released" in answered)
+
+        clicking = threading.Thread(target=one_click)
+        clicking.start()
+        for _ in range(5):  # other readers, served while the unsubscribe waits
+            with urllib.request.urlopen(f"{base}/healthz", timeout=60) as r:
+                assert r.read() == b"ok"
+            with urllib.request.urlopen(f"{base}/unsubscribe/{token}", timeout=60) as r:
+                assert r.status == 200  # a page that only reads: WAL lets it through
+        assert "unsubscribe" not in answered  # still waiting for the write lock
+        answered["lock released"] = True
+        sender.rollback()
+        sender.close()
+        clicking.join(timeout=60)
+    assert answered["unsubscribe"] == (200, True)
+    with store.open_store(config.store_path) as db:
+        assert store.subscriber_status(db, reader.id) == "unsubscribed"
