@@ -1,5 +1,6 @@
 """Each use case the CLI, scheduler, web pages and desk adapt, called as a library."""
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -156,6 +157,27 @@ def test_the_desk_answers_a_bad_week_with_a_400(config: Config, db: Any) -> None
             assert response.status_code == 400 and "?week=" in response.text
 
 
+def test_the_desk_opens_on_the_week_reader_and_part_it_was_started_with(
+    config: Config, db: Any
+) -> None:
+    """`preview --serve --week W --subscriber EMAIL --text` opens the desk there."""
+    from starlette.testclient import TestClient
+
+    from digest.web.desk import DeskView, create_preview_app
+
+    load_week(config, db, NOW)
+    view = DeskView("2026-W47", "chen.wei@example.com", text=True)
+    assert view.query() == "?week=2026-W47&subscriber=chen.wei%40example.com&text=1"
+    app = create_preview_app(config, clock=lambda: NOW - timedelta(days=30), view=view)
+    with TestClient(app, base_url="http://127.0.0.1:8025") as client:
+        shell = client.get("/").text
+        assert "2026-W47" in shell and 'id="text"' in shell and "checked" in shell
+        assert '<option value="chen.wei@example.com" selected>' in shell
+        text = client.get("/email.txt").text  # the default week and reader, no query
+        assert "Cybersecurity" in text.upper() or "CYBERSECURITY" in text
+        assert "IPv4 Markets" not in text  # Chen chose DNS and Cybersecurity
+
+
 def test_the_dry_run_and_the_freeze_share_one_plan(config: Config, db: Any) -> None:
     """Who is skipped and why is decided once: the dry run reports the plan, the freeze
     stores exactly it."""
@@ -172,3 +194,23 @@ def test_the_dry_run_and_the_freeze_share_one_plan(config: Config, db: Any) -> N
     assert sent is not None
     assert store.skipped_deliveries(db, sent.edition_id) == dry.skipped
     assert (sent.count("sent"), sent.count("skipped")) == (dry.count("pending"), 1)
+
+
+def test_a_note_goes_to_the_coming_edition(config: Config, db: Any) -> None:
+    """Right after the last complete week was sent, the next edition is the week now
+    running: `digest note` without --week writes there, and says so."""
+    load_week(config, db, NOW)
+    week = week_window("2026-W47", config.tz)
+    assert edition.coming_week(config, db, None, NOW).label == "2026-W47"  # not sent yet
+    sending.send_edition(config, db, week, lambda: NOW + timedelta(days=5))
+    assert edition.coming_week(config, db, None, NOW).label == "2026-W48"
+    assert edition.coming_week(config, db, "2026-W50", NOW).label == "2026-W50"
+
+
+def test_an_empty_week_says_where_the_articles_are(config: Config, db: Any) -> None:
+    load_week(config, db, NOW)
+    later = week_window("2026-W49", config.tz)
+    assert edition.empty_week(config, db, later) == (
+        "No published articles in 2026-W49, so there is no edition. The newest week with "
+        "articles is 2026-W47: give --week 2026-W47."
+    )

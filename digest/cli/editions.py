@@ -51,17 +51,18 @@ def preview(
 ) -> None:
     """Render the coming edition exactly as `send` would, to a file or stdout."""
     if serve:
-        _serve_preview(obj, port, open_)
+        from digest.web.desk import DeskView
+
+        _serve_preview(obj, port, open_, DeskView(week, subscriber or "", text))
         return
-    from digest.content.edition import resolve_week
+    from digest.content.edition import empty_week, resolve_week
     from digest.delivery.sending import preview_for
 
     config = obj.config()
     window = resolve_week(config, week, now())
     result = preview_for(config, obj.store(config), window, subscriber, now())
     if result is None:
-        click.echo(f"No published articles in {window.label}: there is no edition to preview.")
-        return
+        raise click.ClickException(empty_week(config, obj.store(config), window))
     if result.left_out:
         click.echo(
             f"Warning: {len(result.left_out)} articles left out to stay under "
@@ -81,18 +82,18 @@ def preview(
         webbrowser.open(out.resolve().as_uri())
 
 
-def _serve_preview(obj: Context, port: int, open_: bool) -> None:
+def _serve_preview(obj: Context, port: int, open_: bool, view: Any) -> None:
     import uvicorn
 
     from digest.web.desk import create_preview_app
 
     config = obj.config()
-    url = f"http://127.0.0.1:{port}/"
+    url = f"http://127.0.0.1:{port}/{view.query()}"
     click.echo(f"Live preview at {url} (reloads on changes; Ctrl-C stops)", err=True)
     if open_:
         webbrowser.open(url)
     uvicorn.run(
-        create_preview_app(config),
+        create_preview_app(config, view=view),
         host="127.0.0.1",
         port=port,
         log_level="info" if obj.verbose else "warning",
@@ -242,19 +243,14 @@ def _send_summary(report: Any, dry_run: bool) -> str:
 @pass_context
 def lint(obj: Context, week: str | None, check_links: bool, as_json: bool) -> None:
     """Check the rendered edition for size, links, images, text part, subject and clients."""
-    from digest.content.edition import resolve_week
+    from digest.content.edition import empty_week, resolve_week
     from digest.delivery.lint import lint_edition
 
     config = obj.config()
     window = resolve_week(config, week, now())
     report = lint_edition(config, obj.store(config), window, now(), links=check_links)
     if report is None:
-        say(
-            as_json,
-            {"week": window.label, "ok": True, "findings": []},
-            f"No published articles in {window.label}: nothing to check.",
-        )
-        return
+        raise click.ClickException(empty_week(config, obj.store(config), window))
     errors = report.errors
     if as_json:
         findings = [f.__dict__ for f in report.findings]
@@ -336,14 +332,14 @@ def status(obj: Context, as_json: bool) -> None:
 @pass_context
 def note(obj: Context, week: str | None, text: str | None, file: Path | None, clear: bool) -> None:
     """Set the editor's note at the top of an edition (Markdown: paragraphs, links, emphasis)."""
-    from digest.content.edition import resolve_week
+    from digest.content.edition import coming_week
     from digest.content.notes import clear_week_note, set_week_note
 
     if sum(bool(x) for x in (text, file, clear)) != 1:
         raise click.UsageError("Give the note as TEXT, or --file F, or --clear.")
     config = obj.config()
-    label = resolve_week(config, week, now()).label
     db = obj.store(config)
+    label = coming_week(config, db, week, now()).label
     if clear:
         removed = clear_week_note(db, label)
         click.echo(f"{label}: note removed" if removed else f"{label}: there was no note")

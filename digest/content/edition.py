@@ -13,7 +13,12 @@ from sqlite_utils import Database
 from digest import store
 from digest.config import Config
 from digest.content.frozen import edition_from_payload
-from digest.content.gather import last_complete_week, rank_articles, week_window
+from digest.content.gather import (
+    last_complete_week,
+    rank_articles,
+    week_containing,
+    week_window,
+)
 from digest.content.notes import week_note
 from digest.content.render import render_variant, select_sections, variant_sections
 from digest.content.summarize import make_excerpt
@@ -35,6 +40,29 @@ def resolve_week(config: Config, label: str | None, now: datetime, source: str =
     if label:
         return week_window(label, config.tz, source)
     return last_complete_week(now, config.tz)
+
+
+def coming_week(config: Config, db: Database, label: str | None, now: datetime) -> Week:
+    """The week whose edition goes out next (for `note`): the one named, else the most
+    recent complete week while it is not frozen, else the week now running."""
+    if label:
+        return resolve_week(config, label, now)
+    last = last_complete_week(now, config.tz)
+    if store.get_edition(db, last.label) is None:
+        return last
+    return week_containing(now, config.tz)
+
+
+def empty_week(config: Config, db: Database, week: Week) -> str:
+    """What to tell someone who asked for a week without articles, and where to look."""
+    newest = store.newest_published_before(db, week.end)
+    hint = (
+        f" The newest week with articles is {week_containing(newest, config.tz).label}: "
+        f"give --week {week_containing(newest, config.tz).label}."
+        if newest
+        else " Import some first: `digest import FILE` or `digest import --feeds`."
+    )
+    return f"No published articles in {week.label}, so there is no edition.{hint}"
 
 
 def list_articles(config: Config, db: Database, week: Week | None) -> list[Article]:

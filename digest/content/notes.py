@@ -101,7 +101,8 @@ def _check_not_frozen(db: Database, week: str) -> None:
     if store.get_edition(db, week) is not None:
         raise EditionError(
             f"The {week} edition is frozen (sending has started): its note can no longer "
-            "change. Notes are for the coming edition."
+            "change. Notes are for a coming edition: leave out --week for the next one, "
+            "or name a later week with --week."
         )
 
 

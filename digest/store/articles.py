@@ -157,3 +157,12 @@ def all_topics(db: Database) -> list[tuple[str, str]]:
     """Every known topic as (slug, name), by name."""
     rows = db.query("SELECT slug, name FROM topics ORDER BY name COLLATE NOCASE")
     return [(r["slug"], r["name"]) for r in rows]
+
+
+def newest_published_before(db: Database, before: datetime) -> datetime | None:
+    """When the newest published article before ``before`` came out, if any."""
+    row = db.conn.execute(
+        "SELECT max(published_at) FROM articles WHERE status = 'published' AND published_at < ?",
+        (to_db_time(before),),
+    ).fetchone()
+    return from_db_time(row[0]) if row and row[0] else None

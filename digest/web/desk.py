@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import html
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
+from urllib.parse import urlencode
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -70,27 +72,48 @@ setInterval(async () => {{
 DESK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
 
-def create_preview_app(config: Config, clock: Clock | None = None) -> Starlette:
+@dataclass(frozen=True)
+class DeskView:
+    """What the desk shows when the address does not say: `preview --serve --week W
+    --subscriber EMAIL --text` opens it there."""
+
+    week: str | None = None
+    subscriber: str = ""
+    text: bool = False
+
+    def query(self) -> str:
+        """The same view as a query string for the desk's address."""
+        params = {"week": self.week or "", "subscriber": self.subscriber}
+        params = {k: v for k, v in params.items() if v}
+        if self.text:
+            params["text"] = "1"
+        return ("?" + urlencode(params)) if params else ""
+
+
+def create_preview_app(
+    config: Config, clock: Clock | None = None, view: DeskView = DeskView()
+) -> Starlette:
     """The preview app for editors; serve it on 127.0.0.1 only. Its handlers are plain
-    functions: Starlette runs them in its thread pool, off the event loop."""
+    functions: Starlette runs them in its thread pool, off the event loop. ``view`` is
+    what it shows when the address does not say."""
     now = clock or (lambda: datetime.now(UTC))
 
     def week_of(request: Request) -> Week:
-        label = request.query_params.get("week") or None
+        label = request.query_params.get("week") or view.week
         return resolve_week(config, label, now(), source="?week=")
 
     def render(request: Request) -> tuple[str, str] | None:
         week = week_of(request)
         with store.open_store(config.store_path) as db:
-            email = request.query_params.get("subscriber", "") or None
+            email = request.query_params.get("subscriber", view.subscriber) or None
             result = preview_for(config, db, week, email, now())
         return (result.html, result.text) if result else None
 
     def shell(request: Request) -> Response:
         week = week_of(request).label
-        chosen = request.query_params.get("subscriber", "")
-        query = f"week={week}&subscriber={html.escape(chosen)}"
-        text = bool(request.query_params.get("text"))
+        chosen = request.query_params.get("subscriber", view.subscriber)
+        query = html.escape(urlencode({"week": week, "subscriber": chosen}))
+        text = bool(request.query_params.get("text", "1" if view.text else ""))
         frames = (
             f'<iframe id="text" src="email.txt?{query}" title="plain text"></iframe>'
             if text
