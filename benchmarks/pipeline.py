@@ -34,16 +34,16 @@ from _net import free_port, wait_until_listening
 
 from digest import store
 from digest.config import build_config
+from digest.content.copies import choose_copy, render_copy
 from digest.content.edition import build_edition
-from digest.content.gather import week_window
 from digest.content.render import (
     HTML_TEMPLATE,
     _context,
     inline_css,
     make_environment,
-    render_variant,
     templates_dir,
 )
+from digest.content.weeks import week_window
 from digest.delivery.message import build_message, prepare_variant
 from digest.delivery.sending import send_edition
 from digest.models import Subscriber
@@ -81,12 +81,12 @@ def _timed(fn: Any, repeat: int) -> float:
 
 
 def bench_render(config: Any, edition: Any) -> dict[str, float]:
-    env = make_environment(templates_dir(config))
-    context = _context(config, edition, edition.sections, "")
+    env = make_environment(templates_dir(config), config.newsletter.language)
+    context = _context(config, edition, choose_copy(config, edition, ""), "")
     html = env.get_template(HTML_TEMPLATE).render(context)
     render_s = _timed(lambda: env.get_template(HTML_TEMPLATE).render(context), 20)
     inline_s = _timed(lambda: inline_css(html, config.base_url), 10)
-    variant_s = _timed(lambda: render_variant(config, edition, ""), 10)
+    variant_s = _timed(lambda: render_copy(config, edition, ""), 10)
     return {
         "render_ms": render_s * 1e3,
         "inline_ms": inline_s * 1e3,
@@ -97,7 +97,7 @@ def bench_render(config: Any, edition: Any) -> dict[str, float]:
 
 
 def bench_build(config: Any, edition: Any, n: int) -> dict[str, float]:
-    variant = render_variant(config, edition, "")
+    variant = render_copy(config, edition, "")
     prepared = prepare_variant(config, variant, "2026-W47", NOW)
     readers = [Subscriber(i, f"reader{i}@example.org", f"Reader {i}") for i in range(1, n + 1)]
     start = time.perf_counter()
@@ -117,7 +117,7 @@ def bench_build(config: Any, edition: Any, n: int) -> dict[str, float]:
 
 def bench_dkim(config: Any, edition: Any, n: int) -> dict[str, float]:
     """DKIM signing's cost per message (dkimpy, RSA-2048, relaxed/relaxed)."""
-    variant = render_variant(config, edition, "")
+    variant = render_copy(config, edition, "")
     prepared = prepare_variant(config, variant, "2026-W47", NOW)
     messages = [
         build_message(config, prepared, Subscriber(i, f"r{i}@example.org", "R"))
@@ -177,7 +177,7 @@ def bench_send(folder: Path, n: int, concurrency: int) -> dict[str, float]:
         ours = time.perf_counter() - start
         assert report is not None and report.count("sent") == n, report
         edition = build_edition(config, db, week)
-        prepared = prepare_variant(config, render_variant(config, edition, ""), week.label, NOW)
+        prepared = prepare_variant(config, render_copy(config, edition, ""), week.label, NOW)
         messages = [
             (s.email, build_message(config, prepared, s)) for s in store.iter_subscribers(db)
         ]

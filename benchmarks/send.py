@@ -97,8 +97,9 @@ def build_store(config_path: Path, subscribers: int, freeze: bool = True) -> int
     sys.path.insert(0, str(REPO))
     from digest import store
     from digest.config import load_config
-    from digest.content.edition import build_edition, render_variants
-    from digest.content.gather import week_window
+    from digest.content.copies import render_variants
+    from digest.content.edition import build_edition
+    from digest.content.weeks import week_window
     from digest.delivery.message import build_message, prepare_variant
     from digest.delivery.sending import _freeze
     from digest.models import Article

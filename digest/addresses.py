@@ -4,6 +4,7 @@ to the mailbox they reach. Pure functions: no store, no network.
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 import idna
@@ -70,3 +71,37 @@ def ascii_domain(address: str) -> str:
 def needs_smtputf8(*addresses: str) -> bool:
     """Whether an address has a non-ASCII local part: it travels only with SMTPUTF8."""
     return not all(a.isascii() for a in addresses)
+
+
+# Scripts whose names are written family name first, or without spaces between the
+# parts: the first "word" is not a given name.
+_FAMILY_FIRST_SCRIPTS = ("CJK", "HIRAGANA", "KATAKANA", "HANGUL")
+_TITLES = frozenset({"mr", "mrs", "ms", "mx", "dr", "prof", "sir", "dame", "rev", "fr"})
+
+
+def first_name(name: str) -> str:
+    """The given name in a display name when it can be told, else "" (greet by the
+    whole name): "Ann Lee" -> "Ann", "Lee, Ann" -> "Ann", "Zoë Smith, PhD" -> "Zoë";
+    "鈴木 一郎", "Dr. Ann Lee", "J. Smith" and a single word -> ""."""
+    name = " ".join(name.split())
+    if _family_first(name):
+        return ""
+    before, comma, after = name.partition(",")
+    if comma and len(before.split()) == 1 and after.strip():
+        words = after.split()  # "Lee, Ann": the given name follows the family name
+    else:
+        words = before.split()  # "Zoë Smith, PhD": what follows the comma is a suffix
+        if len(words) < 2:
+            return ""
+    first = words[0]
+    bare = first.rstrip(".").lower()
+    if bare in _TITLES or len(bare) <= 1 or first.endswith("."):
+        return ""
+    return first
+
+
+def _family_first(name: str) -> bool:
+    for char in name:
+        if ord(char) > 0x2E7F and unicodedata.name(char, "").startswith(_FAMILY_FIRST_SCRIPTS):
+            return True
+    return False

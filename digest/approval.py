@@ -15,7 +15,7 @@ from digest import store
 from digest.config import Config
 from digest.content.edition import build_edition, resolve_week
 from digest.content.feeds import import_configured_feeds
-from digest.content.gather import last_complete_week
+from digest.content.weeks import last_complete_week
 from digest.delivery.sending import send_edition, send_test
 from digest.errors import DigestError, EditionError
 from digest.models import DELIVERY_STATUSES, Clock, DeliveryStatus, Edition, SendReport, Week

@@ -24,6 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from digest.errors import ConfigError
+from digest.language import is_language_tag
 from digest.models import Sponsor, slugify
 from digest.relays import parse_relays
 
@@ -129,6 +130,12 @@ class NewsletterConfig:
     reply_to: str = setting("", "a Reply-To address", check=_address_or_empty, form="an address")
     unsubscribe_mailto: str = setting(
         "", "the address of mailto unsubscribe requests; default unsubscribe@<From's domain>"
+    )
+    language: str = setting(
+        "en",
+        "the edition's language (BCP 47): its lang, dates and the templates' own words",
+        check=is_language_tag,
+        form='a BCP 47 tag like "en", "pt-BR" or "ja"',
     )
 
 
@@ -291,6 +298,7 @@ class DigestConfig:
 
     max_articles: int = setting(12, "articles in a copy", low=1)
     max_per_section: int = setting(4, "articles in a section", low=1)
+    max_sections: int = setting(6, 'sections in a copy, "More" included', low=1)
     excerpt_chars: int = setting(300, "the longest excerpt", low=40)
     max_message_kb: int = setting(100, "the HTML part as sent (Gmail clips past ~102 KB)", low=20)
     subject: str = setting(
@@ -299,15 +307,22 @@ class DigestConfig:
         check=_formats(name="", week_label="", week="", count=0, top_title=""),
         form="a text using only {name}, {week_label}, {week}, {count}, {top_title}",
     )
-    section_order: tuple[str, ...] = setting((), "the sections, in order")
-    other_section: str = setting("More News", "the section of articles in no listed topic")
+    section_order: tuple[str, ...] = setting(
+        (), "the sections, in order; only these, [topics] and [sponsors] head a section"
+    )
+    other_section: str = setting(
+        "", 'the section of articles in no configured one; default "More" in the language'
+    )
     greeting: str = setting(
-        "Hi {first_name},",
-        "for readers whose name is known ({first_name}, {name})",
-        check=_formats(first_name="Ann", name="Ann Lee"),
+        "",
+        "for readers whose name is known ({first_name}, else their whole name; {name}); "
+        'default "Hi {first_name}," in the language',
+        check=lambda v: not v or _formats(first_name="Ann", name="Ann Lee")(v),
         form="text with {first_name} or {name}",
     )
-    greeting_anonymous: str = setting("Hello,", "for readers without a name")
+    greeting_anonymous: str = setting(
+        "", 'for readers without a name; default "Hello," in the language'
+    )
 
 
 @dataclass(frozen=True)
@@ -629,14 +644,14 @@ def _build_sponsors(path: Path, raw: Any) -> dict[str, Sponsor]:
     sponsors: dict[str, Sponsor] = {}
     for topic, value in raw.items():
         if isinstance(value, str):
-            sponsors[slugify(topic)] = Sponsor(name=value)
+            sponsors[slugify(topic)] = Sponsor(name=value, topic=topic)
         elif isinstance(value, dict) and isinstance(value.get("name"), str):
             url = value.get("url", "")
             if not isinstance(url, str) or (url and not _is_http_url(url)):
                 raise ConfigError(
                     f"{path}: [sponsors] {topic!r} url = {url!r}: expected an http(s) URL."
                 )
-            sponsors[slugify(topic)] = Sponsor(name=value["name"], url=url)
+            sponsors[slugify(topic)] = Sponsor(name=value["name"], url=url, topic=topic)
         else:
             raise ConfigError(
                 f"{path}: [sponsors] {topic!r}: expected a name, or "

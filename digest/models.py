@@ -91,6 +91,13 @@ class Sponsor:
 
     name: str
     url: str = ""
+    topic: str = ""  # the section it sponsors, as configured
+
+
+# The email's content column, in CSS pixels (600 wide, 24 px padding each side).
+COLUMN_WIDTH = 552
+# An image narrower than this is an icon or an avatar, not a picture of the story.
+PICTURE_MIN_WIDTH = 120
 
 
 @dataclass(frozen=True)
@@ -110,11 +117,23 @@ class EditionArticle:
     image_height: int = 0
 
     @property
-    def image_box(self) -> tuple[int, int]:
-        """(width, height) to put on the img tag: the content column's 552 px wide, the
-        height kept in proportion when the source gave the image's size, else 0."""
-        width = min(552, self.image_width) if self.image_width else 552
-        if not (self.image_width and self.image_height):
+    def image_box(self) -> tuple[int, int] | None:
+        """(width, height) for the img tag, or None when there is nothing to show.
+
+        An image narrower than ``PICTURE_MIN_WIDTH`` is an icon or an avatar: None. One
+        narrower than the 552 px column keeps its own width (never stretched); a wider
+        one is shown at the column's. The height follows in proportion when the source
+        gave it, else 0; (0, 0) when the size is unknown (shown at its own size, at
+        most the column's).
+        """
+        if not self.image_url:
+            return None
+        if not self.image_width:
+            return 0, 0
+        if self.image_width < PICTURE_MIN_WIDTH:
+            return None
+        width = min(COLUMN_WIDTH, self.image_width)
+        if not self.image_height:
             return width, 0
         return width, round(self.image_height * width / self.image_width)
 
@@ -145,6 +164,23 @@ class Edition:
     def article_count(self) -> int:
         """How many articles the edition carries over all sections."""
         return sum(len(s.articles) for s in self.sections)
+
+
+@dataclass(frozen=True)
+class Copy:
+    """What one copy of an edition carries: the articles a topic choice gets, the best
+    of them as the lead, trimmed to the size budget."""
+
+    key: str  # the topic choice, "" = all topics
+    lead: EditionArticle | None
+    sections: tuple[Section, ...]  # the articles below the lead
+    left_out: tuple[EditionArticle, ...] = ()  # dropped to fit; the web version has them
+
+    @property
+    def articles(self) -> list[EditionArticle]:
+        """Every article shown, the lead first."""
+        rest = [a for s in self.sections for a in s.articles]
+        return [self.lead, *rest] if self.lead else rest
 
 
 @dataclass(frozen=True)

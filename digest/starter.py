@@ -12,7 +12,7 @@ from sqlite_utils import Database
 
 from digest import store
 from digest.config import Config
-from digest.content.gather import last_complete_week
+from digest.content.weeks import last_complete_week
 from digest.models import Article
 from digest.readers.subscribers import save_subscriber
 from digest.resources import demo_data

@@ -43,6 +43,17 @@ needs_chromium = pytest.mark.skipif(
 )
 
 
+# The sections of the shipped configuration: the topics of the tests' week.
+SECTIONS = (
+    "Cybersecurity",
+    "DNS",
+    "Domain Names",
+    "IPv4 Markets",
+    "Threat Intelligence",
+    "New TLDs",
+)
+
+
 def make_config(tmp_path: Path, env: dict[str, str] | None = None, **sections: Any) -> Config:
     """A validated Config whose file lives in tmp_path; sections override the defaults."""
     raw: dict[str, Any] = {
@@ -57,6 +68,7 @@ def make_config(tmp_path: Path, env: dict[str, str] | None = None, **sections: A
         "outbox": {"path": "outbox"},
         "archive": {"path": "archive"},
         "templates": {"path": str(REPO / "templates" / "email")},
+        "digest": {"section_order": list(SECTIONS)},
     }
     for name, values in sections.items():
         raw.setdefault(name, {}).update(values)

@@ -11,7 +11,7 @@ from typing import Any
 
 from digest import store
 from digest.config import Config
-from digest.content.gather import last_complete_week
+from digest.content.weeks import last_complete_week
 from digest.models import Article
 from digest.readers.subscribers import save_subscriber
 

@@ -13,7 +13,7 @@ import pytest
 
 from digest import store
 from digest.config import Config
-from digest.content.gather import week_window
+from digest.content.weeks import week_window
 from digest.delivery.sending import preview_edition
 from digest.models import Article
 

@@ -7,7 +7,7 @@ from starlette.testclient import TestClient
 
 from digest import store
 from digest.config import Config
-from digest.content.gather import week_window
+from digest.content.weeks import week_window
 from digest.delivery.sending import send_edition
 from digest.web.app import create_app
 
@@ -30,10 +30,10 @@ def test_freezing_publishes_the_web_version_index_and_feed(config: Config) -> No
     assert "__DIGEST_" not in page and "/unsubscribe/" not in page and "@example" not in page
     assert "This is the web version of The Weekly Wrap" in page
     index = (config.archive_path / "index.html").read_text()
-    assert 'href="2026-W47.html"' in index and "November 16–22, 2026" in index
+    assert 'href="2026-W47.html"' in index and "Nov 16\u2009–\u200922, 2026" in index
     feed = ET.fromstring((config.archive_path / "feed.xml").read_text())
     [entry] = feed.findall(f"{ATOM}entry")
-    assert entry.find(f"{ATOM}title").text == "The Weekly Wrap: November 16–22, 2026"  # type: ignore[union-attr]
+    assert entry.find(f"{ATOM}title").text == "The Weekly Wrap: Nov 16\u2009–\u200922, 2026"  # type: ignore[union-attr]
     link = entry.find(f"{ATOM}link").get("href")  # type: ignore[union-attr]
     assert link == "https://news.example.com/digest/archive/2026-W47.html"
 

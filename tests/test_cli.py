@@ -337,7 +337,7 @@ def test_sending_the_week_still_running_needs_force(runner: CliRunner, cfg: Path
     from datetime import UTC, datetime
 
     from digest.config import load_config
-    from digest.content.gather import week_containing
+    from digest.content.weeks import week_containing
 
     config = load_config(cfg, {})
     current = week_containing(datetime.now(UTC), config.tz).label

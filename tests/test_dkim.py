@@ -11,7 +11,7 @@ import dkim
 import pytest
 
 from digest import store
-from digest.content.gather import week_window
+from digest.content.weeks import week_window
 from digest.delivery.sending import send_edition
 from digest.errors import ConfigError
 

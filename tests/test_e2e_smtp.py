@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from digest import store
-from digest.content.gather import week_window
+from digest.content.weeks import week_window
 from digest.delivery.sending import send_edition
 from digest.errors import ConfigError, DeliveryError
 from digest.tokens import verify_token

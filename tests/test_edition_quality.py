@@ -10,11 +10,11 @@ import pytest
 
 from digest import store
 from digest.config import Config
+from digest.content.copies import render_copy
 from digest.content.edition import build_edition
-from digest.content.gather import week_window
 from digest.content.ingest import import_articles
 from digest.content.notes import render_note, set_week_note
-from digest.content.render import render_variant
+from digest.content.weeks import week_window
 from digest.delivery.message import message_parts
 from digest.delivery.sending import preview_edition, send_edition
 from digest.errors import EditionError
@@ -78,9 +78,31 @@ def test_a_lead_story_with_its_image_one_h1_and_the_contents(
         make_article(title="Third", topics=("DNS",), image_url="https://cdn.example.com/t.jpg"),
         NOW,
     )
+    store.upsert_article(
+        db,
+        make_article(
+            title="Small",
+            topics=("DNS",),
+            image_url="https://cdn.example.com/small.png",
+            image_width=300,
+            image_height=200,
+        ),
+        NOW,
+    )
+    store.upsert_article(
+        db,
+        make_article(
+            title="Avatar",
+            topics=("Cybersecurity",),
+            image_url="https://cdn.example.com/avatar.png",
+            image_width=30,
+            image_height=30,
+        ),
+        NOW,
+    )
     edition = build_edition(config, db, _week(config))
     assert edition is not None
-    page = lxml.html.fromstring(render_variant(config, edition, "").html)
+    page = lxml.html.fromstring(render_copy(config, edition, "").html)
     assert len(page.xpath("//h1")) == 1
     lead = page.xpath("//td[contains(@class, 'lead')]")[0]
     assert lead.xpath(".//h2//a/text()") == ["The big one"]
@@ -91,10 +113,22 @@ def test_a_lead_story_with_its_image_one_h1_and_the_contents(
         "Servers in a rack",
     )
     titles = page.xpath("//h3[contains(@class, 'article-title')]//a/text()")
-    assert "The big one" not in titles and sorted(titles) == ["Second", "Third"]
+    assert "The big one" not in titles
+    assert sorted(titles) == ["Avatar", "Second", "Small", "Third"]
     assert page.xpath("//h2[contains(@class, 'toc-title')]/text()") == ["In this issue"]
-    [other] = page.xpath("//td[contains(@class, 'article')]//img")
-    assert (other.get("width"), other.get("height"), other.get("alt")) == ("552", None, "")
+    images = {i.get("src").rsplit("/", 1)[1]: i for i in page.xpath("//td[@class='article']//img")}
+    assert "avatar.png" not in images  # an icon is not a picture of the story
+    small, unknown = images["small.png"], images["t.jpg"]
+    # Narrower than the column: its own width, never stretched, shrinking on phones.
+    assert (small.get("width"), small.get("height")) == ("300", "200")
+    assert "width:300px" in small.get("style") and "max-width:100%" in small.get("style")
+    # Of unknown size: no width to stretch it to; at most the column.
+    assert (unknown.get("width"), unknown.get("height"), unknown.get("alt")) == (None, None, "")
+    assert "max-width:100%" in unknown.get("style") and "width:100%" not in unknown.get(
+        "style"
+    ).replace("max-width:100%", "")
+    # While images are blocked: a background colour, and the alt text in a readable style.
+    assert "background-color:#dde3ea" in small.get("style")
     assert all(a.get("href") != "https://cdn.example.com/big.jpg" for a in page.xpath("//a"))
 
 

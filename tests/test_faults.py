@@ -27,7 +27,7 @@ from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import Envelope, Session
 
 from digest import store
-from digest.content.gather import last_complete_week, week_window
+from digest.content.weeks import last_complete_week, week_window
 from digest.delivery.sending import send_edition
 from digest.errors import ArchiveError, StoreError
 from digest.readers.subscribers import save_subscriber

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from digest import store
-from digest.content.gather import week_window
+from digest.content.weeks import week_window
 from digest.delivery.sending import preview_edition
 
 from .conftest import NOW, make_config

@@ -161,7 +161,7 @@ def test_large_text_needs_3_to_1_and_hidden_text_is_not_judged() -> None:
 def test_lint_checks_every_copy_a_week_would_send(tmp_path: Path) -> None:
     from digest import store
     from digest.config import load_config
-    from digest.content.gather import week_window
+    from digest.content.weeks import week_window
     from digest.delivery.lint import lint_edition
 
     from .conftest import NOW

@@ -9,9 +9,9 @@ import pytest
 
 from digest import store
 from digest.config import Config
+from digest.content.copies import render_copy
 from digest.content.edition import build_edition
-from digest.content.gather import week_window
-from digest.content.render import render_variant
+from digest.content.weeks import week_window
 from digest.delivery.message import build_message, fold_header, prepare_variant
 from digest.errors import HeaderError
 from digest.models import Article, Subscriber
@@ -24,7 +24,7 @@ from .conftest import NOW, SECRET
 def prepared(config: Config, db: Any, make_article: Callable[..., Article]) -> Any:
     store.upsert_article(db, make_article(title="Café news"), NOW)
     edition = build_edition(config, db, week_window("2026-W47", config.tz))
-    return prepare_variant(config, render_variant(config, edition, ""), "2026-W47", NOW)
+    return prepare_variant(config, render_copy(config, edition, ""), "2026-W47", NOW)
 
 
 def _parse(data: bytes) -> Any:
@@ -107,8 +107,8 @@ def test_imported_content_can_never_fill_a_readers_slot(
     """An RSS item whose link carries the slot names (the fixed ones of older versions,
     or a guess at the new form) goes out as written: the reader's address and token go
     only where the template put them."""
-    from digest.content.gather import week_window
     from digest.content.notes import set_week_note
+    from digest.content.weeks import week_window
     from digest.delivery.sending import preview_edition
     from digest.readers.subscribers import save_subscriber
     from digest.tokens import sign_token

@@ -57,7 +57,7 @@ def test_a_shard_out_of_range_is_refused_by_the_send(
     tmp_path: Path, shard: tuple[int, int]
 ) -> None:
     from digest import store
-    from digest.content.gather import week_window
+    from digest.content.weeks import week_window
     from digest.delivery.sending import send_edition
 
     from .conftest import NOW, make_config

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from digest import store
 from digest.cli import cli
-from digest.content.gather import week_window
+from digest.content.weeks import week_window
 from digest.delivery.sending import send_edition
 from digest.errors import DeliveryError
 from digest.readers.subscribers import save_subscriber

@@ -7,9 +7,10 @@ import pytest
 
 from digest import store
 from digest.config import Config
+from digest.content.copies import render_copy
 from digest.content.edition import build_edition
-from digest.content.gather import week_window
-from digest.content.render import inline_css, render_variant, templates_dir
+from digest.content.render import inline_css, templates_dir
+from digest.content.weeks import week_window
 from digest.errors import RenderError
 from digest.models import SLOT_NAMES, Article, slot_text
 from digest.resources import packaged_templates
@@ -37,7 +38,7 @@ def test_titles_are_escaped_in_html_and_plain_in_text(
             )
         ],
     )
-    variant = render_variant(config, edition, "")
+    variant = render_copy(config, edition, "")
     assert "<script>alert(1)</script>" not in variant.html
     assert "&lt;script&gt;alert(1)&lt;/script&gt; Q&amp;A" in variant.html
     assert "Tom &amp; Jerry" in variant.html
@@ -48,10 +49,10 @@ def test_titles_are_escaped_in_html_and_plain_in_text(
 def test_inlining_keeps_media_queries_and_inlines_styles(
     config: Config, db: Any, make_article: Callable[..., Article]
 ) -> None:
-    variant = render_variant(config, _edition(config, db, [make_article()]), "")
+    variant = render_copy(config, _edition(config, db, [make_article()]), "")
     assert "@media only screen and (max-width: 620px)" in variant.html
     assert "!important" in variant.html  # strip_important=False
-    assert 'class="article-title" style=' in variant.html
+    assert 'class="article-title" dir="auto" style=' in variant.html
     assert variant.html.count("<style") == 1  # kept once, not duplicated as leftovers
 
 
@@ -69,13 +70,13 @@ def test_slots_survive_rendering_and_inlining_and_are_new_each_render(
     config: Config, db: Any, make_article: Callable[..., Article]
 ) -> None:
     edition = _edition(config, db, [make_article()])
-    variant = render_variant(config, edition, "")
+    variant = render_copy(config, edition, "")
     for name in SLOT_NAMES:
         assert slot_text(variant.slots, name) in variant.html
         assert slot_text(variant.slots, name) in variant.text
     token = slot_text(variant.slots, "token")
     assert f"https://news.example.com/digest/unsubscribe/{token}" in variant.html
-    assert render_variant(config, edition, "").slots != variant.slots  # unguessable
+    assert render_copy(config, edition, "").slots != variant.slots  # unguessable
 
 
 def test_topic_variant_shows_only_chosen_sections(
@@ -89,10 +90,10 @@ def test_topic_variant_shows_only_chosen_sections(
             make_article(title="Tld one", topics=("New TLDs",)),
         ],
     )
-    variant = render_variant(config, edition, "new-tlds")
+    variant = render_copy(config, edition, "new-tlds")
     assert "Tld one" in variant.html and "Dns one" not in variant.html
     assert variant.article_count == 1
-    assert render_variant(config, edition, "ipv4-markets").article_count == 0
+    assert render_copy(config, edition, "ipv4-markets").article_count == 0
 
 
 def test_sponsor_line_is_shown_for_its_section(
@@ -101,7 +102,7 @@ def test_sponsor_line_is_shown_for_its_section(
     config = make_config(
         tmp_path, sponsors={"DNS": {"name": "Acme DNS", "url": "https://acme.example"}}
     )
-    variant = render_variant(config, _edition(config, db, [make_article()]), "")
+    variant = render_copy(config, _edition(config, db, [make_article()]), "")
     assert "DNS, sponsored by" in variant.html and 'href="https://acme.example"' in variant.html
     assert "DNS, sponsored by Acme DNS\nhttps://acme.example\n" in variant.text
 
@@ -116,7 +117,7 @@ def test_undefined_variables_fail_loudly(
     (folder / "digest.txt.j2").write_text("{{ no_such_thing }}")
     config = make_config(tmp_path, templates={"path": str(folder)})
     with pytest.raises(RenderError, match=r"Template error at .*digest.txt.j2.*no_such_thing"):
-        render_variant(config, _edition(config, db, [make_article()]), "")
+        render_copy(config, _edition(config, db, [make_article()]), "")
 
 
 def test_missing_template_folder_falls_back_to_the_packaged_copy(tmp_path: Path) -> None:
@@ -130,7 +131,7 @@ def test_a_reader_of_one_topic_gets_its_best_stories_even_when_the_cap_cut_them(
     tmp_path: Path, db: Any, make_article: Callable[..., Article]
 ) -> None:
     from digest.content.frozen import edition_from_payload, edition_payload
-    from digest.content.render import variant_sections
+    from digest.content.sections import copy_sections, section_plan
 
     config = make_config(tmp_path, digest={"max_articles": 3, "max_per_section": 3})
     week = week_window("2026-W47", config.tz)
@@ -146,8 +147,8 @@ def test_a_reader_of_one_topic_gets_its_best_stories_even_when_the_cap_cut_them(
     assert everything == ["DNS 0", "DNS 1", "DNS 2"]
     frozen = edition_from_payload(config, edition_payload(edition))  # as a resume sees it
     for copy in (edition, frozen):
-        ipv4 = variant_sections(config, copy, "ipv4-markets")
+        ipv4 = copy_sections(section_plan(config), copy, "ipv4-markets")
         assert [a.title for s in ipv4 for a in s.articles] == ["IPv4 0", "IPv4 1", "IPv4 2"]
         assert [s.topic for s in ipv4] == ["IPv4 Markets"]
-    variant = render_variant(config, frozen, "ipv4-markets")
+    variant = render_copy(config, frozen, "ipv4-markets")
     assert variant.article_count == 3 and "Nothing new was published" not in variant.text

@@ -681,7 +681,7 @@ def test_a_wrong_imap_password_is_a_clear_error(tmp_path: Path) -> None:
 def test_with_a_return_path_each_message_goes_from_its_own_signed_one(
     tmp_path: Path, smtp_server: Any
 ) -> None:
-    from digest.content.gather import week_window
+    from digest.content.weeks import week_window
     from digest.delivery.sending import send_edition
 
     from .fixtures import load_week

@@ -10,9 +10,10 @@ import pytest
 
 from digest import store
 from digest.config import Config
+from digest.content import copies
 from digest.content import edition as edition_module
 from digest.content.frozen import edition_payload
-from digest.content.gather import week_window
+from digest.content.weeks import week_window
 from digest.delivery.sending import send_edition
 from digest.errors import ConfigError, DigestError, IngestError
 from digest.models import Subscriber
@@ -118,7 +119,7 @@ def test_unsubscribed_and_bounced_are_left_out_of_next_edition_and_of_a_resume(
     week = week_window("2026-W47", config.tz)
     # Freeze without delivering, as a crash right after the freeze would leave it.
     built = edition_module.build_edition(config, db, week)
-    variants = edition_module.render_variants(config, built, store.active_topic_choices(db))
+    variants = copies.render_variants(config, built, store.active_topic_choices(db))
     edition_id = store.freeze_edition(db, week.label, edition_payload(built), variants, NOW)
     assert sum(store.delivery_counts(db, edition_id).values()) == 4  # the two are not in it
     store.set_subscriber_status(db, "chen.wei@example.com", "unsubscribed", NOW)  # leaves mid-send
@@ -136,13 +137,13 @@ def test_each_topic_variant_is_rendered_once(
     for i in range(20):  # more subscribers on the existing choices: no more renders
         save_subscriber(db, f"more{i}@example.org", "", [["DNS", "Cybersecurity"], []][i % 2], NOW)
     calls: list[str] = []
-    real = edition_module.render_variant
+    real = copies.render_variant
 
-    def counting(config: Config, edition: Any, key: str, left_out: int = 0) -> Any:
-        calls.append(key)
-        return real(config, edition, key, left_out)
+    def counting(config: Config, edition: Any, copy: Any) -> Any:
+        calls.append(copy.key)
+        return real(config, edition, copy)
 
-    monkeypatch.setattr(edition_module, "render_variant", counting)
+    monkeypatch.setattr(copies, "render_variant", counting)
     report = send_edition(config, db, week_window("2026-W47", config.tz), lambda: NOW)
     assert report is not None and report.count("sent") == 26
     assert sorted(calls) == ["", "cybersecurity,dns", "domain-names,new-tlds", "ipv4-markets"]

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from digest import store
-from digest.content.gather import week_window
+from digest.content.weeks import week_window
 from digest.delivery.sending import send_edition, send_test
 
 from .conftest import NOW, make_config

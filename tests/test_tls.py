@@ -12,7 +12,7 @@ from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
 from digest import store
-from digest.content.gather import week_window
+from digest.content.weeks import week_window
 from digest.delivery.sending import send_edition
 from digest.errors import DeliveryError
 

@@ -11,7 +11,7 @@ from digest.config import Config
 from digest.content import edition
 from digest.content.edition import list_articles, resolve_week
 from digest.content.feeds import add_feed, import_source, list_feeds, remove_feed
-from digest.content.gather import week_window
+from digest.content.weeks import week_window
 from digest.delivery import sending
 from digest.delivery.lint import lint_edition
 from digest.errors import EditionError, IngestError, RowError, SubscriberError

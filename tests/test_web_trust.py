@@ -287,7 +287,7 @@ def test_bounced_or_complained_readers_come_back_only_by_a_fresh_opt_in(site: An
 
 
 def test_the_development_key_never_signs_for_real_readers(tmp_path: Path) -> None:
-    from digest.content.gather import week_window
+    from digest.content.weeks import week_window
     from digest.delivery.sending import send_edition
     from digest.returns.process import process_return_path
 

@@ -19,6 +19,7 @@ from digest.config import Config
 from digest.content.frozen import edition_from_payload
 from digest.content.render import render_web_version, week_label
 from digest.errors import ArchiveError
+from digest.language import Language, language
 from digest.models import Edition
 
 
@@ -63,21 +64,24 @@ def write_index(config: Config, db: Database, now: datetime) -> None:
 
 def _index_html(config: Config, editions: list[tuple[str, Edition]]) -> str:
     name = html.escape(config.newsletter.name)
+    words = language(config.newsletter.language)
     items = "\n".join(
-        f'<li><a href="{e.week.label}.html">{html.escape(week_label(e))}</a>'
-        f"<br><span>{html.escape(_top_titles(e))}</span></li>"
+        f'<li><a href="{e.week.label}.html">{html.escape(week_label(config, e))}</a>'
+        f'<br><span dir="auto">{html.escape(_top_titles(words, e))}</span></li>'
         for _, e in editions
     )
+    all_editions = html.escape(words.gettext("%(name)s: all editions") % {"name": name})
     return (
-        f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f'<!DOCTYPE html>\n<html lang="{words.tag}" dir="{words.direction}">\n<head>\n'
+        '<meta charset="utf-8">\n'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{name}: all editions</title>\n"
+        f"<title>{all_editions}</title>\n"
         f'<link rel="alternate" type="application/atom+xml" title="{name}" href="feed.xml">\n'
         "<style>body{font-family:Helvetica,Arial,sans-serif;max-width:600px;margin:40px auto;"
         "padding:0 16px;color:#1f2933}a{color:#0b3d62;font-weight:bold}li{margin:0 0 16px}"
         "span{color:#616e7c;font-size:14px}</style>\n</head>\n<body>\n"
-        f"<h1>{name}</h1>\n<p>Every edition, newest first. "
-        '<a href="feed.xml">Atom feed</a></p>\n'
+        f"<h1>{name}</h1>\n<p>{html.escape(words.gettext('Every edition, newest first.'))} "
+        f'<a href="feed.xml">{html.escape(words.gettext("Atom feed"))}</a></p>\n'
         f"<ul>\n{items}\n</ul>\n"
         f"<p><small>{html.escape(config.newsletter.postal_address)}</small></p>\n"
         "</body>\n</html>\n"
@@ -86,12 +90,13 @@ def _index_html(config: Config, editions: list[tuple[str, Edition]]) -> str:
 
 def _atom(config: Config, editions: list[tuple[str, str, Edition]], now: datetime) -> str:
     base = f"{config.base_url}/archive/"
+    words = language(config.newsletter.language)
     updated = max((created for _, created, _ in editions), default=store.to_db_time(now))
     entries = "".join(
         f"<entry><title>{html.escape(subject)}</title>"
         f'<link rel="alternate" type="text/html" href="{base}{e.week.label}.html"/>'
         f"<id>{base}{e.week.label}.html</id><updated>{created}</updated>"
-        f"<summary>{html.escape(_top_titles(e))}</summary></entry>\n"
+        f"<summary>{html.escape(_top_titles(words, e))}</summary></entry>\n"
         for subject, created, e in editions
     )
     return (
@@ -105,10 +110,19 @@ def _atom(config: Config, editions: list[tuple[str, str, Edition]], now: datetim
     )
 
 
-def _top_titles(edition: Edition) -> str:
-    titles = [a.title for s in edition.sections for a in s.articles]
-    more = f" and {len(titles) - 3} more" if len(titles) > 3 else ""
-    return "; ".join(titles[:3]) + more
+def _top_titles(words: Language, edition: Edition) -> str:
+    """The edition's three best titles, and how many more."""
+    ranked = sorted((a for s in edition.sections for a in s.articles), key=lambda a: a.rank)
+    titles = "; ".join(a.title for a in ranked[:3])
+    rest = len(ranked) - 3
+    if rest <= 0:
+        return titles
+    return words.ngettext(
+        "%(titles)s and %(count)d more", "%(titles)s and %(count)d more", rest
+    ) % {
+        "titles": titles,
+        "count": rest,
+    }
 
 
 def _write(path: Path, text: str) -> None:

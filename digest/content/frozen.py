@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from digest.config import Config
-from digest.content.gather import week_window
+from digest.content.weeks import week_window
 from digest.models import Edition, EditionArticle, Section, Sponsor
 
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
-from datetime import datetime, timedelta
+from collections.abc import Mapping
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -20,9 +19,11 @@ import jinja2
 from premailer import Premailer
 
 from digest.config import Config
-from digest.content.gather import SectionLimits, place_in_sections, sections_for_topics
+from digest.content.plaintext import wrap
+from digest.content.sections import split_lead
 from digest.errors import RenderError
-from digest.models import Edition, EditionArticle, RenderedVariant, Section, slot_text
+from digest.language import Language, language
+from digest.models import Copy, Edition, EditionArticle, RenderedVariant, slot_text
 from digest.resources import packaged_templates
 
 HTML_TEMPLATE = "digest.html.j2"
@@ -37,9 +38,11 @@ def templates_dir(config: Config) -> Path:
     return packaged_templates()
 
 
-@lru_cache(maxsize=8)
-def make_environment(folder: Path) -> jinja2.Environment:
-    """A Jinja environment over ``folder``: autoescape for HTML, StrictUndefined."""
+@lru_cache(maxsize=16)
+def make_environment(folder: Path, tag: str = "en") -> jinja2.Environment:
+    """A Jinja environment over ``folder`` in the language ``tag``: autoescape for
+    HTML, StrictUndefined, the templates' words through gettext (``{% trans %}``,
+    ``_()``), dates in the language, and ``wrap`` for the plain-text part."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(folder)),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html", "html.j2")),
@@ -47,65 +50,36 @@ def make_environment(folder: Path) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        extensions=["jinja2.ext.i18n"],
     )
-    env.filters["date"] = _format_date
+    words = language(tag)
+    env.install_gettext_translations(words.translations, newstyle=True)  # type: ignore[attr-defined]
+    env.filters["date"] = words.date
+    env.filters["wrap"] = wrap
     return env
 
 
-def _format_date(moment: datetime, fmt: str = "%b %-d, %Y") -> str:
-    return moment.strftime(fmt)
+def render_variant(config: Config, edition: Edition, copy: Copy) -> RenderedVariant:
+    """Render and inline one copy of ``edition`` (see `copies.choose_copy`).
 
-
-def variant_sections(config: Config, edition: Edition, key: str) -> tuple[Section, ...]:
-    """The sections a topic choice gets: the all-topics copy for an empty choice, else
-    the best articles of the chosen topics within the limits, picked from every article
-    of the week (so a reader of one topic is not left with what the all-topics copy
-    had room for)."""
-    if not key:
-        return edition.sections
-    chosen = set(key.split(","))
-    if not edition.candidates:  # frozen before candidates were kept
-        return tuple(s for s in edition.sections if s.slug in chosen)
-    return select_sections(config, edition.candidates, chosen)
-
-
-def select_sections(
-    config: Config, ranked: Sequence[EditionArticle], chosen: set[str] | None = None
-) -> tuple[Section, ...]:
-    """Sections of ranked articles within `[digest]` limits: all topics, or ``chosen``."""
-    limits = SectionLimits(
-        config.digest.max_articles,
-        config.digest.max_per_section,
-        config.sponsors,
-        config.digest.section_order,
-        config.digest.other_section,
-    )
-    gathered = (
-        place_in_sections(ranked, limits)
-        if chosen is None
-        else sections_for_topics(ranked, chosen, limits)
-    )
-    return tuple(Section(g.topic, g.slug, g.articles, g.sponsor) for g in gathered)
-
-
-def render_variant(
-    config: Config, edition: Edition, key: str, left_out: int = 0
-) -> RenderedVariant:
-    """Render and inline one variant of ``edition`` for the topic choice ``key``.
-
-    ``left_out`` articles did not fit the size budget: the email points to the web
-    version for them.
+    Articles the copy left out to fit the size budget are counted near the top and at
+    the end, with a link to the web version, which has them all.
     """
-    sections = variant_sections(config, edition, key)
     marker = secrets.token_hex(8)  # per render: content can never name a reader's slot
-    context = _context(config, edition, sections, key, marker)
-    context.update(left_out=left_out)
-    env = make_environment(templates_dir(config))
+    context = _context(config, edition, copy, marker)
+    env = make_environment(templates_dir(config), config.newsletter.language)
     html = _render(env, HTML_TEMPLATE, context)
     text = _render(env, TEXT_TEMPLATE, context)
-    count = sum(len(s.articles) for s in sections)
     html = inline_css(html, config.base_url)
-    return RenderedVariant(key, context["subject"], html, text, count, slots=marker)
+    return RenderedVariant(
+        copy.key,
+        context["subject"],
+        html,
+        text,
+        len(copy.articles),
+        left_out=tuple(a.title for a in copy.left_out),
+        slots=marker,
+    )
 
 
 def _render(env: jinja2.Environment, name: str, context: Mapping[str, Any]) -> str:
@@ -121,36 +95,38 @@ def _render(env: jinja2.Environment, name: str, context: Mapping[str, Any]) -> s
         raise RenderError(f"Template error at {where}: {e}") from e
 
 
-def _context(
-    config: Config, edition: Edition, sections: tuple[Section, ...], key: str, marker: str = ""
-) -> dict[str, Any]:
+def _context(config: Config, edition: Edition, copy: Copy, marker: str) -> dict[str, Any]:
     base = config.base_url
+    words = language(config.newsletter.language)
     token = slot_text(marker, "token")
-    articles = [a for s in sections for a in s.articles]
-    lead = min(articles, key=lambda a: a.rank) if len(articles) > 1 else None
-    rest = _without_lead(sections, lead)
+    articles = copy.articles
+    top = articles[0].title if articles else ""
+    label = week_label(config, edition)
     subject = config.digest.subject.format(
         name=config.newsletter.name,
-        week_label=week_label(edition),
+        week_label=label,
         week=edition.week.label,
         count=len(articles),
-        top_title=articles[0].title if articles else "",
+        top_title=top,
     )
     return {
         "newsletter": config.newsletter,
+        "language": words.tag,
+        "direction": words.direction,
         "edition": edition,
-        "week_label": week_label(edition),
+        "week_label": label,
         "subject": subject,
-        "preheader": _preheader(articles),
-        "lead": lead,
-        "sections": rest,
+        "preheader": _preheader(words, articles),
+        "lead": copy.lead,
+        "sections": copy.sections,
         "note_html": edition.note_html,
         "note_text": edition.note_text,
-        "chosen_topics": [s.topic for s in sections] if key else [],
+        "chosen_topics": [s.topic for s in copy.sections] if copy.key else [],
         "greeting": slot_text(marker, "greeting"),
         "email": slot_text(marker, "email"),
         "archive": False,
-        "left_out": 0,
+        "left_out": len(copy.left_out),
+        "shown": len(articles),
         "links": {
             "home": base + "/",
             "view_in_browser": f"{base}/archive/{edition.week.label}.html",
@@ -160,43 +136,34 @@ def _context(
     }
 
 
-def _without_lead(
-    sections: tuple[Section, ...], lead: EditionArticle | None
-) -> tuple[Section, ...]:
-    """The sections below the lead story: the lead is not shown twice."""
-    if lead is None:
-        return sections
-    kept = (
-        replace(s, articles=tuple(a for a in s.articles if a.url != lead.url)) for s in sections
-    )
-    return tuple(s for s in kept if s.articles)
-
-
 def render_web_version(config: Config, edition: Edition) -> str:
     """The edition as a public web page: every topic, no subscriber's links or address."""
-    context = _context(config, edition, edition.sections, "", secrets.token_hex(8))
-    context.update(archive=True, greeting="Hello,", email="")
-    env = make_environment(templates_dir(config))
+    lead, sections = split_lead(edition.sections)
+    context = _context(config, edition, Copy("", lead, sections), secrets.token_hex(8))
+    words = language(config.newsletter.language)
+    context.update(archive=True, greeting=words.gettext("Hello,"), email="")
+    env = make_environment(templates_dir(config), config.newsletter.language)
     return inline_css(_render(env, HTML_TEMPLATE, context), config.base_url)
 
 
-def week_label(edition: Edition) -> str:
-    """A reader's name for the week: 'November 16–22, 2026'."""
+def week_label(config: Config, edition: Edition) -> str:
+    """A reader's name for the week, in the edition's language: "Nov 16 – 22, 2026"."""
     first = edition.week.start.date()
-    last = first + timedelta(days=6)
-    if first.month == last.month:
-        return f"{first:%B} {first.day}–{last.day}, {last.year}"
-    if first.year == last.year:
-        return f"{first:%B} {first.day} – {last:%B} {last.day}, {last.year}"
-    return f"{first:%B} {first.day}, {first.year} – {last:%B} {last.day}, {last.year}"
+    return language(config.newsletter.language).week_range(first, first + timedelta(days=6))
 
 
-def _preheader(articles: list[Any]) -> str:
+def _preheader(words: Language, articles: list[EditionArticle]) -> str:
+    """The inbox preview line: the lead's title and how many more stories."""
     if not articles:
         return ""
     rest = len(articles) - 1
-    more = f" and {rest} more {'story' if rest == 1 else 'stories'}" if rest else ""
-    return f"This week: {articles[0].title}{more}."
+    if not rest:
+        return words.gettext("This week: %(title)s.") % {"title": articles[0].title}
+    return words.ngettext(
+        "This week: %(title)s and %(count)d more story.",
+        "This week: %(title)s and %(count)d more stories.",
+        rest,
+    ) % {"title": articles[0].title, "count": rest}
 
 
 def inline_css(html: str, base_url: str) -> str:
@@ -236,6 +203,6 @@ def render_notice(config: Config, context: Mapping[str, Any]) -> tuple[str, str]
     folder = config.resolve(config.templates.path)
     if not (folder / NOTICE_TEMPLATES[0]).is_file():
         folder = packaged_templates()
-    env = make_environment(folder)
+    env = make_environment(folder, config.newsletter.language)
     values = {"newsletter": config.newsletter, **context}
     return tuple(_render(env, name, values) for name in NOTICE_TEMPLATES)  # type: ignore[return-value]

@@ -235,13 +235,26 @@ class Excerpt:
     text: str
     method: str  # editor, fragment, trafilatura, cleanup, text
     reason: str = ""
+    words: int = 0  # the article's own prose, in words (see `count_words`)
+
+
+def count_words(text: str) -> int:
+    """Words of prose: spaced words, and in scripts written without spaces (Chinese,
+    Japanese) one per two characters."""
+    count = 0
+    for token in text.split():
+        wide = sum(1 for c in token if unicodedata.east_asian_width(c) in ("W", "F"))
+        count += max(1, wide // 2 + (1 if len(token) > wide else 0)) if wide else 1
+    return count
 
 
 def summarize(body: str, max_chars: int, *, editor_excerpt: str = "", title: str = "") -> Excerpt:
     """The excerpt of an article: the editor's, else its own opening sentences."""
-    if editor_excerpt.strip():
-        return Excerpt(fit_text(_tidy(editor_excerpt).replace("\n\n", " "), max_chars), "editor")
     paragraphs, method = article_paragraphs(body, title)
+    words = sum(count_words(p) for p in paragraphs)
+    if editor_excerpt.strip():
+        text = fit_text(_tidy(editor_excerpt).replace("\n\n", " "), max_chars)
+        return Excerpt(text, "editor", words=words)
     sentences = [s for p in paragraphs for s in split_sentences(p)]
     if sentences and title and _repeats(sentences[0], title):
         sentences = sentences[1:]
@@ -249,8 +262,8 @@ def summarize(body: str, max_chars: int, *, editor_excerpt: str = "", title: str
     if not text:
         reason = "empty body" if not body.strip() else "no article text found in the body"
         log.info("no excerpt (%s, %s)", reason, method)
-        return Excerpt("", method, reason)
-    return Excerpt(text, method)
+        return Excerpt("", method, reason, words)
+    return Excerpt(text, method, words=words)
 
 
 def make_excerpt(body: str, max_chars: int, *, editor_excerpt: str = "", title: str = "") -> str:

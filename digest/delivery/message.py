@@ -8,38 +8,25 @@ joins the bytes. No ``email.message`` objects are built per subscriber.
 
 from __future__ import annotations
 
-import binascii
 import email.policy
 import hashlib
 import html
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from email import message_from_bytes
 from email.headerregistry import Address
 from email.utils import format_datetime, formataddr
-from functools import lru_cache
 from urllib.parse import quote
 
+from digest.addresses import first_name
+from digest.bodies import EncodedPart, encode_body, fill
 from digest.config import Config
 from digest.errors import HeaderError
-from digest.models import SLOT_NAMES, RenderedVariant, Subscriber, slot_text
+from digest.language import language
+from digest.models import RenderedVariant, Subscriber
 from digest.tokens import sign_message_id, sign_token
 
 _POLICY = email.policy.SMTP.clone(max_line_length=998)
-
-
-@lru_cache(maxsize=64)
-def _slots(marker: str) -> tuple[re.Pattern[str], dict[str, str]]:
-    """The pattern that finds a variant's per-reader slots, and each slot's name."""
-    texts = {slot_text(marker, name): name for name in SLOT_NAMES}
-    return re.compile("(" + "|".join(map(re.escape, texts)) + ")"), texts
-
-
-# A body part, encoded once: quoted-printable bytes of the literal text, with the name
-# of each per-subscriber field where its value goes.
-EncodedPart = tuple[bytes | str, ...]
-_SOFT_BREAK = b"=\r\n"
 
 
 @dataclass(frozen=True)
@@ -123,8 +110,8 @@ def prepare_variant(
         key=variant.key,
         head=b"".join(headers),
         boundary=boundary,
-        text=_encode_part(boundary, "text/plain", variant.text, variant.slots),
-        html=_encode_part(boundary, "text/html", variant.html, variant.slots),
+        text=encode_body(variant.text, variant.slots, _part_head(boundary, "text/plain")),
+        html=encode_body(variant.html, variant.slots, _part_head(boundary, "text/html")),
         week=week,
         domain=domain,
         id_tag=id_tag,
@@ -154,19 +141,22 @@ def build_message(config: Config, prepared: PreparedVariant, subscriber: Subscri
             fold_header("Message-ID", msg_id),
             fold_header("List-Unsubscribe", f"<{unsubscribe_url}>, <{mailto}>"),
             b"\r\n",
-            *_fill(prepared.text, text_values),
-            *_fill(prepared.html, html_values),
+            *fill(prepared.text, text_values),
+            *fill(prepared.html, html_values),
             f"--{prepared.boundary}--\r\n".encode(),
         ]
     )
 
 
 def greeting_for(config: Config, name: str) -> str:
-    """The greeting line: `[digest] greeting` with the reader's first name, or the
-    anonymous one when we do not know their name."""
+    """The greeting line: `[digest] greeting` (default "Hi {first_name}," in the
+    edition's language) with the reader's first name, or their whole name when no first
+    name can be told (`addresses.first_name`); the anonymous greeting without a name."""
+    words = language(config.newsletter.language)
     if not name.strip():
-        return config.digest.greeting_anonymous
-    return config.digest.greeting.format(first_name=name.split()[0], name=name)
+        return config.digest.greeting_anonymous or words.gettext("Hello,")
+    template = config.digest.greeting or words.gettext("Hi {first_name},")
+    return template.format(first_name=first_name(name) or name.strip(), name=name.strip())
 
 
 def _to_header(subscriber: Subscriber) -> bytes:
@@ -194,66 +184,8 @@ def _at_most_998(header: bytes) -> bytes:
     return header
 
 
-def _encode_part(boundary: str, content_type: str, body: str, marker: str) -> EncodedPart:
-    """Encode a body once per variant, leaving each placeholder as its field name.
-
-    Every literal run is quoted-printable encoded on its own and closed with a soft line
-    break, so a value put in later starts a fresh line and never pushes one past 76
-    columns; soft breaks vanish when the part is decoded.
-    """
-    data = body.replace("\r\n", "\n").replace("\n", "\r\n")
-    head = (
+def _part_head(boundary: str, content_type: str) -> bytes:
+    return (
         f'--{boundary}\r\nContent-Type: {content_type}; charset="utf-8"\r\n'
         "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
     ).encode()
-    pieces: list[bytes | str] = [head]
-    pattern, name_of = _slots(marker)
-    for i, piece in enumerate(pattern.split(data)):
-        if i % 2:
-            pieces.append(name_of[piece])
-        elif piece:
-            pieces.append(_qp(piece) + _SOFT_BREAK)
-    pieces.append(b"\r\n")  # ends the part's last line before the next boundary
-    return tuple(pieces)
-
-
-def _fill(part: EncodedPart, values: dict[str, str]) -> list[bytes]:
-    """The part's bytes with each field's value, itself quoted-printable, in its place."""
-    return [p if isinstance(p, bytes) else _qp(values[p]) + _SOFT_BREAK for p in part]
-
-
-def _qp(text: str) -> bytes:
-    """Quoted-printable that is ready for SMTP DATA as it is: CRLF line ends only, and
-    no line starting with "." (a leading dot is written =2E).
-
-    So the whole message needs neither line-ending repair nor dot-stuffing on the wire
-    (see `mailer.SmtpConnection`): every line of it is either a header, a MIME boundary
-    or part header, or comes from here. The C codec keeps a lone CR as is and copies the
-    input's line ends, hence the normalisation first.
-    """
-    plain = text.replace("\r\n", "\n").replace("\r", "\n")
-    encoded = _no_leading_dots(binascii.b2a_qp(plain.encode("utf-8")))
-    return encoded.replace(b"\n", b"\r\n")
-
-
-_QP_LINE = 76  # RFC 2045's limit, the soft break's "=" included
-
-
-def _no_leading_dots(encoded: bytes) -> bytes:
-    """Each line that starts with "." starts with "=2E" instead, re-broken with soft
-    breaks where that pushes it past 76 columns."""
-    if not encoded.startswith(b".") and b"\n." not in encoded:
-        return encoded
-    out: list[bytes] = []
-    for line in encoded.split(b"\n"):
-        while line.startswith(b"."):
-            line = b"=2E" + line[1:]
-            if len(line) <= _QP_LINE:
-                break
-            cut = _QP_LINE - 1  # room for the soft break's "="
-            while b"=" in line[cut - 2 : cut]:  # never split an =XX escape
-                cut -= 1
-            out.append(line[:cut] + b"=")
-            line = line[cut:]
-        out.append(line)
-    return b"\n".join(out)

@@ -88,7 +88,7 @@ class SendFailure(Exception):
 
 class Connection(Protocol):
     """A transport connection: send one message, or raise SendFailure. ``ready`` says
-    the bytes are SMTP-ready already (see `message._qp`)."""
+    the bytes are SMTP-ready already (see `bodies.quoted_printable`)."""
 
     async def send(self, sender: str, recipient: str, data: bytes, ready: bool = False) -> None: ...
 

@@ -18,15 +18,13 @@ from digest import store
 from digest.addresses import normalize_email
 from digest.config import DEVELOPMENT_SECRET, Config, require_real_secret
 from digest.content.archive import is_published, publish_edition
-from digest.content.edition import (
-    build_edition,
-    edition_for_week,
+from digest.content.copies import (
     left_out_warning,
     reader_key,
     render_within_budget,
-    resolve_week,
     variants_for_subscribers,
 )
+from digest.content.edition import build_edition, edition_for_week, resolve_week
 from digest.content.frozen import edition_from_payload, edition_payload
 from digest.delivery.dkimsign import sign_message
 from digest.delivery.ledger import Progress, deliver_edition

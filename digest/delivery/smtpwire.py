@@ -4,7 +4,7 @@ aiosmtplib connects, says EHLO, upgrades with STARTTLS and logs in; then this mo
 takes the connection's transport over and runs each transaction itself:
 
 - the message goes as it is: digest builds bodies with CRLF line ends only and no line
-  starting with "." (see `message._qp`), so aiosmtplib's two regular-expression passes
+  starting with "." (see `bodies.quoted_printable`), so aiosmtplib's two regular-expression passes
   over every body (line endings, dot-stuffing; a third for SIZE) are not needed;
 - addresses are written as they are: digest validated them when they were stored, and
   aiosmtplib's own patterns refuse here what could smuggle a command onto the line;

@@ -1,12 +1,12 @@
-from collections.abc import Callable
+"""The newsletter's weeks: ISO weeks in its timezone, across DST and New Year."""
+
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from digest.content.gather import build_sections, last_complete_week, week_window
+from digest.content.weeks import last_complete_week, week_window
 from digest.errors import EditionError
-from digest.models import Article, Sponsor
 
 
 @pytest.mark.parametrize(
@@ -55,49 +55,3 @@ def test_last_complete_week_is_in_the_newsletters_timezone(
 def test_bad_week_labels(bad: str) -> None:
     with pytest.raises(EditionError, match=r"--week"):
         week_window(bad, ZoneInfo("UTC"))
-
-
-def test_sections_rank_limit_and_place_each_article_once(
-    make_article: Callable[..., Article],
-) -> None:
-    t = datetime(2026, 11, 18, tzinfo=UTC)
-    articles = [
-        make_article(title="old dns", topics=("DNS",), published_at=t),
-        make_article(title="new dns", topics=("DNS",), published_at=t + timedelta(hours=1)),
-        make_article(title="top score", topics=("DNS", "Cybersecurity"), score=9),
-        make_article(title="featured", topics=("Cybersecurity",), featured=True),
-        make_article(title="overflow", topics=("DNS", "New TLDs"), published_at=t),
-        make_article(title="no topic", topics=()),
-        make_article(title="dropped", topics=("DNS",), published_at=t - timedelta(days=1)),
-    ]
-    sections = build_sections(
-        articles,
-        max_articles=6,
-        max_per_section=3,
-        sponsors={"dns": Sponsor("Acme")},
-        other_section="More News",
-    )
-    layout = {s.topic: [a.title for a in s.articles] for s in sections}
-    assert layout == {
-        "Cybersecurity": ["featured"],
-        "DNS": ["top score", "new dns", "old dns"],
-        "More News": ["no topic"],
-        "New TLDs": ["overflow"],  # DNS was full: its next topic
-    }
-    # Sections follow the rank of their best article.
-    assert [s.topic for s in sections] == ["Cybersecurity", "DNS", "More News", "New TLDs"]
-    assert sections[1].sponsor == Sponsor("Acme")
-    titles = [a.title for s in sections for a in s.articles]
-    assert len(titles) == len(set(titles)) == 6
-
-
-def test_section_order_from_config(make_article: Callable[..., Article]) -> None:
-    articles = [make_article(topics=("DNS",), featured=True), make_article(topics=("New TLDs",))]
-    sections = build_sections(
-        articles,
-        max_articles=5,
-        max_per_section=5,
-        sponsors={},
-        section_order=["New TLDs", "Unknown"],
-    )
-    assert [s.slug for s in sections] == ["new-tlds", "dns"]

@@ -1,0 +1,113 @@
+"""Each copy of an edition: the sections a topic choice gets, its lead, rendered within
+the size budget.
+
+A copy over `[digest] max_message_kb` of HTML as sent (Gmail clips longer ones, hiding
+the unsubscribe link) loses articles in `sections.trim_order` until it fits: the size
+is the rendered HTML part measured with the sender's own encoder (`bodies.part_size`),
+and the fewest articles to leave out are found by bisection, a handful of renders.
+"""
+
+from __future__ import annotations
+
+import html
+
+from sqlite_utils import Database
+
+from digest import store
+from digest.bodies import part_size
+from digest.config import Config
+from digest.content.render import render_variant
+from digest.content.sections import (
+    copy_sections,
+    section_plan,
+    split_lead,
+    trim_order,
+    without,
+)
+from digest.errors import EditionError
+from digest.models import Copy, Edition, RenderedVariant, Subscriber
+from digest.tokens import sign_token
+
+# Per-reader values as long as real ones get, for measuring a body with its slots full.
+_SAMPLE_TOKEN = sign_token("x", "x", 10**9)
+_SAMPLE_VALUES = {
+    "token": _SAMPLE_TOKEN,
+    "email": "a-rather-long-address@subscriber.example.org",
+    "greeting": html.escape("Good morning, A Reader With A Long Name,"),
+}
+
+
+def choose_copy(config: Config, edition: Edition, key: str) -> Copy:
+    """The copy for the topic choice ``key``, before any trimming."""
+    lead, sections = split_lead(copy_sections(section_plan(config), edition, key))
+    return Copy(key, lead, sections)
+
+
+def render_copy(config: Config, edition: Edition, key: str) -> RenderedVariant:
+    """The copy for ``key`` rendered whole, without the size budget (the desk, tests)."""
+    return render_variant(config, edition, choose_copy(config, edition, key))
+
+
+def html_size(variant: RenderedVariant) -> int:
+    """Bytes of a variant's HTML part as sent, its slots filled with long values."""
+    return part_size(variant.html, variant.slots, _SAMPLE_VALUES)
+
+
+def render_within_budget(config: Config, edition: Edition, key: str) -> RenderedVariant:
+    """Render the copy for ``key``, leaving out the fewest articles (in `trim_order`)
+    that bring its HTML part under ``[digest] max_message_kb``."""
+    budget = config.digest.max_message_kb * 1024
+    full = choose_copy(config, edition, key)
+    variant = render_variant(config, edition, full)
+    order = trim_order(full.sections)
+    if html_size(variant) <= budget or not order:
+        return variant
+
+    def trimmed(count: int) -> RenderedVariant:
+        gone = order[:count]
+        copy = Copy(key, full.lead, without(full.sections, {a.url for a in gone}), tuple(gone))
+        return render_variant(config, edition, copy)
+
+    low, high = 1, len(order)  # the fewest left out that fit lie in [low, high]
+    best = trimmed(high)
+    while low < high:
+        middle = (low + high) // 2
+        candidate = trimmed(middle)
+        if html_size(candidate) <= budget:
+            high, best = middle, candidate
+        else:
+            low = middle + 1
+    return best if len(best.left_out) == high else trimmed(high)
+
+
+def render_variants(config: Config, edition: Edition, keys: list[str]) -> list[RenderedVariant]:
+    """Render and inline each distinct topic choice once, each within the size budget."""
+    return [render_within_budget(config, edition, key) for key in dict.fromkeys(keys)]
+
+
+def variants_for_subscribers(
+    config: Config, db: Database, edition: Edition
+) -> list[RenderedVariant]:
+    """One rendered variant per distinct topic choice of the active subscribers."""
+    keys = store.active_topic_choices(db)
+    if not keys:
+        raise EditionError(
+            "No active subscribers: nothing to send. Add some with `subscribers add` "
+            "or `subscribers import`."
+        )
+    return render_variants(config, edition, keys)
+
+
+def reader_key(subscriber: Subscriber) -> str:
+    """The variant key of a subscriber's topic choice."""
+    return store.topics_key(subscriber.topics)
+
+
+def left_out_warning(config: Config, variant: RenderedVariant) -> str:
+    """What the editor is told when articles were dropped to fit the size budget."""
+    copy = f"the {variant.key} copy" if variant.key else "the all-topics copy"
+    return (
+        f"Left out of {copy} to stay under {config.digest.max_message_kb} KB: "
+        + "; ".join(variant.left_out)
+        + " (they are in the web version)"
+    )
