@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint docs bench bench-send bench-million bench-excerpts clean
+.PHONY: demo test lint docs messages bench bench-send bench-million bench-excerpts clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ lint: $(VENV)/.installed
 ## make docs: the README's settings and secrets tables, from the declarations.
 docs: $(VENV)/.installed
 	$(BIN)/python scripts/settings_reference.py
+
+## make messages: the templates' words into digest/locale/*.po, for translators.
+messages: $(VENV)/.installed
+	$(BIN)/python scripts/messages.py
 
 ## make bench: the pipeline benchmark (render, inline, build, SMTP send vs. a bare loop).
 bench: $(VENV)/.installed

@@ -28,11 +28,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from digest.content.blocks import html_to_text  # noqa: E402
 from digest.content.summarize import (  # noqa: E402
     ELLIPSIS,
-    fit_sentences,
     fit_text,
-    html_to_text,
     split_sentences,
     summarize,
 )
@@ -60,7 +59,14 @@ def _sentences(body: str) -> list[str]:
 
 
 def lead3(body: str, title: str, chars: int) -> str:
-    return fit_sentences(_sentences(body)[:3], chars)
+    """The first three sentences, as many as fit; else the first, cut."""
+    sentences = _sentences(body)[:3]
+    taken: list[str] = []
+    for sentence in sentences:
+        if len(" ".join([*taken, sentence])) > chars:
+            break
+        taken.append(sentence)
+    return " ".join(taken) or (fit_text(sentences[0], chars) if sentences else "")
 
 
 def textrank(body: str, title: str, chars: int) -> str:

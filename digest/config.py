@@ -334,6 +334,9 @@ class FeedsConfig:
         10_000_000, "the largest feed read", low=1024, form="at least 1024 bytes"
     )
     user_agent: str = setting("", "default: digest/<version> (+<base_url>)")
+    image_sizes: bool = setting(
+        True, "read a picture's size from its first bytes when the feed does not say (HTTP)"
+    )
 
 
 _SECTIONS: dict[str, type] = {

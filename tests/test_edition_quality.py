@@ -135,7 +135,8 @@ def test_a_lead_story_with_its_image_one_h1_and_the_contents(
 def test_images_come_from_the_record_a_page_or_a_feed(
     config: Config, db: Any, tmp_path: Path
 ) -> None:
-    from digest.content.feeds import Fetched, entry_articles, parse
+    from digest.content.feeds import entry_articles, parse
+    from digest.content.fetching import Fetched
 
     page = (
         "<!DOCTYPE html><html><head><title>T</title>"

@@ -216,7 +216,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if route.get("gzip"):
             body = gzip.compress(body)
         self.send_response(route["status"])
-        self.send_header("Content-Type", "application/rss+xml")
+        self.send_header("Content-Type", route.get("type", "application/rss+xml"))
         if route.get("etag"):
             self.send_header("ETag", route["etag"])
         if route.get("gzip"):
@@ -299,3 +299,214 @@ def test_relative_atom_links_resolve_against_the_feeds_self_link(
         "https://blog.example.com/feeds/b.html",
         "https://blog.example.com/posts/a",
     ]
+
+
+def test_a_relative_site_link_resolves_against_the_self_link_at_every_level(
+    tmp_path: Path, config: Config, db: Any
+) -> None:
+    feed = tmp_path / "rss.xml"
+    feed.write_text(
+        '<?xml version="1.0"?><rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom">'
+        "<channel><title>T</title><link>/en/news</link>"
+        '<atom:link rel="self" href="https://games.example.com/en/news/rss"/>'
+        "<item><title>A</title><link>/en/news/detail/1</link>"
+        "<pubDate>Tue, 17 Nov 2026 10:00:00 GMT</pubDate>"
+        '<description><![CDATA[<p><img src="/img/a.jpg" width="640" height="360"> '
+        "Text of A.</p>]]></description></item>"
+        "<item><title>B</title><link>detail/2</link>"
+        "<pubDate>Tue, 17 Nov 2026 11:00:00 GMT</pubDate></item>"
+        "</channel></rss>"
+    )
+    report, _ = import_feed(db, config, str(feed), NOW)
+    assert (report.status, report.added, report.skipped) == ("ok", 2, 0)
+    articles = {a.title: a for a in store.all_articles(db)}
+    assert articles["A"].url == "https://games.example.com/en/news/detail/1"
+    assert articles["B"].url == "https://games.example.com/en/detail/2"
+    assert (articles["A"].image_url, articles["A"].image_width) == (
+        "https://games.example.com/img/a.jpg",
+        640,
+    )
+
+
+MEDIA = (
+    '<?xml version="1.0"?><rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/">'
+    "<channel><title>T</title><link>https://paper.example.com/</link>{items}</channel></rss>"
+)
+
+
+def _item(n: int, extra: str, body: str = "<p>Text.</p>", link: str = "") -> str:
+    return (
+        f"<item><title>Story {n}</title><link>{link or f'https://paper.example.com/{n}'}"
+        f"</link><pubDate>Tue, 17 Nov 2026 1{n}:00:00 GMT</pubDate>"
+        f"<description><![CDATA[{body}]]></description>{extra}</item>"
+    )
+
+
+def test_pictures_from_media_rss_enclosures_and_bodies(
+    tmp_path: Path, config: Config, db: Any
+) -> None:
+    items = [
+        # media:content with neither medium nor type, two sizes: the larger wins.
+        _item(
+            1,
+            '<media:content url="https://i.example.com/s.jpg" width="140" height="84"/>'
+            '<media:content url="https://i.example.com/l.jpg" width="1024" height="614">'
+            "<media:description>A crowd at the gate</media:description></media:content>",
+        ),
+        # A video is not a picture; its thumbnail is.
+        _item(
+            2,
+            '<media:content url="https://v.example.com/clip.mp4"/>'
+            '<media:thumbnail url="https://i.example.com/clip.jpg" width="480" height="270"/>',
+        ),
+        # An avatar is not a picture of the story.
+        _item(3, '<media:thumbnail url="https://i.example.com/me.png" width="30" height="30"/>'),
+        # A body picture that opens the article; share buttons and icons are not.
+        _item(
+            4,
+            "",
+            '<p><img src="https://i.example.com/icons/rss.png"><img '
+            'src="https://paper.example.com/photo.jpg" alt="The harbour"> The harbour.</p>'
+            '<p><a href="https://share.example.net/x"><img src="https://share.example.net/'
+            'b.gif"></a></p>',
+        ),
+    ]
+    feed = tmp_path / "media.xml"
+    feed.write_text(MEDIA.format(items="".join(items)))
+    report, _ = import_feed(db, config, str(feed), NOW)
+    assert report.added == 4, report.errors
+    found = {a.title: (a.image_url, a.image_width, a.image_alt) for a in store.all_articles(db)}
+    assert found["Story 1"] == ("https://i.example.com/l.jpg", 1024, "A crowd at the gate")
+    assert found["Story 2"] == ("https://i.example.com/clip.jpg", 480, "")
+    assert found["Story 3"][0] == ""
+    assert found["Story 4"] == ("https://paper.example.com/photo.jpg", 0, "The harbour")
+
+
+def test_an_ad_the_feed_carries_is_skipped_with_its_reason(
+    tmp_path: Path, config: Config, db: Any
+) -> None:
+    advert = '<a href="https://ads.example.net/c?1"><img src="https://ads.example.net/i?1"></a>'
+    feed = tmp_path / "ads.xml"
+    feed.write_text(
+        MEDIA.format(
+            items=_item(1, "")
+            + _item(2, "", advert, link="https://ads.example.net/c?1")
+            # a picture-only post on the paper's own site is an article
+            + _item(3, "", '<a href="/p"><img src="/p.jpg"></a>')
+        )
+    )
+    report, _ = import_feed(db, config, str(feed), NOW)
+    assert (report.added, report.skipped) == (2, 1)
+    assert "advertisement" in report.errors[0]["reason"]
+
+
+def test_dates_in_another_language_and_categories_that_are_lists(
+    tmp_path: Path, config: Config, db: Any
+) -> None:
+    feed = tmp_path / "pt.xml"
+    feed.write_text(
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>T</title>'
+        "<link>https://jornal.example.com.br/</link><item><title>Notícia</title>"
+        "<link>https://jornal.example.com.br/1</link>"
+        "<pubDate>Seg, 24 Set 2018 19:42:40 -0300</pubDate>"
+        "<category>Política, Eleições</category><category>Brasil/</category></item>"
+        "</channel></rss>",
+        encoding="utf-8",
+    )
+    import_feed(db, config, str(feed), NOW)
+    [article] = store.all_articles(db)
+    assert article.published_at.isoformat() == "2018-09-24T22:42:40+00:00"
+    assert article.topics == ("Política", "Eleições", "Brasil")
+
+
+@needs_testdata
+def test_a_portuguese_feed_lands_in_its_own_week() -> None:
+    parsed = parse(read_file(FEEDS / "rss-parser__uolNoticias.rss", 10**7))
+    results = entry_articles(parsed, now=NOW, aliases={})
+    dates = {a.published_at.date().isoformat() for _, a in results if not isinstance(a, Exception)}
+    assert dates and all(d.startswith("2018-09") for d in dates)
+
+
+def _picture(fmt: str, size: tuple[int, int], **options: Any) -> bytes:
+    """A real picture file, written by Pillow's encoders."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", size, (120, 90, 60)).save(out, fmt, **options)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("fmt", "options"),
+    [
+        ("PNG", {}),
+        ("GIF", {}),
+        ("JPEG", {}),
+        ("JPEG", {"progressive": True}),
+        ("WEBP", {}),
+        ("WEBP", {"lossless": True}),
+    ],
+)
+def test_a_pictures_size_is_read_from_its_first_bytes(fmt: str, options: dict[str, Any]) -> None:
+    from digest.content.images import PROBE_BYTES, image_size
+
+    data = _picture(fmt, (803, 451), **options)
+    assert image_size(data[:PROBE_BYTES]) == (803, 451)
+    assert image_size(data[:5]) == (0, 0)  # too little of it: unknown, never a guess
+
+
+def test_a_jpeg_with_a_large_exif_block_and_what_is_not_a_picture() -> None:
+    import io
+
+    from PIL import Image
+
+    from digest.content.images import PROBE_BYTES, image_size
+
+    picture = Image.new("RGB", (1200, 630))
+    exif = picture.getexif()
+    exif[0x010E] = "a long description " * 2000  # ImageDescription: ~38 KB before the frame
+    out = io.BytesIO()
+    picture.save(out, "JPEG", exif=exif)
+    assert image_size(out.getvalue()[:PROBE_BYTES]) == (1200, 630)
+    assert image_size(b"<html>not a picture</html>") == (0, 0)
+
+
+def test_pictures_without_a_stated_size_are_measured_over_http(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    base = f"http://127.0.0.1:{feed_server.server_address[1]}"
+    items = "".join(
+        _item(n, f'<media:content url="{base}/p{n}.{ext}"/>')
+        for n, ext in ((1, "jpg"), (2, "png"), (3, "webp"), (4, "gif"))
+    )
+    feed_server.routes = {
+        "/feed.xml": {"status": 200, "body": MEDIA.format(items=items).encode()},
+        "/p1.jpg": {"status": 200, "body": _picture("JPEG", (1024, 576)), "type": "image/jpeg"},
+        "/p2.png": {"status": 200, "body": _picture("PNG", (240, 160)), "type": "image/png"},
+        "/p3.webp": {"status": 200, "body": b"not really a picture", "type": "image/webp"},
+    }  # /p4.gif: 404
+    config = make_config(tmp_path)
+    db = store.open_store(config.store_path)
+    report, _ = import_feed(db, config, f"{base}/feed.xml", NOW)
+    assert report.added == 4, report.errors
+    sizes = {a.title: (a.image_width, a.image_height) for a in store.all_articles(db)}
+    assert sizes == {
+        "Story 1": (1024, 576),
+        "Story 2": (240, 160),
+        "Story 3": (0, 0),  # unreadable: unknown, shown at most the column's width
+        "Story 4": (0, 0),
+    }
+    probes = [r for r in feed_server.requests if r["path"].startswith("/p")]
+    assert len(probes) == 4 and all(r["Range"] == "bytes=0-65535" for r in probes)
+    # The next import knows them already: only the unknown ones are asked again.
+    feed_server.requests.clear()
+    import_feed(db, config, f"{base}/feed.xml", NOW)
+    assert sorted(r["path"] for r in feed_server.requests) == ["/feed.xml", "/p3.webp", "/p4.gif"]
+    # A file import never goes to the network.
+    quiet = make_config(tmp_path / "q", feeds={"image_sizes": False})
+    db2 = store.open_store(quiet.store_path)
+    feed_server.requests.clear()
+    import_feed(db2, quiet, f"{base}/feed.xml", NOW)
+    assert [r["path"] for r in feed_server.requests] == ["/feed.xml"]

@@ -48,7 +48,6 @@ def test_a_good_message_has_no_errors_and_names_what_clients_ignore() -> None:
             "links",
         ),
         (GOOD_HTML.replace(' alt=""', ""), TEXT, "S", "images"),
-        (GOOD_HTML.replace(' width="10"', ""), TEXT, "S", "images"),
         (GOOD_HTML.replace(' lang="en"', ""), TEXT, "S", "lang"),
         (GOOD_HTML.replace("<title>T</title>", ""), TEXT, "S", "title"),
         (GOOD_HTML, "short", "S", "text"),
@@ -121,7 +120,9 @@ def test_check_links_fetches_each_link(site: str) -> None:
     assert [f.message for f in findings] == [f"{site}/missing: HTTP 404"]
 
 
-def test_cli_lint_on_the_demo_passes_with_warnings(tmp_path: Path) -> None:
+def test_cli_lint_on_the_demo_is_silent_about_what_the_stock_template_does(
+    tmp_path: Path,
+) -> None:
     runner = CliRunner()
     cfg = tmp_path / "config" / "digest.toml"
     assert (
@@ -133,7 +134,9 @@ def test_cli_lint_on_the_demo_passes_with_warnings(tmp_path: Path) -> None:
     result = runner.invoke(cli, ["--config", str(cfg), "lint", "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data["ok"] is True and {f["level"] for f in data["findings"]} == {"warning"}
+    # No errors, and no warnings about the stock template's deliberate CSS; at most a
+    # note that the phone-width drawing was skipped where Chromium is not installed.
+    assert data["ok"] is True and {f["level"] for f in data["findings"]} <= {"note"}
     cfg.write_text(
         cfg.read_text().replace(
             'subject = "{name}: {week_label}"',
@@ -195,3 +198,58 @@ def test_lint_checks_every_copy_a_week_would_send(tmp_path: Path) -> None:
     assert report.errors and all(f.check == "contrast" for f in report.errors)
     assert all(" (in the copy for " in f.message for f in report.errors)
     assert any("DNS" in f.message.rpartition(" (in the copy for ")[2] for f in report.errors)
+
+
+def test_the_subject_is_measured_as_the_reader_sees_it() -> None:
+    portuguese = "Notícias da semana: eleições, economia e a seleção em ação já"
+    assert 55 < len(portuguese) <= 78
+    raw = _message(subject=portuguese)
+    assert b"=?utf-8?" in raw  # encoded in the header, longer than 78 there
+    assert [f for f in lint_message(raw, 100) if f.check == "subject"] == []
+
+
+def test_a_picture_shown_wider_than_it_is_is_stretched() -> None:
+    html = GOOD_HTML.replace(
+        '<img src="https://news.example.com/i.png" alt="" width="10" height="10">',
+        '<img src="https://news.example.com/i.png" alt="" width="552" style="width:100%">',
+    )
+    natural = {"https://news.example.com/i.png": 30}
+    found = [f for f in lint_message(_message(html), 100, natural=natural) if f.level == "error"]
+    assert [f.check for f in found] == ["stretched"] and "30 px" in found[0].message
+    own = html.replace('width="552" style="width:100%"', 'width="30" style="width:30px"')
+    assert [
+        f for f in lint_message(_message(own), 100, natural=natural) if f.level == "error"
+    ] == []
+
+
+def test_long_words_with_nothing_to_break_them() -> None:
+    url = "https://news.example.com/" + "a-very-long-path-segment" * 3
+    html = GOOD_HTML.replace("<h1>News</h1>", f"<h1>News</h1><p>See {url}</p>")
+    assert [f.check for f in lint_message(_message(html), 100) if f.level == "error"] == [
+        "overflow"
+    ]
+    wraps = html.replace("<p>See", '<p style="overflow-wrap:anywhere">See')
+    assert [f for f in lint_message(_message(wraps), 100) if f.level == "error"] == []
+
+
+def test_lang_must_be_the_newsletters_and_rtl_languages_need_dir() -> None:
+    errors = [f.check for f in lint_message(_message(), 100, language="pt") if f.level == "error"]
+    assert errors == ["lang"]
+    hebrew = GOOD_HTML.replace('lang="en"', 'lang="he"')
+    found = [f.check for f in lint_message(_message(hebrew), 100, language="he")]
+    assert "dir" in found
+    rtl = hebrew.replace('lang="he"', 'lang="he" dir="rtl"')
+    assert "dir" not in [f.check for f in lint_message(_message(rtl), 100, language="he")]
+
+
+def test_a_template_warns_only_about_what_it_does_not_declare(tmp_path: Path) -> None:
+    from digest.delivery.checks import accepted_features
+    from digest.resources import packaged_templates
+
+    accepted = accepted_features(packaged_templates())
+    assert {"css-at-media", "css-border-radius"} <= accepted
+    quiet = {f.message for f in lint_message(_message(), 100, accepted=accepted)}
+    assert not any("border-radius" in m or "@media" in m for m in quiet)
+    (tmp_path / "base.html.j2").write_text("{# digest-lint: accept css-at-media #}")
+    mine = {f.message for f in lint_message(_message(), 100, accepted=accepted_features(tmp_path))}
+    assert "border-radius: ignored by Outlook for Windows" in mine

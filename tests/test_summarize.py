@@ -161,9 +161,9 @@ def test_line_shapes(line: str, boilerplate: bool) -> None:
 
 
 @needs_testdata
-def test_full_page_goes_through_the_extractor_and_fragments_pass_untouched() -> None:
+def test_full_page_goes_through_the_extractor_and_fragments_keep_their_paragraphs() -> None:
     fragment = "<p>Home / News</p><p>The first real sentence is here.</p>"
-    assert summarize(fragment, 300).text == "Home / News The first real sentence is here."
+    assert summarize(fragment, 300).text == "The first real sentence is here."  # a label
     assert summarize(fragment, 300).method == "fragment"
     page = _real_pages()[0].read_text(errors="replace")
     assert summarize(page, 300).method == "trafilatura"
@@ -224,3 +224,74 @@ def test_a_short_first_line_stays_unless_it_is_the_headline() -> None:
         f"Council expands bike lanes\n\n{COUNCIL}", 300, title="Council expands bike lanes"
     )
     assert headline == COUNCIL
+
+
+@pytest.mark.parametrize(
+    ("body", "excerpt"),
+    [
+        # A standfirst without its full stop never runs into the next paragraph.
+        (
+            "<p>The museum will reopen in spring, a statement said</p>"
+            "<p>The director of the museum said the works were safe.</p>",
+            "The museum will reopen in spring, a statement said",
+        ),
+        # A heading (a styled line, a run-in bold head) ends the opening prose.
+        (
+            "<div>All releases will need Java 7.<br/><br/><font size=4>Why this change"
+            "</font><br/>The reasons are these.</div>",
+            "All releases will need Java 7.",
+        ),
+        (
+            "<p><strong>Support groups</strong> The Pain Connection, Rockville. Free.</p>",
+            "The Pain Connection, Rockville. Free.",
+        ),
+        # A list is not taken into the prose before it; its lead-in goes with it.
+        (
+            "<p>Prices rose again.</p><p>The reasons are:</p><ul><li>demand</li></ul>",
+            "Prices rose again.",
+        ),
+        # Feed furniture: a teaser link, a forum's byline and counts, a share row.
+        (
+            "<p>The vote was close.</p><p><a href='/x'>Continue reading...</a></p>",
+            "The vote was close.",
+        ),
+        (
+            "<div><p>Any reason to keep 1G links to my servers?</p></div> submitted by "
+            "<a href='/u/a'> /u/someone </a><br/><a href='/c'>[link]</a> "
+            "<a href='/c'>[275 comments]</a>",
+            "Any reason to keep 1G links to my servers?",
+        ),
+        (
+            "<p>Share on <a href='/f'>Facebook</a> <a href='/t'>Twitter</a></p>"
+            "<p>Rates fell for a third month.</p>",
+            "Rates fell for a third month.",
+        ),
+        (
+            "<p>Subscribe now to read the full story.</p><p>Rates fell again.</p>",
+            "Rates fell again.",
+        ),
+        # A live blog's run of timestamps is not its text.
+        (
+            "<p>10.32am GMT 10.45am GMT 11.02am GMT 11.15am GMT</p>"
+            "<p>Arsenal took the lead after ten minutes.</p>",
+            "Arsenal took the lead after ten minutes.",
+        ),
+    ],
+)
+def test_feed_furniture_and_paragraph_boundaries(body: str, excerpt: str) -> None:
+    assert make_excerpt(body, 300) == excerpt
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "...",
+        "<p><a href='/x'><img src='/ad.gif' alt=''></a></p>",
+        "<table><tr><td>submitted by <a href='/u/x'>someone</a> to <a href='/r/y'>funny"
+        "</a><br/><a href='/i'>[link]</a> <a href='/c'>[87 comments]</a></td></tr></table>",
+        "<p><a href='/more'>Read more »</a></p>",
+    ],
+)
+def test_an_entry_with_no_prose_gets_no_excerpt(body: str) -> None:
+    result = summarize(body, 300)
+    assert result.text == "" and result.words == 0

@@ -214,3 +214,42 @@ def test_an_empty_week_says_where_the_articles_are(config: Config, db: Any) -> N
         "No published articles in 2026-W49, so there is no edition. The newest week with "
         "articles is 2026-W47: give --week 2026-W47."
     )
+
+
+def test_an_editor_picks_the_lead_and_an_import_cannot_undo_it(config: Config, db: Any) -> None:
+    from dataclasses import replace
+
+    from digest.content.copies import choose_copy
+
+    load_week(config, db, NOW)
+    week = week_window("2026-W47", config.tz)
+
+    def lead() -> str:
+        built = edition.build_edition(config, db, week)
+        assert built is not None
+        copy = choose_copy(config, built, "")
+        assert copy.lead is not None
+        return copy.lead.title
+
+    assert lead().startswith("Registrars Brace")  # featured by the CMS, best score
+    ipv4 = "https://news.example.com/2026/11/ipv4-prices-steady"
+    picked = edition.pick_lead(config, db, ipv4 + "?utm_source=x", "2026-W47", NOW, lead=True)
+    assert picked.lead == picked.title == lead()
+    assert lead().startswith("Transfer Prices for IPv4")
+    # The next import of the same articles (featured as the CMS has them) changes nothing.
+    for article in store.published_articles(db, week.start, week.end):
+        store.upsert_article(db, replace(article, featured=not article.featured), NOW)
+    assert lead().startswith("Transfer Prices for IPv4")
+    # A second pick replaces the first; unfeaturing hands the lead back to the ranking.
+    tlds = "https://news.example.com/2026/11/brand-tlds-live"
+    again = edition.pick_lead(config, db, tlds, "2026-W47", NOW, lead=True)
+    assert again.unpicked == ("Transfer Prices for IPv4 Blocks Steady After Two Years of Decline",)
+    edition.pick_lead(config, db, tlds, "2026-W47", NOW, lead=False)
+    assert not lead().startswith("Three New Brand TLDs")
+    with pytest.raises(EditionError, match="published in 2026-W47, not 2026-W46"):
+        edition.pick_lead(config, db, tlds, "2026-W46", NOW, lead=True)
+    with pytest.raises(EditionError, match="articles list --week 2026-W47"):
+        edition.pick_lead(config, db, "https://news.example.com/none", "2026-W47", NOW, lead=True)
+    sending.send_edition(config, db, week, lambda: NOW)
+    with pytest.raises(EditionError, match="frozen"):
+        edition.pick_lead(config, db, tlds, "2026-W47", NOW, lead=True)

@@ -16,6 +16,7 @@ from digest.cli.app import (
     json_option,
     now,
     pass_context,
+    say,
     week_option,
 )
 from digest.config import config_path
@@ -195,6 +196,37 @@ def articles_list(obj: Context, week: str | None, as_json: bool) -> None:
     for a in found:
         click.echo(f"{a.published_at.isoformat()[:16]}  {a.title}  [{', '.join(a.topics)}]")
     click.echo(f"{len(rows)} articles", err=True)
+
+
+@articles.command("feature")
+@click.argument("url")
+@week_option
+@json_option
+@pass_context
+def articles_feature(obj: Context, url: str, week: str | None, as_json: bool) -> None:
+    """Make the article at URL the week's lead (default: the coming edition's week)."""
+    _pick(obj, url, week, as_json, lead=True)
+
+
+@articles.command("unfeature")
+@click.argument("url")
+@week_option
+@json_option
+@pass_context
+def articles_unfeature(obj: Context, url: str, week: str | None, as_json: bool) -> None:
+    """Keep the article at URL from leading the week; the ranking picks the lead."""
+    _pick(obj, url, week, as_json, lead=False)
+
+
+def _pick(obj: Context, url: str, week: str | None, as_json: bool, *, lead: bool) -> None:
+    from digest.content.edition import pick_lead
+
+    config = obj.config()
+    done = pick_lead(config, obj.store(config), url, week, now(), lead=lead)
+    said = f"{done.week}: the lead is now {done.lead!r}"
+    if done.unpicked:
+        said += f" (no longer picked: {'; '.join(done.unpicked)})"
+    say(as_json, {**done.__dict__, "unpicked": list(done.unpicked)}, said)
 
 
 # ---------------------------------------------------------------- excerpt, preview

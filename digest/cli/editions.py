@@ -258,7 +258,7 @@ def lint(obj: Context, week: str | None, check_links: bool, as_json: bool) -> No
     else:
         for f in report.findings:
             click.echo(f"{f.level}: {f.check}: {f.message}")
-        warnings = len(report.findings) - len(errors)
+        warnings = sum(1 for f in report.findings if f.level == "warning")
         click.echo(f"{window.label}: {len(errors)} errors, {warnings} warnings", err=True)
     if errors:
         raise click.exceptions.Exit(1)

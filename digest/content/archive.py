@@ -71,6 +71,8 @@ def _index_html(config: Config, editions: list[tuple[str, Edition]]) -> str:
         for _, e in editions
     )
     all_editions = html.escape(words.gettext("%(name)s: all editions") % {"name": name})
+    every = html.escape(words.gettext("Every edition, newest first."))
+    feed = html.escape(words.gettext("Atom feed"))
     return (
         f'<!DOCTYPE html>\n<html lang="{words.tag}" dir="{words.direction}">\n<head>\n'
         '<meta charset="utf-8">\n'
@@ -80,8 +82,7 @@ def _index_html(config: Config, editions: list[tuple[str, Edition]]) -> str:
         "<style>body{font-family:Helvetica,Arial,sans-serif;max-width:600px;margin:40px auto;"
         "padding:0 16px;color:#1f2933}a{color:#0b3d62;font-weight:bold}li{margin:0 0 16px}"
         "span{color:#616e7c;font-size:14px}</style>\n</head>\n<body>\n"
-        f"<h1>{name}</h1>\n<p>{html.escape(words.gettext('Every edition, newest first.'))} "
-        f'<a href="feed.xml">{html.escape(words.gettext("Atom feed"))}</a></p>\n'
+        f'<h1>{name}</h1>\n<p>{every} <a href="feed.xml">{feed}</a></p>\n'
         f"<ul>\n{items}\n</ul>\n"
         f"<p><small>{html.escape(config.newsletter.postal_address)}</small></p>\n"
         "</body>\n</html>\n"

@@ -9,11 +9,10 @@ bylines, datelines, timestamps and photo credits are recognised by their shape
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
-from dataclasses import dataclass
-from html.parser import HTMLParser
+
+from digest.content.blocks import Block
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +67,54 @@ _HOVER_CARD = re.compile(
 _LEADING_CAPTION = re.compile(
     r"^[^()]{0,200}\((?:photo|image|picture|credit|source)s?\b[^()]{0,80}\)\s+(?=\S)", re.I
 )
+
+
+# A call to action that opens a short block, in the words newsletters and paywalls use.
+_CALL_TO_ACTION = re.compile(
+    r"^\W*(?:sign up|subscribe|register|log ?in|follow us|click here|tap here|read more|"
+    r"read on|read the (?:full|whole|rest)|continue reading|keep reading|share (?:this|on|via)|"
+    r"join (?:the|our|us)|download (?:our|the) app|get (?:the|our) newsletter|"
+    r"already (?:a )?subscriber|become a (?:member|subscriber))\b",
+    re.I,
+)
+# A teaser link: a few words closed by an ellipsis or an arrow ("Continue reading…",
+# "Read more »", "Weiterlesen →", "Lire la suite...").
+_TEASER = re.compile(r"^\W*\w[\w'’ -]{0,40}?\s*(?:…|\.{3}|»|›|→|>>|\[…\])\W*$")
+# A time of day, a time zone, a date part: what a live blog's timestamps are made of.
+_TIME_TOKEN = re.compile(
+    r"^\W*(?:\d{1,2}[:.h]\d{2}(?:[ap]\.?m\.?)?|\d{1,2}[ap]\.?m\.?|[ap]\.?m\.?|"
+    r"gmt|utc|bst|cet|cest|est|edt|pst|pdt|aest|ist|jst|updated|"
+    rf"{_MONTHS}|\d{{1,4}}(?:st|nd|rd|th)?)\W*$",
+    re.I,
+)
+
+
+def is_furniture(block: Block, title: str = "") -> bool:
+    """True for a block of a feed's body that is not the article's text: links around
+    a few words (navigation, "submitted by … [link] [comments]", share rows), a teaser
+    link ("Continue reading…"), a call to action or paywall line, a run of timestamps,
+    a byline, credit or caption, the headline again, or no words at all."""
+    text = block.text
+    words = text.split()
+    if not any(c.isalnum() for c in text):
+        return True
+    if block.link_share >= 0.5 and len(words) <= 30:
+        return True
+    if block.link_share >= 0.3 and len(words) <= 8 and not _TERMINAL.search(text):
+        return True  # "submitted by /u/someone", "Photos: Agency": a label around a link
+    if len(words) <= 6 and _TEASER.match(text):
+        return True
+    if len(words) <= 25 and _CALL_TO_ACTION.match(text):
+        return True
+    if len(words) <= 12 and _PROMPT.search(text) and not _TERMINAL.search(text):
+        return True
+    if sum(1 for w in words if _TIME_TOKEN.match(w)) >= max(2, 0.4 * len(words)):
+        return True
+    if title and _repeats_title(text, title):
+        return True
+    if len(words) <= 15 and (_BYLINE.match(text) or _TIMESTAMP.match(text) or _CREDIT.match(text)):
+        return True
+    return bool(_CAPTION.search(text)) and len(words) <= 60
 
 
 def is_full_page(html: str) -> bool:
@@ -195,57 +242,3 @@ def _repeats_title(line: str, title: str) -> bool:
 def fold_words(text: str) -> str:
     """Lower-case words separated by single spaces, for comparing headlines."""
     return re.sub(r"\W+", " ", text.lower()).strip()
-
-
-@dataclass(frozen=True)
-class PageImage:
-    """The image a page names for itself (og:image), with its description and size."""
-
-    url: str
-    alt: str = ""
-    width: int = 0
-    height: int = 0
-
-
-class _MetaReader(HTMLParser):
-    """The <meta property|name=... content=...> pairs of a page's head."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.meta: dict[str, str] = {}
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "body":
-            raise _Done
-        if tag != "meta":
-            return
-        values = {k.lower(): (v or "") for k, v in attrs}
-        key = (values.get("property") or values.get("name") or "").lower()
-        if key and "content" in values:
-            self.meta.setdefault(key, values["content"].strip())
-
-
-class _Done(Exception):
-    """The head is over."""
-
-
-def page_image(html: str) -> PageImage | None:
-    """og:image (or twitter:image) of a full page, with og:image:alt and its size."""
-    reader = _MetaReader()
-    with contextlib.suppress(_Done):  # stop at <body>: the head is all it needs
-        reader.feed(html[:200_000])
-    meta = reader.meta
-    url = meta.get("og:image:secure_url") or meta.get("og:image") or meta.get("twitter:image")
-    if not url:
-        return None
-    alt = meta.get("og:image:alt") or meta.get("twitter:image:alt") or ""
-    return PageImage(
-        url,
-        " ".join(alt.split()),
-        _pixels(meta.get("og:image:width")),
-        _pixels(meta.get("og:image:height")),
-    )
-
-
-def _pixels(value: str | None) -> int:
-    return int(value) if value and value.isdigit() and 0 < int(value) < 100_000 else 0

@@ -5,6 +5,7 @@ are `sending`'s.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
@@ -13,10 +14,12 @@ from sqlite_utils import Database
 from digest import store
 from digest.config import Config
 from digest.content.frozen import edition_from_payload
+from digest.content.ingest import canonical_url
 from digest.content.notes import week_note
 from digest.content.sections import rank_articles, section_plan, sections_of
 from digest.content.summarize import Excerpt, summarize
 from digest.content.weeks import last_complete_week, week_containing, week_window
+from digest.errors import EditionError, RowError
 from digest.models import Article, Edition, EditionArticle, Week
 
 
@@ -49,6 +52,65 @@ def empty_week(config: Config, db: Database, week: Week) -> str:
         else " Import some first: `digest import FILE` or `digest import --feeds`."
     )
     return f"No published articles in {week.label}, so there is no edition.{hint}"
+
+
+@dataclass(frozen=True)
+class Pick:
+    """What `articles feature` or `unfeature` did."""
+
+    week: str
+    title: str
+    lead: str  # the title that now leads the week's all-topics copy
+    unpicked: tuple[str, ...] = ()  # titles no longer picked to lead
+
+
+def pick_lead(
+    config: Config, db: Database, url: str, label: str | None, now: datetime, *, lead: bool
+) -> Pick:
+    """`articles feature URL` (``lead``) or `unfeature URL`: the editor's choice of the
+    week's lead, kept apart from the articles so an import cannot undo it. The week is
+    the one named, else the coming edition's (`coming_week`); the article must be one of
+    its articles, and its edition not frozen yet."""
+    week = coming_week(config, db, label, now)
+    article = _week_article(config, db, url, week)
+    if store.get_edition(db, week.label) is not None:
+        raise EditionError(
+            f"The {week.label} edition is frozen already (sent or being sent); its lead "
+            "cannot change. Pick the lead of a coming week with --week."
+        )
+    dropped = store.set_pick(db, week.label, article.url, "feature" if lead else "unfeature", now)
+    titles = {a.url: a.title for a in store.published_articles(db, week.start, week.end)}
+    ranked = _ranked(config, db, week)
+    return Pick(
+        week.label,
+        article.title,
+        ranked[0][0].title if ranked else "",
+        tuple(titles.get(u, u) for u in dropped),
+    )
+
+
+def _week_article(config: Config, db: Database, url: str, week: Week) -> Article:
+    """The published article at ``url`` (as given or canonical) in ``week``; EditionError
+    naming its week, or how to find the right address."""
+    try:
+        wanted = {url.strip(), canonical_url(url.strip())}
+    except RowError:
+        wanted = {url.strip()}
+    for article in store.published_articles(db, week.start, week.end):
+        if article.url in wanted:
+            return article
+    published = next(
+        (store.published_at_of(db, u) for u in wanted if store.published_at_of(db, u)), None
+    )
+    if published is not None:
+        other = week_containing(published, week.start.tzinfo)  # type: ignore[arg-type]
+        raise EditionError(
+            f"{url} was published in {other.label}, not {week.label}: give --week {other.label}."
+        )
+    raise EditionError(
+        f"No published article at {url} in {week.label}. `digest articles list --week "
+        f"{week.label}` lists them with their addresses."
+    )
 
 
 def list_articles(config: Config, db: Database, week: Week | None) -> list[Article]:
@@ -87,7 +149,9 @@ def _ranked(config: Config, db: Database, week: Week) -> list[tuple[Article, Exc
         a.url: _excerpt(a.body, config.digest.excerpt_chars, a.excerpt, a.title) for a in articles
     }
     words = {url: e.words for url, e in excerpts.items()}
-    return [(a, excerpts[a.url]) for a in rank_articles(articles, section_plan(config), words)]
+    picks = store.week_picks(db, week.label)
+    ranked = rank_articles(articles, section_plan(config), words, picks)
+    return [(a, excerpts[a.url]) for a in ranked]
 
 
 def _edition_article(config: Config, a: Article, excerpt: Excerpt, rank: int) -> EditionArticle:

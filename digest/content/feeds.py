@@ -1,7 +1,8 @@
 """Articles in from RSS 0.9x/1.0/2.0 and Atom feeds, parsed with feedparser.
 
-Fetching is our own (urllib): conditional GET with ETag and Last-Modified, a timeout,
-a size cap, gzip, a user agent. Each entry becomes an Article with a canonical URL;
+Fetching is `fetching`'s (urllib: conditional GET, a timeout, a size cap, gzip, a user
+agent; the size of a picture from its first bytes). Each entry becomes an Article with
+a canonical URL;
 an entry that cannot be used is skipped with its reason, and a feed that cannot be
 read at all is reported without stopping the others.
 """
@@ -10,38 +11,38 @@ from __future__ import annotations
 
 import calendar
 import re
-import urllib.error
-import urllib.request
-import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 import feedparser
 from sqlite_utils import Database
 
-from digest import __version__, store
+from digest import store
 from digest.config import Config
-from digest.content.boilerplate import PageImage
+from digest.content import dates
+from digest.content.blocks import html_to_text
+from digest.content.boilerplate import is_full_page
+from digest.content.fetching import Fetched, fetch, picture_sizes, read_file, user_agent
+from digest.content.images import (
+    PageImage,
+    best_image,
+    body_images,
+    is_picture_media,
+    looks_like_picture_file,
+    page_image,
+    pixels,
+    registered_site,
+)
 from digest.content.ingest import canonical_url, check_year, import_articles
-from digest.content.summarize import fit_text, html_to_text, plain_text
+from digest.content.summarize import fit_text, plain_text
 from digest.errors import IngestError, RowError
 from digest.models import Article, ImportCounts
 
-_GZIP_MAGIC = b"\x1f\x8b"
-
-
-@dataclass
-class Fetched:
-    """What a fetch got: the bytes (None when not modified) and the validators."""
-
-    data: bytes | None
-    etag: str = ""
-    modified: str = ""
-    base_url: str = ""
-    content_type: str = ""
+_ABSOLUTE = re.compile(r"^https?://[^/]", re.I)
 
 
 @dataclass
@@ -53,75 +54,10 @@ class FeedReport(ImportCounts):
     problem: str = ""  # the feed-level error, or feedparser's bozo complaint
 
 
-def fetch(
-    url: str,
-    *,
-    etag: str = "",
-    modified: str = "",
-    timeout: float,
-    max_bytes: int,
-    user_agent: str,
-) -> Fetched:
-    """GET a feed, conditionally; IngestError naming the URL for any failure."""
-    headers = {
-        "User-Agent": user_agent,
-        "Accept-Encoding": "gzip",
-        "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, "
-        "text/xml;q=0.8, */*;q=0.1",
-    }
-    if etag:
-        headers["If-None-Match"] = etag
-    if modified:
-        headers["If-Modified-Since"] = modified
-    request = urllib.request.Request(url, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            raw = response.read(max_bytes + 1)
-            if len(raw) > max_bytes:
-                raise IngestError(f"{url}: larger than [feeds] max_bytes = {max_bytes}")
-            if response.headers.get("Content-Encoding", "").lower() == "gzip":
-                raw = _gunzip(raw, max_bytes, url)
-            return Fetched(
-                raw,
-                response.headers.get("ETag", ""),
-                response.headers.get("Last-Modified", ""),
-                response.geturl(),
-                response.headers.get("Content-Type", ""),
-            )
-    except urllib.error.HTTPError as e:
-        if e.code == 304:
-            return Fetched(None, etag, modified, url)
-        raise IngestError(f"{url}: the server answered HTTP {e.code} {e.reason}") from e
-    except urllib.error.URLError as e:
-        raise IngestError(f"{url}: cannot fetch it ({e.reason})") from e
-    except (TimeoutError, OSError) as e:
-        raise IngestError(f"{url}: cannot fetch it ({e or 'timed out'})") from e
-
-
-def _gunzip(raw: bytes, max_bytes: int, source: str) -> bytes:
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        data = inflater.decompress(raw, max_bytes + 1)
-    except zlib.error as e:
-        raise IngestError(f"{source}: broken gzip data ({e})") from e
-    if len(data) > max_bytes:
-        raise IngestError(f"{source}: larger than [feeds] max_bytes = {max_bytes} unpacked")
-    return data
-
-
-def read_file(path: Path, max_bytes: int) -> Fetched:
-    """A feed from a file (gzipped or not)."""
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise IngestError(f"Cannot read {path}: {e.strerror}. Check the path.") from e
-    if raw.startswith(_GZIP_MAGIC):
-        raw = _gunzip(raw, max_bytes, str(path))
-    return Fetched(raw)
-
-
 def parse(fetched: Fetched) -> Any:
-    """feedparser's view of the bytes, with the fetch URL as the base for relative links."""
+    """feedparser's view of the bytes, with the fetch URL as the base for relative links
+    and dates in other languages read (`dates.install`)."""
+    dates.install()
     headers = {}
     if fetched.base_url:
         headers["content-location"] = fetched.base_url
@@ -161,7 +97,13 @@ def _article(
     published = _date(_first_date(entry)) or fallback_date
     check_year(published, published.isoformat())
     url = _link(entry, base)
-    image = _image(entry, url)
+    if _is_advert(body, url, base):
+        raise RowError(
+            "an advertisement the feed carries (a linked picture without text, to another "
+            "site), not an article",
+            url,
+        )
+    image = _image(entry, url, body)
     return Article(
         id=0,
         url=url,
@@ -178,50 +120,62 @@ def _article(
     )
 
 
-def _image(entry: Any, base: str) -> PageImage:
-    """An entry's picture: media:content or media:thumbnail (Media RSS), else an image
-    enclosure; its description from media:description or media:title."""
-    candidates = [
-        *(m for m in entry.get("media_content", []) or [] if _is_image(m)),
-        *(entry.get("media_thumbnail", []) or []),
-        *(
-            {"url": e.get("href", "")}
-            for e in entry.get("enclosures", []) or []
-            if str(e.get("type", "")).startswith("image/")
-        ),
+def _image(entry: Any, base: str, body: str) -> PageImage:
+    """An entry's picture: the best of its Media RSS items (media:content with or
+    without a medium, media:thumbnail), its image enclosures and, failing those, the
+    pictures in its body (a full page's og:image, else its <img> tags); described by
+    media:description or media:title, else the picture's own alt text."""
+    media = [
+        PageImage(str(m.get("url") or ""), "", pixels(m.get("width")), pixels(m.get("height")))
+        for m in [*(entry.get("media_content") or []), *(entry.get("media_thumbnail") or [])]
+        if is_picture_media(str(m.get("url") or ""), str(m.get("medium") or m.get("type") or ""))
     ]
-    alt = html_to_text(str(entry.get("media_description") or entry.get("media_title") or ""))
-    for found in candidates:
-        try:
-            url = canonical_url(str(found.get("url") or ""), base)
-        except RowError:
-            continue
-        return PageImage(
-            url, " ".join(alt.split()), _int(found.get("width")), _int(found.get("height"))
-        )
-    return PageImage("")
+    for enclosure in entry.get("enclosures") or []:
+        href, kind = str(enclosure.get("href") or ""), str(enclosure.get("type") or "")
+        if kind.startswith("image/") or (not kind and looks_like_picture_file(href)):
+            media.append(PageImage(href))
+    if not media and body:
+        found = page_image(body) if is_full_page(body) else None
+        media = [found] if found else body_images(body, registered_site(base))
+    best = best_image(_absolute(m, base) for m in media)
+    alt = " ".join(html_to_text(_caption(entry, body)).split()) or best.alt
+    return replace(best, alt=alt) if best.url else best
 
 
-def _is_image(media: Any) -> bool:
-    kind = str(media.get("medium") or media.get("type") or "")
-    return kind == "image" or kind.startswith("image/")
+def _is_advert(body: str, url: str, base: str) -> bool:
+    """An entry an ad network put in the feed: its body only a linked picture, no text,
+    and its link to another site than the feed's."""
+    if not body or "<img" not in body.lower() or "<a" not in body.lower():
+        return False
+    if any(c.isalnum() for c in html_to_text(body)):
+        return False
+    return bool(base) and registered_site(url) != registered_site(base)
 
 
-def _int(value: Any) -> int:
-    text = str(value or "")
-    return int(text) if text.isdigit() and 0 < int(text) < 100_000 else 0
+def _absolute(image: PageImage, base: str) -> PageImage:
+    try:
+        return replace(image, url=canonical_url(image.url, base or None))
+    except RowError:
+        return PageImage("")
 
 
 def feed_base(feed: Any) -> str:
     """What relative entry links resolve against when no xml:base says: the feed's
-    alternate (site) link, else its own rel="self" address, as feed readers do.
-    (feedparser has already applied xml:base and the URL the feed was fetched from.)"""
-    if feed.get("link"):
-        return str(feed["link"])
-    for link in feed.get("links", []) or []:
-        if link.get("rel") == "self" and link.get("href"):
-            return str(link["href"])
-    return ""
+    alternate (site) link, itself resolved against the feed's own rel="self" address
+    when it is relative, else that address, as feed readers do. (feedparser has already
+    applied xml:base and the URL the feed was fetched from.)"""
+    own = next(
+        (
+            str(link.get("href"))
+            for link in feed.get("links", []) or []
+            if link.get("rel") == "self" and _ABSOLUTE.match(str(link.get("href") or ""))
+        ),
+        "",
+    )
+    site = str(feed.get("link") or "")
+    if site and own:
+        site = urljoin(own, site)
+    return site if _ABSOLUTE.match(site) else own or site
 
 
 def _link(entry: Any, base: str) -> str:
@@ -248,12 +202,32 @@ def _title(entry: Any, body: str) -> str:
 
 
 def _body(entry: Any) -> str:
-    contents = entry.get("content") or []
-    html_first = sorted(contents, key=lambda c: "html" not in str(c.get("type", "")))
-    for content in html_first:
-        if str(content.get("value", "")).strip():
-            return str(content["value"])
-    return str(entry.get("summary", "") or "")
+    """The fullest text the entry offers: its HTML content (content:encoded, Atom
+    content) first, else its summary when it has Media RSS pictures (feedparser files
+    their media:description, a caption, as plain content), else the longest of its
+    plain contents and its summary."""
+    contents = [c for c in entry.get("content") or [] if str(c.get("value", "")).strip()]
+    html = [str(c["value"]) for c in contents if "html" in str(c.get("type", ""))]
+    if html:
+        return max(html, key=len)
+    summary = str(entry.get("summary", "") or "")
+    if summary.strip() and entry.get("media_content"):
+        return summary  # its plain content is a picture's caption
+    return max([summary, *(str(c["value"]) for c in contents)], key=len)
+
+
+def _caption(entry: Any, body: str) -> str:
+    """A picture's description: media:description or media:title, which feedparser
+    files as a plain content of the entry, when it is not the body."""
+    named = str(entry.get("media_description") or entry.get("media_title") or "")
+    if named or not entry.get("media_content"):
+        return named
+    plain = [
+        str(c.get("value", ""))
+        for c in entry.get("content") or []
+        if "html" not in str(c.get("type", "")) and str(c.get("value", "")) != body
+    ]
+    return min(plain, key=len) if plain else ""
 
 
 def _first_date(item: Any) -> Any:
@@ -273,11 +247,15 @@ def _date(parsed: Any) -> datetime | None:
 
 
 def _topics(entry: Any, aliases: Mapping[str, str], topic: str) -> tuple[str, ...]:
+    """The entry's categories, the feed's own topic first: a category holding a list
+    ("Botany, Microbiology") is each of them; a path's trailing slash goes."""
     names = [topic] if topic else []
     for tag in entry.get("tags") or []:
-        term = html_to_text(str(tag.get("term") or tag.get("label") or "")).strip()
-        if term:
-            names.append(aliases.get(term.lower(), term))
+        term = html_to_text(str(tag.get("term") or tag.get("label") or ""))
+        for part in re.split(r"\s*[,;]\s*", term):
+            part = part.strip().strip("/").strip()
+            if part:
+                names.append(aliases.get(part.lower(), part))
     unique: dict[str, str] = {}
     for name in names:
         unique.setdefault(name.lower(), name)
@@ -306,14 +284,13 @@ def import_feed(
     settings = config.feeds
     try:
         if re.match(r"^https?://", source, re.I):
-            agent = settings.user_agent or f"digest/{__version__} (+{config.base_url})"
             fetched = fetch(
                 source,
                 etag=etag,
                 modified=modified,
                 timeout=settings.timeout,
                 max_bytes=settings.max_bytes,
-                user_agent=agent,
+                user_agent=user_agent(config),
             )
         else:
             fetched = read_file(Path(source), settings.max_bytes)
@@ -332,13 +309,41 @@ def import_feed(
         report.problem = (
             f"partly broken, imported what was readable: {parsed.get('bozo_exception')}"
         )
-    for label, item in entry_articles(parsed, now=now, aliases=config.topic_aliases, topic=topic):
+    entries = entry_articles(parsed, now=now, aliases=config.topic_aliases, topic=topic)
+    if re.match(r"^https?://", source, re.I) and settings.image_sizes:
+        entries = _with_picture_sizes(db, config, entries)
+    for label, item in entries:
         if isinstance(item, RowError):
             report.reject(item.reason, item.value, entry=label)
             continue
         outcome = store.upsert_article(db, item, now)
         report.tally(outcome)
     return report, fetched
+
+
+def _with_picture_sizes(
+    db: Database, config: Config, entries: list[tuple[str, Article | RowError]]
+) -> list[tuple[str, Article | RowError]]:
+    """Entries whose picture has no stated size, given the size stored from an earlier
+    import or read from the picture's first bytes: it goes on the img tag (Outlook),
+    and a small picture is never stretched."""
+    unsized = [
+        a.image_url
+        for _, a in entries
+        if isinstance(a, Article) and a.image_url and not a.image_width
+    ]
+    sizes = store.picture_sizes(db, unsized)
+    sizes |= picture_sizes(
+        [u for u in unsized if u not in sizes],
+        timeout=min(config.feeds.timeout, 10.0),
+        agent=user_agent(config),
+    )
+    return [
+        (label, replace(a, image_width=sizes[a.image_url][0], image_height=sizes[a.image_url][1]))
+        if isinstance(a, Article) and a.image_url in sizes and not a.image_width
+        else (label, a)
+        for label, a in entries
+    ]
 
 
 def import_configured_feeds(db: Database, config: Config, now: datetime) -> list[FeedReport]:

@@ -19,7 +19,8 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 from sqlite_utils import Database
 
 from digest import store
-from digest.content.boilerplate import PageImage, is_full_page, page_image
+from digest.content.boilerplate import is_full_page
+from digest.content.images import PageImage, page_image
 from digest.errors import IngestError, RowError
 from digest.models import EARLIEST_YEAR, LATEST_YEAR, Article, ImportCounts
 from digest.store import upsert_article

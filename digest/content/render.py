@@ -204,5 +204,11 @@ def render_notice(config: Config, context: Mapping[str, Any]) -> tuple[str, str]
     if not (folder / NOTICE_TEMPLATES[0]).is_file():
         folder = packaged_templates()
     env = make_environment(folder, config.newsletter.language)
-    values = {"newsletter": config.newsletter, **context}
+    words = language(config.newsletter.language)
+    values = {
+        "newsletter": config.newsletter,
+        "language": words.tag,
+        "direction": words.direction,
+        **context,
+    }
     return tuple(_render(env, name, values) for name in NOTICE_TEMPLATES)  # type: ignore[return-value]

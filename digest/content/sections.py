@@ -132,15 +132,19 @@ def topic_choices(config: Config) -> list[tuple[str, str]]:
 
 # Prose past this many words adds nothing: a long read is not better than a full story.
 _FULL_STORY_WORDS = 600
+_PARAGRAPH_WORDS = 40
 
 
 def substance(article: Article, prose_words: int, plan: SectionPlan) -> float:
-    """How much an article offers a reader, 0 to 1: half its own prose (growing with
-    the log of its words up to a full story), a quarter a picture, a quarter the weight
-    of its section. Recency plays no part."""
+    """How much an article offers a reader, 0 to 1: 0.4 its own prose (growing with the
+    log of its words up to a full story), 0.35 a picture (a lead without one is a wall
+    of text; a picture with nothing to read is not a story, so it counts in full from
+    a paragraph's worth of prose), 0.25 the weight of its section. Recency plays no
+    part."""
     length = min(1.0, math.log1p(prose_words) / math.log1p(_FULL_STORY_WORDS))
-    picture = 1.0 if is_picture(article.image_url, article.image_width) else 0.0
-    return 0.5 * length + 0.25 * picture + 0.25 * plan.weight(article.topics)
+    shown = is_picture(article.image_url, article.image_width)
+    picture = min(1.0, prose_words / _PARAGRAPH_WORDS) if shown else 0.0
+    return 0.4 * length + 0.35 * picture + 0.25 * plan.weight(article.topics)
 
 
 def is_picture(url: str, width: int) -> bool:
@@ -149,14 +153,29 @@ def is_picture(url: str, width: int) -> bool:
 
 
 def rank_articles(
-    articles: Sequence[Article], plan: SectionPlan, prose_words: Mapping[str, int]
+    articles: Sequence[Article],
+    plan: SectionPlan,
+    prose_words: Mapping[str, int],
+    picks: Mapping[str, str] | None = None,
 ) -> list[Article]:
-    """The week's articles, best first: the editor's pick, the publication's own score,
-    `substance` (``prose_words`` by URL), then the newest."""
+    """The week's articles, best first: the editor's pick (``picks``: url -> "feature"
+    or "unfeature", from `articles feature`), then articles featured by their import
+    (unless unfeatured), the publication's own score, `substance` (``prose_words`` by
+    URL), then the newest."""
+    chosen = picks or {}
 
-    def key(a: Article) -> tuple[bool, float, float, float, int]:
+    def key(a: Article) -> tuple[bool, bool, float, float, float, int]:
+        pick = chosen.get(a.url, "")
+        featured = pick == "feature" or (a.featured and pick != "unfeature")
         worth = round(substance(a, prose_words.get(a.url, 0), plan), 6)
-        return (not a.featured, -a.score, -worth, -a.published_at.timestamp(), a.id)
+        return (
+            pick != "feature",
+            not featured,
+            -a.score,
+            -worth,
+            -a.published_at.timestamp(),
+            a.id,
+        )
 
     return sorted(articles, key=key)
 

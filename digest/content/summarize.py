@@ -9,66 +9,21 @@ import logging
 import re
 import unicodedata
 from dataclasses import dataclass
-from html.parser import HTMLParser
 
+from digest.content.blocks import Block, html_blocks, html_to_text, tidy, tidy_line
 from digest.content.boilerplate import (
     MAX_PAGE_CHARS,
     clean_lines,
     extract_main_text,
     fold_words,
     is_full_page,
+    is_furniture,
 )
 from digest.errors import IngestError
 
 log = logging.getLogger(__name__)
 
 ELLIPSIS = "…"
-# Elements whose text is never article prose.
-_SKIP_TAGS = {
-    "script",
-    "style",
-    "noscript",
-    "template",
-    "svg",
-    "nav",
-    "header",
-    "footer",
-    "aside",
-    "form",
-    "button",
-    "select",
-    "iframe",
-    "object",
-    "head",
-    "title",
-    "figcaption",
-}
-_BLOCK_TAGS = {
-    "p",
-    "div",
-    "br",
-    "li",
-    "ul",
-    "ol",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "blockquote",
-    "section",
-    "article",
-    "table",
-    "tr",
-    "td",
-    "th",
-    "pre",
-    "hr",
-    "figure",
-    "dd",
-    "dt",
-}
 # Words that end with a period without ending a sentence.
 _ABBREVIATIONS = {
     "mr",
@@ -134,36 +89,9 @@ _ABBREVIATIONS = {
 }
 _OPENERS = "\"'“‘([{«"
 _BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*\s+")
+# A paragraph's last sentence is closed: an end mark, maybe a closing quote or bracket.
+_ENDS_SENTENCE = re.compile(r"[.!?…。！？][\"'”’)\]」』]*$")
 _LOOKS_HTML = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*(\s[^<>]*)?/?>|&(#\d+|[a-z]+);", re.I)
-
-
-class _TextExtractor(HTMLParser):
-    """Collects visible text, one paragraph per block element."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skip_depth = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _SKIP_TAGS:
-            self._skip_depth += 1
-        elif tag in _BLOCK_TAGS:
-            self.parts.append("\n\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIP_TAGS:
-            self._skip_depth = max(0, self._skip_depth - 1)
-        elif tag in _BLOCK_TAGS:
-            self.parts.append("\n\n")
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _BLOCK_TAGS:
-            self.parts.append("\n\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip_depth:
-            self.parts.append(data)
 
 
 def looks_like_html(body: str) -> bool:
@@ -171,27 +99,9 @@ def looks_like_html(body: str) -> bool:
     return _LOOKS_HTML.search(body[:20000]) is not None
 
 
-def html_to_text(html: str) -> str:
-    """Visible text of an HTML fragment or page, entities decoded, paragraphs kept."""
-    parser = _TextExtractor()
-    try:
-        parser.feed(html)
-        parser.close()
-    except (AssertionError, ValueError):  # html.parser gives up on some broken markup
-        pass
-    return _tidy("".join(parser.parts))
-
-
-def _tidy(text: str) -> str:
-    text = unicodedata.normalize("NFC", text).replace("\u00a0", " ")
-    text = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]", "", text)
-    paragraphs = (re.sub(r"[ \t\r\f\v\n]+", " ", p).strip() for p in re.split(r"\n\s*\n", text))
-    return "\n\n".join(p for p in paragraphs if p)
-
-
 def plain_text(body: str) -> str:
     """The body as clean paragraphs of text, whether it came as HTML or text."""
-    return html_to_text(body) if looks_like_html(body) else _tidy(body)
+    return html_to_text(body) if looks_like_html(body) else tidy(body)
 
 
 def split_sentences(paragraph: str) -> list[str]:
@@ -243,6 +153,8 @@ def count_words(text: str) -> int:
     Japanese) one per two characters."""
     count = 0
     for token in text.split():
+        if not any(c.isalnum() for c in token):
+            continue
         wide = sum(1 for c in token if unicodedata.east_asian_width(c) in ("W", "F"))
         count += max(1, wide // 2 + (1 if len(token) > wide else 0)) if wide else 1
     return count
@@ -250,15 +162,12 @@ def count_words(text: str) -> int:
 
 def summarize(body: str, max_chars: int, *, editor_excerpt: str = "", title: str = "") -> Excerpt:
     """The excerpt of an article: the editor's, else its own opening sentences."""
-    paragraphs, method = article_paragraphs(body, title)
-    words = sum(count_words(p) for p in paragraphs)
+    blocks, method = article_blocks(body, title)
+    words = sum(count_words(b.text) for b in blocks)
     if editor_excerpt.strip():
-        text = fit_text(_tidy(editor_excerpt).replace("\n\n", " "), max_chars)
+        text = fit_text(tidy(editor_excerpt).replace("\n\n", " "), max_chars)
         return Excerpt(text, "editor", words=words)
-    sentences = [s for p in paragraphs for s in split_sentences(p)]
-    if sentences and title and _repeats(sentences[0], title):
-        sentences = sentences[1:]
-    text = fit_sentences(sentences, max_chars)
+    text = fit_blocks(blocks, max_chars, title)
     if not text:
         reason = "empty body" if not body.strip() else "no article text found in the body"
         log.info("no excerpt (%s, %s)", reason, method)
@@ -271,46 +180,98 @@ def make_excerpt(body: str, max_chars: int, *, editor_excerpt: str = "", title: 
     return summarize(body, max_chars, editor_excerpt=editor_excerpt, title=title).text
 
 
-def article_paragraphs(body: str, title: str = "") -> tuple[list[str], str]:
-    """The article's paragraphs and how they were found.
+def article_blocks(body: str, title: str = "") -> tuple[list[Block], str]:
+    """The article's blocks of text and how they were found.
 
-    Article fragments (what a CMS stores) pass through untouched; full pages go through
-    the main-text extractor, falling back to our own clean-up; plain text is cleaned
-    of boilerplate lines.
+    Article fragments (what a CMS stores, what a feed carries) keep their paragraphs,
+    headings and list items, less the feed's furniture (`boilerplate.is_furniture`);
+    full pages go through the main-text extractor, falling back to our own clean-up;
+    plain text is cleaned of boilerplate lines.
     """
     body = body[:MAX_PAGE_CHARS]
     if not looks_like_html(body):
-        return clean_lines(_tidy_lines(body), title, wrapped=True), "text"
+        return _paragraphs(clean_lines(_tidy_lines(body), title, wrapped=True)), "text"
     if not is_full_page(body):
-        return html_to_text(body).split("\n\n"), "fragment"
+        return [b for b in html_blocks(body) if not is_furniture(b, title)], "fragment"
     main = extract_main_text(body)
     if main.strip():
-        return clean_lines(_tidy_lines(main), title), "trafilatura"
-    return clean_lines(html_to_text(body).split("\n\n"), title), "cleanup"
+        return _paragraphs(clean_lines(_tidy_lines(main), title)), "trafilatura"
+    kept = [b.text for b in html_blocks(body) if not is_furniture(b, title)]
+    return _paragraphs(clean_lines(kept, title)), "cleanup"
+
+
+def article_paragraphs(body: str, title: str = "") -> tuple[list[str], str]:
+    """The article's paragraphs of text and how they were found (see `article_blocks`)."""
+    blocks, method = article_blocks(body, title)
+    return [b.text for b in blocks], method
+
+
+def _paragraphs(texts: list[str]) -> list[Block]:
+    return [Block(t) for t in texts if t]
+
+
+# A block this short without an end mark, followed by more, is a label or a heading.
+_LABEL_WORDS = 6
+
+
+def fit_blocks(blocks: list[Block], max_chars: int, title: str = "") -> str:
+    """The opening prose as whole sentences within ``max_chars``.
+
+    Paragraph and list boundaries end sentences: a paragraph without an end mark (a
+    standfirst, a line before a list) closes the excerpt rather than run into the
+    next; headings and list items are never taken into prose that came before them,
+    and a lead-in ending in ":" is dropped with its list. When no whole sentence fits,
+    the first is cut after a word with an ellipsis. Only list items and nothing else:
+    the first items, joined.
+    """
+    taken: list[str] = []
+    length = 0
+    first = ""
+    prose = [b for b in blocks if b.kind == "p"]
+    for i, block in enumerate(blocks):
+        if block.kind != "p" or not any(c.isalnum() for c in block.text):
+            if taken and block.kind != "p":
+                break
+            continue
+        closed = _ENDS_SENTENCE.search(block.text) is not None
+        if taken and not closed:
+            break  # a heading, a label or a line without its full stop: the excerpt ends
+        sentences = split_sentences(block.text.lstrip("—–-:|·• "))  # after a run-in head
+        if not taken and title and sentences and _repeats(sentences[0], title):
+            sentences = sentences[1:]
+        label = not closed and len(block.text.split()) < _LABEL_WORDS and i + 1 < len(blocks)
+        if not sentences or label:
+            continue
+        first = first or sentences[0]
+        full = False
+        for sentence in sentences:
+            extra = len(sentence) + (1 if taken else 0)
+            if length + extra > max_chars:
+                full = True
+                break
+            taken.append(sentence)
+            length += extra
+        if full or not closed:
+            break
+    if len(taken) > 1 and taken[-1].endswith(":"):
+        taken.pop()
+    if taken:
+        return " ".join(taken)
+    if first:
+        return fit_text(first, max_chars)
+    if not prose:
+        items = [b.text for b in blocks if b.kind == "item"]
+        return fit_text("; ".join(items), max_chars) if items else ""
+    return ""
 
 
 def _tidy_lines(text: str) -> list[str]:
-    return [_tidy(line) for line in _tidy_keep_lines(text).split("\n")]
+    return [tidy_line(line) for line in _tidy_keep_lines(text).split("\n")]
 
 
 def _tidy_keep_lines(text: str) -> str:
     text = unicodedata.normalize("NFC", text).replace("\u00a0", " ")
     return re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]", "", text).replace("\r", "")
-
-
-def fit_sentences(sentences: list[str], max_chars: int) -> str:
-    """As many whole leading sentences as fit; else the first cut at a word with '…'."""
-    taken: list[str] = []
-    length = 0
-    for sentence in sentences:
-        extra = len(sentence) + (1 if taken else 0)
-        if length + extra > max_chars:
-            break
-        taken.append(sentence)
-        length += extra
-    if taken:
-        return " ".join(taken)
-    return fit_text(sentences[0], max_chars) if sentences else ""
 
 
 def fit_text(text: str, max_chars: int) -> str:

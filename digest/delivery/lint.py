@@ -1,233 +1,87 @@
-"""Deliverability and accessibility checks on a rendered edition (`digest lint`).
+"""`digest lint`: every copy a week would send, checked as it would be sent.
 
-Errors (exit 1): over the size budget, links that are not absolute and well formed,
-images without alt text or dimensions, no `lang` or title, a missing or unreadable
-plain-text part, a subject longer than 78 characters, no preheader. Warnings: CSS and
-HTML that Gmail, Outlook for Windows, Apple Mail or Yahoo ignore, from the compact
-table in ``client_support.json`` (derived from caniemail.com's data, MIT).
+The checks themselves are in `checks` (size, links, images, contrast, lang and dir,
+title, text part, decoded subject, preheader, long words, client support); whether the
+email fits a phone is measured in Chromium by `overflow` when it is installed. Errors
+(exit 1) make the edition unfit to send; warnings inform; notes say what was skipped.
 """
 
 from __future__ import annotations
 
-import json
-import re
+import email.policy
 import urllib.error
 import urllib.request
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from email import message_from_bytes
-from importlib import resources
-from typing import Any
-from urllib.parse import urlsplit
 
 import lxml.html
 from sqlite_utils import Database
 
-from digest import store
 from digest.config import Config
-from digest.delivery.colors import AA_LARGE, AA_NORMAL, text_colours
+from digest.content.edition import edition_for_week
+from digest.content.render import templates_dir
+from digest.content.sections import topic_choices
+from digest.delivery import checks, overflow
+from digest.delivery.checks import Finding, accepted_features, client_support
 from digest.delivery.message import html_part_size, message_parts
 from digest.delivery.sending import preview_variants
 from digest.models import Week
 
-MAX_SUBJECT = 78
-_DECLARATION = re.compile(r"(?<![\w-])([a-z-]+)\s*:", re.I)
-_ELEMENT_FEATURES = {
-    **{f"h{i}": "html-h1-h6" for i in range(1, 7)},
-    "ul": "html-lists",
-    "ol": "html-lists",
-    "li": "html-lists",
-    "a": "html-anchor-links",
-}
+__all__ = ["Finding", "LintReport", "check_links", "client_support", "lint_edition"]
 
 
-@dataclass(frozen=True)
-class Finding:
-    """One check's result: errors fail the lint, warnings inform."""
-
-    check: str
-    level: str  # error, warning
-    message: str
-
-
-def client_support() -> dict[str, Any]:
-    """The packaged client-support table."""
-    text = resources.files("digest.delivery").joinpath("client_support.json").read_text("utf-8")
-    return dict(json.loads(text))
-
-
-def lint_message(raw: bytes, budget_kb: int) -> list[Finding]:
-    """Every check on one subscriber's message as it would be sent."""
-    message = message_from_bytes(raw)
+def lint_message(
+    raw: bytes,
+    budget_kb: int,
+    *,
+    language: str = "",
+    accepted: Iterable[str] = (),
+    natural: Mapping[str, int] | None = None,
+) -> list[Finding]:
+    """Every check on one subscriber's message as it would be sent. ``language`` is the
+    newsletter's, ``accepted`` the client features its template uses on purpose,
+    ``natural`` the known widths of its pictures by address."""
+    message = message_from_bytes(raw, policy=email.policy.default)
     html, text = message_parts(raw)
     page = lxml.html.document_fromstring(html or "<html></html>")
-    subject = str(message.get("Subject", ""))
     return [
-        *_size(raw, budget_kb),
-        *_links(page),
-        *_images(page),
-        *_colours(page),
-        *_document(page),
-        *_text_part(text),
-        *_subject(subject),
-        *_preheader(page),
-        *_support(page, html),
+        *checks.size(html_part_size(raw), budget_kb),
+        *checks.links(page),
+        *checks.images(page, natural or {}),
+        *checks.colours(page),
+        *checks.document(page, language),
+        *checks.text_part(text),
+        *checks.subject(str(message.get("Subject", ""))),
+        *checks.preheader(page),
+        *checks.long_words(page),
+        *checks.support(page, accepted),
     ]
 
 
-def _size(raw: bytes, budget_kb: int) -> list[Finding]:
-    size = html_part_size(raw) / 1024
-    if size > budget_kb:
+def fits_a_phone(pages: list[str]) -> list[Finding]:
+    """Each page drawn at a phone's width in Chromium: an error for each that scrolls
+    sideways, naming what sticks out; a note when Chromium is not there to ask."""
+    fits = overflow.measure(pages)
+    if fits is None:
         return [
             Finding(
-                "size",
-                "error",
-                f"the HTML part is {size:.0f} KB as sent, over the {budget_kb} KB budget; "
-                "Gmail clips HTML past ~102 KB and hides the unsubscribe link",
+                "overflow",
+                "note",
+                "not drawn at a phone's width: install Chromium (apt-get install chromium) "
+                "and Playwright (pip install 'digest[browser]') to measure it",
             )
         ]
-    return []
-
-
-def _links(page: Any) -> list[Finding]:
-    """Every link is absolute (http, https, mailto), or an in-page anchor whose target
-    is in the email."""
-    ids = {e.get("id") for e in page.iter() if e.get("id")}
-    found = []
-    for link in page.iter("a"):
-        href = (link.get("href") or "").strip()
-        if href.startswith("#") and len(href) > 1:
-            if href[1:] not in ids:
-                found.append(Finding("links", "error", f"an in-page link to nothing: {href}"))
-            continue
-        parts = urlsplit(href)
-        ok = (parts.scheme in ("http", "https") and parts.netloc) or parts.scheme == "mailto"
-        if not ok or re.search(r"\s", href):
-            message = f"not an absolute, well-formed link: {href or '(empty)'}"
-            found.append(Finding("links", "error", message))
-    return found
-
-
-def _images(page: Any) -> list[Finding]:
-    found = []
-    for img in page.iter("img"):
-        src = img.get("src", "")
-        if img.get("alt") is None:
-            found.append(Finding("images", "error", f"no alt text: {src}"))
-        for side in ("width", "height"):
-            value = img.get(side)
-            if value is not None and not value.isdigit():
-                found.append(
-                    Finding(
-                        "images",
-                        "error",
-                        f"{side}={value!r} is not a whole number of pixels (Outlook sizes "
-                        f"images from it): {src}",
-                    )
-                )
-        if img.get("width") is None:
-            found.append(Finding("images", "error", f"no width: {src}"))
-        elif img.get("height") is None:
-            found.append(
-                Finding(
-                    "images",
-                    "warning",
-                    f"no height (its size is unknown): the box collapses while images "
-                    f"are blocked; import image_width and image_height: {src}",
-                )
-            )
-    return found
-
-
-def _colours(page: Any) -> list[Finding]:
-    found = []
-    for run in text_colours(page):
-        if run.hidden:
-            continue
-        if run.colour == run.background:
-            found.append(
-                Finding("contrast", "error", f"text in its background's colour: {run.text[:60]!r}")
-            )
-            continue
-        needed = AA_LARGE if run.large else AA_NORMAL
-        if run.ratio < needed:
-            found.append(
-                Finding(
-                    "contrast",
-                    "error",
-                    f"{run.colour} on {run.background} is {run.ratio:.2f}:1, under "
-                    f"{needed}:1 (WCAG AA): {run.text[:60]!r}",
-                )
-            )
-    return found
-
-
-def _document(page: Any) -> list[Finding]:
-    found = []
-    if not page.get("lang"):
-        found.append(Finding("lang", "error", "<html> has no lang attribute"))
-    title = page.find(".//title")
-    if title is None or not (title.text or "").strip():
-        found.append(Finding("title", "error", "the HTML part has no <title>"))
-    headings = len(page.findall(".//h1"))
-    if headings != 1:
-        found.append(Finding("h1", "error", f"{headings} <h1> elements; a page has one, its title"))
-    return found
-
-
-def _text_part(text: str) -> list[Finding]:
-    if len(text.strip()) < 100:
-        return [Finding("text", "error", "the plain-text part is missing or nearly empty")]
-    if re.search(r"</?(p|div|table|td|a|span)\b[^>]*>", text, re.I):
-        return [Finding("text", "error", "the plain-text part contains HTML tags")]
-    return []
-
-
-def _subject(subject: str) -> list[Finding]:
-    if not subject.strip():
-        return [Finding("subject", "error", "no subject")]
-    if len(subject) > MAX_SUBJECT:
-        return [
-            Finding(
-                "subject",
-                "error",
-                f"subject is {len(subject)} characters; keep it "
-                f"under {MAX_SUBJECT} so phones show it whole",
-            )
-        ]
-    return []
-
-
-def _preheader(page: Any) -> list[Finding]:
-    found = page.find_class("preheader")
-    if not found or not found[0].text_content().strip():
-        return [Finding("preheader", "error", "no preheader (the inbox preview line)")]
-    return []
-
-
-def _support(page: Any, html: str) -> list[Finding]:
-    table = client_support()
-    names = table["_clients"]
-    used: set[str] = set()
-    for element in page.iter():
-        tag = element.tag if isinstance(element.tag, str) else ""
-        used.add(_ELEMENT_FEATURES.get(tag, f"html-{tag}"))
-        used.update(f"css-{p.lower()}" for p in _DECLARATION.findall(element.get("style", "")))
-    for style in page.iter("style"):
-        used.update(f"css-{p.lower()}" for p in _DECLARATION.findall(style.text or ""))
-        if "@media" in (style.text or ""):
-            used.add("css-at-media")
-    findings = []
-    for slug in sorted(used & set(table["features"])):
-        feature = table["features"][slug]
-        ignored = [names[c] for c in names if feature.get(c) == "no"]
-        if ignored:
-            findings.append(
-                Finding(
-                    "clients", "warning", f"{feature['title']}: ignored by {', '.join(ignored)}"
-                )
-            )
-    return findings
+    return [
+        Finding(
+            "overflow",
+            "error",
+            f"{fit.scroll_width} px wide at a {fit.width} px phone: " + "; ".join(fit.sticking_out),
+        )
+        for fit in fits
+        if fit.overflows
+    ]
 
 
 def check_links(raw: bytes, timeout: float = 5.0) -> list[Finding]:
@@ -274,22 +128,38 @@ class LintReport:
 
 
 def lint_edition(
-    config: Config, db: Database, week: Week, now: datetime, *, links: bool = False
+    config: Config,
+    db: Database,
+    week: Week,
+    now: datetime,
+    *,
+    links: bool = False,
+    draw: bool = True,
 ) -> LintReport | None:
     """Check every copy the week would send (all topics, and each topic choice of the
     active subscribers) as `send` builds it; None when it has no articles.
 
-    With ``links``, every link is also fetched (once, from the all-topics copy).
+    With ``links``, every link is also fetched (once, from the all-topics copy); with
+    ``draw``, each copy is drawn at a phone's width in Chromium when it is installed.
     """
     previews = preview_variants(config, db, week, now)
-    if not previews:
+    edition = edition_for_week(config, db, week)
+    if not previews or edition is None:
         return None
-    names = dict(store.all_topics(db))
+    names = dict(topic_choices(config))
+    natural = {a.image_url: a.image_width for a in edition.candidates if a.image_width}
+    accepted = accepted_features(templates_dir(config))
     findings: list[Finding] = []
     seen: set[tuple[str, str, str]] = set()
     for preview in previews:
         copy = _copy_name(preview.key, names)
-        for finding in lint_message(preview.message, config.digest.max_message_kb):
+        for finding in lint_message(
+            preview.message,
+            config.digest.max_message_kb,
+            language=config.newsletter.language,
+            accepted=accepted,
+            natural=natural,
+        ):
             key = (finding.check, finding.level, finding.message)
             if key in seen:
                 continue  # the same finding in every copy is said once
@@ -299,6 +169,8 @@ def lint_edition(
                 if copy and finding.level == "error"
                 else finding
             )
+    if draw:
+        findings += fits_a_phone([p.html for p in previews])
     if links:
         findings += check_links(previews[0].message)
     return LintReport(week.label, findings)

@@ -8,6 +8,7 @@ by whoever runs next (`send_queued`), each outcome recorded.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
@@ -23,6 +24,7 @@ from digest.delivery.dkimsign import sign_message
 from digest.delivery.pool import Job, Outcome
 from digest.delivery.transports import pool_settings, send_messages
 from digest.errors import DeliveryError
+from digest.language import language
 from digest.models import Clock, DeliveryStatus
 
 
@@ -41,90 +43,111 @@ class Notice:
 
 def confirm_notice(config: Config, url: str) -> Notice:
     """The double opt-in email: one link that confirms."""
-    name = config.newsletter.name
+    _, _named = _words(config)
     hours = config.signup.confirm_hours
     return Notice(
         "confirm",
-        f"Confirm your subscription to {name}",
-        "Please confirm your subscription",
+        _named("Confirm your subscription to %(name)s"),
+        _("Please confirm your subscription"),
         (
-            f"Someone, hopefully you, asked to receive {name} at this address.",
-            "To start receiving it, confirm with the button below.",
+            _named("Someone, hopefully you, asked to receive %(name)s at this address."),
+            _("To start receiving it, confirm with the button below."),
         ),
-        "Confirm my subscription",
+        _("Confirm my subscription"),
         url,
-        f"The link works for {hours:g} hours. If you did not ask for this, ignore this "
-        "email: you will not be subscribed and will hear nothing more from us.",
+        _(
+            "The link works for %(hours)s hours. If you did not ask for this, ignore this "
+            "email: you will not be subscribed and will hear nothing more from us."
+        )
+        % {"hours": f"{hours:g}"},
     )
 
 
 def already_notice(config: Config, preferences_url: str) -> Notice:
     """To an address that is subscribed already: nothing changed, here are its topics."""
-    name = config.newsletter.name
+    _, _named = _words(config)
     return Notice(
         "already",
-        f"You are already subscribed to {name}",
-        "You are already subscribed",
+        _named("You are already subscribed to %(name)s"),
+        _("You are already subscribed"),
         (
-            f"Someone asked to subscribe this address to {name}, and it already is: "
-            "nothing has changed.",
+            _named(
+                "Someone asked to subscribe this address to %(name)s, and it already is: "
+                "nothing has changed."
+            ),
         ),
-        "Manage your topics",
+        _("Manage your topics"),
         preferences_url,
-        "If that was not you, you can ignore this email.",
+        _("If that was not you, you can ignore this email."),
     )
 
 
 def welcome_notice(config: Config, preferences_url: str) -> Notice:
     """After a confirmation, when `[signup] welcome` is on."""
-    name = config.newsletter.name
+    _, _named = _words(config)
     return Notice(
         "welcome",
-        f"Welcome to {name}",
-        f"Welcome to {name}",
-        ("You are subscribed. The next edition comes with the next weekly send.",),
-        "Choose your topics",
+        _named("Welcome to %(name)s"),
+        _named("Welcome to %(name)s"),
+        (_("You are subscribed. The next edition comes with the next weekly send."),),
+        _("Choose your topics"),
         preferences_url,
-        "Every email has a link to unsubscribe in one click.",
+        _("Every email has a link to unsubscribe in one click."),
     )
 
 
 def probe_notice(config: Config, preferences_url: str) -> Notice:
     """To an address a mail system said is failing, without proof: if this one bounces
     (its return path proves it), the address is gone; if it arrives, nothing changes."""
-    name = config.newsletter.name
+    _, _named = _words(config)
     return Notice(
         "probe",
-        f"Checking that {name} reaches you",
-        "Checking that our email reaches you",
+        _named("Checking that %(name)s reaches you"),
+        _("Checking that our email reaches you"),
         (
-            "A mail system told us that email to this address cannot be delivered. If you "
-            "are reading this, that was a mistake, and there is nothing you need to do: "
-            "you stay subscribed.",
+            _(
+                "A mail system told us that email to this address cannot be delivered. If "
+                "you are reading this, that was a mistake, and there is nothing you need to "
+                "do: you stay subscribed."
+            ),
         ),
-        "Manage your subscription",
+        _("Manage your subscription"),
         preferences_url,
-        f"You get this email once because you subscribe to {name}.",
+        _named("You get this email once because you subscribe to %(name)s."),
     )
 
 
 def leave_check_notice(config: Config, unsubscribe_url: str) -> Notice:
     """To a reader an unsigned "unsubscribe" email named: anyone can send one with any
     From, so the reader confirms with their own signed link."""
-    name = config.newsletter.name
+    _, _named = _words(config)
     return Notice(
         "leave-check",
-        f"Did you ask to leave {name}?",
-        f"Did you ask to leave {name}?",
+        _named("Did you ask to leave %(name)s?"),
+        _named("Did you ask to leave %(name)s?"),
         (
-            f"We received an email asking to unsubscribe this address from {name}. "
-            "Anyone can send such an email in your name, so we ask you first.",
-            "To leave, use the button below: one click, and you are unsubscribed.",
+            _named(
+                "We received an email asking to unsubscribe this address from %(name)s. "
+                "Anyone can send such an email in your name, so we ask you first."
+            ),
+            _("To leave, use the button below: one click, and you are unsubscribed."),
         ),
-        "Unsubscribe",
+        _("Unsubscribe"),
         unsubscribe_url,
-        "If you did not ask, ignore this email: you stay subscribed.",
+        _("If you did not ask, ignore this email: you stay subscribed."),
     )
+
+
+def _words(config: Config) -> tuple[Callable[[str], str], Callable[[str], str]]:
+    """gettext in the newsletter's language, and the same with the newsletter's name
+    put in for %(name)s."""
+    words = language(config.newsletter.language)
+    name = config.newsletter.name
+
+    def _named(message: str) -> str:
+        return words.gettext(message) % {"name": name}
+
+    return words.gettext, _named
 
 
 def build_notice(

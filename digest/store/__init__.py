@@ -10,6 +10,7 @@
     approvals     held editions
     signups       requests to join, until confirmed or expired
     notes         the editor's note of each week
+    picks         the editor's choice of each week's lead
 
 Policy (who counts as "kept", when a lock may be taken over) lives with the use case
 that needs it; this package only reads and writes rows.
@@ -29,6 +30,7 @@ from digest.store.articles import (
     all_topics,
     content_hash,
     newest_published_before,
+    picture_sizes,
     published_articles,
     published_at_of,
     upsert_article,
@@ -68,6 +70,7 @@ from digest.store.outgoing import (
     queued_emails,
     record_email,
 )
+from digest.store.picks import set_pick, week_picks
 from digest.store.schema import migrations
 from digest.store.signups import (
     SignupRow,
@@ -163,6 +166,7 @@ __all__ = [
     "open_delivery_count",
     "open_store",
     "outgoing_counts",
+    "picture_sizes",
     "published_articles",
     "published_at_of",
     "queue_email",
@@ -178,6 +182,7 @@ __all__ = [
     "return_counts_by_edition",
     "return_counts_by_subscriber",
     "set_note",
+    "set_pick",
     "set_subscriber_status",
     "signups_from_client_since",
     "skipped_deliveries",
@@ -192,6 +197,7 @@ __all__ = [
     "undelivered_reasons",
     "update_profile",
     "upsert_article",
+    "week_picks",
     "writes",
 ]
 

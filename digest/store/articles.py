@@ -166,3 +166,19 @@ def newest_published_before(db: Database, before: datetime) -> datetime | None:
         (to_db_time(before),),
     ).fetchone()
     return from_db_time(row[0]) if row and row[0] else None
+
+
+def picture_sizes(db: Database, image_urls: Sequence[str]) -> dict[str, tuple[int, int]]:
+    """The size stored with each picture address that has one (from an earlier import)."""
+    found: dict[str, tuple[int, int]] = {}
+    wanted = list(dict.fromkeys(image_urls))
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        for r in db.query(
+            "SELECT image_url, image_width, image_height FROM articles "
+            f"WHERE image_url IN ({marks}) AND image_width > 0",
+            chunk,
+        ):
+            found[r["image_url"]] = (r["image_width"], r["image_height"])
+    return found

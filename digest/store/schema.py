@@ -261,3 +261,19 @@ def m012_signup_mailbox(db: Database) -> None:
     db.execute("ALTER TABLE signups ADD COLUMN mailbox TEXT NOT NULL DEFAULT ''")
     db.execute("UPDATE signups SET mailbox = lower(email)")
     db.execute("CREATE INDEX signups_mailbox ON signups (mailbox, requested_at)")
+
+
+@migrations()
+def m013_picks(db: Database) -> None:
+    """An editor's choice of a week's lead (`articles feature`) or against one
+    (`articles unfeature`), by article URL: kept apart from the articles, so the next
+    import of a feed or a CMS export cannot undo it."""
+    db.execute(
+        """CREATE TABLE picks (
+            week TEXT NOT NULL,
+            url TEXT NOT NULL,
+            choice TEXT NOT NULL CHECK (choice IN ('feature', 'unfeature')),
+            picked_at TEXT NOT NULL,
+            PRIMARY KEY (week, url)
+        )"""
+    )

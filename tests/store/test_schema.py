@@ -26,6 +26,7 @@ def test_schema_is_migrated_once_and_uses_wal(tmp_path: Path) -> None:
         "m010_outgoing",
         "m011_variant_slots",
         "m012_signup_mailbox",
+        "m013_picks",
     ]
     assert next(db.query("PRAGMA journal_mode"))["journal_mode"] == "wal"
     assert {

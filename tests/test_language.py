@@ -1,0 +1,146 @@
+"""The edition in its own language: lang and dir, dates, the templates' words, the
+plain text wrapped by display width, greetings that fit the name."""
+
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import lxml.html
+import pytest
+from babel.messages.pofile import read_po
+
+from digest import store
+from digest.config import Config
+from digest.content.copies import render_copy
+from digest.content.edition import build_edition
+from digest.content.plaintext import display_width, wrap
+from digest.content.weeks import week_window
+from digest.delivery.message import greeting_for
+from digest.errors import ConfigError
+from digest.language import language, shipped_languages
+from digest.models import Article
+
+from .conftest import NOW, REPO, make_config
+
+LOCALE = REPO / "digest" / "locale"
+_PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|\{\w+\}")
+
+
+def test_every_catalogue_has_every_message_of_the_sources() -> None:
+    checked = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "messages.py"), "--check"],
+        capture_output=True,
+        text=True,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert {"de", "pt"} <= set(shipped_languages())
+
+
+@pytest.mark.parametrize("po", sorted(LOCALE.glob("*/LC_MESSAGES/digest.po")), ids=str)
+def test_every_translation_is_complete_and_keeps_its_placeholders(po: Path) -> None:
+    with po.open("rb") as f:
+        catalog = read_po(f)
+    assert len(catalog) > 40
+    for message in catalog:
+        if not message.id:
+            continue
+        ids = [message.id] if isinstance(message.id, str) else list(message.id)
+        strings = [message.string] if isinstance(message.string, str) else list(message.string)
+        assert len(strings) == (1 if len(ids) == 1 else catalog.num_plurals), message.id
+        wanted = set(_PLACEHOLDER.findall(ids[-1]))
+        for text in strings:
+            assert text.strip(), f"{po}: {message.id!r} is not translated"
+            assert set(_PLACEHOLDER.findall(text)) == wanted, f"{po}: {text!r}"
+
+
+def _copy(tmp_path: Path, make_article: Callable[..., Article], tag: str, **article: Any) -> Any:
+    config = make_config(tmp_path, newsletter={"language": tag})
+    db = store.open_store(config.store_path)
+    for i in range(3):
+        store.upsert_article(db, make_article(**{"title": f"Story {i}", **article}), NOW)
+    edition = build_edition(config, db, week_window("2026-W47", config.tz))
+    assert edition is not None
+    return config, render_copy(config, edition, "")
+
+
+def test_a_portuguese_edition_speaks_portuguese(
+    tmp_path: Path, make_article: Callable[..., Article]
+) -> None:
+    _, variant = _copy(tmp_path, make_article, "pt-BR")
+    page = lxml.html.document_fromstring(variant.html)
+    assert (page.get("lang"), page.get("dir")) == ("pt-BR", "ltr")
+    assert "16 – 22 de nov. de 2026" in variant.subject.replace("\u2009", " ")
+    assert "Veja o que publicamos na semana de" in variant.html
+    assert "Nesta edição" not in variant.html  # one section: no contents list
+    assert "18 de nov. de 2026" in variant.text  # the articles' dates
+    assert "Destaque" in variant.html and "Cancelar inscrição" in variant.text
+    assert "The lead story" not in variant.html and "Unsubscribe" not in variant.text
+
+
+def test_right_to_left_editions_and_mixed_headlines(
+    tmp_path: Path, make_article: Callable[..., Article]
+) -> None:
+    title = "שרת DNS חדש תומך ב-IPv4 וב-IPv6"
+    _, variant = _copy(tmp_path, make_article, "he", title=title)
+    page = lxml.html.document_fromstring(variant.html)
+    assert (page.get("lang"), page.get("dir")) == ("he", "rtl")
+    headings = page.xpath("//h2[@class='lead-title'] | //h3[@class='article-title']")
+    assert headings and all(h.get("dir") == "auto" for h in headings)
+    assert all(p.get("dir") == "auto" for p in page.find_class("article-excerpt"))
+    assert page.find_class("topbar")[0].get("align") == "left"  # the far side in RTL
+
+
+def test_plain_text_wraps_by_display_width(
+    tmp_path: Path, make_article: Callable[..., Article]
+) -> None:
+    body = "<p>" + "東京都は十七日、新しい防災計画を発表した。" * 6 + "</p>"
+    _, variant = _copy(tmp_path, make_article, "ja", body=body, title="新しい防災計画" * 3)
+    lines = variant.text.splitlines()
+    assert max(display_width(line) for line in lines if "http" not in line) <= 72
+    assert any(display_width(line) > 60 for line in lines if "防災" in line)  # filled
+    assert "2026/11/18" in variant.text
+
+
+def test_wrapping_never_breaks_a_url_or_starts_a_line_with_closing_marks() -> None:
+    url = "https://example.jp/" + "a" * 90
+    assert url in wrap(f"see {url} now", 40).split("\n")
+    text = "「誰も取り残さない」ことを目標に掲げている。" * 4
+    for line in wrap(text, 20).split("\n")[1:]:
+        assert line[0] not in "、。」』）"
+    assert wrap("two words", 72) == "two words"
+
+
+@pytest.mark.parametrize(
+    ("name", "greeting"),
+    [
+        ("Ann Lee", "Hi Ann,"),
+        ("Lee, Ann", "Hi Ann,"),
+        ("鈴木 一郎", "Hi 鈴木 一郎,"),  # family name first: the whole name
+        ("Dr. Ann Lee", "Hi Dr. Ann Lee,"),
+        ("", "Hello,"),
+    ],
+)
+def test_greetings_fall_back_to_the_whole_name(config: Config, name: str, greeting: str) -> None:
+    assert greeting_for(config, name) == greeting
+
+
+def test_greetings_in_the_newsletters_language(tmp_path: Path) -> None:
+    config = make_config(tmp_path, newsletter={"language": "de"})
+    assert greeting_for(config, "Anna Schmidt") == "Hallo Anna,"
+    assert greeting_for(config, "") == "Guten Tag,"
+    own = make_config(tmp_path, digest={"greeting": "Dear {name},"})
+    assert greeting_for(own, "Anna Schmidt") == "Dear Anna Schmidt,"
+
+
+def test_a_language_without_a_catalogue_gets_english_words_and_its_own_dates() -> None:
+    words = language("fr")
+    assert words.gettext("In this issue") == "In this issue"
+    assert "nov." in words.date(NOW)
+
+
+def test_an_unknown_language_is_refused_with_what_to_write(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"language.*BCP 47"):
+        make_config(tmp_path, newsletter={"language": "klingon-x"})
