@@ -22,9 +22,9 @@ demo: $(VENV)/.installed
 	@echo "The email as readers see it: open var/outbox/preview.html in a browser."
 	@echo "Each subscriber's message is an .eml file under var/outbox/<week>/."
 
-## make test: install the test dependencies and run the suite.
+## make test: install the test dependencies and run the suite (two processes).
 test: $(VENV)/.installed
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 ## make lint: formatting, lint rules and strict types.
 lint: $(VENV)/.installed

@@ -13,6 +13,8 @@ from click.testing import CliRunner
 from digest.cli import cli
 from digest.delivery.lint import check_links, client_support, lint_message
 
+from .conftest import needs_chromium
+
 GOOD_HTML = """<!DOCTYPE html><html lang="en"><head><title>T</title>
 <style>.x { border-radius: 4px } @media (max-width: 600px) { .x { width: 100% } }</style>
 </head><body><div class="preheader" style="display:none">This week: news</div><h1>News</h1>
@@ -174,7 +176,7 @@ def test_lint_checks_every_copy_a_week_would_send(tmp_path: Path) -> None:
     assert runner.invoke(cli, ["--config", str(cfg), "init", "--demo"]).exit_code == 0
     config = load_config(cfg, {})
     db = store.open_store(config.store_path)
-    report = lint_edition(config, db, week_window("2026-W47", config.tz), NOW)
+    report = lint_edition(config, db, week_window("2026-W47", config.tz), NOW, draw=False)
     assert report is not None and report.errors == []
     folder = tmp_path / "tpl"
     import shutil
@@ -193,7 +195,7 @@ def test_lint_checks_every_copy_a_week_would_send(tmp_path: Path) -> None:
     from dataclasses import replace
 
     broken = replace(config, templates=replace(config.templates, path=str(folder)))
-    report = lint_edition(broken, db, week_window("2026-W47", config.tz), NOW)
+    report = lint_edition(broken, db, week_window("2026-W47", config.tz), NOW, draw=False)
     assert report is not None
     assert report.errors and all(f.check == "contrast" for f in report.errors)
     assert all(" (in the copy for " in f.message for f in report.errors)
@@ -253,3 +255,44 @@ def test_a_template_warns_only_about_what_it_does_not_declare(tmp_path: Path) ->
     (tmp_path / "base.html.j2").write_text("{# digest-lint: accept css-at-media #}")
     mine = {f.message for f in lint_message(_message(), 100, accepted=accepted_features(tmp_path))}
     assert "border-radius: ignored by Outlook for Windows" in mine
+
+
+@needs_chromium
+def test_lint_draws_each_copy_at_a_phones_width_and_names_what_sticks_out(
+    tmp_path: Path,
+) -> None:
+    import shutil
+    from dataclasses import replace
+
+    from digest import store
+    from digest.config import load_config
+    from digest.content.weeks import week_window
+    from digest.delivery.lint import lint_edition
+    from digest.resources import packaged_templates
+
+    from .conftest import NOW
+
+    cfg = tmp_path / "c" / "digest.toml"
+    assert CliRunner().invoke(cli, ["--config", str(cfg), "init", "--demo"]).exit_code == 0
+    config = load_config(cfg, {})
+    db = store.open_store(config.store_path)
+    week = week_window("2026-W47", config.tz)
+    report = lint_edition(config, db, week, NOW)
+    assert report is not None and report.findings == []  # drawn, and it fits
+    # A template that lets a wide table through: the drawing finds it, whatever its cause.
+    folder = tmp_path / "tpl"
+    shutil.copytree(packaged_templates(), folder)
+    base = folder / "base.html.j2"
+    base.write_text(
+        base.read_text().replace(
+            "{% block content %}{% endblock %}",
+            '{% block content %}{% endblock %}<tr><td><table width="700"><tr>'
+            "<td>a fixed 700 px table</td></tr></table></td></tr>",
+        )
+    )
+    wide = replace(config, templates=replace(config.templates, path=str(folder)))
+    report = lint_edition(wide, db, week, NOW)
+    assert report is not None
+    drawn = [f for f in report.errors if f.check == "overflow"]
+    assert drawn and "at a 375 px phone" in drawn[0].message
+    assert "a fixed 700 px table" in drawn[0].message

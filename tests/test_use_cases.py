@@ -82,9 +82,9 @@ def test_preview_of_a_subscriber_not_on_the_list_says_so(config: Config, db: Any
 
 
 def test_lint_checks_the_edition_as_send_builds_it(config: Config, db: Any) -> None:
-    assert lint_edition(config, db, resolve_week(config, None, NOW), NOW) is None
+    assert lint_edition(config, db, resolve_week(config, None, NOW), NOW, draw=False) is None
     load_week(config, db, NOW)
-    report = lint_edition(config, db, resolve_week(config, None, NOW), NOW)
+    report = lint_edition(config, db, resolve_week(config, None, NOW), NOW, draw=False)
     assert report is not None and report.week == "2026-W47" and report.errors == []
 
 
