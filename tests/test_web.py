@@ -11,6 +11,7 @@ from starlette.testclient import TestClient
 
 from digest import store
 from digest.config import Config
+from digest.models import Article
 from digest.readers.subscribers import save_subscriber
 from digest.tokens import sign_token
 from digest.web.app import create_app
@@ -148,8 +149,15 @@ def test_preferences_choose_topics_unsubscribe_and_resubscribe(
     client: TestClient, seeded: Config
 ) -> None:
     url = _url(seeded, 3, "preferences")
+    with store.open_store(seeded.store_path) as db:  # a feed's raw category is no topic
+        store.upsert_article(
+            db,
+            Article(0, "https://news.example.com/fish", "Fish", NOW, topics=("Fishing",)),
+            NOW,
+        )
     page = client.get(url)
     assert page.status_code == 200 and 'value="dns" checked' in page.text
+    assert 'value="new-tlds"' in page.text and "fishing" not in page.text.lower()
     saved = client.post(url, content="action=save&topics=new-tlds&topics=bogus", headers=FORM)
     assert "Your topics are saved." in saved.text
     db = store.open_store(seeded.store_path)

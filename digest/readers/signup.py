@@ -35,8 +35,9 @@ from sqlite_utils import Database
 from digest import store
 from digest.addresses import clean_name, mailbox_key, normalize_email
 from digest.config import Config
+from digest.content.sections import topic_choices
 from digest.errors import DigestError, RowError
-from digest.models import Subscriber, SubscriberStatus, slugify
+from digest.models import Subscriber, SubscriberStatus
 from digest.readers.notices import already_notice, confirm_notice, queue_notice, welcome_notice
 from digest.tokens import (
     client_key,
@@ -208,11 +209,9 @@ def needs_fresh_opt_in(db: Database, subscriber: Subscriber) -> bool:
 
 
 def signup_topics(db: Database, config: Config) -> list[tuple[str, str]]:
-    """(slug, name) of the topics the form offers: the configured sections, else every
-    topic the store knows."""
-    if config.digest.section_order:
-        return [(slugify(name), name) for name in config.digest.section_order]
-    return store.all_topics(db)
+    """(slug, name) of the topics the form offers: the configured sections (none when
+    nothing is configured: every reader gets everything)."""
+    return topic_choices(config)
 
 
 def _consent(config: Config, request: SignupRequest) -> str:

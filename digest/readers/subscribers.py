@@ -15,6 +15,7 @@ from digest import store
 from digest.addresses import clean_name, normalize_email
 from digest.config import Config
 from digest.content.ingest import csv_columns, parse_topic_names, read_records
+from digest.content.sections import topic_choices
 from digest.errors import IngestError, RowError, SubscriberError, SubscriberKeptError
 from digest.models import ImportCounts, Subscriber, SubscriberStatus, slugify
 
@@ -111,14 +112,8 @@ def export_subscribers(db: Database, out: TextIO, status: str | None = None) -> 
 
 
 def known_topics(db: Database, config: Config) -> set[str]:
-    """Topic slugs some section can have: topics of stored articles, the configured
-    section order, sponsors and the feed-category aliases."""
-    names = [*config.digest.section_order, *config.topic_aliases.values()]
-    return (
-        {slug for slug, _ in store.all_topics(db)}
-        | set(config.sponsors)
-        | {slugify(n) for n in names}
-    )
+    """Topic slugs a section can have: the configured sections (`topic_choices`)."""
+    return {slug for slug, _ in topic_choices(config)}
 
 
 def import_subscribers(

@@ -15,6 +15,7 @@ from sqlite_utils import Database
 
 from digest import store
 from digest.config import Config
+from digest.content.sections import topic_choices
 from digest.models import Subscriber, SubscriberStatus
 from digest.readers.signup import needs_fresh_opt_in, rejoin
 from digest.tokens import verify_token
@@ -43,10 +44,11 @@ class PreferencesView:
     topics: list[tuple[str, str]]
 
 
-def preferences_view(db: Database, subscriber: Subscriber) -> PreferencesView:
-    """The subscriber's current choice and the topics they can pick from."""
+def preferences_view(db: Database, config: Config, subscriber: Subscriber) -> PreferencesView:
+    """The subscriber's current choice and the topics they can pick from: the
+    configured sections (`sections.topic_choices`)."""
     current = store.get_subscriber_by_id(db, subscriber.id) or subscriber
-    return PreferencesView(current, store.all_topics(db))
+    return PreferencesView(current, topic_choices(config))
 
 
 PREFERENCE_ACTIONS = {
@@ -76,7 +78,7 @@ def apply_preferences(
     if action not in PREFERENCE_ACTIONS:
         return None
     current = store.get_subscriber_by_id(db, subscriber.id) or subscriber
-    known = {slug for slug, _ in store.all_topics(db)}
+    known = {slug for slug, _ in topic_choices(config)}
     chosen = [t for t in topics if t in known]
     if action == "save":
         store.change_subscriber(db, subscriber.id, now, "preferences", topics=chosen)

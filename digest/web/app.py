@@ -271,7 +271,7 @@ class _Pages:
         def work(db: Database) -> HTMLResponse:
             subscriber = _subscriber(db, self.config, token)
             saved = self._apply_preferences(db, subscriber, form) if form else ""
-            view = preferences_view(db, subscriber)
+            view = preferences_view(db, self.config, subscriber)
             return self.render(
                 "preferences.html.j2",
                 masked=mask_email(view.subscriber.email),
