@@ -14,6 +14,13 @@ then in the same run times, against one Postfix `smtp-sink` on 127.0.0.1:
 3. Postfix's C `smtp-source` at its best here (16 sessions, not slowed to digest's
    settings) sending the same number of messages of the same size.
 
+Then the provider API transport: `send` with `[delivery] transport = "ses"` against
+moto's SES v2 server (a separate process on 127.0.0.1, boto3 pointed at it with
+AWS_ENDPOINT_URL), beside the same number of messages over SMTP to smtp-sink: messages
+per second and digest's own CPU per message (user + system time of the `send`
+process, from wait4). moto is a Python server, so the API's rate here is moto's; the
+CPU per message is digest's.
+
 It installs Debian's postfix package when smtp-sink is missing (as root; the postfix
 daemon is never started). Prints figures; asserts nothing about time.
 """
@@ -99,9 +106,9 @@ def build_store(config_path: Path, subscribers: int, freeze: bool = True) -> int
     from digest.config import load_config
     from digest.content.copies import render_variants
     from digest.content.edition import build_edition
+    from digest.content.frozen import edition_payload
     from digest.content.weeks import week_window
     from digest.delivery.message import build_message, prepare_variant
-    from digest.delivery.sending import _freeze
     from digest.models import Article
 
     config = load_config(config_path, {"DIGEST_SECRET": SECRET})
@@ -138,7 +145,7 @@ def build_store(config_path: Path, subscribers: int, freeze: bool = True) -> int
     variants = render_variants(config, edition, [""])
     if not freeze:
         return len(variants[0].html)
-    _freeze(db, WEEK, edition, variants, now)
+    store.freeze_edition(db, WEEK, edition_payload(edition), variants, now)
     sample = store.get_subscriber(db, "reader0@example.org")
     assert sample is not None
     return len(build_message(config, prepare_variant(config, variants[0], WEEK, now), sample))
@@ -167,18 +174,74 @@ def reset_ledger(config_path: Path) -> None:
     db.close()
 
 
-def run_send(config_path: Path, port: int, *args: str) -> tuple[float, int, dict[str, int]]:
+def run_send(
+    config_path: Path, port: int, *args: str, env: dict[str, str] | None = None
+) -> tuple[float, int, dict[str, int]]:
     """One `digest send ... --json` command: wall seconds, peak RSS (KB) of its largest
-    process (from the kernel, wait4), and its final counts."""
+    process (from the kernel, wait4), and its final counts (with "cpu_s", the process's
+    user + system seconds)."""
     command = [sys.executable, "-m", "digest", "--config", str(config_path), "send", *args]
     start = time.perf_counter()
-    proc = subprocess.Popen([*command, "--json"], env=digest_env(port), stdout=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [*command, "--json"], env=env or digest_env(port), stdout=subprocess.PIPE
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
     assert os.waitstatus_to_exitcode(status) == 0, f"digest send {' '.join(args)} failed"
     report = json.loads(proc.stdout.read())  # type: ignore[union-attr]
     proc.stdout.close()  # type: ignore[union-attr]
+    report["cpu_s"] = usage.ru_utime + usage.ru_stime
     return elapsed, usage.ru_maxrss, report
+
+
+def bench_api(n: int, port: int) -> list[tuple[str, float, float]]:
+    """(transport, messages a second, CPU ms per message) for ``n`` messages over SMTP
+    to smtp-sink and through the SES v2 API to moto's server."""
+    moto_port = free_port()
+    moto = subprocess.Popen(
+        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_until_listening(moto, moto_port, "moto_server")
+    aws = {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    rows = []
+    try:
+        import boto3
+
+        boto3.client("sesv2", **_boto(aws)).create_email_identity(EmailIdentity="news.example.com")
+        with tempfile.TemporaryDirectory() as tmp:
+            config_path = write_config(Path(tmp), 10)
+            build_store(config_path, n)
+            for transport in ("smtp", "ses"):
+                reset_ledger(config_path)
+                env = {
+                    **digest_env(port),
+                    **aws,
+                    "DIGEST_DELIVERY_TRANSPORT": transport,
+                    "DIGEST_SES_RATE": "0",  # SES allows 14/s by default; moto has no limit
+                }
+                seconds, _, counts = run_send(config_path, port, "--week", WEEK, env=env)
+                assert counts["sent"] == n, counts
+                rows.append((transport, n / seconds, counts["cpu_s"] * 1000 / n))
+    finally:
+        moto.terminate()
+        moto.wait()
+    return rows
+
+
+def _boto(aws: dict[str, str]) -> dict[str, str]:
+    return {
+        "endpoint_url": aws["AWS_ENDPOINT_URL"],
+        "aws_access_key_id": aws["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": aws["AWS_SECRET_ACCESS_KEY"],
+        "region_name": aws["AWS_DEFAULT_REGION"],
+    }
 
 
 _BARE = """
@@ -285,12 +348,16 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, default=os.cpu_count() or 1, help="for `send --workers N`"
     )
+    parser.add_argument(
+        "--api", type=int, default=3000, help="messages for the API transport (0: skip)"
+    )
     args = parser.parse_args()
     ensure_postfix_tools()
     port = free_port()
     sink = start_sink(port)
     try:
         rows = [bench(n, args.concurrency, args.workers, port) for n in args.subscribers]
+        api = bench_api(args.api, port) if args.api else []
     finally:
         sink.terminate()
         sink.wait()
@@ -314,6 +381,12 @@ def main() -> None:
             f"peak RSS {rows[-1]['n']:,} vs {rows[0]['n']:,} subscribers: "
             f"{rows[-1]['digest_rss_mb'] / rows[0]['digest_rss_mb']:.2f}x"
         )
+    if api:
+        print(f"\n{args.api:,} messages, concurrency 10, one process each:")
+        print(f"{'transport':>22} {'msgs/s':>8} {'CPU ms/msg':>11}")
+        names = {"smtp": "SMTP to smtp-sink", "ses": "SES v2 API to moto"}
+        for transport, rate, cpu in api:
+            print(f"{names[transport]:>22} {rate:>8,.0f} {cpu:>11.2f}")
     signed = _dkim_cost()
     print(
         f"DKIM signing in digest (dkimpy, RSA-2048): {signed:.2f} ms per message, "

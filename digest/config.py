@@ -204,6 +204,86 @@ class SmtpConfig:
     )
 
 
+TRANSPORTS = ("smtp", "ses", "mailgun")
+PROVIDERS = ("", "ses", "postmark", "sendgrid", "mailgun")
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    """How editions leave: over SMTP (the outbox without [smtp] host) or a provider's API."""
+
+    transport: str = setting(
+        "smtp",
+        "smtp (the relay of [smtp], or the outbox without a host), ses (Amazon SES v2 "
+        "API) or mailgun (Mailgun's API)",
+        choices=TRANSPORTS,
+    )
+    provider: str = setting(
+        "",
+        "the provider behind [smtp] host, when it is one: postmark needs it to tie its "
+        "webhook events to messages (a metadata header); ses, sendgrid or mailgun: none",
+        choices=PROVIDERS,
+    )
+    webhook_max_age: int = setting(
+        600, "seconds a signed webhook request stays valid (replay window)", low=30
+    )
+
+
+@dataclass(frozen=True)
+class SesConfig:
+    """Amazon SES: the API transport and its SNS events. AWS credentials, region and
+    endpoint come from the AWS environment (AWS_ACCESS_KEY_ID, AWS_REGION,
+    AWS_ENDPOINT_URL...), as boto3 reads them."""
+
+    region: str = setting("", "the SES region; default AWS_REGION or AWS_DEFAULT_REGION")
+    configuration_set: str = setting(
+        "", "the configuration set each message names (its event destinations)"
+    )
+    rate: float = setting(14.0, "messages per second, SES's maximum send rate", low=0)
+    concurrency: int = setting(10, "API calls at once", low=1, high=100)
+    topic_arns: tuple[str, ...] = setting(
+        (),
+        "the SNS topics whose notifications /webhooks/ses takes (others are refused)",
+        check=lambda arns: all(a.startswith("arn:aws") and ":sns:" in a for a in arns),
+        form='a list of SNS topic ARNs, like ["arn:aws:sns:us-east-1:123456789012:ses"]',
+    )
+
+
+@dataclass(frozen=True)
+class MailgunConfig:
+    """Mailgun: the API transport (raw MIME) and its webhook events."""
+
+    domain: str = setting("", "the Mailgun sending domain (mg.example.com)")
+    base_url: str = setting(
+        "https://api.mailgun.net",
+        "the API's base URL; https://api.eu.mailgun.net for the EU region",
+        check=_is_http_url,
+        form="an absolute http(s) URL",
+    )
+    rate: float = setting(0.0, "messages per second, 0 = no limit", low=0)
+    concurrency: int = setting(8, "API calls at once", low=1, high=100)
+    api_key: str = setting("", "the sending API key", secret=True)
+    signing_key: str = setting("", "the HTTP webhook signing key (/webhooks/mailgun)", secret=True)
+
+
+@dataclass(frozen=True)
+class SendgridConfig:
+    """SendGrid's signed event webhook (send through its SMTP relay with [smtp])."""
+
+    webhook_key: str = setting(
+        "", "the event webhook's verification key (base64 ECDSA public key)", secret=True
+    )
+
+
+@dataclass(frozen=True)
+class PostmarkConfig:
+    """Postmark's webhooks (send through its SMTP relay with [smtp])."""
+
+    webhook_password: str = setting(
+        "", "the basic-auth password in the webhook URL (/webhooks/postmark)", secret=True
+    )
+
+
 @dataclass(frozen=True)
 class SignupConfig:
     """Readers who sign themselves up on /subscribe, with double opt-in."""
@@ -354,6 +434,11 @@ _SECTIONS: dict[str, type] = {
     "bounces": BouncesConfig,
     "imap": ImapConfig,
     "web": WebConfig,
+    "delivery": DeliveryConfig,
+    "ses": SesConfig,
+    "mailgun": MailgunConfig,
+    "sendgrid": SendgridConfig,
+    "postmark": PostmarkConfig,
 }
 # TOML keys that are Python keywords or would shadow a builtin.
 _KEY_ALIASES = {("newsletter", "from"): "sender"}
@@ -391,6 +476,11 @@ class Config:
     dkim: DkimConfig = field(default_factory=DkimConfig)
     imap: ImapConfig = field(default_factory=ImapConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
+    ses: SesConfig = field(default_factory=SesConfig)
+    mailgun: MailgunConfig = field(default_factory=MailgunConfig)
+    sendgrid: SendgridConfig = field(default_factory=SendgridConfig)
+    postmark: PostmarkConfig = field(default_factory=PostmarkConfig)
     sponsors: Mapping[str, Sponsor] = field(default_factory=dict)  # by topic slug
     topic_aliases: Mapping[str, str] = field(default_factory=dict)  # lower-case category
     secret: str = ""  # DIGEST_SECRET
@@ -698,6 +788,11 @@ def _check_together(c: Config) -> None:
         raise ConfigError(
             f"[dkim] domain is set in {where} but the selector or DIGEST_DKIM_PRIVATE_KEY "
             "(the PEM private key) is missing: set both, or empty [dkim] domain to not sign."
+        )
+    if c.delivery.transport == "mailgun" and not (c.mailgun.domain and c.mailgun.api_key):
+        raise ConfigError(
+            f'[delivery] transport = "mailgun" in {where} needs [mailgun] domain (the sending '
+            "domain) and DIGEST_MAILGUN_API_KEY in the environment."
         )
     if c.schedule.hold and not c.schedule.editors:
         raise ConfigError(

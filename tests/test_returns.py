@@ -310,6 +310,42 @@ def test_an_ses_notification_that_arrives_as_mail_is_understood(tmp_path: Path) 
     assert classify(_ses_mail(complaint)).kind == "complaint"
 
 
+def test_an_ses_notification_by_mail_proves_itself_by_the_id_ses_gave_the_message(
+    tmp_path: Path,
+) -> None:
+    """Sent through the SES API, a message's SES id is in the ledger: a notification
+    without the original headers still names it."""
+    config, db = _setup(tmp_path)
+    reader = _reader(db, "gone@example.org")
+    edition = _sent(db, "2026-W47", reader)
+    db.execute(
+        "UPDATE deliveries SET provider_id = '0100018c-ses-id' WHERE edition_id = ?", [edition]
+    )
+    bounce = {
+        "notificationType": "Bounce",
+        "bounce": {
+            "bounceType": "Permanent",
+            "bouncedRecipients": [{"emailAddress": "gone@example.org", "status": "5.1.1"}],
+        },
+        "mail": {"source": "wrap@news.example.com", "messageId": "0100018c-ses-id"},
+    }
+    sns = {
+        "Type": "Notification",
+        "TopicArn": "arn:aws:sns:us-east-1:1:x",
+        "Message": json.dumps(bounce),
+    }
+    report = process_return_path(
+        db, config, NOW, maildir=_maildir(tmp_path / "M", [_ses_mail(sns)])
+    )
+    assert report.as_dict()["messages"][0]["proof"] == "provider"
+    assert _status(db, "gone@example.org") == "bounced"
+    other = dict(bounce, mail={"source": "wrap@news.example.com", "messageId": "someone-elses"})
+    unproven = process_return_path(
+        db, config, NOW, maildir=_maildir(tmp_path / "N", [_ses_mail(other)]), dry_run=True
+    )
+    assert unproven.as_dict()["messages"][0]["proof"] == "none"
+
+
 # ---------------------------------------------------------------- proof
 
 

@@ -161,7 +161,9 @@ def _deliver(
     def on_result(job: Job, outcome: Outcome) -> None:
         nonlocal done, renewed
         stamp = clock()
-        store.record_delivery(db, job.delivery_id, outcome.status, outcome.error, stamp)
+        store.record_delivery(
+            db, job.delivery_id, outcome.status, outcome.error, stamp, outcome.provider_id
+        )
         if outcome.status == DeliveryStatus.BOUNCED:  # the relay refused the address itself
             store.bounce_subscribers(db, [job.subscriber_id], stamp)
         done += 1

@@ -27,6 +27,9 @@ from digest.models import RenderedVariant, Subscriber
 from digest.tokens import sign_message_id, sign_token
 
 _POLICY = email.policy.SMTP.clone(max_line_length=998)
+# Postmark echoes X-PM-Metadata-* headers in its webhook events: with `[delivery]
+# provider = "postmark"` each message names its own signed Message-ID there.
+POSTMARK_METADATA = "X-PM-Metadata-digest-message-id"
 
 
 @dataclass(frozen=True)
@@ -134,11 +137,17 @@ def build_message(config: Config, prepared: PreparedVariant, subscriber: Subscri
         prepared.domain,
         prepared.id_tag,
     )
+    extra = (
+        fold_header(POSTMARK_METADATA, msg_id.strip("<>"))
+        if config.delivery.provider == "postmark"
+        else b""
+    )
     return b"".join(
         [
             prepared.head,
             _to_header(subscriber),
             fold_header("Message-ID", msg_id),
+            extra,
             fold_header("List-Unsubscribe", f"<{unsubscribe_url}>, <{mailto}>"),
             b"\r\n",
             *fill(prepared.text, text_values),

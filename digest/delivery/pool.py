@@ -47,6 +47,7 @@ class Outcome:
 
     status: str  # sent, deferred, failed, bounced, skipped
     error: str = ""
+    provider_id: str = ""  # the id a provider's API gave the message, for its events
 
 
 class SendFailure(Exception):
@@ -88,9 +89,13 @@ class SendFailure(Exception):
 
 class Connection(Protocol):
     """A transport connection: send one message, or raise SendFailure. ``ready`` says
-    the bytes are SMTP-ready already (see `bodies.quoted_printable`)."""
+    the bytes are SMTP-ready already (see `bodies.quoted_printable`). A provider's API
+    answers with its own id for the message (kept in the ledger: its webhook events
+    name the message by it); SMTP and the outbox answer None."""
 
-    async def send(self, sender: str, recipient: str, data: bytes, ready: bool = False) -> None: ...
+    async def send(
+        self, sender: str, recipient: str, data: bytes, ready: bool = False
+    ) -> str | None: ...
 
     async def close(self) -> None: ...
 
@@ -107,7 +112,9 @@ class OutboxConnection:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    async def send(self, sender: str, recipient: str, data: bytes, ready: bool = False) -> None:
+    async def send(
+        self, sender: str, recipient: str, data: bytes, ready: bool = False
+    ) -> str | None:
         """Write the message atomically to ``<folder>/<recipient>.eml``."""
         safe = re.sub(r"[^A-Za-z0-9@._+-]", "_", recipient)
         target = self.folder / f"{safe}.eml"
@@ -122,6 +129,7 @@ class OutboxConnection:
                 f"cannot write {target}: {e.strerror}; check [outbox] path",
                 fatal=True,
             ) from e
+        return None
 
     async def close(self) -> None:
         """Nothing to close."""
@@ -257,7 +265,7 @@ class _Pool:
                     conn = await self._open()
                 for bucket in self.buckets:
                     await bucket.take()
-                await conn.send(
+                provider_id = await conn.send(
                     job.sender or self.settings.sender, job.recipient, job.data, job.ready
                 )
             except SendFailure as failure:
@@ -282,7 +290,7 @@ class _Pool:
                 continue
             sent_on_conn += 1
             self.refused_in_a_row = self.lost_in_a_row = 0
-            self.on_result(job, Outcome(DeliveryStatus.SENT))
+            self.on_result(job, Outcome(DeliveryStatus.SENT, provider_id=provider_id or ""))
             self.queue.task_done()
 
     async def _open(self) -> Connection:

@@ -140,3 +140,47 @@ def refusal_hint(verdict: Verdict) -> str:
         "the relay refuses the message itself (content, size or policy): check the relay's "
         "log, run `digest lint`, and compare [digest] max_message_kb with its size limit"
     )
+
+
+# ---------------------------------------------------------------- providers' APIs
+
+# A provider's API answers with an HTTP status and an error name, not an SMTP reply.
+# Each answer is read as the SMTP reply it means (the phase and the code), and the same
+# table judges it: a refused address bounces that reader; an account, a quota or a key
+# problem stops the run (the MAIL phase); a refused message fails and counts in a row;
+# throttling and the provider's own failures are retried.
+_THROTTLED = re.compile(r"throttl|too ?many ?requests|rate exceeded|slow down", re.I)
+_ACCOUNT = re.compile(
+    r"not (?:yet )?verified|not authori[sz]ed|authority to send|access ?denied|forbidden|"
+    r"invalid.*(?:token|key|credential)|signature does not match|unrecognized ?client|"
+    r"sending ?paused|account|suspended|disabled|quota|sandbox|configuration set|"
+    r"domain not found|unknown domain|free accounts are for test",
+    re.I,
+)
+_BAD_ADDRESS = re.compile(
+    r"illegal address|invalid (?:e-?mail )?address|not a valid address|missing final '@|"
+    r"domain contains illegal|address is not valid|malformed (?:address|recipient)|"
+    r"'to' parameter is not a valid",
+    re.I,
+)
+_TOO_BIG = re.compile(r"too (?:large|big)|exceeds? (?:the )?(?:maximum|size)", re.I)
+
+
+def api_verdict(provider: str, http_status: int, error: str, message: str) -> Verdict:
+    """What a provider's API error means, by the table above: its HTTP status, its
+    error name (``error``, "" when it gave none) and its words."""
+    words = f"{provider}: HTTP {http_status} {error} {message}".strip()
+    said = f"{error} {message}"
+    if http_status == 429 or _THROTTLED.search(said):
+        if "quota" in said.lower() or "daily" in said.lower():
+            return judge(Phase.MAIL, 550, f"5.7.0 {words}")  # nothing more goes today
+        return judge(Phase.MAIL, 454, f"4.7.0 {words}")
+    if http_status >= 500:
+        return judge(Phase.MAIL, 421, f"4.3.0 {words}")
+    if http_status in (401, 402, 403) or _ACCOUNT.search(said):
+        return judge(Phase.MAIL, 550, f"5.7.1 {words}")
+    if _BAD_ADDRESS.search(said):
+        return judge(Phase.RCPT, 553, f"5.1.3 {words}")
+    if http_status == 413 or _TOO_BIG.search(said):
+        return judge(Phase.DOT, 552, f"5.3.4 {words}")
+    return judge(Phase.DOT, 554, f"5.6.0 {words}")

@@ -41,7 +41,9 @@ class SmtpConnection:
         self.client = client
         self.on_lost = on_lost  # the relay dropped us (or stalled, True): set it aside
 
-    async def send(self, sender: str, recipient: str, data: bytes, ready: bool = False) -> None:
+    async def send(
+        self, sender: str, recipient: str, data: bytes, ready: bool = False
+    ) -> str | None:
         """Send one message; raise SendFailure with the table's verdict otherwise."""
         if needs_smtputf8(recipient) and not self.client.supports("smtputf8"):
             raise SendFailure(
@@ -63,6 +65,7 @@ class SmtpConnection:
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as e:
             self.on_lost(isinstance(e, WireError) and e.stalled)
             raise SendFailure.of(lost(f"connection lost: {e}")) from e
+        return None
 
     async def close(self) -> None:
         """Say QUIT, or just drop the socket if the relay is gone."""

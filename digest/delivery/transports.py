@@ -26,8 +26,16 @@ Shard = tuple[int, int]  # (i, n): subscribers whose id is i-1 modulo n
 
 
 def connections(config: Config, outbox: Path) -> ConnectionFactory:
-    """The configured transport: the relay when `[smtp] host` is set, else .eml files
-    in ``outbox``."""
+    """The configured transport: a provider's API (`[delivery] transport`), the relay
+    when `[smtp] host` is set, else .eml files in ``outbox``."""
+    if config.delivery.transport == "ses":
+        from digest.delivery.ses import ses_factory  # boto3 loads only for SES
+
+        return ses_factory(config)
+    if config.delivery.transport == "mailgun":
+        from digest.delivery.mailgun import mailgun_factory
+
+        return mailgun_factory(config)
     if config.smtp.host:
         return smtp_factory(config.relay)
     return outbox_factory(outbox)
@@ -37,10 +45,25 @@ def pool_settings(
     config: Config, shard: Shard = (1, 1), *, retries: int | None = None
 ) -> PoolSettings:
     """The pool for this configuration; rate limits are split evenly over the shards.
-    ``retries`` overrides `[smtp] retries` (a one-off email waits for the next pass)."""
+    ``retries`` overrides `[smtp] retries` (a one-off email waits for the next pass).
+    A provider's API takes its concurrency and rate from its own section; retries and
+    the refusals that stop a run are [smtp]'s for every transport."""
+    s = config.smtp
+    api = {
+        "ses": (config.ses.concurrency, config.ses.rate),
+        "mailgun": (config.mailgun.concurrency, config.mailgun.rate),
+    }.get(config.delivery.transport)
+    if api is not None:
+        return PoolSettings(
+            config.return_path,
+            api[0],
+            api[1] / shard[1],
+            max_per_connection=100_000,
+            retries=s.retries if retries is None else retries,
+            stop_after_refusals=s.stop_after_refusals,
+        )
     if not config.smtp.host:
         return PoolSettings(sender=config.return_path, concurrency=1, retries=0)
-    s = config.smtp
     return PoolSettings(
         config.return_path,
         s.concurrency,

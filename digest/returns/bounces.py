@@ -36,6 +36,7 @@ KINDS = (
     "complaint",
     "report",
     "unsubscribe",
+    "left",  # the reader left through a provider's own unsubscribe link (its webhook)
     "autoreply",
     "delivered",
     "other",
@@ -122,6 +123,7 @@ class Returned:
     sender: str = ""  # the From address, lower-cased
     subject: str = ""
     message_ids: tuple[str, ...] = field(default=())  # Message-IDs quoted in the report
+    provider_ids: tuple[str, ...] = field(default=())  # a provider's own ids of the message
     delivered_to: tuple[str, ...] = field(default=())  # where the report was delivered
     quoted: str = ""  # the report's body as text: where our own references may be quoted
     problem: str = ""  # why an unreadable message could not be read
@@ -248,7 +250,8 @@ def _ses_notification(msg: Message) -> dict[str, Any] | None:
     JSON in the body, itself or inside SNS's envelope; None for anything else."""
     text = _human_text(msg)
     start = text.find("{")
-    if start < 0 or ('"notificationType"' not in text and '"eventType"' not in text):
+    # The JSON itself, or inside SNS's envelope ("email-json"), quotes escaped.
+    if start < 0 or ("notificationType" not in text and "eventType" not in text):
         return None
     # SNS mail wraps long lines, sometimes with a "!" where it cut.
     for candidate in (text, re.sub(r"!?\r?\n ", "", text), re.sub(r"\r?\n", "", text)):
@@ -266,8 +269,15 @@ def _ses_notification(msg: Message) -> dict[str, Any] | None:
     return None
 
 
+def ses_return(notification: dict[str, Any]) -> Returned:
+    """An SES notification (SNS ``Message``, or an event destination's event) as a
+    classified return."""
+    return _ses(notification, Returned("other"))
+
+
 def _ses(notification: dict[str, Any], common: Returned) -> Returned:
-    """An SES Bounce, Complaint or Delivery notification as a classified return."""
+    """An SES Bounce, Complaint or Delivery notification as a classified return: the
+    Message-ID it quotes (its headers, or commonHeaders) and SES's own message id."""
     kind = str(notification.get("notificationType") or notification.get("eventType")).lower()
     mail: dict[str, Any] = _dict(notification.get("mail"))
     headers = mail.get("headers")
@@ -277,9 +287,14 @@ def _ses(notification: dict[str, Any], common: Returned) -> Returned:
         for h in headers
         if isinstance(h, dict) and str(h.get("name", "")).lower() == "message-id"
     ]
+    common_id = _dict(mail.get("commonHeaders")).get("messageId")
+    if isinstance(common_id, str) and common_id:
+        ids.append(common_id)
+    ses_id = str(mail.get("messageId", "") or "")
     common = replace(
         common,
         message_ids=common.message_ids + tuple(ids),
+        provider_ids=common.provider_ids + ((ses_id,) if ses_id else ()),
         delivered_to=(*common.delivered_to, str(mail.get("source", "")).lower()),
     )
     if kind == "bounce":

@@ -67,7 +67,7 @@ LEAVE_CHECK_EVERY = timedelta(days=1)
 class Proof:
     """How a returned message proves whom it is about."""
 
-    how: str  # "verp" or "headers"
+    how: str  # "verp", "provider" (the ledger's id) or "headers"
     subscriber: Subscriber
     edition_id: int | None  # the edition it answers, when known
     probe_id: int | None = None  # the probe it answers
@@ -229,6 +229,14 @@ def plan_message(
         return MessagePlan(key, returned, None, action=action, disposition="aside")
     if returned.kind == "other":
         return MessagePlan(key, returned, None, action="none: not a return", disposition="leave")
+    return plan_returned(db, config, key, returned, now)
+
+
+def plan_returned(
+    db: Database, config: Config, key: str, returned: Returned, now: datetime
+) -> MessagePlan:
+    """What one return (from the mailbox, or a provider's verified webhook event) proves
+    and would do. Reads, never writes."""
     proof = prove(db, config, returned)
     plan = MessagePlan(key, returned, proof)
     if returned.kind == "bounce":
@@ -237,6 +245,8 @@ def plan_message(
         _plan_complaint(plan)
     elif returned.kind == "unsubscribe":
         _plan_request(db, config, plan, now)
+    elif returned.kind == "left":
+        _plan_left(plan)
     else:
         plan.action = {
             "report": f"none: a {returned.feedback_type or 'feedback'} report is no reader's wish",
@@ -315,6 +325,21 @@ def _plan_complaint(plan: MessagePlan) -> None:
     plan.action = _describe(plan.changes[0])
 
 
+def _plan_left(plan: MessagePlan) -> None:
+    """A reader who left through the provider's own unsubscribe link: the provider's
+    signed event says so, and only a message digest sent that reader proves who."""
+    proof = plan.proof
+    if proof is None:
+        plan.action = "none: the event names no message digest sent"
+        return
+    subscriber = proof.subscriber
+    if subscriber.status not in (SubscriberStatus.ACTIVE, SubscriberStatus.PENDING):
+        plan.action = f"none: {subscriber.email} is already {subscriber.status}"
+        return
+    plan.changes.append(Change(subscriber, "unsubscribed", "the provider's unsubscribe link"))
+    plan.action = _describe(plan.changes[0])
+
+
 def _plan_request(db: Database, config: Config, plan: MessagePlan, now: datetime) -> None:
     """A List-Unsubscribe mailto request: obeyed with the reader's token; without one, the
     reader is sent their own one-click link."""
@@ -358,7 +383,14 @@ def _describe(change: Change) -> str:
 
 def prove(db: Database, config: Config, returned: Returned) -> Proof | None:
     """The subscriber (and edition or probe) a message proves it is about: its VERP
-    address, else a signed Message-ID or unsubscribe token it quotes; None otherwise."""
+    address, a provider's id for the message in the ledger (SES, Mailgun: given at send
+    time), a signed Message-ID or unsubscribe token it quotes; None otherwise."""
+    for provider_id in returned.provider_ids:
+        delivery = store.delivery_for_provider_id(db, provider_id)
+        if delivery is not None:
+            proof = _proof(db, "provider", delivery[1], str(delivery[0]))
+            if proof is not None:
+                return proof
     for address in returned.delivered_to:
         found = parse_verp(config.secret, config.list_id, address)
         if found:
@@ -403,18 +435,24 @@ def _proof(db: Database, how: str, subscriber_id: int, ref: str) -> Proof | None
 # ---------------------------------------------------------------- applying
 
 
-def apply_plan(db: Database, config: Config, plan: MessagePlan, now: datetime) -> None:
-    """Carry out one message's changes (inside the caller's transaction)."""
+def apply_plan(
+    db: Database, config: Config, plan: MessagePlan, now: datetime, via: str = ""
+) -> None:
+    """Carry out one message's changes (inside the caller's transaction). ``via`` names
+    where a webhook's event came from ("ses", "mailgun"...) in the subscriber's events;
+    mailbox returns are "dsn", "arf" and "mailto"."""
     for change in plan.changes:
         s = change.subscriber
         if change.what == "soft-bounce":
-            store.add_event(db, s.id, "soft-bounce", "dsn", now, change.detail, change.edition_id)
+            store.add_event(
+                db, s.id, "soft-bounce", via or "dsn", now, change.detail, change.edition_id
+            )
         elif change.what == "bounced":
             store.change_subscriber(
                 db,
                 s.id,
                 now,
-                "dsn",
+                via or "dsn",
                 status=SubscriberStatus.BOUNCED,
                 event="bounced",
                 detail=change.detail,
@@ -425,14 +463,14 @@ def apply_plan(db: Database, config: Config, plan: MessagePlan, now: datetime) -
                 db,
                 s.id,
                 now,
-                "arf",
+                via or "arf",
                 status=SubscriberStatus.UNSUBSCRIBED,
                 event="complaint",
                 detail=change.detail,
                 edition_id=change.edition_id,
             )
         elif change.what == "unsubscribed":
-            unsubscribe(db, s, now, "mailto")
+            unsubscribe(db, s, now, via or "mailto")
         elif change.what == "probe":
             _queue_probe(db, config, s, change.detail, now)
         elif change.what == "leave-check":

@@ -11,6 +11,7 @@
     signups       requests to join, until confirmed or expired
     notes         the editor's note of each week
     picks         the editor's choice of each week's lead
+    webhooks      provider webhook events already taken
 
 Policy (who counts as "kept", when a lock may be taken over) lives with the use case
 that needs it; this package only reads and writes rows.
@@ -39,6 +40,7 @@ from digest.store.columns import from_db_time, to_db_time, writes
 from digest.store.deliveries import (
     OpenDelivery,
     delivery_counts,
+    delivery_for_provider_id,
     delivery_status,
     open_deliveries,
     open_delivery_count,
@@ -111,6 +113,7 @@ from digest.store.subscribers import (
     topics_key,
     update_profile,
 )
+from digest.store.webhooks import take_webhook_event
 
 __all__ = [
     "RETURN_EVENTS",
@@ -136,6 +139,7 @@ __all__ = [
     "delete_subscriber",
     "delete_subscriber_by_id",
     "delivery_counts",
+    "delivery_for_provider_id",
     "delivery_status",
     "edition_locks",
     "edition_variants",
@@ -192,6 +196,7 @@ __all__ = [
     "subscriber_events",
     "subscriber_status",
     "swap_lock_holder",
+    "take_webhook_event",
     "to_db_time",
     "topics_key",
     "undelivered_reasons",

@@ -65,14 +65,34 @@ def open_delivery_count(db: Database, edition_id: int, shard: tuple[int, int] = 
     return int(next(rows)["n"])
 
 
-def record_delivery(db: Database, delivery_id: int, status: str, error: str, now: datetime) -> None:
-    """Write one outcome and commit it: the ledger never lags the wire."""
+def record_delivery(
+    db: Database,
+    delivery_id: int,
+    status: str,
+    error: str,
+    now: datetime,
+    provider_id: str = "",
+) -> None:
+    """Write one outcome (and the provider's id for the message, when its API gave one)
+    and commit it: the ledger never lags the wire."""
     db.conn.execute(
         "UPDATE deliveries SET status = ?, last_error = ?, attempts = attempts + 1, "
-        "updated_at = ? WHERE id = ?",
-        (status, error, to_db_time(now), delivery_id),
+        "updated_at = ?, provider_id = CASE WHEN ? != '' THEN ? ELSE provider_id END "
+        "WHERE id = ?",
+        (status, error, to_db_time(now), provider_id, provider_id, delivery_id),
     )
     db.conn.commit()
+
+
+def delivery_for_provider_id(db: Database, provider_id: str) -> tuple[int, int] | None:
+    """(edition id, subscriber id) of the message a provider's API named ``provider_id``."""
+    if not provider_id:
+        return None
+    row = db.conn.execute(
+        "SELECT edition_id, subscriber_id FROM deliveries WHERE provider_id = ? LIMIT 1",
+        (provider_id,),
+    ).fetchone()
+    return (int(row[0]), int(row[1])) if row else None
 
 
 def record_deliveries(

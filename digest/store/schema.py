@@ -277,3 +277,27 @@ def m013_picks(db: Database) -> None:
             PRIMARY KEY (week, url)
         )"""
     )
+
+
+@migrations()
+def m014_provider_ids(db: Database) -> None:
+    """The id an email provider's API gave each message (Amazon SES, Mailgun): its
+    webhook events name the message by it."""
+    db.execute("ALTER TABLE deliveries ADD COLUMN provider_id TEXT NOT NULL DEFAULT ''")
+    db.execute(
+        "CREATE INDEX deliveries_provider_id ON deliveries (provider_id) WHERE provider_id != ''"
+    )
+
+
+@migrations()
+def m015_webhook_events(db: Database) -> None:
+    """Webhook deliveries already taken (by the provider's event or signature token): a
+    replay changes nothing twice."""
+    db.execute(
+        """CREATE TABLE webhook_events (
+            provider TEXT NOT NULL,
+            event_id TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            PRIMARY KEY (provider, event_id)
+        )"""
+    )

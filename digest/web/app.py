@@ -20,6 +20,9 @@ form posts to the public URL built from base_url, so it works either way.
   transaction cannot hold a one-click unsubscribe.
 - Queued one-off emails (sign-up confirmations, welcomes) are sent by a task beside the
   pages, never while a reader waits.
+- ``POST /webhooks/<provider>`` (ses, sendgrid, mailgun, postmark) takes a provider's
+  bounce, complaint and unsubscribe events, each request verified the provider's way
+  (`returns.webhooks`); 401/403 and no change for anything else.
 """
 
 from __future__ import annotations
@@ -62,11 +65,15 @@ from digest.readers.unsubscribe import (
     unsubscribe,
 )
 from digest.resources import packaged_templates
+from digest.returns.webhook_auth import CertificateFetcher, WebhookRefused, fetch_certificate
+from digest.returns.webhooks import WebhookResult
+from digest.returns.webhooks import receive as receive_webhook
 from digest.web.signup_pages import SignupPages
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_BODY = 16 * 1024  # a form with every topic ticked is far below this
+MAX_WEBHOOK_BODY = 4 * 1024 * 1024  # a provider's batch of events (SendGrid: up to ~1,000)
 QUEUE_EVERY = 5.0  # seconds between passes over the queued emails
 # Headers of every page, the archive's included.
 SECURITY_HEADERS = {
@@ -81,15 +88,22 @@ SECURITY_HEADERS = {
 _HEADERS = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex", **SECURITY_HEADERS}
 
 
-def create_app(config: Config, clock: Clock | None = None, send_queue: bool = True) -> Starlette:
+def create_app(
+    config: Config,
+    clock: Clock | None = None,
+    send_queue: bool = True,
+    certificates: CertificateFetcher = fetch_certificate,
+) -> Starlette:
     """The web app for ``config``; ``clock`` is injectable for tests, and
-    ``send_queue`` runs the task that sends queued emails (on by default).
+    ``send_queue`` runs the task that sends queued emails (on by default);
+    ``certificates`` fetches SNS's signing certificates (HTTPS by default).
 
     Refuses (ConfigError) without a real DIGEST_SECRET: every link's signature is
     checked with it.
     """
     require_real_secret(config, "`digest serve` (it checks every link's signature)")
     pages = _Pages(config, clock or (lambda: datetime.now(UTC)))
+    pages.certificates = certificates
     signup = SignupPages(config, pages.clock, pages.render, _form, _body, pages.in_thread)
     routes = [
         Route("/subscribe", signup.subscribe, methods=["GET", "POST"]),
@@ -97,6 +111,7 @@ def create_app(config: Config, clock: Clock | None = None, send_queue: bool = Tr
         Route("/unsubscribe/{token}", pages.unsubscribe, methods=["GET", "POST"]),
         Route("/preferences/{token}", pages.preferences, methods=["GET", "POST"]),
         Route("/healthz", pages.health, methods=["GET"]),
+        Route("/webhooks/{provider}", pages.webhook, methods=["POST"]),
         Mount(
             "/archive",
             _WithHeaders(StaticFiles(directory=config.archive_path, html=True, check_dir=False)),
@@ -165,7 +180,8 @@ def send_queue_once(config: Config, clock: Clock) -> None:
 class _SameOrigin:
     """State-changing POSTs from a browser on another site are refused (403): its Origin,
     else its Referer, must be allowed. The one-click unsubscribe is exempt: RFC 8058's
-    POST comes from the mailbox provider, and it can only take a reader off."""
+    POST comes from the mailbox provider, and it can only take a reader off. So are the
+    webhooks: no browser sends them, and each is verified by its provider's signature."""
 
     def __init__(self, app: ASGIApp, allowed: frozenset[str]) -> None:
         self.app = app
@@ -179,8 +195,8 @@ class _SameOrigin:
         await self.app(scope, receive, send)
 
     def _foreign(self, scope: Scope) -> bool:
-        if "/unsubscribe/" in scope["path"]:
-            return False
+        if "/unsubscribe/" in scope["path"] or "/webhooks/" in scope["path"]:
+            return False  # the mailbox provider's POST; a provider's signed webhook
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         origin = headers.get("origin", "")
         if not origin and headers.get("referer"):
@@ -210,6 +226,7 @@ class _Pages:
         self.config = config
         self.clock = clock
         self.queued: asyncio.Event | None = None  # set to wake the queue's sender
+        self.certificates: CertificateFetcher = fetch_certificate
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(packaged_templates("web"))),
             autoescape=True,
@@ -245,6 +262,33 @@ class _Pages:
 
     async def health(self, request: Request) -> Response:
         return Response("ok", media_type="text/plain")
+
+    async def webhook(self, request: Request) -> Response:
+        """A provider's events (`returns.webhooks.receive`): 200 with what was applied,
+        401/403 (nothing changed) for a request not proven to be the provider's."""
+        provider = request.path_params["provider"]
+        body = await _body(request, MAX_WEBHOOK_BODY)
+        headers = request.headers
+
+        def work(db: Database) -> WebhookResult:
+            return receive_webhook(
+                db, self.config, provider, headers, body, self.clock(), fetch=self.certificates
+            )
+
+        try:
+            result = await self.in_thread(work)
+        except WebhookRefused as e:
+            log.warning("webhook %s refused: %s", provider, e)
+            return JSONResponse({"ok": False, "error": str(e)}, e.status, _HEADERS)
+        return JSONResponse(
+            {
+                "ok": True,
+                "applied": [p.as_dict() for p in result.plans],
+                "repeated": result.repeated,
+                "confirmed": result.confirmed,
+            },
+            headers=_HEADERS,
+        )
 
     async def unsubscribe(self, request: Request) -> Response:
         token = request.path_params["token"]
@@ -324,14 +368,14 @@ async def _form(request: Request) -> dict[str, list[str]]:
     return parse_form(request.headers.get("content-type", ""), await _body(request))
 
 
-async def _body(request: Request) -> bytes:
+async def _body(request: Request, limit: int = MAX_BODY) -> bytes:
     declared = request.headers.get("content-length", "")
-    if declared and (not declared.isdigit() or int(declared) > MAX_BODY):
+    if declared and (not declared.isdigit() or int(declared) > limit):
         raise HTTPException(413)
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
-        if len(body) > MAX_BODY:
+        if len(body) > limit:
             raise HTTPException(413)
     return bytes(body)
 

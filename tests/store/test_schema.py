@@ -27,6 +27,8 @@ def test_schema_is_migrated_once_and_uses_wal(tmp_path: Path) -> None:
         "m011_variant_slots",
         "m012_signup_mailbox",
         "m013_picks",
+        "m014_provider_ids",
+        "m015_webhook_events",
     ]
     assert next(db.query("PRAGMA journal_mode"))["journal_mode"] == "wal"
     assert {

@@ -1,0 +1,100 @@
+"""The Amazon SES v2 API as a transport: each message goes as the raw bytes digest
+built (DKIM signature, List-Unsubscribe and Message-ID intact), one recipient a call.
+
+boto3 reads the credentials, the region and the endpoint from the AWS environment
+(``AWS_ENDPOINT_URL`` points it at a local endpoint, moto's in the tests); its own
+retries are off, the pool retries. SES's answer goes through `replies.api_verdict`, the
+SMTP table: an address SES refuses bounces that reader; an identity not verified, a
+paused account or a spent quota stops the run and bounces nobody. The message id SES
+returns goes to the ledger: its SNS events name the message by it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from functools import lru_cache
+from typing import Any
+
+from digest.config import Config
+from digest.delivery.pool import Connection, ConnectionFactory, SendFailure
+from digest.delivery.replies import api_verdict, lost
+from digest.errors import ConfigError
+from digest.models import DeliveryStatus
+
+
+class SesConnection:
+    """Sends through one shared SES client (boto3 clients are thread-safe)."""
+
+    def __init__(self, client: Any, sender: str, configuration_set: str) -> None:
+        self.client = client
+        self.sender = sender  # the From address: a verified identity
+        self.configuration_set = configuration_set
+
+    async def send(
+        self, sender: str, recipient: str, data: bytes, ready: bool = False
+    ) -> str | None:
+        """One SendEmail call with the raw message; SES's message id, or SendFailure."""
+        request: dict[str, Any] = {
+            "FromEmailAddress": self.sender,
+            "Destination": {"ToAddresses": [recipient]},
+            "Content": {"Raw": {"Data": data}},
+        }
+        if self.configuration_set:
+            request["ConfigurationSetName"] = self.configuration_set
+        try:
+            answer = await asyncio.to_thread(self.client.send_email, **request)
+        except Exception as e:
+            raise _failure(e) from e
+        return str(answer.get("MessageId", "")) or None
+
+    async def close(self) -> None:
+        """Nothing to close: the client is shared."""
+
+
+def _failure(error: Exception) -> SendFailure:
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+    if isinstance(error, ClientError):
+        answer = error.response
+        code = str(answer.get("Error", {}).get("Code", ""))
+        words = str(answer.get("Error", {}).get("Message", ""))
+        status = int(answer.get("ResponseMetadata", {}).get("HTTPStatusCode", 400) or 400)
+        return SendFailure.of(api_verdict("Amazon SES", status, code, words))
+    if isinstance(error, NoCredentialsError):
+        return SendFailure(
+            DeliveryStatus.DEFERRED,
+            "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or a "
+            "profile or role) for the SES transport",
+            fatal=True,
+        )
+    if isinstance(error, BotoCoreError):
+        return SendFailure.of(lost(f"Amazon SES could not be reached: {error}"))
+    return SendFailure.of(lost(f"Amazon SES: {error!r}"))
+
+
+@lru_cache(maxsize=4)
+def ses_client(region: str) -> Any:
+    """A boto3 SESv2 client for ``region`` (else the AWS environment's), no retries of
+    its own."""
+    import boto3
+    from botocore.config import Config as BotoConfig
+
+    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", "")
+    if not region:
+        raise ConfigError(
+            'The SES transport needs a region: set [ses] region (like "us-east-1") or '
+            "AWS_REGION in the environment."
+        )
+    settings = BotoConfig(retries={"total_max_attempts": 1, "mode": "standard"})
+    return boto3.client("sesv2", region_name=region, config=settings)
+
+
+def ses_factory(config: Config) -> ConnectionFactory:
+    """Connections that send through SES."""
+    client = ses_client(config.ses.region)
+
+    async def connect() -> Connection:
+        return SesConnection(client, config.sender_address, config.ses.configuration_set)
+
+    return connect
