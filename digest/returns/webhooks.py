@@ -95,20 +95,21 @@ def receive(
         events = list(_sendgrid(payload))
     elif provider == "mailgun":
         token = verify_mailgun(payload, config.mailgun.signing_key, now, max_age)
-        if not store.take_webhook_event(db, "mailgun-token", token, now):
-            raise WebhookRefused(403, "this Mailgun signature was used before: a replay")
+        with db.atomic():
+            if not store.take_webhook_event(db, "mailgun-token", token, now):
+                raise WebhookRefused(403, "this Mailgun signature was used before: a replay")
         events = [_mailgun(payload.get("event-data"))]
     else:
         verify_postmark(headers, config.postmark.webhook_password)
         events = [_postmark(payload)]
     for event_id, returned in events:
-        if event_id and not store.take_webhook_event(db, provider, event_id, now):
-            result.repeated += 1
-            continue
-        if returned.kind in ("other", "delivered"):
-            continue
-        plan = plan_returned(db, config, f"{provider}:{event_id}", returned, now)
-        with db.atomic():
+        with db.atomic():  # taken and applied together, or neither
+            if event_id and not store.take_webhook_event(db, provider, event_id, now):
+                result.repeated += 1
+                continue
+            if returned.kind in ("other", "delivered"):
+                continue
+            plan = plan_returned(db, config, f"{provider}:{event_id}", returned, now)
             apply_plan(db, config, plan, now, via=provider)
         result.plans.append(plan)
     result.message = f"{len(result.plans)} events applied, {result.repeated} seen before"
