@@ -204,6 +204,18 @@ class SmtpConfig:
     )
 
 
+@dataclass(frozen=True)
+class PrivacyConfig:
+    """What digest keeps about people."""
+
+    forget: str = setting(
+        "hash",
+        "what `subscribers remove --forget` keeps: hash (a keyed hash of the mailbox on "
+        "the suppression list, so no import brings the person back) or nothing",
+        choices=("hash", "nothing"),
+    )
+
+
 TRANSPORTS = ("smtp", "ses", "mailgun")
 PROVIDERS = ("", "ses", "postmark", "sendgrid", "mailgun")
 
@@ -435,6 +447,7 @@ _SECTIONS: dict[str, type] = {
     "imap": ImapConfig,
     "web": WebConfig,
     "delivery": DeliveryConfig,
+    "privacy": PrivacyConfig,
     "ses": SesConfig,
     "mailgun": MailgunConfig,
     "sendgrid": SendgridConfig,
@@ -477,6 +490,7 @@ class Config:
     imap: ImapConfig = field(default_factory=ImapConfig)
     web: WebConfig = field(default_factory=WebConfig)
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     ses: SesConfig = field(default_factory=SesConfig)
     mailgun: MailgunConfig = field(default_factory=MailgunConfig)
     sendgrid: SendgridConfig = field(default_factory=SendgridConfig)

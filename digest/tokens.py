@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from digest.addresses import mailbox_key
+
 _TOKEN = re.compile(r"([1-9][0-9]{0,17})\.([A-Za-z0-9_-]{22})")
 
 
@@ -168,3 +170,12 @@ def client_key(secret: str, address: str) -> str:
     without the key (the consent record's default form)."""
     mac = hmac.new(secret.encode(), f"client\x1f{address}".encode(), hashlib.sha256)
     return "h:" + mac.hexdigest()[:24]
+
+
+def suppression_hash(secret: str, address: str) -> str:
+    """The keyed hash an erased reader's mailbox is kept as on the suppression list:
+    HMAC-SHA256 of its mailbox key (case, +tag and, where the provider ignores them,
+    dots folded), so the address itself is never stored and cannot be recovered from the
+    store alone, yet the same person is recognised in any later import."""
+    folded = mailbox_key(address).encode("utf-8")
+    return hmac.new(secret.encode(), b"suppression\x00" + folded, hashlib.sha256).hexdigest()

@@ -322,7 +322,7 @@ def test_subscriber_import_warns_of_unknown_topics_and_needs_an_email_column(
     headless.write_text("a@example.org,A,DNS\n")
     result = invoke(runner, cfg, "subscribers", "import", str(headless))
     assert result.exit_code == 1
-    assert "has no email column (its columns: a@example.org, a, dns)" in result.stderr
+    assert "has no 'email' column (its columns: a, a@example.org, dns)" in result.stderr
 
 
 def test_excerpt_of_a_binary_file_is_an_error(runner: CliRunner, tmp_path: Path) -> None:

@@ -131,11 +131,13 @@ def test_international_addresses_never_stop_a_run(tmp_path: Path, smtputf8: bool
         config = _smtp_config(tmp_path, controller.port)
         db = store.open_store(config.store_path)
         load_week(config, db, NOW)
-        assert add_subscriber(db, "erin@exämple.org", "Erin", "", NOW) == (
+        assert add_subscriber(db, config, "erin@exämple.org", "Erin", "", NOW) == (
             "erin@xn--exmple-cua.org",
             "added",
         )
-        assert add_subscriber(db, "jörg@example.org", "Jörg", "", NOW)[0] == "jörg@example.org"
+        assert (
+            add_subscriber(db, config, "jörg@example.org", "Jörg", "", NOW)[0] == "jörg@example.org"
+        )
         # A row stored before domains were kept in ASCII goes out in ASCII too.
         store.insert_subscriber(db, "old@bücher.example", "", [], NOW)
         report = send_edition(config, db, week_window("2026-W47", config.tz), lambda: NOW)

@@ -1,4 +1,4 @@
-"""Long-running and mailbox commands: schedule, serve, process-unsubscribes."""
+"""Long-running, mailbox and store commands: schedule, serve, process-mail, backup, restore."""
 
 from __future__ import annotations
 
@@ -115,3 +115,41 @@ def _process_mail(
         )
     if report.notices.get("problem"):
         click.echo(f"Warning: queued emails wait: {report.notices['problem']}", err=True)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@json_option
+@pass_context
+def backup(obj: Context, file: Path, as_json: bool) -> None:
+    """Copy the store to FILE consistently, even while a send or the web side writes."""
+    from digest.backups import backup_store
+
+    done = backup_store(obj.config(), file)
+    said = (
+        f"{done.path}: {done.bytes / 1024:,.0f} KB, {done.subscribers} subscribers, "
+        f"{done.editions} editions (integrity ok)"
+    )
+    if as_json:
+        emit(done.__dict__)
+    else:
+        click.echo(said)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@json_option
+@pass_context
+def restore(obj: Context, file: Path, as_json: bool) -> None:
+    """Check the copy FILE and put it in the store's place (the old store is kept)."""
+    from digest.backups import restore_store
+
+    done = restore_store(obj.config(), file, now())
+    if as_json:
+        emit({**done.__dict__, "migrated": list(done.migrated)})
+        return
+    click.echo(f"{done.store} restored from {done.source}")
+    if done.previous:
+        click.echo(f"The store it replaced is kept at {done.previous}")
+    if done.migrated:
+        click.echo(f"Brought up to date: {', '.join(done.migrated)}")

@@ -37,7 +37,7 @@ def subscribers_add(obj: Context, email: str, name: str, topics: str) -> None:
     from digest.readers.subscribers import add_subscriber
 
     config = obj.config()
-    address, outcome = add_subscriber(obj.store(config), email, name, topics, now())
+    address, outcome = add_subscriber(obj.store(config), config, email, name, topics, now())
     click.echo(f"{address}: {outcome}")
 
 
@@ -55,20 +55,34 @@ def subscribers_reactivate(obj: Context, email: str) -> None:
 
 @subscribers.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--from",
+    "tool",
+    type=click.Choice(["csv", "mailchimp", "substack", "ghost", "buttondown", "listmonk"]),
+    default="csv",
+    show_default=True,
+    help="Whose export FILE is (Mailchimp: its audience zip or one of its CSVs).",
+)
+@click.option("--dry-run", is_flag=True, help="Report what the import would do; change nothing.")
 @json_option
 @pass_context
-def subscribers_import(obj: Context, file: Path, as_json: bool) -> None:
-    """Import subscribers from a CSV with columns email,name,topics."""
+def subscribers_import(obj: Context, file: Path, tool: str, dry_run: bool, as_json: bool) -> None:
+    """Import a list: digest's CSV (email,name,topics[,status]) or another tool's export.
+    People who left come in as left and are never mailed."""
     from digest.readers.subscribers import import_subscribers
 
     config = obj.config()
-    report = import_subscribers(obj.store(config), file, now(), config)
+    report = import_subscribers(obj.store(config), file, now(), config, tool=tool, dry_run=dry_run)
     if as_json:
         emit(report.as_dict())
         return
+    states = ", ".join(f"{n} {state}" for state, n in sorted(report.states.items()))
+    click.echo(f"{file.name} ({tool}): {states or 'no rows'}")
     click.echo(
-        f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
-        f"{report.merged} duplicates merged, {report.skipped} skipped"
+        f"{'Would be' if dry_run else 'Done'}: {report.added} added, {report.updated} updated, "
+        f"{report.unchanged} unchanged, {report.left} taken off (they left), "
+        f"{report.unconfirmed} unconfirmed left out, {report.merged} duplicates merged, "
+        f"{report.skipped} refused"
     )
     if report.kept:
         click.echo(
@@ -83,7 +97,8 @@ def subscribers_import(obj: Context, file: Path, as_json: bool) -> None:
             err=True,
         )
     for err in report.errors:
-        click.echo(f"  line {err['line']}: {err['reason']} ({err['value']!r})", err=True)
+        where = f"{err.get('file', '')}:{err['line']}" if "line" in err else "import"
+        click.echo(f"  {where}: {err['reason']} ({err['value']!r})", err=True)
 
 
 @subscribers.command("list")
@@ -136,7 +151,7 @@ def subscribers_remove(obj: Context, email: str, forget: bool) -> None:
     from digest.readers.subscribers import remove_subscriber
 
     config = obj.config()
-    remove_subscriber(obj.store(config), email, now(), forget=forget)
+    remove_subscriber(obj.store(config), config, email, now(), forget=forget)
     click.echo(f"{email}: {'erased' if forget else 'unsubscribed'}")
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -13,11 +13,13 @@ from sqlite_utils import Database
 
 from digest import store
 from digest.addresses import clean_name, normalize_email
-from digest.config import Config
-from digest.content.ingest import csv_columns, parse_topic_names, read_records
+from digest.config import DEVELOPMENT_SECRET, Config
+from digest.content.ingest import parse_topic_names
 from digest.content.sections import topic_choices
-from digest.errors import IngestError, RowError, SubscriberError, SubscriberKeptError
+from digest.errors import RowError, SubscriberError, SubscriberKeptError
 from digest.models import ImportCounts, Subscriber, SubscriberStatus, slugify
+from digest.readers.exports import Exported, read_export
+from digest.tokens import suppression_hash
 
 
 @dataclass
@@ -50,16 +52,23 @@ def save_subscriber(
 
 
 def add_subscriber(
-    db: Database, email: str, name: str, topics: str, now: datetime
+    db: Database, config: Config, email: str, name: str, topics: str, now: datetime
 ) -> tuple[str, str]:
     """`subscribers add`: validate the address, then save; return (address, outcome).
 
-    Raises RowError for a bad address and SubscriberKeptError for one that left the list.
+    Raises RowError for a bad address, SubscriberKeptError for one that left the list,
+    and SubscriberError for one erased at their request (the suppression list).
     """
     try:
         address = normalize_email(email)
     except RowError as e:
         raise RowError(f"{email!r} is not a valid address: {e.reason}", email) from e
+    suppressed = store.is_suppressed(db, suppression_key(config, address))
+    if suppressed and store.get_subscriber(db, address) is None:
+        raise SubscriberError(
+            f"{address} was erased from this list at their request and is on the suppression "
+            "list: only their own sign-up (with its confirmation) brings them back."
+        )
     outcome = save_subscriber(db, address, clean_name(name), parse_topic_names(topics), now)
     if outcome == "kept":
         raise SubscriberKeptError(address)
@@ -72,15 +81,26 @@ def reactivate_subscriber(db: Database, email: str, now: datetime) -> None:
         raise SubscriberError(f"{email} is not on the list.")
 
 
-def remove_subscriber(db: Database, email: str, now: datetime, *, forget: bool = False) -> None:
-    """Unsubscribe an address, or with ``forget`` erase it and its history."""
-    found = (
-        store.delete_subscriber(db, email)
-        if forget
-        else store.set_subscriber_status(db, email, SubscriberStatus.UNSUBSCRIBED, now)
-    )
+def remove_subscriber(
+    db: Database, config: Config, email: str, now: datetime, *, forget: bool = False
+) -> None:
+    """Unsubscribe an address, or with ``forget`` erase it and its history, keeping only
+    the keyed hash of its mailbox on the suppression list (`[privacy] forget = "hash"`,
+    the default): the least that is needed to honour the objection, so no later
+    import of an old file brings the person back."""
+    if forget:
+        found = store.delete_subscriber(db, email)
+        if found and config.privacy.forget == "hash":
+            store.suppress(db, suppression_key(config, email), "erased on request", now)
+    else:
+        found = store.set_subscriber_status(db, email, SubscriberStatus.UNSUBSCRIBED, now)
     if not found:
         raise SubscriberError(f"{email} is not on the list.")
+
+
+def suppression_key(config: Config, email: str) -> str:
+    """The suppression list's key for an address: a keyed hash of its mailbox."""
+    return suppression_hash(config.secret or DEVELOPMENT_SECRET, email)
 
 
 def list_subscribers(db: Database, status: str | None = None) -> Iterator[Subscriber]:
@@ -116,47 +136,132 @@ def known_topics(db: Database, config: Config) -> set[str]:
     return {slug for slug, _ in topic_choices(config)}
 
 
-def import_subscribers(
-    db: Database, path: Path, now: datetime, config: Config | None = None
-) -> SubscriberImport:
-    """Import ``email,name,topics`` rows; duplicates in the file are merged, bad rows reported.
+@dataclass
+class ListImport(SubscriberImport):
+    """`subscribers import --from TOOL`: what came in, in which state, and what was
+    refused and why. ``states`` counts the export's rows by state (active, unsubscribed,
+    bounced, complained, unconfirmed); ``left`` are readers of this list the export says
+    left (they are mailed no more); ``suppressed`` rows were refused as erased."""
 
-    IngestError for a file with no email column. With ``config``, topics no section
-    has are listed in ``unknown_topics`` (those readers would get nothing for them).
+    tool: str = "csv"
+    dry_run: bool = False
+    states: dict[str, int] = field(default_factory=dict)
+    left: int = 0
+    unconfirmed: int = 0
+    suppressed: int = 0
+
+
+class _DryRun(Exception):
+    """Raised inside the import's transaction to undo it: a dry run changes nothing."""
+
+
+def import_subscribers(
+    db: Database,
+    path: Path,
+    now: datetime,
+    config: Config,
+    *,
+    tool: str = "csv",
+    dry_run: bool = False,
+) -> ListImport:
+    """Import another tool's export (`exports.read_export`) or digest's own CSV.
+
+    Subscribed people come in active with their consent time and source; people who
+    unsubscribed, bounced or complained come in in that state and are never mailed (an
+    active reader the export says left is taken off); unconfirmed ones are left out.
+    Nobody who left is re-activated ("kept"), and nobody erased at their request (the
+    suppression list) comes back: that takes their own confirmed sign-up. Duplicates are
+    merged, the state that mails nobody winning. ``dry_run`` reports the same and
+    changes nothing. IngestError for a file that is not the tool's export.
     """
-    report = SubscriberImport()
-    rows: dict[str, tuple[str, str, set[str]]] = {}
-    records = read_records(path, "csv")  # reads (and checks) the file first
-    columns = csv_columns(path)
-    if columns and "email" not in columns:
-        raise IngestError(
-            f"{path} has no email column (its columns: {', '.join(columns)}). The first "
-            "line must name the columns, like: email,name,topics"
-        )
-    for line, record in records:
-        try:
-            if isinstance(record, RowError):
-                raise record
-            email = normalize_email(str(record.get("email") or ""))
-            name, topics = clean_name(record.get("name")), parse_topic_names(record.get("topics"))
-        except RowError as e:
-            report.reject(e.reason, e.value, line=line)
+    report = ListImport(tool=tool, dry_run=dry_run)
+    people: dict[str, Exported] = {}
+    for (name, line), row in read_export(path, tool):
+        if isinstance(row, RowError):
+            report.reject(row.reason, row.value, file=name, line=line)
             continue
-        key = email.lower()
-        if key in rows:
+        key = row.email.lower()
+        if key in people:
             report.merged += 1
-            first_email, first_name, first_topics = rows[key]
-            rows[key] = (first_email, first_name or name, first_topics | set(topics))
+            first = people[key]
+            merged = first.stricter(row)
+            people[key] = replace(
+                merged,
+                name=first.name or row.name,
+                topics=tuple(sorted({*first.topics, *row.topics})),
+            )
         else:
-            rows[key] = (email, name, set(topics))
-    with db.atomic():
-        for address, display_name, choices in rows.values():
-            report.tally(save_subscriber(db, address, display_name, sorted(choices), now))
-    if config is not None:
-        known = known_topics(db, config)
-        chosen = {t for _, _, choices in rows.values() for t in choices}
-        report.unknown_topics = sorted(t for t in chosen if slugify(t) not in known)
+            people[key] = row
+    for person in people.values():
+        report.states[person.state] = report.states.get(person.state, 0) + 1
+    try:
+        with db.atomic():
+            for person in people.values():
+                _take(db, config, person, now, report)
+            if dry_run:
+                raise _DryRun
+    except _DryRun:
+        pass
+    known = known_topics(db, config)
+    chosen = {t for p in people.values() for t in p.topics}
+    report.unknown_topics = sorted(t for t in chosen if slugify(t) not in known)
     return report
+
+
+def _take(
+    db: Database, config: Config, person: Exported, now: datetime, report: ListImport
+) -> None:
+    """One person of the export, by state."""
+    source = f"import-{report.tool}"
+    detail = _consent(person)
+    found = store.get_subscriber(db, person.email)
+    if person.state == "unconfirmed":
+        report.unconfirmed += 1
+        return
+    if person.state == "active":
+        if found is None and store.is_suppressed(db, suppression_key(config, person.email)):
+            report.suppressed += 1
+            report.reject(
+                "erased from this list at their request: only their own sign-up brings them back",
+                person.email,
+            )
+            return
+        if found is None:
+            new = store.insert_subscriber(
+                db, person.email, person.name, person.topics, now, created=person.consent_at
+            )
+            store.add_event(db, new, "subscribed", source, now, detail)
+            report.tally("added")
+            return
+        report.tally(save_subscriber(db, person.email, person.name, person.topics, now))
+        return
+    status = (
+        SubscriberStatus.BOUNCED if person.state == "bounced" else SubscriberStatus.UNSUBSCRIBED
+    )
+    event = "complaint" if person.state == "complained" else ""
+    if found is None:
+        new = store.insert_subscriber(
+            db, person.email, person.name, person.topics, now, status, created=person.consent_at
+        )
+        store.add_event(
+            db, new, event or str(status), source, now, f"left before the import; {detail}"
+        )
+        report.tally("added")
+    elif found.status in (SubscriberStatus.ACTIVE, SubscriberStatus.PENDING):
+        store.change_subscriber(
+            db, found.id, now, source, status=status, event=event, detail=detail
+        )
+        report.left += 1
+    else:
+        report.tally("unchanged")
+
+
+def _consent(person: Exported) -> str:
+    """The consent record an export gives: when and how the person joined."""
+    said = [person.source] if person.source else []
+    if person.consent_at is not None:
+        said.append(f"subscribed {person.consent_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC")
+    return "; ".join(said)
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -11,6 +11,7 @@
     signups       requests to join, until confirmed or expired
     notes         the editor's note of each week
     picks         the editor's choice of each week's lead
+    suppressions  keyed hashes of erased readers' mailboxes
     webhooks      provider webhook events already taken
 
 Policy (who counts as "kept", when a lock may be taken over) lives with the use case
@@ -55,6 +56,7 @@ from digest.store.editions import (
     edition_variants,
     freeze_edition,
     get_edition,
+    held_locks,
     insert_lock,
     list_editions,
     lock_holder,
@@ -113,6 +115,7 @@ from digest.store.subscribers import (
     topics_key,
     update_profile,
 )
+from digest.store.suppressions import is_suppressed, suppress, suppression_count, unsuppress
 from digest.store.webhooks import take_webhook_event
 
 __all__ = [
@@ -154,8 +157,10 @@ __all__ = [
     "get_signup",
     "get_subscriber",
     "get_subscriber_by_id",
+    "held_locks",
     "insert_lock",
     "insert_subscriber",
+    "is_suppressed",
     "iter_subscribers",
     "last_event_at",
     "left_by_complaint",
@@ -195,11 +200,14 @@ __all__ = [
     "status_changed_since",
     "subscriber_events",
     "subscriber_status",
+    "suppress",
+    "suppression_count",
     "swap_lock_holder",
     "take_webhook_event",
     "to_db_time",
     "topics_key",
     "undelivered_reasons",
+    "unsuppress",
     "update_profile",
     "upsert_article",
     "week_picks",

@@ -192,3 +192,13 @@ def list_editions(db: Database) -> list[tuple[EditionRow, dict[str, int]]]:
     """Every edition, newest week first, with its delivery counts."""
     rows = [_edition_row(r) for r in db.query("SELECT * FROM editions ORDER BY week DESC")]
     return [(row, delivery_counts(db, row.id)) for row in rows]
+
+
+def held_locks(db: Database, now: datetime) -> list[tuple[str, str]]:
+    """(edition week, owner) of every lock whose lease has not run out: a send going on."""
+    rows = db.query(
+        "SELECT e.week, l.owner FROM edition_locks l JOIN editions e ON e.id = l.edition_id "
+        "WHERE l.expires >= ?",
+        [to_db_time(now)],
+    )
+    return [(str(r["week"]), str(r["owner"])) for r in rows]

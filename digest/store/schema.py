@@ -301,3 +301,21 @@ def m015_webhook_events(db: Database) -> None:
             PRIMARY KEY (provider, event_id)
         )"""
     )
+
+
+@migrations()
+def m016_suppressions(db: Database) -> None:
+    """Readers erased at their request, kept only as a keyed hash of their mailbox: no
+    import or `subscribers add` brings them back; their own confirmed sign-up does."""
+    db.execute(
+        """CREATE TABLE suppressions (
+            hash TEXT PRIMARY KEY,
+            reason TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )"""
+    )
+
+
+def migration_names() -> list[str]:
+    """The names of every migration this digest knows, in order."""
+    return [m.name for m in migrations._migrations]

@@ -24,8 +24,11 @@ def insert_subscriber(
     topics: Sequence[str],
     now: datetime,
     status: str = SubscriberStatus.ACTIVE,
+    *,
+    created: datetime | None = None,
 ) -> int:
-    """Add a new subscriber (active, or pending a confirmation); return its id."""
+    """Add a new subscriber (active, or pending a confirmation); return its id.
+    ``created`` is when they subscribed, when that was elsewhere (an import)."""
     stamp = to_db_time(now)
     return insert_row(
         db,
@@ -35,7 +38,7 @@ def insert_subscriber(
             "name": name,
             "topics": topics_key(topics),
             "status": status,
-            "created_at": stamp,
+            "created_at": to_db_time(created) if created else stamp,
             "updated_at": stamp,
         },
     )

@@ -29,6 +29,7 @@ def test_schema_is_migrated_once_and_uses_wal(tmp_path: Path) -> None:
         "m013_picks",
         "m014_provider_ids",
         "m015_webhook_events",
+        "m016_suppressions",
     ]
     assert next(db.query("PRAGMA journal_mode"))["journal_mode"] == "wal"
     assert {

@@ -1,0 +1,434 @@
+"""Moving a list in from another tool without mailing anyone who left; the suppression
+list; backups taken while the store is in use, and restores that check first.
+
+The export files are written here the way each tool writes them (its columns, its
+quoting, its encoding), from each tool's documentation of its export."""
+
+import csv
+import io
+import shutil
+import sqlite3
+import subprocess
+import threading
+import zipfile
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from digest import store
+from digest.backups import backup_store, restore_store
+from digest.cli import cli
+from digest.config import Config
+from digest.content.weeks import week_window
+from digest.delivery.sending import send_edition
+from digest.errors import IngestError, StoreError, SubscriberError
+from digest.readers.signup import SignupRequest, confirm, confirm_url, sign_up
+from digest.readers.subscribers import (
+    add_subscriber,
+    import_subscribers,
+    remove_subscriber,
+    suppression_key,
+)
+
+from .conftest import NOW, REPO, LocalController, RecordingHandler, make_config
+from .fixtures import load_week
+
+MAILCHIMP_COLUMNS = [
+    "Email Address", "First Name", "Last Name", "MEMBER_RATING", "OPTIN_TIME", "OPTIN_IP",
+    "CONFIRM_TIME", "CONFIRM_IP", "LATITUDE", "LONGITUDE", "GMTOFF", "DSTOFF", "TIMEZONE",
+    "CC", "REGION", "LAST_CHANGED", "LEID", "EUID", "NOTES", "TAGS",
+]  # fmt: skip
+
+
+def _mailchimp_csv(rows: list[dict[str, str]], extra: list[str]) -> bytes:
+    """A member file as Mailchimp writes it: every field quoted, CRLF, UTF-8 with BOM."""
+    out = io.StringIO()
+    writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+    columns = MAILCHIMP_COLUMNS + extra
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([row.get(c, "") for c in columns])
+    return "\ufeff".join(["", out.getvalue()]).encode("utf-8")
+
+
+def _mailchimp_zip(folder: Path) -> Path:
+    """The audience export: a zip of the subscribed, unsubscribed, cleaned and
+    non-subscribed member files."""
+    subscribed = [
+        {
+            "Email Address": "ann.lee@example.org",
+            "First Name": "Ann",
+            "Last Name": "Lee",
+            "OPTIN_TIME": "2023-05-01 12:30:00",
+            "CONFIRM_TIME": "2023-05-01 12:34:56",
+            "CONFIRM_IP": "203.0.113.4",
+            "TAGS": '"Weekly","DNS readers"',
+        },
+        {"Email Address": "Zoë@Example.org", "First Name": "Zoë", "Last Name": "Smith"},
+        {"Email Address": "both@example.org", "First Name": "Twice"},
+        {"Email Address": "not-an-address", "First Name": "Bad"},
+    ]
+    unsub = ["UNSUB_TIME", "UNSUB_CAMPAIGN_TITLE", "UNSUB_CAMPAIGN_ID", "UNSUB_REASON",
+             "UNSUB_REASON_OTHER"]  # fmt: skip
+    unsubscribed = [
+        {"Email Address": "left@example.org", "UNSUB_TIME": "2024-01-02 10:00:00",
+         "UNSUB_REASON": "NORMAL"},
+        {"Email Address": "angry@example.org", "UNSUB_TIME": "2024-02-03 11:00:00",
+         "UNSUB_REASON": "ABUSE"},
+        {"Email Address": "both@example.org", "UNSUB_TIME": "2024-03-04 12:00:00"},
+    ]  # fmt: skip
+    cleaned = [{"Email Address": "gone@example.org", "CLEAN_TIME": "2024-04-05 13:00:00"}]
+    clean = ["CLEAN_TIME", "CLEAN_CAMPAIGN_TITLE", "CLEAN_CAMPAIGN_ID"]
+    path = folder / "members_export_5f2c.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("subscribed_members_export_5f2c.csv", _mailchimp_csv(subscribed, []))
+        archive.writestr(
+            "unsubscribed_members_export_5f2c.csv", _mailchimp_csv(unsubscribed, unsub)
+        )
+        archive.writestr("cleaned_members_export_5f2c.csv", _mailchimp_csv(cleaned, clean))
+        archive.writestr(
+            "nonsubscribed_members_export_5f2c.csv",
+            _mailchimp_csv([{"Email Address": "shopper@example.org"}], []),
+        )
+    return path
+
+
+def _status(db: Any, email: str) -> str | None:
+    found = store.get_subscriber(db, email)
+    return str(found.status) if found else None
+
+
+def test_a_mailchimp_audience_comes_in_and_nobody_who_left_is_mailed(
+    config: Config, db: Any, tmp_path: Path
+) -> None:
+    path = _mailchimp_zip(tmp_path)
+    dry = import_subscribers(db, path, NOW, config, tool="mailchimp", dry_run=True)
+    assert list(store.iter_subscribers(db)) == []  # a dry run changes nothing
+    report = import_subscribers(db, path, NOW, config, tool="mailchimp")
+    assert (
+        dry.states
+        == report.states
+        == {
+            "active": 2,
+            "unsubscribed": 2,  # one left; one in both files: the file that mails nobody wins
+            "complained": 1,
+            "bounced": 1,
+            "unconfirmed": 1,
+        }
+    )
+    assert (report.added, report.unconfirmed, report.merged, report.skipped) == (6, 1, 1, 1)
+    assert report.errors[0]["file"] == "subscribed_members_export_5f2c.csv"
+    assert report.errors[0]["line"] == 5
+    assert [_status(db, a) for a in ("ann.lee@example.org", "zoë@example.org")] == ["active"] * 2
+    assert _status(db, "left@example.org") == "unsubscribed"
+    assert _status(db, "both@example.org") == "unsubscribed"
+    assert _status(db, "gone@example.org") == "bounced"
+    assert _status(db, "shopper@example.org") is None
+    angry = store.get_subscriber(db, "angry@example.org")
+    assert angry is not None and store.left_by_complaint(db, angry.id)
+    ann = next(db.query("SELECT * FROM subscribers WHERE email = 'ann.lee@example.org'"))
+    assert ann["name"] == "Ann Lee" and ann["created_at"].startswith("2023-05-01T12:34:56")
+    event = next(
+        db.query("SELECT detail, source FROM subscriber_events WHERE event = 'subscribed'")
+    )
+    assert event["source"] == "import-mailchimp" and "203.0.113.4" in event["detail"]
+    # The edition goes to the two who are subscribed, and nobody else.
+    load_week(config, db, NOW)
+    report = send_edition(config, db, week_window("2026-W47", config.tz), lambda: NOW)
+    sent = {p.name for p in (config.outbox_path / "2026-W47").glob("*.eml")}
+    assert "left@example.org.eml" not in sent and "gone@example.org.eml" not in sent
+    assert "angry@example.org.eml" not in sent and "ann.lee@example.org.eml" in sent
+
+
+@pytest.mark.parametrize(
+    ("tool", "content", "states"),
+    [
+        (
+            "substack",
+            "email,active_subscription,expiry,plan,email_disabled,created_at,first_payment_at\n"
+            "free@example.org,true,,free,false,2021-03-01T10:00:00.000Z,\n"
+            "paid@example.org,true,2025-06-01T00:00:00.000Z,yearly,false,"
+            "2022-01-01T10:00:00.000Z,2022-01-01T10:05:00.000Z\n"
+            "quiet@example.org,true,,free,true,2021-04-01T10:00:00.000Z,\n",
+            {"active": 2, "unsubscribed": 1},
+        ),
+        (
+            "ghost",
+            "id,email,name,note,subscribed_to_emails,complimentary_plan,stripe_customer_id,"
+            "created_at,deleted_at,labels,tiers\n"
+            '6401,reader@example.org,"Lee, Ann",,true,false,,2023-01-02T03:04:05.000Z,,'
+            '"Import, VIP",Free\n'
+            "6402,off@example.org,Off,,false,false,,2023-01-02T03:04:05.000Z,,,\n",
+            {"active": 1, "unsubscribed": 1},
+        ),
+        (
+            "buttondown",
+            "email,notes,metadata,tags,referrer_url,creation_date,secondary_id,subscriber_type,source\n"
+            'one@example.org,,"{""name"": ""One""}",[],https://x.example/,2022-02-02T02:02:02Z,1,regular,api\n'
+            "two@example.org,,{},[],,2022-02-02T02:02:02Z,2,unsubscribed,api\n"
+            "three@example.org,,{},[],,2022-02-02T02:02:02Z,3,unactivated,form\n",
+            {"active": 1, "unsubscribed": 1, "unconfirmed": 1},
+        ),
+        (
+            "listmonk",
+            '"uuid","email","name","attributes","status","created_at","updated_at"\n'
+            '"6b4f","ok@example.org","Ok","{""city"": ""Bengaluru""}","enabled",'
+            '"2023-06-01 10:00:00.123456+00","2023-06-01 10:00:00+00"\n'
+            '"6b50","no@example.org","No","{}","blocklisted","2023-06-01 10:00:00+00",'
+            '"2023-06-02 10:00:00+00"\n',
+            {"active": 1, "unsubscribed": 1},
+        ),
+    ],
+)
+def test_each_tools_export(
+    config: Config, db: Any, tmp_path: Path, tool: str, content: str, states: dict[str, int]
+) -> None:
+    path = tmp_path / f"{tool}.csv"
+    path.write_text(content, encoding="utf-8")
+    report = import_subscribers(db, path, NOW, config, tool=tool)
+    assert report.states == states and report.skipped == 0, report.errors
+    active = {s.email for s in store.iter_subscribers(db, "active")}
+    assert len(active) == states["active"]
+
+
+def test_an_export_in_latin_1_and_a_file_of_another_tool(
+    config: Config, db: Any, tmp_path: Path
+) -> None:
+    latin = tmp_path / "old.csv"
+    latin.write_bytes("email,name,status\nzoe@example.org,Zoë,active\n".encode("latin-1"))
+    import_subscribers(db, latin, NOW, config)
+    assert store.get_subscriber(db, "zoe@example.org").name == "Zoë"  # type: ignore[union-attr]
+    ghost = tmp_path / "ghost.csv"
+    ghost.write_text("id,email,name\n1,a@example.org,A\n")
+    with pytest.raises(IngestError, match=r"no 'email address' or 'email' column|subscriber_type"):
+        import_subscribers(db, ghost, NOW, config, tool="buttondown")
+
+
+def test_an_active_reader_the_old_tool_says_left_is_taken_off(
+    config: Config, db: Any, tmp_path: Path
+) -> None:
+    load_week(config, db, NOW)
+    path = tmp_path / "substack.csv"
+    path.write_text(
+        "email,active_subscription,expiry,plan,email_disabled,created_at,first_payment_at\n"
+        "ben.hughes@example.org,true,,free,true,2021-03-01T10:00:00.000Z,\n"
+    )
+    report = import_subscribers(db, path, NOW, config, tool="substack")
+    assert report.left == 1 and _status(db, "ben.hughes@example.org") == "unsubscribed"
+
+
+def test_an_erased_reader_stays_out_until_their_own_confirmed_sign_up(
+    config: Config, db: Any, tmp_path: Path
+) -> None:
+    old = tmp_path / "old.csv"
+    old.write_text("email,name\nerin@example.org,Erin\nother@example.org,Other\n")
+    import_subscribers(db, old, NOW, config)
+    remove_subscriber(db, config, "Erin@Example.org", NOW, forget=True)
+    assert _status(db, "erin@example.org") is None  # erased
+    kept = [r["hash"] for r in db.query("SELECT hash FROM suppressions")]
+    assert kept == [suppression_key(config, "erin@example.org")]  # a keyed hash, no address
+    assert not any(
+        "erin" in str(v) for r in db.query("SELECT * FROM suppressions") for v in r.values()
+    )
+    report = import_subscribers(db, old, NOW, config)  # the old file again
+    assert report.suppressed == 1 and _status(db, "erin@example.org") is None
+    assert "at their request" in report.errors[0]["reason"]
+    with pytest.raises(SubscriberError, match="suppression list"):
+        add_subscriber(db, config, "erin+news@example.org", "", "", NOW)  # the same mailbox
+    sign_up(db, config, SignupRequest("erin@example.org", "Erin", client="203.0.113.9"), NOW)
+    row = next(db.query("SELECT id, email, requested_at FROM signups ORDER BY id DESC"))
+    link = confirm_url(config, row["id"], row["email"], store.from_db_time(row["requested_at"]))
+    confirm(db, config, link.rsplit("/", 1)[1], NOW)
+    assert _status(db, "erin@example.org") == "active"
+    assert next(db.query("SELECT count(*) AS n FROM suppressions"))["n"] == 0
+    nothing = make_config(tmp_path / "n", privacy={"forget": "nothing"})
+    db2 = store.open_store(nothing.store_path)
+    import_subscribers(db2, old, NOW, nothing)
+    remove_subscriber(db2, nothing, "erin@example.org", NOW, forget=True)
+    assert next(db2.query("SELECT count(*) AS n FROM suppressions"))["n"] == 0
+
+
+# ---------------------------------------------------------------- backup and restore
+
+
+def test_a_backup_taken_mid_send_restores_to_a_store_whose_resume_sends_everyone_once(
+    tmp_path: Path,
+) -> None:
+    class Held(RecordingHandler):
+        def __init__(self) -> None:
+            super().__init__()
+            self.gate = threading.Event()
+            self.seen = 0
+            self.reached = threading.Event()
+
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            import asyncio
+
+            self.seen += 1
+            if self.seen > 20:
+                self.reached.set()
+                while not self.gate.is_set():
+                    await asyncio.sleep(0.01)
+            return await super().handle_DATA(server, session, envelope)
+
+    first = Held()
+    relay = LocalController(first)
+    relay.start()
+    try:
+        config = make_config(
+            tmp_path,
+            smtp={"host": "127.0.0.1", "port": relay.port, "tls": "none", "concurrency": 2},
+        )
+        db = store.open_store(config.store_path)
+        load_week(config, db, NOW)
+        with db.atomic():
+            for i in range(60):
+                store.insert_subscriber(db, f"r{i:02d}@example.org", "", [], NOW)
+        week = week_window("2026-W47", config.tz)
+        done: list[Any] = []
+        sender = threading.Thread(
+            target=lambda: done.append(
+                send_edition(config, store.open_store(config.store_path), week, lambda: NOW)
+            )
+        )
+        sender.start()
+        assert first.reached.wait(60)  # mid-send: the ledger is being written
+        copy = tmp_path / "backup.db"
+        backup = backup_store(config, copy)
+        first.gate.set()
+        sender.join(60)
+    finally:
+        first.gate.set()
+        relay.stop()
+    assert backup.subscribers == 66
+    # The original machine is lost; the copy is restored elsewhere and resumed.
+    second = RecordingHandler()
+    relay = LocalController(second)
+    relay.start()
+    try:
+        elsewhere = make_config(
+            tmp_path / "elsewhere",
+            smtp={"host": "127.0.0.1", "port": relay.port, "tls": "none"},
+        )
+        restore_store(elsewhere, copy, NOW)
+        restored = store.open_store(elsewhere.store_path)
+        sent_before = {
+            r["email"]
+            for r in restored.query(
+                "SELECT s.email FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id "
+                "WHERE d.status = 'sent'"
+            )
+        }
+        assert 0 < len(sent_before) < 66
+        report = send_edition(elsewhere, restored, week, lambda: NOW)
+        assert report is not None
+    finally:
+        relay.stop()
+    resumed = Counter(m.rcpt_tos[0] for m in second.received)
+    assert set(resumed.values()) == {1}  # each once
+    assert set(resumed) | sent_before == {s.email for s in store.iter_subscribers(restored)}
+    assert not set(resumed) & sent_before  # nobody the copy had as sent is sent again
+
+
+def test_restore_checks_the_copy_first(config: Config, db: Any, tmp_path: Path) -> None:
+    load_week(config, db, NOW)
+    good = tmp_path / "good.db"
+    backup_store(config, good)
+    not_a_store = tmp_path / "notes.txt"
+    not_a_store.write_text("hello")
+    with pytest.raises(StoreError, match="not a digest store"):
+        restore_store(config, not_a_store, NOW)
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.commit()
+    with pytest.raises(StoreError, match="not a digest store"):
+        restore_store(config, other, NOW)
+    torn = tmp_path / "torn.db"
+    data = bytearray(good.read_bytes())
+    data[4096 * 2 : 4096 * 2 + 512] = b"\xff" * 512  # a page scribbled over
+    torn.write_bytes(bytes(data))
+    with pytest.raises(StoreError, match=r"integrity|not a digest store"):
+        restore_store(config, torn, NOW)
+    newer = tmp_path / "newer.db"
+    shutil.copyfile(good, newer)
+    with sqlite3.connect(newer) as conn:
+        conn.execute(
+            "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
+            "VALUES ('digest', 'm999_from_the_future', '2027-01-01')"
+        )
+    with pytest.raises(StoreError, match="newer digest"):
+        restore_store(config, newer, NOW)
+    # A send holding its lease elsewhere: the store is not replaced under it.
+    edition = store.freeze_edition(db, "2026-W47", {}, [], NOW)
+    lease = NOW + timedelta(minutes=10)
+    store.insert_lock(db, edition, "1/1", "otherhost:4242:abcd", lease)
+    with pytest.raises(StoreError, match="is running"):
+        restore_store(config, good, NOW)
+
+
+def test_an_older_copy_is_brought_up_to_date_and_the_store_it_replaces_is_kept(
+    config: Config, db: Any, tmp_path: Path
+) -> None:
+    load_week(config, db, NOW)
+    old = tmp_path / "old.db"
+    backup_store(config, old)
+    with sqlite3.connect(old) as conn:
+        conn.execute("DROP TABLE suppressions")
+        conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm016_suppressions'")
+    store.insert_subscriber(db, "after-the-backup@example.org", "", [], NOW)
+    db.close()
+    done = restore_store(config, old, NOW)
+    assert done.migrated == ("m016_suppressions",)
+    assert Path(done.previous).exists()
+    restored = store.open_store(config.store_path)
+    assert store.get_subscriber(restored, "after-the-backup@example.org") is None
+    assert store.get_subscriber(restored, "ana.sousa@example.org") is not None
+    assert store.suppression_count(restored) == 0
+
+
+def test_backup_and_restore_from_the_command_line(tmp_path: Path) -> None:
+    runner = CliRunner()
+    cfg = tmp_path / "c" / "digest.toml"
+    assert runner.invoke(cli, ["--config", str(cfg), "init", "--demo"]).exit_code == 0
+    copy = tmp_path / "nightly.db"
+    made = runner.invoke(cli, ["--config", str(cfg), "backup", str(copy)])
+    assert made.exit_code == 0 and "6 subscribers" in made.output
+    back = runner.invoke(cli, ["--config", str(cfg), "restore", str(copy)])
+    assert back.exit_code == 0 and "kept at" in back.output
+    broken = tmp_path / "broken.db"
+    broken.write_bytes(b"not sqlite at all" * 100)
+    refused = runner.invoke(cli, ["--config", str(cfg), "restore", str(broken)])
+    assert refused.exit_code == 1 and "not a digest store" in refused.output
+
+
+# ---------------------------------------------------------------- deployment
+
+
+SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
+
+
+@pytest.mark.skipif(SYSTEMD_ANALYZE is None, reason="needs systemd-analyze (Debian's systemd)")
+def test_the_systemd_units_verify(tmp_path: Path) -> None:
+    venv_digest = Path(REPO / ".venv" / "bin" / "digest")
+    executable = venv_digest if venv_digest.exists() else Path(shutil.which("digest") or "")
+    units = sorted((REPO / "deploy" / "systemd").glob("digest-*"))
+    assert {u.name for u in units} >= {
+        "digest-serve.service",
+        "digest-schedule.service",
+        "digest-backup.service",
+        "digest-backup.timer",
+    }
+    for unit in units:  # the units name /opt/digest: verify them against this checkout
+        text = unit.read_text().replace("/opt/digest/.venv/bin/digest", str(executable))
+        (tmp_path / unit.name).write_text(text)
+        if unit.suffix == ".service":
+            assert "NoNewPrivileges=yes" in text and "ProtectSystem=strict" in text
+    checked = subprocess.run(
+        [SYSTEMD_ANALYZE or "", "verify", *(str(tmp_path / u.name) for u in units)],
+        capture_output=True,
+        text=True,
+    )
+    assert checked.returncode == 0 and checked.stderr.strip() == "", checked.stderr
