@@ -187,40 +187,43 @@ def _mailchimp(table: Table) -> Iterator[Row]:
         )
 
 
-def _substack(table: Table) -> Iterator[Row]:
-    """Substack's subscriber export: email, active_subscription, expiry, plan,
-    email_disabled, created_at, first_payment_at. Email turned off: unsubscribed."""
+def _simple(
+    table: Table, state: Callable[[Record], str], source: Callable[[Record], str]
+) -> Iterator[Row]:
+    """The exports with one row per person: email, name, created_at, and a state."""
     email = _need(table, "email")
     for line, r in table.rows:
-        state = "unsubscribed" if _true(r.get("email_disabled", "")) else "active"
-        plan = r.get("plan", "")
         yield _person(
             (table.name, line),
             r,
             email,
-            state,
+            state(r),
             name=r.get("name", ""),
             consent=r.get("created_at", ""),
-            source=f"substack ({plan})" if plan else "substack",
+            source=source(r),
         )
+
+
+def _substack(table: Table) -> Iterator[Row]:
+    """Substack's subscriber export: email, active_subscription, expiry, plan,
+    email_disabled, created_at, first_payment_at. Email turned off: unsubscribed."""
+    return _simple(
+        table,
+        lambda r: "unsubscribed" if _true(r.get("email_disabled", "")) else "active",
+        lambda r: f"substack ({r['plan']})" if r.get("plan") else "substack",
+    )
 
 
 def _ghost(table: Table) -> Iterator[Row]:
     """Ghost's members export: id, email, name, note, subscribed_to_emails,
-    complimentary_plan, stripe_customer_id, created_at, deleted_at, labels, tiers."""
-    email = _need(table, "email")
-    for line, r in table.rows:
+    complimentary_plan, stripe_customer_id, created_at, deleted_at, labels, tiers.
+    Not subscribed to emails, or deleted: unsubscribed."""
+
+    def state(r: Record) -> str:
         subscribed = _true(r.get("subscribed_to_emails", "true"))
-        state = "active" if subscribed and not r.get("deleted_at") else "unsubscribed"
-        yield _person(
-            (table.name, line),
-            r,
-            email,
-            state,
-            name=r.get("name", ""),
-            consent=r.get("created_at", ""),
-            source="ghost",
-        )
+        return "active" if subscribed and not r.get("deleted_at") else "unsubscribed"
+
+    return _simple(table, state, lambda r: "ghost")
 
 
 # Buttondown's subscriber types: who is mailed, who left, who never confirmed.
@@ -270,18 +273,11 @@ _LISTMONK = {"enabled": "active", "disabled": "unsubscribed", "blocklisted": "un
 def _listmonk(table: Table) -> Iterator[Row]:
     """listmonk's subscriber export: uuid, email, name, attributes, status (enabled,
     disabled, blocklisted), created_at, updated_at."""
-    email = _need(table, "email")
-    for line, r in table.rows:
-        state = _LISTMONK.get(r.get("status", "").lower(), "active")
-        yield _person(
-            (table.name, line),
-            r,
-            email,
-            state,
-            name=r.get("name", ""),
-            consent=r.get("created_at", ""),
-            source="listmonk",
-        )
+    return _simple(
+        table,
+        lambda r: _LISTMONK.get(r.get("status", "").lower(), "active"),
+        lambda r: "listmonk",
+    )
 
 
 def _csv(table: Table) -> Iterator[Row]:

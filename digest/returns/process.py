@@ -312,31 +312,28 @@ def _unproven_failure(
 
 
 def _plan_complaint(plan: MessagePlan) -> None:
-    proof = plan.proof
-    if proof is None:
-        plan.action = "none: the complaint quotes no message digest sent"
-        return
-    subscriber = proof.subscriber
-    if subscriber.status not in (SubscriberStatus.ACTIVE, SubscriberStatus.PENDING):
-        plan.action = f"none: {subscriber.email} is already {subscriber.status}"
-        return
     detail = f"feedback-type {plan.returned.feedback_type or 'unstated'}"
-    plan.changes.append(Change(subscriber, "complaint", detail, proof.edition_id))
-    plan.action = _describe(plan.changes[0])
+    _plan_leaving(plan, "complaint", detail, "the complaint quotes no message digest sent")
 
 
 def _plan_left(plan: MessagePlan) -> None:
     """A reader who left through the provider's own unsubscribe link: the provider's
     signed event says so, and only a message digest sent that reader proves who."""
+    detail = "the provider's unsubscribe link"
+    _plan_leaving(plan, "unsubscribed", detail, "the event names no message digest sent")
+
+
+def _plan_leaving(plan: MessagePlan, what: str, detail: str, unproven: str) -> None:
+    """A reader taking themselves off (a complaint, an unsubscribe), only on proof."""
     proof = plan.proof
     if proof is None:
-        plan.action = "none: the event names no message digest sent"
+        plan.action = f"none: {unproven}"
         return
     subscriber = proof.subscriber
     if subscriber.status not in (SubscriberStatus.ACTIVE, SubscriberStatus.PENDING):
         plan.action = f"none: {subscriber.email} is already {subscriber.status}"
         return
-    plan.changes.append(Change(subscriber, "unsubscribed", "the provider's unsubscribe link"))
+    plan.changes.append(Change(subscriber, what, detail, proof.edition_id))
     plan.action = _describe(plan.changes[0])
 
 
