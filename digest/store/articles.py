@@ -100,11 +100,12 @@ def published_at_of(db: Database, url: str) -> datetime | None:
 
 
 def published_articles(db: Database, start: datetime, end: datetime) -> list[Article]:
-    """Published articles with ``start <= published_at < end``, best first."""
+    """Published articles with ``start <= published_at < end``, oldest first (the
+    ranking is `content.sections.rank_articles`'s alone)."""
     rows = db.query(
         "SELECT * FROM articles WHERE status = 'published' "
         "AND published_at >= ? AND published_at < ? "
-        "ORDER BY featured DESC, score DESC, published_at DESC, id",
+        "ORDER BY published_at, id",
         [to_db_time(start), to_db_time(end)],
     )
     return _with_topics(db, list(rows))

@@ -41,7 +41,7 @@ def test_upsert_follows_a_guid_when_the_link_changes(
     assert [a.url for a in store.all_articles(db)] == ["https://a.example.com/moved"]
 
 
-def test_published_articles_are_the_half_open_window_best_first(
+def test_published_articles_are_the_half_open_window_oldest_first(
     db: Any, make_article: Callable[..., Article]
 ) -> None:
     from datetime import timedelta
@@ -55,4 +55,5 @@ def test_published_articles_are_the_half_open_window_best_first(
     for a in (inside, featured, at_end):
         store.upsert_article(db, a, NOW)
     found = store.published_articles(db, start, NOW)
-    assert [a.url for a in found] == ["https://a.example.com/f", "https://a.example.com/in"]
+    # The window is [start, end); the ranking is the content stage's, not the store's.
+    assert [a.url for a in found] == ["https://a.example.com/in", "https://a.example.com/f"]
