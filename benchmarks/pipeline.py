@@ -58,6 +58,17 @@ def _config(folder: Path, port: int, concurrency: int) -> Any:
         "newsletter": {"timezone": "America/Vancouver", "postal_address": "1 Example St"},
         "store": {"path": "bench.db"},
         "templates": {"path": str(REPO / "templates" / "email")},
+        # The shipped configuration's sections: the demo week's topics.
+        "digest": {
+            "section_order": [
+                "Cybersecurity",
+                "DNS",
+                "Domain Names",
+                "IPv4 Markets",
+                "Threat Intelligence",
+                "New TLDs",
+            ]
+        },
         "smtp": {
             "host": "127.0.0.1",
             "port": port,

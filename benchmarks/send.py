@@ -93,7 +93,9 @@ timeout = 60
 [digest]
 max_articles = 22
 max_per_section = 5
+max_sections = 7
 excerpt_chars = 900
+section_order = {json.dumps(TOPICS)}
 """)
     return path
 
