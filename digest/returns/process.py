@@ -432,6 +432,14 @@ def _proof(db: Database, how: str, subscriber_id: int, ref: str) -> Proof | None
 # ---------------------------------------------------------------- applying
 
 
+# A change that takes a reader off the list: the status it leaves them in, and where the
+# evidence came from when no webhook names it (a DSN or an ARF report in the mailbox).
+_REMOVALS: dict[str, tuple[SubscriberStatus, str]] = {
+    "bounced": (SubscriberStatus.BOUNCED, "dsn"),
+    "complaint": (SubscriberStatus.UNSUBSCRIBED, "arf"),
+}
+
+
 def apply_plan(
     db: Database, config: Config, plan: MessagePlan, now: datetime, via: str = ""
 ) -> None:
@@ -444,25 +452,15 @@ def apply_plan(
             store.add_event(
                 db, s.id, "soft-bounce", via or "dsn", now, change.detail, change.edition_id
             )
-        elif change.what == "bounced":
+        elif change.what in _REMOVALS:
+            status, source = _REMOVALS[change.what]
             store.change_subscriber(
                 db,
                 s.id,
                 now,
-                via or "dsn",
-                status=SubscriberStatus.BOUNCED,
-                event="bounced",
-                detail=change.detail,
-                edition_id=change.edition_id,
-            )
-        elif change.what == "complaint":
-            store.change_subscriber(
-                db,
-                s.id,
-                now,
-                via or "arf",
-                status=SubscriberStatus.UNSUBSCRIBED,
-                event="complaint",
+                via or source,
+                status=status,
+                event=change.what,
                 detail=change.detail,
                 edition_id=change.edition_id,
             )
