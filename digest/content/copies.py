@@ -69,7 +69,7 @@ def render_within_budget(config: Config, edition: Edition, key: str) -> Rendered
         return render_variant(config, edition, copy)
 
     low, high = 1, len(order)  # the fewest left out that fit lie in [low, high]
-    best = trimmed(high)
+    best: RenderedVariant | None = None  # trimmed(high), once rendered
     while low < high:
         middle = (low + high) // 2
         candidate = trimmed(middle)
@@ -77,7 +77,7 @@ def render_within_budget(config: Config, edition: Edition, key: str) -> Rendered
             high, best = middle, candidate
         else:
             low = middle + 1
-    return best if len(best.left_out) == high else trimmed(high)
+    return best if best is not None else trimmed(high)
 
 
 def render_variants(config: Config, edition: Edition, keys: list[str]) -> list[RenderedVariant]:
