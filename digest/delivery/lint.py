@@ -142,10 +142,10 @@ def lint_edition(
     With ``links``, every link is also fetched (once, from the all-topics copy); with
     ``draw``, each copy is drawn at a phone's width in Chromium when it is installed.
     """
-    previews = preview_variants(config, db, week, now)
     edition = edition_for_week(config, db, week)
-    if not previews or edition is None:
+    if edition is None:
         return None
+    previews = preview_variants(config, db, edition, week, now)
     names = dict(topic_choices(config))
     natural = {a.image_url: a.image_width for a in edition.candidates if a.image_width}
     accepted = accepted_features(templates_dir(config))

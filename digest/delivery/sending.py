@@ -124,15 +124,14 @@ def preview_edition(
     return _preview(config, variant, week, reader, now, frozen is not None)
 
 
-def preview_variants(config: Config, db: Database, week: Week, now: datetime) -> list[Preview]:
-    """One sample message per copy the week would send: the all-topics copy and each
-    distinct topic choice of the active subscribers (frozen ones as frozen)."""
+def preview_variants(
+    config: Config, db: Database, edition: Edition, week: Week, now: datetime
+) -> list[Preview]:
+    """One sample message per copy ``week``'s ``edition`` would send: the all-topics copy
+    and each distinct topic choice of the active subscribers (frozen ones as frozen)."""
     keys = list(dict.fromkeys(["", *store.active_topic_choices(db)]))
     frozen = store.get_edition(db, week.label)
     stored = store.edition_variants(db, frozen.id) if frozen else {}
-    edition = edition_for_week(config, db, week)
-    if edition is None:
-        return []
     return [
         _preview(
             config,
