@@ -79,8 +79,8 @@ def pick_lead(
             "cannot change. Pick the lead of a coming week with --week."
         )
     dropped = store.set_pick(db, week.label, article.url, "feature" if lead else "unfeature", now)
-    titles = {a.url: a.title for a in store.published_articles(db, week.start, week.end)}
     ranked = _ranked(config, db, week)
+    titles = {a.url: a.title for a, _ in ranked}
     return Pick(
         week.label,
         article.title,
