@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -47,6 +48,7 @@ from digest.content.weeks import week_window
 from digest.delivery.message import build_message, prepare_variant
 from digest.delivery.sending import send_edition
 from digest.models import Subscriber
+from digest.resources import default_config_text
 from digest.starter import load_demo
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -60,14 +62,7 @@ def _config(folder: Path, port: int, concurrency: int) -> Any:
         "templates": {"path": str(REPO / "templates" / "email")},
         # The shipped configuration's sections: the demo week's topics.
         "digest": {
-            "section_order": [
-                "Cybersecurity",
-                "DNS",
-                "Domain Names",
-                "IPv4 Markets",
-                "Threat Intelligence",
-                "New TLDs",
-            ]
+            "section_order": tomllib.loads(default_config_text())["digest"]["section_order"]
         },
         "smtp": {
             "host": "127.0.0.1",

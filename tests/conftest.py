@@ -7,6 +7,7 @@ import email
 import os
 import shutil
 import socket
+import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from aiosmtpd.smtp import Envelope, Session
 from digest import store
 from digest.config import Config, build_config
 from digest.models import Article
+from digest.resources import default_config_text
 
 REPO = Path(__file__).resolve().parent.parent
 TESTDATA = REPO.parent / "shared" / "testdata"
@@ -44,14 +46,7 @@ needs_chromium = pytest.mark.skipif(
 
 
 # The sections of the shipped configuration: the topics of the tests' week.
-SECTIONS = (
-    "Cybersecurity",
-    "DNS",
-    "Domain Names",
-    "IPv4 Markets",
-    "Threat Intelligence",
-    "New TLDs",
-)
+SECTIONS = tuple(tomllib.loads(default_config_text())["digest"]["section_order"])
 
 
 def make_config(tmp_path: Path, env: dict[str, str] | None = None, **sections: Any) -> Config:
