@@ -20,6 +20,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import Envelope, Session
+from click.testing import CliRunner, Result
 
 from digest import store
 from digest.config import Config, build_config
@@ -43,6 +44,19 @@ needs_chromium = pytest.mark.skipif(
     not Path(CHROMIUM).exists() and not _IN_CI,
     reason="needs Chromium: apt-get install chromium (Debian's package)",
 )
+
+
+class ClockedRunner(CliRunner):
+    """A CliRunner whose commands read the suite's clock (``NOW``, or the ``now`` given),
+    never the machine's: the CLI takes a clock handed in as ``obj``."""
+
+    def __init__(self, now: datetime = NOW, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.now = now
+
+    def invoke(self, *args: Any, **kwargs: Any) -> Result:  # type: ignore[override]
+        kwargs.setdefault("obj", lambda: self.now)
+        return super().invoke(*args, **kwargs)
 
 
 # The sections of the shipped configuration: the topics of the tests' week.

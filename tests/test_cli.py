@@ -4,34 +4,34 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
 from digest.cli import cli
 
-from .conftest import needs_testdata
+from .conftest import ClockedRunner, needs_testdata
 
 
 @pytest.fixture
-def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+def runner(monkeypatch: pytest.MonkeyPatch) -> ClockedRunner:
     for name in ("DIGEST_CONFIG", "DIGEST_SECRET", "DIGEST_SMTP_HOST"):
         monkeypatch.delenv(name, raising=False)
-    return CliRunner()
+    return ClockedRunner()
 
 
 @pytest.fixture
-def cfg(tmp_path: Path, runner: CliRunner) -> Path:
+def cfg(tmp_path: Path, runner: ClockedRunner) -> Path:
     path = tmp_path / "config" / "digest.toml"
     result = runner.invoke(cli, ["--config", str(path), "init", "--demo"])
     assert result.exit_code == 0, result.output
     return path
 
 
-def invoke(runner: CliRunner, cfg: Path, *args: str) -> Result:
+def invoke(runner: ClockedRunner, cfg: Path, *args: str) -> Result:
     return runner.invoke(cli, ["--config", str(cfg), *args])
 
 
 def test_init_demo_then_send_writes_the_outbox_and_resend_sends_nothing(
-    runner: CliRunner, cfg: Path, tmp_path: Path
+    runner: ClockedRunner, cfg: Path, tmp_path: Path
 ) -> None:
     first = invoke(runner, cfg, "send", "--json")
     assert first.exit_code == 0, first.output
@@ -47,13 +47,13 @@ def test_init_demo_then_send_writes_the_outbox_and_resend_sends_nothing(
     assert status["editions"][0]["sent"] == 6 and status["editions"][0]["status"] == "sent"
 
 
-def test_week_without_articles_is_no_edition_and_exit_0(runner: CliRunner, cfg: Path) -> None:
+def test_week_without_articles_is_no_edition_and_exit_0(runner: ClockedRunner, cfg: Path) -> None:
     result = invoke(runner, cfg, "send", "--week", "2020-W10")
     assert result.exit_code == 0
     assert result.stdout == "No published articles in 2020-W10: no edition this week.\n"
 
 
-def test_dry_run_counts_and_stores_nothing(runner: CliRunner, cfg: Path) -> None:
+def test_dry_run_counts_and_stores_nothing(runner: ClockedRunner, cfg: Path) -> None:
     result = invoke(runner, cfg, "send", "--dry-run", "--json")
     assert result.exit_code == 0
     assert json.loads(result.stdout)["pending"] == 6
@@ -63,19 +63,19 @@ def test_dry_run_counts_and_stores_nothing(runner: CliRunner, cfg: Path) -> None
     }
 
 
-def test_bad_week_is_a_usage_error_naming_the_option(runner: CliRunner, cfg: Path) -> None:
+def test_bad_week_is_a_usage_error_naming_the_option(runner: ClockedRunner, cfg: Path) -> None:
     result = invoke(runner, cfg, "send", "--week", "2026-47")
     assert result.exit_code == 2  # the caller's input, not the data: a usage error
     assert result.stderr.endswith("Error: --week '2026-47': expected an ISO week like 2026-W47.\n")
 
 
-def test_missing_config_tells_how_to_create_one(runner: CliRunner, tmp_path: Path) -> None:
+def test_missing_config_tells_how_to_create_one(runner: ClockedRunner, tmp_path: Path) -> None:
     result = runner.invoke(cli, ["--config", str(tmp_path / "none.toml"), "status"])
     assert result.exit_code == 1
     assert "Run `python -m digest init` to create one" in result.stderr
 
 
-def test_bad_config_value_names_key_and_file(runner: CliRunner, cfg: Path) -> None:
+def test_bad_config_value_names_key_and_file(runner: ClockedRunner, cfg: Path) -> None:
     cfg.write_text(cfg.read_text().replace("port = 587", 'port = "five"'))
     result = invoke(runner, cfg, "status")
     assert result.exit_code == 1
@@ -83,18 +83,18 @@ def test_bad_config_value_names_key_and_file(runner: CliRunner, cfg: Path) -> No
     assert "digest.toml or DIGEST_SMTP_PORT: expected a whole number." in result.stderr
 
 
-def test_env_override_of_a_bad_value(runner: CliRunner, cfg: Path) -> None:
+def test_env_override_of_a_bad_value(runner: ClockedRunner, cfg: Path) -> None:
     result = runner.invoke(cli, ["--config", str(cfg), "status"], env={"DIGEST_SMTP_TLS": "ssl"})
     assert result.exit_code == 1 and "[smtp] tls = 'ssl'" in result.stderr
 
 
-def test_usage_errors_exit_2(runner: CliRunner, cfg: Path) -> None:
+def test_usage_errors_exit_2(runner: ClockedRunner, cfg: Path) -> None:
     assert invoke(runner, cfg, "send", "--nope").exit_code == 2
     assert invoke(runner, cfg, "no-such-command").exit_code == 2
 
 
 def test_import_reports_bad_rows_and_prints_json(
-    runner: CliRunner, cfg: Path, tmp_path: Path
+    runner: ClockedRunner, cfg: Path, tmp_path: Path
 ) -> None:
     source = tmp_path / "new.jsonl"
     source.write_text('{"url": "https://news.example.com/n1", "title": "New"}\n{"title": "x"}\n')
@@ -112,7 +112,7 @@ def test_import_reports_bad_rows_and_prints_json(
     assert "line 2: url is required" in plain.stderr
 
 
-def test_articles_list_json(runner: CliRunner, cfg: Path) -> None:
+def test_articles_list_json(runner: ClockedRunner, cfg: Path) -> None:
     everything = json.loads(invoke(runner, cfg, "articles", "list", "--json").stdout)
     assert len(everything["articles"]) == 12
     assert set(everything["articles"][0]) >= {"url", "title", "published_at", "topics"}
@@ -122,7 +122,7 @@ def test_articles_list_json(runner: CliRunner, cfg: Path) -> None:
     assert empty == {"articles": []}
 
 
-def test_subscriber_commands(runner: CliRunner, cfg: Path, tmp_path: Path) -> None:
+def test_subscriber_commands(runner: ClockedRunner, cfg: Path, tmp_path: Path) -> None:
     assert (
         invoke(
             runner, cfg, "subscribers", "add", "New@Example.ORG", "--name", "N", "--topics", "DNS"
@@ -161,7 +161,7 @@ def test_subscriber_commands(runner: CliRunner, cfg: Path, tmp_path: Path) -> No
     assert report["errors"][0]["line"] == 4
 
 
-def test_preview_writes_html_and_text(runner: CliRunner, cfg: Path, tmp_path: Path) -> None:
+def test_preview_writes_html_and_text(runner: ClockedRunner, cfg: Path, tmp_path: Path) -> None:
     out = tmp_path / "p.html"
     result = invoke(runner, cfg, "preview", "--out", str(out))
     assert result.exit_code == 0
@@ -176,7 +176,7 @@ def test_preview_writes_html_and_text(runner: CliRunner, cfg: Path, tmp_path: Pa
     )
 
 
-def test_excerpt_command(runner: CliRunner, tmp_path: Path) -> None:
+def test_excerpt_command(runner: ClockedRunner, tmp_path: Path) -> None:
     page = tmp_path / "a.html"
     page.write_text(
         "<html><head><title>T</title></head><body><h1>Head line</h1>"
@@ -195,7 +195,7 @@ def test_excerpt_command(runner: CliRunner, tmp_path: Path) -> None:
 
 
 def test_bounced_readers_exit_1_with_the_count(
-    runner: CliRunner, cfg: Path, smtp_server: tuple
+    runner: ClockedRunner, cfg: Path, smtp_server: tuple
 ) -> None:
     controller, handler = smtp_server
     handler.refuse["ben.hughes@example.org"] = "550 5.1.1 No such user"
@@ -216,7 +216,7 @@ def test_bounced_readers_exit_1_with_the_count(
 
 
 @needs_testdata
-def test_feed_commands_and_import(runner: CliRunner, cfg: Path) -> None:
+def test_feed_commands_and_import(runner: ClockedRunner, cfg: Path) -> None:
     feed = Path(__file__).resolve().parent.parent.parent / "shared" / "testdata" / "feeds"
     result = invoke(runner, cfg, "import", str(feed / "rss-parser__heraldsun.rss"), "--json")
     assert result.exit_code == 0, result.output
@@ -235,7 +235,9 @@ def test_feed_commands_and_import(runner: CliRunner, cfg: Path) -> None:
     assert gone.exit_code == 1 and "is not in the feed list" in gone.stderr
 
 
-def test_unreadable_feed_exits_1_and_says_so(runner: CliRunner, cfg: Path, tmp_path: Path) -> None:
+def test_unreadable_feed_exits_1_and_says_so(
+    runner: ClockedRunner, cfg: Path, tmp_path: Path
+) -> None:
     bad = tmp_path / "bad.xml"
     bad.write_bytes(b"\x00\x01 nothing")
     result = invoke(runner, cfg, "import", str(bad))
@@ -244,7 +246,7 @@ def test_unreadable_feed_exits_1_and_says_so(runner: CliRunner, cfg: Path, tmp_p
     assert "1 of 1 feeds could not be read; the others were imported." in result.stderr
 
 
-def test_send_test_via_cli_to_the_outbox(runner: CliRunner, cfg: Path, tmp_path: Path) -> None:
+def test_send_test_via_cli_to_the_outbox(runner: ClockedRunner, cfg: Path, tmp_path: Path) -> None:
     result = invoke(runner, cfg, "send", "--test", "Editor@Example.com, desk@example.com")
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("Test copy of ")
@@ -261,7 +263,7 @@ def test_send_test_via_cli_to_the_outbox(runner: CliRunner, cfg: Path, tmp_path:
 
 @pytest.mark.parametrize("week", ["9999-W52", "0001-W01", "2026-W99", "2026-47"])
 def test_a_bad_week_is_a_usage_error_on_every_command(
-    runner: CliRunner, cfg: Path, week: str
+    runner: ClockedRunner, cfg: Path, week: str
 ) -> None:
     for command in (["send", "--dry-run"], ["preview"], ["lint"], ["articles", "list"]):
         result = invoke(runner, cfg, *command, "--week", week)
@@ -270,7 +272,7 @@ def test_a_bad_week_is_a_usage_error_on_every_command(
 
 
 def test_out_of_range_dates_never_reach_the_store_so_listing_keeps_working(
-    runner: CliRunner, cfg: Path, tmp_path: Path
+    runner: ClockedRunner, cfg: Path, tmp_path: Path
 ) -> None:
     source = tmp_path / "odd.jsonl"
     source.write_text(
@@ -286,7 +288,7 @@ def test_out_of_range_dates_never_reach_the_store_so_listing_keeps_working(
 
 
 def test_test_copies_in_outbox_mode_say_where_they_were_written(
-    runner: CliRunner, cfg: Path
+    runner: ClockedRunner, cfg: Path
 ) -> None:
     result = invoke(runner, cfg, "send", "--test", "desk@example.com")
     assert result.exit_code == 0, result.output
@@ -295,7 +297,7 @@ def test_test_copies_in_outbox_mode_say_where_they_were_written(
     assert [p.name for p in folder.glob("*.eml")] == ["desk@example.com.eml"]
 
 
-def test_a_dry_run_names_who_is_skipped_and_why(runner: CliRunner, cfg: Path) -> None:
+def test_a_dry_run_names_who_is_skipped_and_why(runner: ClockedRunner, cfg: Path) -> None:
     assert (
         invoke(
             runner, cfg, "subscribers", "add", "brand@example.org", "--topics", "Brand Protection"
@@ -310,7 +312,7 @@ def test_a_dry_run_names_who_is_skipped_and_why(runner: CliRunner, cfg: Path) ->
 
 
 def test_subscriber_import_warns_of_unknown_topics_and_needs_an_email_column(
-    runner: CliRunner, cfg: Path, tmp_path: Path
+    runner: ClockedRunner, cfg: Path, tmp_path: Path
 ) -> None:
     good = tmp_path / "s.csv"
     good.write_text("email,name,topics\na@example.org,A,DNS\nb@example.org,B,Gardening\n")
@@ -325,7 +327,7 @@ def test_subscriber_import_warns_of_unknown_topics_and_needs_an_email_column(
     assert "has no 'email' column (its columns: a, a@example.org, dns)" in result.stderr
 
 
-def test_excerpt_of_a_binary_file_is_an_error(runner: CliRunner, tmp_path: Path) -> None:
+def test_excerpt_of_a_binary_file_is_an_error(runner: ClockedRunner, tmp_path: Path) -> None:
     picture = tmp_path / "photo.jpg"
     picture.write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01" + bytes(range(256)) * 8)
     result = runner.invoke(cli, ["excerpt", str(picture)])
@@ -333,7 +335,7 @@ def test_excerpt_of_a_binary_file_is_an_error(runner: CliRunner, tmp_path: Path)
     assert result.stderr.startswith("Error: That file is not text or HTML")
 
 
-def test_sending_the_week_still_running_needs_force(runner: CliRunner, cfg: Path) -> None:
+def test_sending_the_week_still_running_needs_force(runner: ClockedRunner, cfg: Path) -> None:
     from datetime import UTC, datetime
 
     from digest.config import load_config
@@ -350,7 +352,7 @@ def test_sending_the_week_still_running_needs_force(runner: CliRunner, cfg: Path
 
 
 def test_init_without_demo_writes_placeholders_that_send_refuses(
-    runner: CliRunner, tmp_path: Path
+    runner: ClockedRunner, tmp_path: Path
 ) -> None:
     path = tmp_path / "fresh" / "digest.toml"
     result = runner.invoke(cli, ["--config", str(path), "init"])

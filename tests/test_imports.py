@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
 from digest import store
 from digest.backups import backup_store, restore_store
@@ -34,7 +33,7 @@ from digest.readers.subscribers import (
     suppression_key,
 )
 
-from .conftest import NOW, REPO, LocalController, RecordingHandler, make_config
+from .conftest import NOW, REPO, ClockedRunner, LocalController, RecordingHandler, make_config
 from .fixtures import load_week
 
 MAILCHIMP_COLUMNS = [
@@ -390,7 +389,7 @@ def test_an_older_copy_is_brought_up_to_date_and_the_store_it_replaces_is_kept(
 
 
 def test_backup_and_restore_from_the_command_line(tmp_path: Path) -> None:
-    runner = CliRunner()
+    runner = ClockedRunner()
     cfg = tmp_path / "c" / "digest.toml"
     assert runner.invoke(cli, ["--config", str(cfg), "init", "--demo"]).exit_code == 0
     copy = tmp_path / "nightly.db"

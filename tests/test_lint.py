@@ -8,12 +8,11 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from digest.cli import cli
 from digest.delivery.lint import check_links, client_support, lint_message
 
-from .conftest import needs_chromium
+from .conftest import ClockedRunner, needs_chromium
 
 GOOD_HTML = """<!DOCTYPE html><html lang="en"><head><title>T</title>
 <style>.x { border-radius: 4px } @media (max-width: 600px) { .x { width: 100% } }</style>
@@ -125,7 +124,7 @@ def test_check_links_fetches_each_link(site: str) -> None:
 def test_cli_lint_on_the_demo_is_silent_about_what_the_stock_template_does(
     tmp_path: Path,
 ) -> None:
-    runner = CliRunner()
+    runner = ClockedRunner()
     cfg = tmp_path / "config" / "digest.toml"
     assert (
         runner.invoke(
@@ -171,7 +170,7 @@ def test_lint_checks_every_copy_a_week_would_send(tmp_path: Path) -> None:
 
     from .conftest import NOW
 
-    runner = CliRunner()
+    runner = ClockedRunner()
     cfg = tmp_path / "c" / "digest.toml"
     assert runner.invoke(cli, ["--config", str(cfg), "init", "--demo"]).exit_code == 0
     config = load_config(cfg, {})
@@ -273,7 +272,7 @@ def test_lint_draws_each_copy_at_a_phones_width_and_names_what_sticks_out(
     from .conftest import NOW
 
     cfg = tmp_path / "c" / "digest.toml"
-    assert CliRunner().invoke(cli, ["--config", str(cfg), "init", "--demo"]).exit_code == 0
+    assert ClockedRunner().invoke(cli, ["--config", str(cfg), "init", "--demo"]).exit_code == 0
     config = load_config(cfg, {})
     db = store.open_store(config.store_path)
     week = week_window("2026-W47", config.tz)

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import Envelope, Session
-from click.testing import CliRunner
 
 from digest import store
 from digest.cli import cli
@@ -20,7 +19,7 @@ from digest.delivery.sending import send_edition
 from digest.errors import DeliveryError
 from digest.readers.subscribers import save_subscriber
 
-from .conftest import NOW, SECRET, LocalController, RecordingHandler, make_config
+from .conftest import NOW, SECRET, ClockedRunner, LocalController, RecordingHandler, make_config
 from .fixtures import load_week
 
 
@@ -188,6 +187,6 @@ def test_send_exits_1_with_what_is_left_and_why(tmp_path: Path, relay: Any) -> N
         f'[smtp]\nhost = "127.0.0.1"\nport = {controller.port}\ntls = "none"\n'
         "concurrency = 1\nretries = 0\n"
     )
-    result = CliRunner().invoke(cli, ["send", "--week", "2026-W47", "--workers", "1"], env=env)
+    result = ClockedRunner().invoke(cli, ["send", "--week", "2026-W47", "--workers", "1"], env=env)
     assert result.exit_code == 1
     assert "Relay access denied" in result.stderr and "not delivered yet" in result.stderr

@@ -30,7 +30,7 @@ from digest.returns.bounces import classify, is_hard
 from digest.returns.process import process_return_path
 from digest.tokens import parse_verp, sign_message_id, sign_token, verp_address
 
-from .conftest import NOW, SECRET, TESTDATA, free_port, make_config, needs_testdata
+from .conftest import NOW, SECRET, TESTDATA, ClockedRunner, free_port, make_config, needs_testdata
 
 BOUNCES = TESTDATA / "bounces"
 CASES = sorted(p.stem for p in BOUNCES.glob("*.eml")) if BOUNCES.is_dir() else []
@@ -771,12 +771,11 @@ def test_with_a_return_path_each_message_goes_from_its_own_signed_one(
 
 
 def test_process_mail_on_the_command_line_dry_run_then_for_real(tmp_path: Path) -> None:
-    from click.testing import CliRunner
 
     from digest.cli import cli
     from digest.config import load_config
 
-    runner = CliRunner()
+    runner = ClockedRunner()
     cfg = tmp_path / "config" / "digest.toml"
     env = {"DIGEST_SECRET": SECRET, "DIGEST_SMTP_HOST": ""}
     assert runner.invoke(cli, ["--config", str(cfg), "init", "--demo"], env=env).exit_code == 0

@@ -11,10 +11,11 @@ import os
 import re
 import sqlite3
 import sys
+import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import click
@@ -23,6 +24,7 @@ from sqlite_utils import Database
 from digest import store
 from digest.config import Config, config_path, load_config
 from digest.errors import DigestError, WeekError
+from digest.models import Clock
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("digest")
@@ -30,10 +32,15 @@ log = logging.getLogger("digest")
 
 @dataclass
 class Context:
-    """What every command needs: where the config is, and how loud to be."""
+    """What every command needs: where the config is, how loud to be, and the clock."""
 
     config_file: str | None
     verbose: bool
+    clock: Clock = field(default=lambda: datetime.now(UTC))
+
+    def now(self) -> datetime:
+        """The one clock the commands read; stages get the time passed in."""
+        return self.clock()
 
     def config(self) -> Config:
         """The loaded, validated configuration."""
@@ -44,9 +51,26 @@ class Context:
         return store.open_store(config.store_path)
 
 
-def now() -> datetime:
-    """The one clock the CLI reads; stages get the time passed in."""
-    return datetime.now(UTC)
+def _clock(given: object) -> Clock:
+    """The clock of this invocation: one a caller handed in (``cli(obj=clock)``, as the
+    tests do), else ``DIGEST_NOW`` (an ISO 8601 time, for rehearsals and tests that run
+    digest as a process; said on stderr), else the real one."""
+    if callable(given):
+        return given
+    fixed = os.environ.get("DIGEST_NOW", "").strip()
+    if not fixed:
+        return lambda: datetime.now(UTC)
+    try:
+        at = datetime.fromisoformat(fixed)
+    except ValueError as e:
+        raise click.UsageError(
+            f"DIGEST_NOW={fixed!r} is not an ISO 8601 time: unset it, or give one such as "
+            "2026-11-25T12:00:00+00:00"
+        ) from e
+    at = at if at.tzinfo else at.replace(tzinfo=UTC)
+    click.echo(f"DIGEST_NOW is set: acting as if it were {at.isoformat()}", err=True)
+    started = time.monotonic()
+    return lambda: at + timedelta(seconds=time.monotonic() - started)  # time still passes
 
 
 class DigestGroup(click.Group):
@@ -91,7 +115,7 @@ def cli(ctx: click.Context, config_file: str | None, verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    ctx.obj = Context(config_file, verbose)
+    ctx.obj = Context(config_file, verbose, _clock(ctx.obj))
 
 
 pass_context = click.make_pass_decorator(Context)

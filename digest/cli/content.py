@@ -14,7 +14,6 @@ from digest.cli.app import (
     cli,
     emit,
     json_option,
-    now,
     pass_context,
     say,
     week_option,
@@ -44,7 +43,7 @@ def init(obj: Context, demo: bool) -> None:
     if demo:
         from digest.starter import load_demo
 
-        articles, subscribers = load_demo(config, db, now())
+        articles, subscribers = load_demo(config, db, obj.now())
         click.echo(f"Demo data: {articles} articles and {subscribers} subscribers added.")
 
 
@@ -70,7 +69,7 @@ def import_(obj: Context, source: str | None, fmt: str, all_feeds: bool, as_json
     if bool(source) == all_feeds:
         raise click.UsageError("Give one SOURCE (a file or an http(s) URL), or --feeds.")
     config = obj.config()
-    result = import_source(obj.store(config), config, source, fmt, now())
+    result = import_source(obj.store(config), config, source, fmt, obj.now())
     if result.file is None:
         _report_feeds(result, as_json)
         return
@@ -123,7 +122,7 @@ def feeds_add(obj: Context, url: str, topic: str) -> None:
     from digest.content.feeds import add_feed
 
     config = obj.config()
-    address, outcome = add_feed(obj.store(config), url, topic, now())
+    address, outcome = add_feed(obj.store(config), url, topic, obj.now())
     click.echo(f"{address}: {outcome}")
 
 
@@ -175,7 +174,7 @@ def articles_list(obj: Context, week: str | None, as_json: bool) -> None:
     from digest.content.edition import list_articles, resolve_week
 
     config = obj.config()
-    window = resolve_week(config, week, now()) if week else None
+    window = resolve_week(config, week, obj.now()) if week else None
     found = list_articles(config, obj.store(config), window)
     rows = [
         {
@@ -222,7 +221,7 @@ def _pick(obj: Context, url: str, week: str | None, as_json: bool, *, lead: bool
     from digest.content.edition import pick_lead
 
     config = obj.config()
-    done = pick_lead(config, obj.store(config), url, week, now(), lead=lead)
+    done = pick_lead(config, obj.store(config), url, week, obj.now(), lead=lead)
     said = f"{done.week}: the lead is now {done.lead!r}"
     if done.unpicked:
         said += f" (no longer picked: {'; '.join(done.unpicked)})"

@@ -15,7 +15,6 @@ from digest.cli.app import (
     cli,
     emit,
     json_option,
-    now,
     pass_context,
     returned_note,
     say,
@@ -59,8 +58,8 @@ def preview(
     from digest.delivery.sending import preview_for
 
     config = obj.config()
-    window = resolve_week(config, week, now())
-    result = preview_for(config, obj.store(config), window, subscriber, now())
+    window = resolve_week(config, week, obj.now())
+    result = preview_for(config, obj.store(config), window, subscriber, obj.now())
     if result is None:
         raise click.ClickException(empty_week(config, obj.store(config), window))
     if result.left_out:
@@ -146,12 +145,12 @@ def send(
 
     config = obj.config()
     db = obj.store(config)
-    window = choose_week(config, db, week, resume, now())
+    window = choose_week(config, db, week, resume, obj.now())
     report = send_edition(
         config,
         db,
         window,
-        now,
+        obj.now,
         dry_run=dry_run,
         shard=shard or (1, 1),
         progress=None if as_json else SendProgress(),
@@ -193,8 +192,8 @@ def _send_test(obj: Context, week: str | None, test_to: str, as_json: bool) -> N
     addresses = test_to.split(",")
     config = obj.config()
     db = obj.store(config)
-    window = resolve_week(config, week, now())
-    report = send_test(config, db, window, addresses, now)
+    window = resolve_week(config, week, obj.now())
+    report = send_test(config, db, window, addresses, obj.now)
     if report is None:
         say(
             as_json,
@@ -247,8 +246,8 @@ def lint(obj: Context, week: str | None, check_links: bool, as_json: bool) -> No
     from digest.delivery.lint import lint_edition
 
     config = obj.config()
-    window = resolve_week(config, week, now())
-    report = lint_edition(config, obj.store(config), window, now(), links=check_links)
+    window = resolve_week(config, week, obj.now())
+    report = lint_edition(config, obj.store(config), window, obj.now(), links=check_links)
     if report is None:
         raise click.ClickException(empty_week(config, obj.store(config), window))
     errors = report.errors
@@ -275,7 +274,7 @@ def approve(obj: Context, week: str | None, by: str, as_json: bool) -> None:
 
     config = obj.config()
     who = by or os.environ.get("USER", "")
-    label, report = approve_week(config, obj.store(config), week, who, now)
+    label, report = approve_week(config, obj.store(config), week, who, obj.now)
     if report is None:
         say(
             as_json,
@@ -339,10 +338,10 @@ def note(obj: Context, week: str | None, text: str | None, file: Path | None, cl
         raise click.UsageError("Give the note as TEXT, or --file F, or --clear.")
     config = obj.config()
     db = obj.store(config)
-    label = coming_week(config, db, week, now()).label
+    label = coming_week(config, db, week, obj.now()).label
     if clear:
         removed = clear_week_note(db, label)
         click.echo(f"{label}: note removed" if removed else f"{label}: there was no note")
         return
-    _, plain = set_week_note(db, label, now(), text=text, file=file)
+    _, plain = set_week_note(db, label, obj.now(), text=text, file=file)
     click.echo(f"{label}: note set. As the plain-text part shows it:\n\n{plain}")

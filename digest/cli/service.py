@@ -13,7 +13,6 @@ from digest.cli.app import (
     cli,
     emit,
     json_option,
-    now,
     pass_context,
 )
 
@@ -27,10 +26,10 @@ def schedule(obj: Context) -> None:
     # What each run did is the schedule's output: say it at the default level too.
     logging.getLogger("digest").setLevel(logging.INFO)
     config = obj.config()
-    scheduler = weekly_scheduler(obj.config, now)
+    scheduler = weekly_scheduler(obj.config, obj.now)
     click.echo(
         f"Scheduled every {config.schedule.day} at {config.schedule.time} "
-        f"{config.newsletter.timezone}; next run {next_run(scheduler, now())}. Ctrl-C stops."
+        f"{config.newsletter.timezone}; next run {next_run(scheduler, obj.now())}. Ctrl-C stops."
     )
     with contextlib.suppress(KeyboardInterrupt, SystemExit):
         scheduler.start()
@@ -93,7 +92,7 @@ def _process_mail(
         raise click.UsageError("Give a MAILDIR, or --imap to read the [imap] mailbox.")
     config = obj.config()
     report = process_return_path(
-        obj.store(config), config, now(), maildir=maildir, imap=imap, dry_run=dry_run
+        obj.store(config), config, obj.now(), maildir=maildir, imap=imap, dry_run=dry_run
     )
     if as_json:
         emit(report.as_dict())
@@ -144,7 +143,7 @@ def restore(obj: Context, file: Path, as_json: bool) -> None:
     """Check the copy FILE and put it in the store's place (the old store is kept)."""
     from digest.backups import restore_store
 
-    done = restore_store(obj.config(), file, now())
+    done = restore_store(obj.config(), file, obj.now())
     if as_json:
         emit({**done.__dict__, "migrated": list(done.migrated)})
         return

@@ -13,7 +13,6 @@ from digest.cli.app import (
     cli,
     emit,
     json_option,
-    now,
     pass_context,
     returned_note,
 )
@@ -37,7 +36,7 @@ def subscribers_add(obj: Context, email: str, name: str, topics: str) -> None:
     from digest.readers.subscribers import add_subscriber
 
     config = obj.config()
-    address, outcome = add_subscriber(obj.store(config), config, email, name, topics, now())
+    address, outcome = add_subscriber(obj.store(config), config, email, name, topics, obj.now())
     click.echo(f"{address}: {outcome}")
 
 
@@ -49,7 +48,7 @@ def subscribers_reactivate(obj: Context, email: str) -> None:
     from digest.readers.subscribers import reactivate_subscriber
 
     config = obj.config()
-    reactivate_subscriber(obj.store(config), email, now())
+    reactivate_subscriber(obj.store(config), email, obj.now())
     click.echo(f"{email}: active")
 
 
@@ -72,7 +71,8 @@ def subscribers_import(obj: Context, file: Path, tool: str, dry_run: bool, as_js
     from digest.readers.subscribers import import_subscribers
 
     config = obj.config()
-    report = import_subscribers(obj.store(config), file, now(), config, tool=tool, dry_run=dry_run)
+    db = obj.store(config)
+    report = import_subscribers(db, file, obj.now(), config, tool=tool, dry_run=dry_run)
     if as_json:
         emit(report.as_dict())
         return
@@ -151,7 +151,7 @@ def subscribers_remove(obj: Context, email: str, forget: bool) -> None:
     from digest.readers.subscribers import remove_subscriber
 
     config = obj.config()
-    remove_subscriber(obj.store(config), config, email, now(), forget=forget)
+    remove_subscriber(obj.store(config), config, email, obj.now(), forget=forget)
     click.echo(f"{email}: {'erased' if forget else 'unsubscribed'}")
 
 
@@ -162,5 +162,5 @@ def subscribers_purge_pending(obj: Context) -> None:
     from digest.readers.signup import purge_pending
 
     config = obj.config()
-    count = purge_pending(obj.store(config), config, now())
+    count = purge_pending(obj.store(config), config, obj.now())
     click.echo(f"{count} unconfirmed sign-ups removed")
