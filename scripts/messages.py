@@ -80,12 +80,15 @@ def main(check: bool) -> int:
 
 
 def _body(po: bytes) -> bytes:
-    """A catalogue's messages and translations: without its dated header lines and the
-    places each message is used (they move with every edit of a template)."""
-    return b"\n".join(
-        line
-        for line in po.splitlines()
-        if not line.startswith((b'"POT-Creation', b'"PO-Revision', b"#:"))
+    """A catalogue's messages and translations: without its header entry (dated by the
+    day and year it was written, and by the Babel that wrote it) and the places each
+    message is used (they move with every edit of a template)."""
+    entries = po.replace(b"\r\n", b"\n").split(b"\n\n")
+    if entries and b'msgid ""\nmsgstr ""' in entries[0]:
+        entries = entries[1:]
+    return b"\n\n".join(
+        b"\n".join(line for line in entry.splitlines() if not line.startswith(b"#:"))
+        for entry in entries
     )
 
 

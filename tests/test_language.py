@@ -1,6 +1,7 @@
 """The edition in its own language: lang and dir, dates, the templates' words, the
 plain text wrapped by display width, greetings that fit the name."""
 
+import importlib.util
 import re
 import subprocess
 import sys
@@ -37,6 +38,26 @@ def test_every_catalogue_has_every_message_of_the_sources() -> None:
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert {"de", "pt"} <= set(shipped_languages())
+
+
+def test_the_catalogue_check_ignores_the_dated_header_but_not_a_lost_message(
+    tmp_path: Path,
+) -> None:
+    """The header carries the year and day it was written: the check must pass in any
+    year, and still fail when a message is missing from a catalogue."""
+    pot = LOCALE / "digest.pot"
+    text = pot.read_text(encoding="utf-8")
+    year = re.search(r"Copyright \(C\) (\d{4})", text)
+    assert year is not None
+    spec = importlib.util.spec_from_file_location("messages", REPO / "scripts" / "messages.py")
+    assert spec is not None and spec.loader is not None
+    messages = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(messages)
+    later = text.replace(year.group(1), str(int(year.group(1)) + 3))
+    assert messages._body(later.encode()) == messages._body(text.encode())
+    first = text.index("\n\n#:")
+    lost = text[:first] + text[text.index("\n\n", first + 2) :]
+    assert messages._body(lost.encode()) != messages._body(text.encode())
 
 
 @pytest.mark.parametrize("po", sorted(LOCALE.glob("*/LC_MESSAGES/digest.po")), ids=str)
