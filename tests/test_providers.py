@@ -328,7 +328,10 @@ def _status(db: Any, address: str) -> str:
 
 
 class SnsSigner:
-    def __init__(self) -> None:
+    """Signs as SNS does, with a certificate valid for a year either side of ``around``
+    (the suite's clock, so no date makes it expire)."""
+
+    def __init__(self, around: datetime = NOW) -> None:
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")])
         self.certificate = (
@@ -337,8 +340,8 @@ class SnsSigner:
             .issuer_name(name)
             .public_key(self.key.public_key())
             .serial_number(x509.random_serial_number())
-            .not_valid_before(datetime(2026, 1, 1, tzinfo=UTC))
-            .not_valid_after(datetime(2027, 1, 1, tzinfo=UTC))
+            .not_valid_before(around - timedelta(days=365))
+            .not_valid_after(around + timedelta(days=365))
             .sign(self.key, hashes.SHA256())
         )
         self.pem = self.certificate.public_bytes(serialization.Encoding.PEM)
@@ -673,6 +676,9 @@ def test_webhooks_over_http_and_moto_sns_cannot_sign_as_aws(
     from dataclasses import replace
 
     listed = replace(config, ses=replace(config.ses, topic_arns=(topic,)))
+    # moto stamps what it posts with the machine's time, so this one webhook judges its
+    # replay window by the machine's clock, with a certificate valid around that time.
+    signer = SnsSigner(around=datetime.now(UTC))
     app = create_app(
         listed, clock=lambda: datetime.now(UTC), send_queue=False, certificates=signer.any
     )

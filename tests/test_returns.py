@@ -27,6 +27,7 @@ from digest.config import Config
 from digest.models import RenderedVariant
 from digest.readers.subscribers import save_subscriber
 from digest.returns.bounces import classify, is_hard
+from digest.returns.mailboxes import MaildirBox, delivered_at
 from digest.returns.process import process_return_path
 from digest.tokens import parse_verp, sign_message_id, sign_token, verp_address
 
@@ -466,6 +467,28 @@ def test_an_unsubscribe_mail_with_the_readers_token_is_obeyed(tmp_path: Path) ->
     assert (
         report.count("unsubscribed") == 1 and _status(db, "leaving@example.org") == "unsubscribed"
     )
+
+
+@pytest.mark.parametrize(
+    ("earlier", "later"),
+    [
+        ("1764000000.M99P7.host", "1764000000.M100P7.host"),  # unpadded microseconds
+        ("1764000000.M5P7Q9.host", "1764000000.M5P7Q10.host"),  # one process's counter
+        ("999999999.M1P1.host", "1000000000.M0P1.host"),  # a 10th digit of seconds
+        ("1764000000.12345_1.host,S=100", "1764000001.1_1.host"),  # Dovecot's older form
+        ("1764000000.M1P1.host", "not-a-maildir-name"),
+    ],
+)
+def test_maildir_names_sort_by_the_time_they_record(earlier: str, later: str) -> None:
+    assert delivered_at(earlier) < delivered_at(later)
+    assert sorted([later, earlier], key=delivered_at) == [earlier, later]
+
+
+def test_a_maildir_is_read_in_the_order_it_was_delivered(tmp_path: Path) -> None:
+    box = mailbox.Maildir(str(tmp_path / "M"), create=True)
+    added = [box.add(f"Subject: {n}\n\nbody {n}\n".encode()) for n in range(300)]
+    read = [key for key, _ in MaildirBox(tmp_path / "M").new_messages(10_000)]
+    assert read == added
 
 
 def test_soft_bounces_from_different_editions_reach_the_limit(tmp_path: Path) -> None:

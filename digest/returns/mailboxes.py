@@ -37,6 +37,29 @@ class Mailbox(Protocol):
     def close(self) -> None: ...
 
 
+_MAILDIR_NAME = re.compile(r"(\d+)\.([^.]*)")
+_MICROSECONDS = re.compile(r"M(\d+)")
+_COUNTER = re.compile(r"Q(\d+)")
+
+
+def delivered_at(name: str) -> tuple[int, int, int, str]:
+    """A Maildir file name's delivery time as (seconds, microseconds, counter, name):
+    names record it as ``<seconds>.M<microseconds>P<pid>[Q<count>]...`` with the numbers
+    unpadded, so ``M99`` was delivered before ``M100`` though it sorts after it as text.
+    A name without that shape sorts after every dated one, by its text."""
+    dated = _MAILDIR_NAME.match(name)
+    if dated is None:
+        return (2**63, 0, 0, name)
+    unique = dated.group(2)
+    micro, count = _MICROSECONDS.search(unique), _COUNTER.search(unique)
+    return (
+        int(dated.group(1)),
+        int(micro.group(1)) if micro else 0,
+        int(count.group(1)) if count else 0,
+        name,
+    )
+
+
 class MaildirBox:
     """A Maildir: new/ holds what has not been read yet. Files are moved by name, never
     parsed here (a crafted message must not break the listing)."""
@@ -47,8 +70,11 @@ class MaildirBox:
         self.path = path
 
     def new_messages(self, max_bytes: int) -> Iterator[tuple[str, bytes | None]]:
-        """Each message in new/, oldest file name first; None for one past ``max_bytes``."""
-        names = sorted(e.name for e in os.scandir(self.path / "new") if e.is_file())
+        """Each message in new/, oldest first by the time its name records; None for one
+        past ``max_bytes``."""
+        names = sorted(
+            (e.name for e in os.scandir(self.path / "new") if e.is_file()), key=delivered_at
+        )
         for name in names:
             if name.startswith("."):
                 continue
