@@ -336,13 +336,11 @@ def test_excerpt_of_a_binary_file_is_an_error(runner: ClockedRunner, tmp_path: P
 
 
 def test_sending_the_week_still_running_needs_force(runner: ClockedRunner, cfg: Path) -> None:
-    from datetime import UTC, datetime
-
     from digest.config import load_config
     from digest.content.weeks import week_containing
 
     config = load_config(cfg, {})
-    current = week_containing(datetime.now(UTC), config.tz).label
+    current = week_containing(runner.now, config.tz).label
     result = invoke(runner, cfg, "send", "--week", current)
     assert result.exit_code == 1
     assert f"Error: {current} is not over until" in result.stderr and "--force" in result.stderr

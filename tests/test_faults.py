@@ -16,7 +16,6 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from email import message_from_bytes
 from pathlib import Path
 from typing import Any
@@ -164,6 +163,7 @@ def _cli_env(port: int) -> dict[str, str]:
             "DIGEST_SMTP_TLS": "none",
             "DIGEST_SMTP_CONCURRENCY": "4",
             "DIGEST_SECRET": "fault-test-secret-0123456789abcdef",
+            "DIGEST_NOW": NOW.isoformat(),  # the suite's clock, never the machine's
             "PYTHONPATH": str(REPO),
         }
     )
@@ -173,6 +173,7 @@ def _cli_env(port: int) -> dict[str, str]:
 def _cli_config(tmp_path: Path, subscribers: int) -> Path:
     path = tmp_path / "config" / "digest.toml"
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    env["DIGEST_NOW"] = NOW.isoformat()
     subprocess.run(
         [sys.executable, "-m", "digest", "--config", str(path), "init", "--demo"],
         check=True,
@@ -276,8 +277,8 @@ def test_two_concurrent_sends_of_one_week_one_refuses(
 
 
 def _demo_week(path: Path) -> str:
-    """`init --demo` dates its articles in the last complete week before now."""
-    return last_complete_week(datetime.now(UTC), ZoneInfo("America/Vancouver")).label
+    """`init --demo` dates its articles in the last complete week before the clock."""
+    return last_complete_week(NOW, ZoneInfo("America/Vancouver")).label
 
 
 @dataclass
