@@ -846,23 +846,47 @@ def require_real_secret(config: Config, what: str) -> None:
 # ---------------------------------------------------------------- the reference
 
 
+@dataclass(frozen=True)
+class Declared:
+    """One declared setting as the file spells it: its section, key, default and rule."""
+
+    section: str
+    key: str
+    default: Any
+    rule: Rule
+
+
+def declared_settings() -> list[Declared]:
+    """Every setting of the file, in the order declared (secrets included: their rule
+    says so)."""
+    return [
+        Declared(section, _toml_key(section, f.name), f.default, _rule(f))
+        for section, cls in _SECTIONS.items()
+        for f in dataclasses.fields(cls)
+    ]
+
+
+def section_doc(section: str) -> str:
+    """What a section of the file is for (its class's first line)."""
+    return (_SECTIONS[section].__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+
+
+TOPICS_DOC = 'a feed\'s category = a topic, e.g. `"dnssec" = "DNS"`'
+SPONSORS_DOC = 'a topic = `"Sponsor"` or `{ name = "...", url = "https://..." }`'
+
+
 def settings_reference() -> str:
     """The README's settings and secrets tables, made from the declarations above."""
     rows = ["| setting | default | what |", "|---|---|---|"]
     secrets = ["| variable | what |", "|---|---|"]
     secrets += [f"| `{name}` | {doc} |" for name, doc in OTHER_SECRETS.items()]
-    for section, cls in _SECTIONS.items():
-        for f in dataclasses.fields(cls):
-            rule = _rule(f)
-            if rule.secret:
-                secrets.append(f"| `{env_name(section, f.name)}` | {rule.doc} |")
-                continue
-            default = _shown(f.default)
-            rows.append(f"| `[{section}] {_toml_key(section, f.name)}` | {default} | {rule.doc} |")
-    rows.append('| `[topics]` | | a feed\'s category = a topic, e.g. `"dnssec" = "DNS"` |')
-    rows.append(
-        '| `[sponsors]` | | a topic = `"Sponsor"` or `{ name = "...", url = "https://..." }` |'
-    )
+    for d in declared_settings():
+        if d.rule.secret:
+            secrets.append(f"| `{ENV_PREFIX}{d.section.upper()}_{d.key.upper()}` | {d.rule.doc} |")
+            continue
+        rows.append(f"| `[{d.section}] {d.key}` | {_shown(d.default)} | {d.rule.doc} |")
+    rows.append(f"| `[topics]` | | {TOPICS_DOC} |")
+    rows.append(f"| `[sponsors]` | | {SPONSORS_DOC} |")
     return "\n".join(rows) + "\n\n" + "\n".join(secrets) + "\n"
 
 

@@ -8,7 +8,6 @@ In a source checkout they are read from the top-level ``templates/email`` and
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -48,27 +47,3 @@ def _first_existing(*candidates: Path) -> Path:
 
 # Marks a value `init` could not know; `send` refuses to go out while one is left.
 PLACEHOLDER = "CHANGE-ME"
-_PLACEHOLDERS = {
-    "name": f"{PLACEHOLDER}: your newsletter's name",
-    "from": f"{PLACEHOLDER} <news@change-me.example>",
-    "base_url": "https://change-me.example/digest",
-    "postal_address": f"{PLACEHOLDER}: your postal address (bulk mail must carry it)",
-}
-
-
-def write_default_config(path: Path, *, placeholders: bool = True) -> bool:
-    """Write the default ``digest.toml`` at ``path`` unless a file is there; True if written.
-
-    With ``placeholders`` the newsletter's name, From, base_url and postal address are
-    marked values that `send` refuses until they are filled in; without, the example
-    publication's (for `init --demo`).
-    """
-    if path.exists():
-        return False
-    text = default_config_text()
-    if placeholders:
-        for key, value in _PLACEHOLDERS.items():
-            text = re.sub(rf'^{key} = "[^"\n]*"', f'{key} = "{value}"', text, count=1, flags=re.M)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return True

@@ -8,7 +8,7 @@ from click.testing import Result
 
 from digest.cli import cli
 
-from .conftest import ClockedRunner, needs_testdata
+from .conftest import REPO, ClockedRunner, needs_testdata
 
 
 @pytest.fixture
@@ -362,3 +362,49 @@ def test_init_without_demo_writes_placeholders_that_send_refuses(
     assert result.exit_code == 1
     assert "name, from, base_url, postal_address" in result.stderr
     assert "CHANGE-ME values" in result.stderr
+
+
+def test_init_writes_a_neutral_publication_with_the_readmes_defaults(
+    runner: ClockedRunner, tmp_path: Path
+) -> None:
+    """A new publication's file carries nobody else's sections, topics, sponsor or
+    timezone, every setting at the default the README's table lists, each said."""
+    import re
+    import tomllib
+
+    from digest.config import _shown, declared_settings, load_config
+
+    path = tmp_path / "fresh" / "digest.toml"
+    assert runner.invoke(cli, ["--config", str(path), "init"]).exit_code == 0
+    text = path.read_text(encoding="utf-8")
+    written = tomllib.loads(text)
+    assert written["digest"]["section_order"] == []
+    assert written["topics"] == {} and written["sponsors"] == {}
+    assert written["newsletter"]["timezone"] == "UTC"
+    config = load_config(path, {})
+    assert config.sponsors == {} and config.topic_aliases == {}
+    assert "Example Registry" not in text and "Vancouver" not in text
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    table = dict(re.findall(r"^\| `\[(\w+\] \w+)` \| ([^|]*) \|", readme, re.M))
+    lines: dict[tuple[str, str], str] = {}
+    section = ""
+    for line in text.splitlines():
+        if line.startswith("["):
+            section = line.strip("[]")
+        elif " = " in line and not line.startswith("#"):
+            lines[section, line.split(" = ", 1)[0]] = line
+    checked = 0
+    for d in declared_settings():
+        if d.rule.secret:
+            assert f"{d.section.upper()}_{d.key.upper()}" in text  # named among the secrets
+            continue
+        value = written[d.section][d.key]
+        line = lines[d.section, d.key]
+        assert d.rule.doc in line  # each setting says what it does
+        if "CHANGE-ME" in str(value) or "change-me.example" in str(value):
+            assert "SET THIS" in line
+            continue
+        cell = table[f"{d.section}] {d.key}"].strip()
+        assert _shown(tuple(value) if isinstance(value, list) else value) == cell, d.key
+        checked += 1
+    assert checked > 60

@@ -19,7 +19,6 @@ from digest.cli.app import (
     week_option,
 )
 from digest.config import config_path
-from digest.resources import write_default_config
 
 # ---------------------------------------------------------------- init, import
 
@@ -34,8 +33,15 @@ if TYPE_CHECKING:
 def init(obj: Context, demo: bool) -> None:
     """Create the config file (if missing) and the database; --demo adds sample data."""
     path = config_path(obj.config_file, os.environ)
-    if write_default_config(path, placeholders=not demo):
-        hint = "" if demo else " (send refuses until the CHANGE-ME values are filled in)"
+    from digest.starter import write_config
+
+    if write_config(path, demo=demo):
+        hint = (
+            ""
+            if demo
+            else " (the SET THIS lines first; send refuses until the CHANGE-ME values are "
+            "filled in)"
+        )
         click.echo(f"Wrote {path}: edit it to name your newsletter and relay{hint}.")
     config = obj.config()
     db = obj.store(config)
