@@ -7,7 +7,9 @@ The edition is built once per run and handed to the test copy and the send.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from sqlite_utils import Database
 
@@ -26,20 +28,76 @@ from digest.returns.process import process_configured_mail
 log = logging.getLogger(__name__)
 
 
-def run_weekly(config: Config, clock: Clock) -> SendReport | None:
-    """The scheduled job: import the feeds, then send last week's edition; logs what it
-    did (the week and its counts, or why it sent nothing).
+@dataclass
+class RunStep:
+    """One step of the weekly run: what it is, how it went, and what it did (or, in a
+    dry run, would do)."""
+
+    name: str
+    status: str  # done, failed, skipped, would (a dry run)
+    said: str
+
+    def as_dict(self) -> dict[str, str]:
+        """The step for `--json`."""
+        return {"step": self.name, "status": self.status, "said": self.said}
+
+
+@dataclass
+class RunReport:
+    """What one weekly run did, step by step, and the send's own report when it sent."""
+
+    week: str
+    dry_run: bool = False
+    steps: list[RunStep] = field(default_factory=list)
+    send: SendReport | None = None
+
+    def step(self, name: str, status: str, said: str) -> None:
+        """Record a step, and log it (the schedule's output)."""
+        self.steps.append(RunStep(name, status, said))
+        (log.error if status == "failed" else log.info)("%s: %s", name, said)
+
+    @property
+    def failed(self) -> list[RunStep]:
+        """The steps that failed: the run exits non-zero when there is one."""
+        return [s for s in self.steps if s.status == "failed"]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The run for `--json`."""
+        send = self.send
+        return {
+            "week": self.week,
+            "dry_run": self.dry_run,
+            "steps": [s.as_dict() for s in self.steps],
+            "failed": [s.name for s in self.failed],
+            "send": None
+            if send is None
+            else {"edition": send.edition_id, "already_sent": send.already_sent, **send.counts},
+        }
+
+
+def run_weekly(config: Config, clock: Clock, *, dry_run: bool = False) -> RunReport:
+    """The scheduled run (`digest run` now, `digest schedule` at its time): import the
+    feeds, read the return-path mailbox, send queued emails, remove stale sign-ups, then
+    send last week's edition, each step reported; ``dry_run`` changes nothing and
+    says what each step would do.
 
     Skips a week already sent and one with fewer than ``min_articles``; with ``hold``,
-    sends the editors a test copy and waits for `digest approve` (or the delay).
+    sends the editors a test copy and waits for `digest approve` (or the delay). One
+    failed step (a dead feed, an unreadable mailbox) never stops the others.
     """
-    report = _run_weekly(config, clock)
-    log.info("%s", describe_run(last_complete_week(clock(), config.tz), report))
+    db = store.open_store(config.store_path)
+    week = last_complete_week(clock(), config.tz)
+    report = RunReport(week.label, dry_run=dry_run)
+    _import_feeds(db, config, clock, report)
+    _process_returns(db, config, clock, report)
+    _send_queued(db, config, clock, report)
+    _purge_pending(db, config, clock, report)
+    _edition(db, config, week, clock, report)
     return report
 
 
 def describe_run(week: Week, report: SendReport | None) -> str:
-    """One line on what a weekly run did, for the schedule's log."""
+    """One line on what a send of the weekly run did."""
     if report is None:
         return f"{week.label}: nothing sent (no edition, or held for approval; see above)"
     if report.already_sent:
@@ -50,82 +108,162 @@ def describe_run(week: Week, report: SendReport | None) -> str:
     return f"{report.week}: {counts}"
 
 
-def _run_weekly(config: Config, clock: Clock) -> SendReport | None:
-    db = store.open_store(config.store_path)
-    for report in import_configured_feeds(db, config, clock()):
-        if report.status == "error":  # one dead feed never stops the edition
-            log.warning("feed %s: %s", report.source, report.problem)
-    _process_returns(db, config, clock)
-    _send_queued(db, config, clock)
+def _process_returns(db: Database, config: Config, clock: Clock, report: RunReport) -> None:
+    """Bounces and complaints first, so nobody who left is in the edition; a mailbox
+    that cannot be read is reported and the edition goes on."""
+    if config.bounce_maildir is None and not config.imap.host:
+        report.step(
+            "returns", "skipped", "no return-path mailbox configured ([bounces] maildir, [imap])"
+        )
+        return
+    try:
+        mails = process_configured_mail(db, config, clock(), dry_run=report.dry_run)
+    except (DigestError, OSError) as e:
+        report.step("returns", "failed", f"the return-path mailbox could not be read: {e}")
+        return
+    for mail in mails:
+        report.step(
+            "returns",
+            "would" if report.dry_run else "done",
+            f"{mail.count('bounced')} bounced, {mail.count('soft-bounce')} soft bounces, "
+            f"{mail.count('complaint')} complaints, {mail.count('unsubscribed')} unsubscribed, "
+            f"{mail.count('probe')} probes, "
+            f"{sum(m.disposition == 'aside' for m in mail.messages)} set aside",
+        )
+
+
+def _send_queued(db: Database, config: Config, clock: Clock, report: RunReport) -> None:
+    """One-off emails still waiting (the server queues them; a relay may have been down):
+    a relay that refuses them is reported, and the edition goes on."""
+    if report.dry_run:
+        waiting = len(store.queued_emails(db))
+        report.step("queued emails", "would", f"{waiting} queued emails would be sent")
+        return
+    try:
+        run = send_queued(config, db, clock)
+    except (DigestError, OSError) as e:
+        report.step("queued emails", "failed", f"queued emails could not be sent: {e}")
+        return
+    said = f"{run.sent} sent" + (f"; {run.problem}" if run.problem else "")
+    report.step("queued emails", "failed" if run.problem else "done", said)
+
+
+def _purge_pending(db: Database, config: Config, clock: Clock, report: RunReport) -> None:
+    """Sign-ups never confirmed within `confirm_hours` go."""
+    if report.dry_run:
+        before = clock() - timedelta(hours=config.signup.confirm_hours)
+        stale = len(store.expired_pending(db, before))
+        report.step("sign-ups", "would", f"{stale} sign-ups never confirmed would be removed")
+        return
     expired = purge_pending(db, config, clock())
-    if expired:
-        log.info("%d sign-ups never confirmed were removed", expired)
-    week = last_complete_week(clock(), config.tz)
+    report.step("sign-ups", "done", f"{expired} sign-ups never confirmed were removed")
+
+
+def _import_feeds(db: Database, config: Config, clock: Clock, report: RunReport) -> None:
+    """This week's feeds, before the edition is built; one dead feed never stops it."""
+    feeds = store.list_feeds(db)
+    if not feeds:
+        report.step("feeds", "skipped", "no feeds configured (`digest feeds add URL`)")
+        return
+    if report.dry_run:
+        report.step("feeds", "would", f"{len(feeds)} feeds would be fetched and imported")
+        return
+    done = import_configured_feeds(db, config, clock())
+    dead = [f for f in done if f.status == "error"]
+    said = (
+        f"{len(done)} feeds: {sum(f.added for f in done)} articles added, "
+        f"{sum(f.updated for f in done)} updated"
+    )
+    if dead:
+        said += "; " + "; ".join(f"{f.source} failed: {f.problem}" for f in dead)
+    report.step("feeds", "failed" if dead else "done", said)
+
+
+def _edition(db: Database, config: Config, week: Week, clock: Clock, report: RunReport) -> None:
+    """Last week's edition: skipped when too small, held when asked, else sent."""
     edition = None
     if store.get_edition(db, week.label) is None:
         edition = build_edition(config, db, week)
         count = edition.article_count if edition else 0
         quiet_week = count == 0 and not config.schedule.skip_if_empty
         if count < config.schedule.min_articles and not quiet_week:
-            log.info(
-                "%s: %d articles, fewer than min_articles = %d; no edition",
-                week.label,
-                count,
-                config.schedule.min_articles,
+            report.step(
+                "edition",
+                "skipped",
+                f"{week.label}: {count} articles, fewer than [schedule] min_articles = "
+                f"{config.schedule.min_articles}; no edition",
             )
-            return None
-        if config.schedule.hold and not _released(config, db, week, clock, edition):
-            return None
-    return _send(config, db, week, clock, edition)
+            return
+        if config.schedule.hold and not _released(config, db, week, clock, edition, report):
+            return
+    _send_step(config, db, week, clock, edition, report)
 
 
-def _process_returns(db: Database, config: Config, clock: Clock) -> None:
-    """Bounces and complaints first, so nobody who left is in the edition; a mailbox
-    that cannot be read is logged and the edition goes on."""
+def _send_step(
+    config: Config,
+    db: Database,
+    week: Week,
+    clock: Clock,
+    edition: Edition | None,
+    report: RunReport,
+) -> None:
     try:
-        for mail in process_configured_mail(db, config, clock()):
-            log.info(
-                "return path: %d bounced, %d soft bounces, %d complaints, %d unsubscribed, "
-                "%d probes, %d set aside",
-                mail.count("bounced"),
-                mail.count("soft-bounce"),
-                mail.count("complaint"),
-                mail.count("unsubscribed"),
-                mail.count("probe"),
-                sum(m.disposition == "aside" for m in mail.messages),
-            )
-    except (DigestError, OSError) as e:
-        log.error("the return-path mailbox could not be processed: %s", e)
-
-
-def _send_queued(db: Database, config: Config, clock: Clock) -> None:
-    """One-off emails still waiting (the server queues them; a relay may have been down):
-    a relay that refuses them is logged, and the edition goes on."""
-    try:
-        run = send_queued(config, db, clock)
-    except (DigestError, OSError) as e:
-        log.error("queued emails could not be sent: %s", e)
+        sent = _send(config, db, week, clock, edition, dry_run=report.dry_run)
+    except DigestError as e:
+        report.step("send", "failed", f"{week.label}: {e}")
         return
-    if run.sent or run.problem:
-        log.info("queued emails: %d sent%s", run.sent, f"; {run.problem}" if run.problem else "")
+    report.send = sent
+    if report.dry_run:
+        said = (
+            f"{week.label}: {sent.count(DeliveryStatus.PENDING)} would be sent, "
+            f"{len(sent.skipped)} skipped"
+            if sent and not sent.already_sent
+            else describe_run(week, sent)
+        )
+        report.step("send", "would", said)
+        return
+    problem = sent.problem if sent else ""
+    said = describe_run(week, sent) + (f"; {problem}" if problem else "")
+    report.step("send", "failed" if problem else "done", said)
 
 
 def _send(
-    config: Config, db: Database, week: Week, clock: Clock, edition: Edition | None = None
+    config: Config,
+    db: Database,
+    week: Week,
+    clock: Clock,
+    edition: Edition | None = None,
+    *,
+    dry_run: bool = False,
 ) -> SendReport | None:
     allow_empty = not config.schedule.skip_if_empty
-    return send_edition(config, db, week, clock, allow_empty=allow_empty, edition=edition)
+    return send_edition(
+        config, db, week, clock, allow_empty=allow_empty, edition=edition, dry_run=dry_run
+    )
 
 
 def _released(
-    config: Config, db: Database, week: Week, clock: Clock, edition: Edition | None = None
+    config: Config,
+    db: Database,
+    week: Week,
+    clock: Clock,
+    edition: Edition | None = None,
+    report: RunReport | None = None,
 ) -> bool:
     """True once a held week is approved or its delay ran out; asks the editors first."""
     now = clock()
+    state = store.approval(db, week.label)
+    if report is not None and report.dry_run:
+        if state is None or state[1] is None:
+            who = ", ".join(config.schedule.editors) or "nobody"
+            said = f"{week.label} would be held: a test copy to {who}, then `digest approve`"
+            report.step("hold", "would", said)
+            return False
+        return True
     if store.request_approval(db, week.label, now):
         editors = list(config.schedule.editors)
-        report = send_test(config, db, week, editors, clock, edition)
-        sent = ", ".join(report.sent) if report else "nobody"
+        tested = send_test(config, db, week, editors, clock, edition)
+        sent = ", ".join(tested.sent) if tested else "nobody"
         log.warning(
             "%s is held: test copy sent to %s; run `digest approve` to send it", week.label, sent
         )
@@ -133,7 +271,15 @@ def _released(
     assert state is not None
     requested, approved = state
     delay = config.schedule.approve_after_hours
-    return approved is not None or (delay > 0 and now >= requested + timedelta(hours=delay))
+    released = approved is not None or (delay > 0 and now >= requested + timedelta(hours=delay))
+    if report is not None and not released:
+        report.step(
+            "hold",
+            "done",
+            f"{week.label} is held for approval since {requested:%Y-%m-%d %H:%M} UTC: "
+            "`digest approve` sends it",
+        )
+    return released
 
 
 def release_held(config: Config, clock: Clock) -> SendReport | None:

@@ -39,6 +39,7 @@ def test_init_demo_then_send_writes_the_outbox_and_resend_sends_nothing(
     assert data["sent"] == 6 and data["failed"] == 0 and data["already_sent"] is False
     emls = sorted((tmp_path / "var" / "outbox" / data["week"]).glob("*.eml"))
     assert len(emls) == 6
+    assert data["transport"] == f"outbox {emls[0].parent}"
     second = invoke(runner, cfg, "send")
     assert second.exit_code == 0
     assert f"Edition {data['week']} was already sent (6 sent); nothing to send." in second.stdout
@@ -208,6 +209,7 @@ def test_bounced_readers_exit_1_with_the_count(
     result = runner.invoke(cli, ["--config", str(cfg), "send", "--json"], env=env)
     assert result.exit_code == 1
     assert json.loads(result.stdout)["bounced"] == 1
+    assert json.loads(result.stdout)["transport"] == f"SMTP relay 127.0.0.1:{controller.port}"
     assert result.stderr == (
         "Error: 1 addresses were refused by the relay and are off the list; "
         "`digest subscribers list --status bounced` names them.\n"
@@ -233,6 +235,37 @@ def test_feed_commands_and_import(runner: ClockedRunner, cfg: Path) -> None:
     assert invoke(runner, cfg, "feeds", "remove", "https://blog.example.com/feed").exit_code == 0
     gone = invoke(runner, cfg, "feeds", "remove", "https://blog.example.com/feed")
     assert gone.exit_code == 1 and "is not in the feed list" in gone.stderr
+
+
+def test_feeds_add_takes_a_feed_file_as_import_does(
+    runner: ClockedRunner, cfg: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    feed = tmp_path / "site" / "feed.xml"
+    feed.parent.mkdir()
+    feed.write_text(
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Site</title>'
+        "<item><title>One</title><link>https://site.example.org/one</link>"
+        "<pubDate>Wed, 18 Nov 2026 12:00:00 GMT</pubDate><description>First.</description>"
+        "</item></channel></rss>"
+    )
+    monkeypatch.chdir(feed.parent)
+    relative = invoke(runner, cfg, "feeds", "add", "./feed.xml")
+    assert relative.exit_code == 0, relative.output
+    assert relative.stdout == f"{feed}: added\n"  # kept absolute: any folder finds it
+    as_url = invoke(runner, cfg, "feeds", "add", feed.as_uri())
+    assert as_url.stdout == f"{feed}: unchanged\n"
+    missing = invoke(runner, cfg, "feeds", "add", "./nothing.xml")
+    assert missing.exit_code == 1 and "there is no feed file at" in missing.stderr
+    ftp = invoke(runner, cfg, "feeds", "add", "ftp://site.example.org/feed.xml")
+    assert ftp.exit_code == 1 and "an http(s) URL, a file:// URL or the path" in ftp.stderr
+    monkeypatch.chdir(tmp_path)
+    imported = json.loads(invoke(runner, cfg, "import", "--feeds", "--json").stdout)
+    assert imported["added"] == 1 and imported["feeds"][0]["source"] == str(feed)
+    assert json.loads(invoke(runner, cfg, "import", feed.as_uri(), "--json").stdout)["feeds"]
+    assert invoke(runner, cfg, "feeds", "remove", str(feed)).exit_code == 0
+    none = invoke(runner, cfg, "import", "--feeds")
+    assert none.exit_code == 0
+    assert none.stdout == "No feeds are configured: add one with `digest feeds add URL`.\n"
 
 
 def test_unreadable_feed_exits_1_and_says_so(
@@ -408,3 +441,50 @@ def test_init_writes_a_neutral_publication_with_the_readmes_defaults(
         assert _shown(tuple(value) if isinstance(value, list) else value) == cell, d.key
         checked += 1
     assert checked > 60
+
+
+def test_run_does_the_scheduled_run_once_and_its_dry_run_changes_nothing(
+    runner: ClockedRunner, cfg: Path, tmp_path: Path
+) -> None:
+    import json
+    import sqlite3
+
+    from digest.config import load_config
+
+    config = load_config(cfg, {})
+
+    def rows() -> dict[str, int]:
+        with sqlite3.connect(config.store_path) as db:
+            tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+            return {t: db.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables}
+
+    gone = tmp_path / "gone.xml"
+    gone.write_text("<rss/>")
+    assert invoke(runner, cfg, "feeds", "add", str(gone)).exit_code == 0
+    gone.unlink()  # the feed file went away after it was added
+    before = rows()
+    dry = invoke(runner, cfg, "run", "--dry-run", "--json")
+    assert dry.exit_code == 0, dry.output
+    planned = json.loads(dry.stdout)
+    assert planned["dry_run"] is True and planned["week"] == "2026-W47"
+    steps = {s["step"]: s for s in planned["steps"]}
+    assert list(steps) == ["feeds", "returns", "queued emails", "sign-ups", "send"]
+    assert steps["send"]["status"] == "would" and "6 would be sent" in steps["send"]["said"]
+    assert steps["feeds"]["said"] == "1 feeds would be fetched and imported"
+    assert rows() == before and not config.outbox_path.exists()
+
+    done = invoke(runner, cfg, "run")
+    assert done.exit_code == 1  # the feed is gone: said, and cron notices
+    assert "gone.xml failed" in done.stdout
+    assert "2026-W47: 6 sent" in done.stdout
+    assert "Error: the weekly run had failed steps (feeds)" in done.stderr
+    assert len(list((config.outbox_path / "2026-W47").glob("*.eml"))) == 6
+
+
+def test_cron_runs_the_scheduled_run() -> None:
+    lines = [
+        line
+        for line in (REPO / "cron.example").read_text().splitlines()
+        if line.strip() and not line.startswith(("#", "CRON_TZ"))
+    ]
+    assert lines and all("-m digest run" in line for line in lines)

@@ -251,6 +251,22 @@ def _mailgun_config(tmp_path: Path, api: MailgunApi) -> Config:
     )
 
 
+def test_send_names_the_provider_it_sent_through(tmp_path: Path) -> None:
+    from digest.delivery.transports import transport_name
+
+    outbox = tmp_path / "outbox" / WEEK
+    ses = make_config(tmp_path, delivery={"transport": "ses"}, ses={"region": "eu-west-1"})
+    assert transport_name(ses, outbox) == "Amazon SES API (eu-west-1)"
+    mailgun = make_config(
+        tmp_path,
+        env={"DIGEST_SECRET": SECRET, "DIGEST_MAILGUN_API_KEY": "key-1"},
+        delivery={"transport": "mailgun"},
+        mailgun={"domain": "mg.example.com"},
+    )
+    assert transport_name(mailgun, outbox).startswith("Mailgun API (mg.example.com at https://")
+    assert transport_name(make_config(tmp_path), outbox) == f"outbox {outbox}"
+
+
 def test_mailgun_gets_the_raw_message_and_a_refused_address_bounces_that_reader(
     tmp_path: Path, mailgun_api: MailgunApi
 ) -> None:

@@ -616,7 +616,7 @@ def test_the_weekly_run_goes_on_past_a_mailbox_message_that_cannot_be_read(
     config, db = _setup(tmp_path, bounces={"maildir": "Maildir"})
     load_week(config, db, NOW)
     _maildir(tmp_path / "Maildir", [_nested(2000)])
-    report = run_weekly(config, lambda: NOW)
+    report = run_weekly(config, lambda: NOW).send
     assert report is not None and report.count("sent") == 6
 
 

@@ -38,9 +38,9 @@ def test_weekly_run_sends_last_week_then_skips_it(tmp_path: Path) -> None:
     config = make_config(tmp_path)
     db = store.open_store(config.store_path)
     load_week(config, db, NOW)
-    first = run_weekly(config, lambda: NOW)
+    first = run_weekly(config, lambda: NOW).send
     assert first is not None and first.week == "2026-W47" and first.count("sent") == 6
-    second = run_weekly(config, lambda: NOW)
+    second = run_weekly(config, lambda: NOW).send
     assert second is not None and second.already_sent
     assert len(list((config.outbox_path / "2026-W47").glob("*.eml"))) == 6
 
@@ -68,8 +68,10 @@ def test_weekly_run_imports_the_feeds_first_and_survives_a_dead_one(tmp_path: Pa
     load_week(config, db, NOW)
     store.add_feed(db, str(TESTDATA / "feeds" / "rss-parser__heraldsun.rss"), "", NOW)
     store.add_feed(db, str(tmp_path / "missing.xml"), "", NOW)
-    report = run_weekly(config, lambda: NOW)
-    assert report is not None and report.count("sent") == 6
+    run = run_weekly(config, lambda: NOW)
+    assert run.send is not None and run.send.count("sent") == 6
+    assert [s.name for s in run.failed] == ["feeds"]  # said, and the run exits 1
+    assert "missing.xml failed" in run.failed[0].said
     assert len(store.all_articles(db)) == 14  # the demo's 12 and the feed's 2
     feeds = {f.url.rsplit("/", 1)[1]: f for f in store.list_feeds(db)}
     assert (
@@ -82,7 +84,9 @@ def test_min_articles_skips_a_thin_week(tmp_path: Path) -> None:
     config = make_config(tmp_path, schedule={"min_articles": 13})
     db = store.open_store(config.store_path)
     load_week(config, db, NOW)  # 12 articles
-    assert run_weekly(config, lambda: NOW) is None
+    run = run_weekly(config, lambda: NOW)
+    assert run.send is None and run.steps[-1].status == "skipped"
+    assert "fewer than [schedule] min_articles = 13" in run.steps[-1].said
     assert store.get_edition(db, "2026-W47") is None
 
 
@@ -92,14 +96,15 @@ def test_hold_sends_the_editors_a_test_copy_then_waits_for_approval(tmp_path: Pa
     config = make_config(tmp_path, schedule={"hold": True, "editors": ["desk@example.com"]})
     db = store.open_store(config.store_path)
     load_week(config, db, NOW)
-    assert run_weekly(config, lambda: NOW) is None
-    assert run_weekly(config, lambda: NOW) is None  # still waiting; no second test copy
+    assert run_weekly(config, lambda: NOW).send is None
+    held = run_weekly(config, lambda: NOW)  # still waiting; no second test copy
+    assert held.send is None and held.steps[-1].name == "hold" and not held.failed
     tests = list((config.outbox_path / "2026-W47" / "test").glob("*.eml"))
     assert [p.name for p in tests] == ["desk@example.com.eml"]
     assert store.get_edition(db, "2026-W47") is None
     _, report = approve_week(config, db, "2026-W47", "editor", lambda: NOW)
     assert report is not None and report.count("sent") == 6
-    assert run_weekly(config, lambda: NOW).already_sent  # type: ignore[union-attr]
+    assert run_weekly(config, lambda: NOW).send.already_sent  # type: ignore[union-attr]
 
 
 def test_hold_with_a_delay_sends_by_itself_when_it_runs_out(tmp_path: Path) -> None:
@@ -113,7 +118,7 @@ def test_hold_with_a_delay_sends_by_itself_when_it_runs_out(tmp_path: Path) -> N
     )
     db = store.open_store(config.store_path)
     load_week(config, db, NOW)
-    assert run_weekly(config, lambda: NOW) is None
+    assert run_weekly(config, lambda: NOW).send is None
     assert release_held(config, lambda: NOW + timedelta(hours=1)) is None
     report = release_held(config, lambda: NOW + timedelta(hours=2, minutes=1))
     assert report is not None and report.count("sent") == 6
@@ -135,9 +140,9 @@ def test_a_quiet_week_is_skipped_by_default_or_sent_as_a_short_note(tmp_path: Pa
     config = make_config(tmp_path)
     db = store.open_store(config.store_path)
     load_week(config, db, NOW)
-    assert run_weekly(config, lambda: later) is None  # skip_if_empty is on by default
+    assert run_weekly(config, lambda: later).send is None  # skip_if_empty is on by default
     quiet = make_config(tmp_path, schedule={"skip_if_empty": False})
-    report = run_weekly(quiet, lambda: later)
+    report = run_weekly(quiet, lambda: later).send
     assert report is not None and report.week == "2026-W48" and report.count("sent") == 6
     mail = next((quiet.outbox_path / "2026-W48").glob("*.eml")).read_text()
     assert "Nothing new was published this week." in mail
@@ -152,5 +157,5 @@ def test_each_weekly_run_logs_what_it_did(tmp_path: Path, caplog: pytest.LogCapt
         run_weekly(config, lambda: NOW)
         run_weekly(config, lambda: NOW)
     lines = [r.getMessage() for r in caplog.records if r.name == "digest.approval"]
-    assert "2026-W47: 6 sent, 0 deferred, 0 failed, 0 bounced, 0 skipped" in lines
-    assert "2026-W47: already sent earlier; nothing to do" in lines
+    assert "send: 2026-W47: 6 sent, 0 deferred, 0 failed, 0 bounced, 0 skipped" in lines
+    assert "send: 2026-W47: already sent earlier; nothing to do" in lines

@@ -93,6 +93,10 @@ def import_(obj: Context, source: str | None, fmt: str, all_feeds: bool, as_json
 
 def _report_feeds(result: SourceImport, as_json: bool) -> None:
     feeds = result.feeds
+    if not feeds:
+        said = "No feeds are configured: add one with `digest feeds add URL`."
+        say(as_json, {"added": 0, "updated": 0, "feeds": [], "errors": [], "note": said}, said)
+        return
     totals = {
         k: sum(getattr(f, k) for f in feeds) for k in ("added", "updated", "unchanged", "skipped")
     }
@@ -124,7 +128,7 @@ def feeds() -> None:
 @click.option("--topic", default="", help="A topic given to every entry of this feed.")
 @pass_context
 def feeds_add(obj: Context, url: str, topic: str) -> None:
-    """Add a feed by its http(s) URL."""
+    """Add a feed: its http(s) URL, or a feed file (a path or a file:// URL)."""
     from digest.content.feeds import add_feed
 
     config = obj.config()

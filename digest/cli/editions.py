@@ -171,7 +171,11 @@ def send(
         "already_sent": report.already_sent,
         **{str(s): report.count(s) for s in DELIVERY_STATUSES},
     }
-    where = "" if config.smtp.host else f" (outbox: {config.outbox_path / report.week})"
+    from digest.delivery.transports import transport_name
+
+    via = transport_name(config, config.outbox_path / report.week)
+    where = "" if dry_run or report.already_sent else f" (via {via})"
+    data["transport"] = via
     data["warnings"] = report.warnings
     if dry_run:
         data["skipped_subscribers"] = [{"email": e, "reason": r} for e, r in report.skipped]

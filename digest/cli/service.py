@@ -36,6 +36,29 @@ def schedule(obj: Context) -> None:
 
 
 @cli.command()
+@click.option("--dry-run", is_flag=True, help="Change nothing; say what each step would do.")
+@json_option
+@pass_context
+def run(obj: Context, dry_run: bool, as_json: bool) -> None:
+    """The scheduled run once, now (cron calls this): feeds, returns, queued emails,
+    stale sign-ups, then last week's edition; exit 1 when a step failed."""
+    from digest.approval import run_weekly
+
+    report = run_weekly(obj.config(), obj.now, dry_run=dry_run)
+    if as_json:
+        emit(report.as_dict())
+    else:
+        click.echo(
+            f"Weekly run for {report.week}{' (dry run: nothing changed)' if dry_run else ''}"
+        )
+        for step in report.steps:
+            click.echo(f"  {step.name:<14} {step.status:<8} {step.said}")
+    if report.failed:
+        names = ", ".join(s.name for s in report.failed)
+        raise click.ClickException(f"the weekly run had failed steps ({names}): see above")
+
+
+@cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
 @pass_context

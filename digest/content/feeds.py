@@ -16,7 +16,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
+from urllib.request import url2pathname
 
 import feedparser
 from sqlite_utils import Database
@@ -293,7 +294,7 @@ def import_feed(
                 user_agent=user_agent(config),
             )
         else:
-            fetched = read_file(Path(source), settings.max_bytes)
+            fetched = read_file(local_feed_path(source), settings.max_bytes)
     except IngestError as e:
         report.status, report.problem = "error", str(e)
         return report, None
@@ -367,23 +368,57 @@ def import_configured_feeds(db: Database, config: Config, now: datetime) -> list
 
 
 def add_feed(db: Database, url: str, topic: str, now: datetime) -> tuple[str, str]:
-    """`feeds add`: the feed's canonical address and added, updated or unchanged."""
-    try:
-        address = canonical_url(url)
-    except RowError as e:
-        raise RowError(f"{url!r}: {e.reason}.", url) from e
-    return address, store.add_feed(db, address, topic.strip(), now)
+    """`feeds add`: the feed's address (a canonical URL, or a feed file's absolute path)
+    and added, updated or unchanged."""
+    return (address := feed_address(url)), store.add_feed(db, address, topic.strip(), now)
+
+
+def feed_address(source: str) -> str:
+    """Where a feed is read from, as the feed list keeps it: an http(s) URL made
+    canonical, or a local file (a path or a ``file://`` URL) as its absolute path, so
+    the scheduled run finds it from any folder."""
+    if re.match(r"^https?://", source, re.I):
+        try:
+            return canonical_url(source)
+        except RowError as e:
+            raise RowError(f"{source!r}: {e.reason}.", source) from e
+    if re.match(r"^[a-z][a-z0-9+.-]*://", source, re.I) and not _is_file_url(source):
+        raise RowError(
+            f"{source!r}: a feed is an http(s) URL, a file:// URL or the path of a feed file.",
+            source,
+        )
+    path = local_feed_path(source)
+    if not path.is_file():
+        raise RowError(
+            f"{source!r}: there is no feed file at {path}. Give a feed's http(s) URL, or the "
+            "path of a feed file that exists.",
+            source,
+        )
+    return str(path)
+
+
+def local_feed_path(source: str) -> Path:
+    """A feed file's absolute path, from a path or a ``file://`` URL."""
+    if _is_file_url(source):
+        return Path(url2pathname(urlsplit(source).path)).resolve()
+    return Path(source).expanduser().resolve()
+
+
+def _is_file_url(source: str) -> bool:
+    return source.lower().startswith("file://")
 
 
 def remove_feed(db: Database, url: str) -> str:
-    """`feeds remove`: stop reading a feed (its articles stay); return its address."""
-    try:
-        address = canonical_url(url)
-    except RowError:
-        address = url
-    if not store.remove_feed(db, address):
-        raise IngestError(f"{url} is not in the feed list; see `feeds list`.")
-    return address
+    """`feeds remove`: stop reading a feed (its articles stay); return its address. A
+    feed file that is gone is found by its path as given too."""
+    if re.match(r"^https?://", url, re.I):
+        candidates = [feed_address(url), url]
+    else:
+        candidates = [str(local_feed_path(url)), url]
+    for address in dict.fromkeys(candidates):
+        if store.remove_feed(db, address):
+            return address
+    raise IngestError(f"{url} is not in the feed list; see `feeds list`.")
 
 
 def list_feeds(db: Database) -> list[store.FeedRow]:
@@ -411,6 +446,8 @@ def import_source(
     no source every configured feed. One bad row or feed never stops the rest."""
     if source is None:
         return SourceImport(feeds=import_configured_feeds(db, config, now))
+    if _is_file_url(source):
+        source = str(local_feed_path(source))
     if fmt == "feed" or (fmt == "auto" and looks_like_feed(source)):
         return SourceImport(feeds=[import_feed(db, config, source, now)[0]])
     return SourceImport(file=import_articles(db, Path(source), fmt, config.tz, now))

@@ -21,6 +21,7 @@ from digest.delivery.pool import (
     outbox_factory,
 )
 from digest.delivery.smtp import smtp_factory
+from digest.relays import parse_relays
 
 Shard = tuple[int, int]  # (i, n): subscribers whose id is i-1 modulo n
 
@@ -39,6 +40,20 @@ def connections(config: Config, outbox: Path) -> ConnectionFactory:
     if config.smtp.host:
         return smtp_factory(config.relay)
     return outbox_factory(outbox)
+
+
+def transport_name(config: Config, outbox: Path) -> str:
+    """Where `connections` sends, in words for the user: the provider's API, the relays,
+    or the outbox folder."""
+    if config.delivery.transport == "ses":
+        region = config.ses.region or "the region of the AWS environment"
+        return f"Amazon SES API ({region})"
+    if config.delivery.transport == "mailgun":
+        return f"Mailgun API ({config.mailgun.domain} at {config.mailgun.base_url})"
+    if config.smtp.host:
+        relays = ", ".join(str(r) for r in parse_relays(config.smtp.host, config.smtp.port))
+        return f"SMTP relay {relays}"
+    return f"outbox {outbox}"
 
 
 def pool_settings(

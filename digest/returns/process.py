@@ -171,13 +171,17 @@ def process_return_path(
     return process_mail(db, config, box, now, dry_run=dry_run)
 
 
-def process_configured_mail(db: Database, config: Config, now: datetime) -> list[MailReport]:
+def process_configured_mail(
+    db: Database, config: Config, now: datetime, *, dry_run: bool = False
+) -> list[MailReport]:
     """The weekly run's first step: the configured return-path mailboxes, if any."""
     reports = []
     if config.bounce_maildir is not None:
-        reports.append(process_return_path(db, config, now, maildir=config.bounce_maildir))
+        reports.append(
+            process_return_path(db, config, now, maildir=config.bounce_maildir, dry_run=dry_run)
+        )
     if config.imap.host:
-        reports.append(process_return_path(db, config, now, imap=True))
+        reports.append(process_return_path(db, config, now, imap=True, dry_run=dry_run))
     return reports
 
 
