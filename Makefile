@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint docs messages bench bench-send bench-million bench-excerpts clean
+.PHONY: demo test test-clocks lint docs messages bench bench-send bench-million bench-excerpts clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,16 @@ demo: $(VENV)/.installed
 ## make test: install the test dependencies and run the suite (two processes).
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -n 2
+
+## make test-clocks: the suite again with the machine's clock moved (Debian's faketime):
+## a DST-change Sunday in the tests' timezone, New Year's Eve into New Year, a leap day.
+CLOCKS ?= "2027-03-14 09:30:00" "2026-12-31 23:50:00" "2028-02-29 12:00:00"
+test-clocks: $(VENV)/.installed
+	@command -v faketime >/dev/null || { echo "needs faketime: apt-get install faketime" >&2; exit 1; }
+	@for when in $(CLOCKS); do \
+	  echo "== the suite with the machine's clock at $$when UTC"; \
+	  TZ=UTC faketime "$$when" $(BIN)/python -m pytest -n 2 -q -p no:cacheprovider || exit 1; \
+	done
 
 ## make lint: formatting, lint rules and strict types.
 lint: $(VENV)/.installed
