@@ -295,3 +295,26 @@ def test_lint_draws_each_copy_at_a_phones_width_and_names_what_sticks_out(
     drawn = [f for f in report.errors if f.check == "overflow"]
     assert drawn and "at a 375 px phone" in drawn[0].message
     assert "a fixed 700 px table" in drawn[0].message
+
+
+def test_lint_says_send_would_refuse_the_values_init_left(tmp_path: Path) -> None:
+    """A new publication's lint names the CHANGE-ME values before `send` refuses them."""
+    from digest import store
+    from digest.config import load_config
+    from digest.content.weeks import week_window
+    from digest.delivery.lint import lint_edition
+
+    from .conftest import NOW
+    from .fixtures import load_week
+
+    cfg = tmp_path / "c" / "digest.toml"
+    assert ClockedRunner().invoke(cli, ["--config", str(cfg), "init"]).exit_code == 0
+    config = load_config(cfg, {})
+    db = store.open_store(config.store_path)
+    load_week(config, db, NOW)
+    report = lint_edition(config, db, week_window("2026-W47", config.tz), NOW, draw=False)
+    assert report is not None
+    refused = [f for f in report.errors if f.check == "config"]
+    assert len(refused) == 1
+    assert "name, from, base_url, postal_address" in refused[0].message
+    assert "CHANGE-ME" in refused[0].message

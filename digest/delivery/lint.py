@@ -26,7 +26,7 @@ from digest.content.sections import topic_choices
 from digest.delivery import checks, overflow
 from digest.delivery.checks import Finding, accepted_features, client_support
 from digest.delivery.message import html_part_size, message_parts
-from digest.delivery.sending import preview_variants
+from digest.delivery.sending import preview_variants, unready
 from digest.models import Week
 
 __all__ = ["Finding", "LintReport", "check_links", "client_support", "lint_edition"]
@@ -173,6 +173,8 @@ def lint_edition(
         findings += fits_a_phone([p.html for p in previews])
     if links:
         findings += check_links(previews[0].message)
+    if unready(config):  # what `send` would refuse, said before the editor tries
+        findings.append(Finding("config", "error", f"send refuses: {unready(config)}"))
     return LintReport(week.label, findings)
 
 

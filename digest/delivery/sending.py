@@ -67,6 +67,14 @@ def signing_config(config: Config) -> Config:
 
 def check_ready_to_send(config: Config) -> None:
     """ConfigError naming every value `init` left as a placeholder."""
+    problem = unready(config)
+    if problem:
+        raise ConfigError(problem)
+
+
+def unready(config: Config) -> str:
+    """Why `send` would refuse this configuration (values `init` left as placeholders),
+    or "" when it would not."""
     n = config.newsletter
     values = {
         "name": n.name,
@@ -75,11 +83,12 @@ def check_ready_to_send(config: Config) -> None:
         "postal_address": n.postal_address,
     }
     left = [k for k, v in values.items() if PLACEHOLDER in v or "change-me.example" in v]
-    if left:
-        raise ConfigError(
-            f"[newsletter] {', '.join(left)} in {config.path} still hold the CHANGE-ME "
-            "values `digest init` wrote; fill in your own before sending."
-        )
+    if not left:
+        return ""
+    return (
+        f"[newsletter] {', '.join(left)} in {config.path} still hold the CHANGE-ME "
+        "values `digest init` wrote; fill in your own before sending."
+    )
 
 
 def check_week_is_over(week: Week, now: datetime) -> None:
