@@ -10,7 +10,7 @@ from playwright.sync_api import Browser, sync_playwright
 
 from digest import store
 from digest.resources import packaged_templates
-from digest.web.desk import create_preview_app
+from digest.web.preview import create_preview_app
 
 from .conftest import CHROMIUM, NOW, REPO, make_config, needs_chromium, running
 from .fixtures import load_week

@@ -145,7 +145,7 @@ def test_the_weekly_run_builds_the_edition_once(
 def test_the_desk_answers_a_bad_week_with_a_400(config: Config, db: Any) -> None:
     from starlette.testclient import TestClient
 
-    from digest.web.desk import create_preview_app
+    from digest.web.preview import create_preview_app
 
     load_week(config, db, NOW)
     with TestClient(
@@ -163,10 +163,10 @@ def test_the_desk_opens_on_the_week_reader_and_part_it_was_started_with(
     """`preview --serve --week W --subscriber EMAIL --text` opens the desk there."""
     from starlette.testclient import TestClient
 
-    from digest.web.desk import DeskView, create_preview_app
+    from digest.web.preview import PreviewView, create_preview_app
 
     load_week(config, db, NOW)
-    view = DeskView("2026-W47", "chen.wei@example.com", text=True)
+    view = PreviewView("2026-W47", "chen.wei@example.com", text=True)
     assert view.query() == "?week=2026-W47&subscriber=chen.wei%40example.com&text=1"
     app = create_preview_app(config, clock=lambda: NOW - timedelta(days=30), view=view)
     with TestClient(app, base_url="http://127.0.0.1:8025") as client:

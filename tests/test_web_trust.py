@@ -22,7 +22,7 @@ from digest.readers.signup import client_bucket
 from digest.readers.subscribers import save_subscriber
 from digest.tokens import sign_token
 from digest.web.app import create_app, send_queue_once
-from digest.web.desk import create_preview_app
+from digest.web.preview import create_preview_app
 
 from .conftest import NOW, SECRET, make_config, running
 

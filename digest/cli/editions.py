@@ -50,9 +50,9 @@ def preview(
 ) -> None:
     """Render the coming edition exactly as `send` would, to a file or stdout."""
     if serve:
-        from digest.web.desk import DeskView
+        from digest.web.preview import PreviewView
 
-        _serve_preview(obj, port, open_, DeskView(week, subscriber or "", text))
+        _serve_preview(obj, port, open_, PreviewView(week, subscriber or "", text))
         return
     from digest.content.edition import empty_week, resolve_week
     from digest.delivery.sending import preview_for
@@ -84,7 +84,7 @@ def preview(
 def _serve_preview(obj: Context, port: int, open_: bool, view: Any) -> None:
     import uvicorn
 
-    from digest.web.desk import create_preview_app
+    from digest.web.preview import create_preview_app
 
     config = obj.config()
     url = f"http://127.0.0.1:{port}/{view.query()}"
