@@ -6,7 +6,8 @@
     ├── IngestError              an import source cannot be read at all
     ├── RowError                 one record (article, subscriber row, address) is unusable
     ├── SubscriberError          a subscriber command cannot be done as asked
-    │   └── SubscriberKeptError  the address left the list; re-adding it needs `reactivate`
+    │   ├── SubscriberKeptError  the address left the list; re-adding it needs `reactivate`
+    │   └── TooManySignups       one client signed up too often (the page answers 429)
     ├── MaildirError             a folder given as a Maildir is not one
     ├── RenderError              a template is missing or fails to render
     ├── ArchiveError             the web version of an edition cannot be written
@@ -66,6 +67,10 @@ class SubscriberKeptError(SubscriberError):
             "on purpose (they asked to come back), run `subscribers reactivate EMAIL`."
         )
         self.email = email
+
+
+class TooManySignups(SubscriberError):
+    """One client asked too often: the sign-up page answers 429."""
 
 
 class MaildirError(DigestError):

@@ -36,7 +36,7 @@ from digest import store
 from digest.addresses import clean_name, mailbox_key, normalize_email
 from digest.config import Config
 from digest.content.sections import topic_choices
-from digest.errors import DigestError, RowError
+from digest.errors import RowError, TooManySignups
 from digest.models import Subscriber, SubscriberStatus
 from digest.readers.notices import already_notice, confirm_notice, queue_notice, welcome_notice
 from digest.readers.subscribers import suppression_key
@@ -49,10 +49,6 @@ from digest.tokens import (
 )
 
 SOURCE = "signup"
-
-
-class TooManySignups(DigestError):
-    """One client asked too often: the page answers 429."""
 
 
 @dataclass(frozen=True)

@@ -21,12 +21,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from digest.config import Config
-from digest.errors import RowError
+from digest.errors import RowError, TooManySignups
 from digest.models import Clock
 from digest.readers.signup import (
     Confirmation,
     SignupRequest,
-    TooManySignups,
     check_confirmation,
     confirm,
     sign_up,
