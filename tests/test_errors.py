@@ -22,7 +22,9 @@ def _drawn_parents() -> dict[str, str]:
     parents: dict[str, str] = {}
     stack: list[tuple[int, str]] = []
     for line in (errors.__doc__ or "").splitlines():
-        match = re.match(r"^(\s*(?:[│ ]   )*(?:[├└]── )?)(\w+Error|\w+Signups|DigestError)\b", line)
+        match = re.match(r"^(\s*(?:[│ ]   )*[├└]── )(\w+)", line) or re.match(
+            r"^(\s*)(DigestError)\b", line
+        )
         if not match:
             continue
         depth, name = len(match.group(1)), match.group(2)
