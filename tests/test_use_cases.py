@@ -30,8 +30,10 @@ def test_feeds_are_added_by_canonical_address_and_removed(db: Any) -> None:
     address, outcome = add_feed(db, "HTTPS://News.Example.com/feed?utm_source=x", " DNS ", NOW)
     assert (address, outcome) == ("https://news.example.com/feed", "added")
     assert [(f.url, f.topic) for f in list_feeds(db)] == [(address, "DNS")]
-    with pytest.raises(RowError, match="absolute http"):
+    with pytest.raises(RowError, match="there is no feed file at"):
         add_feed(db, "not a url", "", NOW)
+    with pytest.raises(RowError, match="absolute http"):
+        add_feed(db, "https://", "", NOW)
     assert remove_feed(db, "https://news.example.com/feed?utm_medium=y") == address
     with pytest.raises(IngestError, match="is not in the feed list"):
         remove_feed(db, address)
