@@ -488,3 +488,20 @@ def test_cron_runs_the_scheduled_run() -> None:
         if line.strip() and not line.startswith(("#", "CRON_TZ"))
     ]
     assert lines and all("-m digest run" in line for line in lines)
+
+
+def test_the_cli_starts_without_loading_the_pipeline() -> None:
+    """Commands import their use cases inside the function (see `digest/cli/__init__.py`):
+    importing the CLI loads none of the pipeline's heavy libraries."""
+    import subprocess
+    import sys
+
+    heavy = (
+        "premailer", "lxml", "jinja2", "starlette", "uvicorn", "aiosmtplib", "feedparser",
+        "boto3", "apscheduler", "httpx", "cryptography", "dkim",
+    )  # fmt: skip
+    probe = f"import sys, digest.cli; print(' '.join(m for m in {heavy!r} if m in sys.modules))"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    assert done.stdout.strip() == ""
