@@ -191,7 +191,9 @@ class SmtpConfig:
     timeout: float = setting(300.0, "seconds for the reply to MAIL and RCPT (RFC 5321)", above=0)
     data_timeout: float = setting(120.0, "seconds for the 354 after DATA", above=0)
     dot_timeout: float = setting(600.0, "seconds for the reply to the final dot", above=0)
-    stop_after_refusals: int = setting(5, "relay refusals in a row that stop the run", low=1)
+    stop_after_refusals: int = setting(
+        5, "relay refusals in a row that stop the run; the address-refusal breaker's count", low=1
+    )
     max_per_connection: int = setting(1000, "messages before a connection is renewed", low=1)
     retries: int = setting(3, "tries again of a 4xx within one run", low=0)
     ca_file: str = setting("", "a PEM CA bundle for a relay with a private certificate")
