@@ -380,3 +380,65 @@ def test_the_form_at_375_px_with_the_keyboard(tmp_path: Path) -> None:
     with store.open_store(config.store_path) as db:
         rows = list(db.query("SELECT name, topics FROM signups"))
     assert rows == [{"name": "Kay", "topics": "cybersecurity"}]
+
+
+def test_sign_ups_wait_for_a_send_holding_the_ledgers_write_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As each sign-up's store work begins, another connection takes the write lock the
+    way a send records an outcome (a write transaction on the ledger) and keeps it a
+    moment. A sign-up that reads first and then needs the lock gets no busy wait from
+    SQLite ("database is locked", HTTP 500); one that takes the lock as it begins waits
+    its turn."""
+    import sqlite3
+    import threading
+
+    config = _config(tmp_path)
+    db = store.open_store(config.store_path)
+    load_week(config, db, NOW)
+    send_edition(config, db, week_window("2026-W47", config.tz), lambda: NOW)  # a ledger
+    db.close()
+    ledger = sqlite3.connect(config.store_path, timeout=30, check_same_thread=False)
+    held = threading.Lock()  # one hold at a time
+    releases: list[threading.Timer] = []
+    opened = store.open_store
+
+    def hold_the_ledger() -> None:
+        held.acquire()
+        ledger.execute("BEGIN IMMEDIATE")  # what record_delivery's write takes
+        ledger.execute("UPDATE deliveries SET updated_at = updated_at")
+
+        def release() -> None:
+            ledger.commit()
+            held.release()
+
+        timer = threading.Timer(0.25, release)
+        releases.append(timer)
+        timer.start()
+
+    def open_traced(path: Path) -> Any:
+        found = opened(path)
+        began = []
+
+        def trace(statement: str) -> None:  # at the request's first transaction
+            if statement.startswith("BEGIN") and not began:
+                began.append(statement)
+                hold_the_ledger()
+
+        found.conn.set_trace_callback(trace)
+        return found
+
+    app = create_app(config, clock=lambda: NOW, send_queue=False)
+    client = TestClient(app, "https://news.example.com", raise_server_exceptions=False)
+    with client:
+        monkeypatch.setattr(store, "open_store", open_traced)
+        answers = [_post(client, f"during.send{i}@example.org").status_code for i in range(8)]
+        monkeypatch.setattr(store, "open_store", opened)
+    for timer in releases:
+        timer.join()
+    ledger.close()
+    assert len(releases) == 8  # every sign-up met the held lock
+    assert answers == [200] * 8  # before each transaction took its lock first: 8 x 500
+    with store.open_store(config.store_path) as after:
+        pending = [s for s in store.iter_subscribers(after) if s.email.startswith("during.")]
+        assert len(pending) == 8 and {s.status for s in pending} == {"pending"}

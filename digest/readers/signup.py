@@ -92,7 +92,7 @@ def sign_up(db: Database, config: Config, request: SignupRequest, now: datetime)
         raise TooManySignups("Too many sign-ups from here in the last hour; try again later.")
     if request.honeypot.strip():  # a bot filled in the field people never see
         return SignupAnswer(email, "")
-    with db.atomic():
+    with store.transaction(db):
         subscriber, previous = _pending_subscriber(db, email, request, now)
     if subscriber is None:  # bounced: nothing to say to a dead address
         return SignupAnswer(email, "")
@@ -181,7 +181,7 @@ def rejoin(db: Database, config: Config, subscriber: Subscriber, now: datetime) 
     day_ago = now - timedelta(days=1)
     if store.emails_sent_since(db, mailbox, day_ago) >= config.signup.max_per_address_per_day:
         return False
-    with db.atomic():
+    with store.transaction(db):
         signup_id = store.add_signup(
             db,
             subscriber.id,
@@ -286,7 +286,7 @@ def confirm(db: Database, config: Config, token: str, now: datetime) -> Confirma
     signup = found.signup
     if found.state != "valid" or found.subscriber is None or signup is None:
         return found
-    with db.atomic():
+    with store.transaction(db):
         first = signup.confirmed_at is None
         store.mark_confirmed(db, signup.id, now)
         if first:  # their own fresh opt-in: off the suppression list, if they were on it
@@ -320,7 +320,7 @@ def purge_pending(db: Database, config: Config, now: datetime) -> int:
     many."""
     before = now - timedelta(hours=config.signup.confirm_hours)
     expired = store.expired_pending(db, before)
-    with db.atomic():
+    with store.transaction(db):
         for subscriber_id, previous in expired:
             if previous == SubscriberStatus.UNSUBSCRIBED:
                 store.change_subscriber(
