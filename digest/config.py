@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from digest.errors import ConfigError
+from digest.addresses import normalize_email
+from digest.errors import ConfigError, RowError
 from digest.language import is_language_tag
 from digest.models import Sponsor, slugify
 from digest.relays import parse_relays
@@ -86,8 +87,19 @@ def _formats(**names: Any) -> Callable[[str], bool]:
     return check
 
 
+def _is_address(value: str) -> bool:
+    """A From or return path whose address a provider or relay will take: well-formed
+    (email_validator's syntax rules, no DNS), not just "something with an @"."""
+    address = parseaddr(value)[1]
+    try:
+        normalize_email(address)
+    except RowError:
+        return False
+    return bool(address)
+
+
 def _address_or_empty(value: str) -> bool:
-    return not value or "@" in parseaddr(value)[1]
+    return not value or _is_address(value)
 
 
 def _relays_or_empty(value: str) -> bool:
@@ -111,7 +123,7 @@ class NewsletterConfig:
     sender: str = setting(
         "The Weekly Wrap <wrap@example.com>",
         "the From line",
-        check=lambda v: "@" in parseaddr(v)[1],
+        check=_is_address,
         form='an address like "Name <news@example.com>"',
     )
     base_url: str = setting(

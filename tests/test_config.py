@@ -61,6 +61,12 @@ def test_secrets_come_from_env_only(tmp_path: Path) -> None:
         ({"newsletter": {"timezone": "Mars/Base"}}, {}, r"timezone = 'Mars/Base' .* IANA zone"),
         ({"newsletter": {"base_url": "news.example.com"}}, {}, r"base_url .* absolute http"),
         ({"newsletter": {"from": "nobody"}}, {}, r"\[newsletter\] from = 'nobody'"),
+        (  # a bad From is the whole run's problem: refused before anything is sent
+            {"newsletter": {"from": "Wrap <wrap@@news.example.com>"}},
+            {},
+            r"\[newsletter\] from = 'Wrap <wrap@@news.example.com>'",
+        ),
+        ({"smtp": {"return_path": "bounces@"}}, {}, r"\[smtp\] return_path = 'bounces@'"),
         ({"schedule": {"time": "7am"}}, {}, r"\[schedule\] time = '7am' .* like \"07:00\""),
         ({"smtp": {"hots": "x"}}, {}, r"unknown key \[smtp\] hots; known keys are host"),
         ({"digest": {"subject": "{nme}"}}, {}, r"\[digest\] subject = '\{nme\}'"),
