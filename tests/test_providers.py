@@ -751,12 +751,12 @@ def test_a_mailgun_refusal_of_every_message_bounces_nobody_and_a_resume_sends_ea
 class WebPage(http.server.BaseHTTPRequestHandler):
     """An ordinary web site: a page for every request, 200, or SES's own error."""
 
-    answer = "page"  # or "ses-illegal-address"
+    answer = "page"  # or "no-such-page" (404), "ses-illegal-address"
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        if self.answer == "page":
-            status, kind = 200, "text/html; charset=utf-8"
+        if self.answer in ("page", "no-such-page"):
+            status, kind = (200 if self.answer == "page" else 404), "text/html; charset=utf-8"
             body = b"<!doctype html><html><body><h1>Welcome</h1></body></html>"
         else:  # what SES v2 answers for an address it cannot parse
             status, kind = 400, "application/json"
@@ -810,6 +810,7 @@ def test_a_mailgun_url_at_an_ordinary_web_page_counts_nothing_and_names_the_sett
     [
         ("ses-illegal-address", "[newsletter] from"),  # about the sender, not the reader
         ("page", "AWS_ENDPOINT_URL"),  # a 200 that is not SES's
+        ("no-such-page", "AWS_ENDPOINT_URL"),  # a web site's 404, no SES error in it
     ],
 )
 def test_an_ses_answer_about_the_run_bounces_nobody_and_moto_then_gets_each_once(

@@ -77,7 +77,9 @@ def _failure(error: Exception, recipient: str, client: Any) -> SendFailure:
         code = str(answer.get("Error", {}).get("Code", ""))
         words = str(answer.get("Error", {}).get("Message", ""))
         status = int(answer.get("ResponseMetadata", {}).get("HTTPStatusCode", 400) or 400)
-        if not code and not words and status < 500:  # not an error SES would write
+        # botocore names an error by its HTTP status when the answer has no SES error
+        # type in it (a web page's 404, say): not SES speaking
+        if (not code or code == str(status)) and status < 500:
             return _wrong_endpoint(client, f"HTTP {status} with no SES error in it")
         return SendFailure.of(api_verdict("Amazon SES", status, code, words, recipient))
     if isinstance(error, ResponseParserError):
