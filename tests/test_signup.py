@@ -442,3 +442,19 @@ def test_sign_ups_wait_for_a_send_holding_the_ledgers_write_lock(
     with store.open_store(config.store_path) as after:
         pending = [s for s in store.iter_subscribers(after) if s.email.startswith("during.")]
         assert len(pending) == 8 and {s.status for s in pending} == {"pending"}
+
+
+def test_forty_sign_ups_at_once_with_the_queue_sending_all_answer_200(tmp_path: Path) -> None:
+    """Sign-ups race each other and the queue's sender for the write lock: each waits its
+    turn (before, about half of them answered 500 "database is locked")."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    config = _config(tmp_path, max_per_ip_per_hour=1000)
+    store.open_store(config.store_path).close()
+    app = create_app(config, clock=lambda: NOW, send_queue=True)
+    client = TestClient(app, "https://news.example.com", raise_server_exceptions=False)
+    with client, ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda i: _post(client, f"at.once{i}@example.org"), range(40)))
+    assert [a.status_code for a in answers] == [200] * 40
+    with store.open_store(config.store_path) as db:
+        assert sum(1 for s in store.iter_subscribers(db) if s.email.startswith("at.once")) == 40
