@@ -458,3 +458,36 @@ def test_forty_sign_ups_at_once_with_the_queue_sending_all_answer_200(tmp_path: 
     assert [a.status_code for a in answers] == [200] * 40
     with store.open_store(config.store_path) as db:
         assert sum(1 for s in store.iter_subscribers(db) if s.email.startswith("at.once")) == 40
+
+
+def test_two_sign_ups_for_one_address_at_the_same_moment_email_it_once(tmp_path: Path) -> None:
+    """A second sign-up for the same address lands between the first one's count of
+    what was sent and its write: counted under the lock each takes first, the limit
+    holds (one email a day here), and a flood of sign-ups cannot mail a victim more."""
+    import threading
+
+    from digest.readers.signup import SignupRequest, sign_up
+
+    config = _config(tmp_path, max_per_address_per_day=1, max_per_ip_per_hour=1000)
+    victim = SignupRequest("victim@example.org", client="192.0.2.7")
+    answers: list[str] = []
+    threads: list[threading.Thread] = []
+
+    def the_other() -> None:
+        with store.open_store(config.store_path) as db:
+            answers.append(sign_up(db, config, victim, NOW).emailed)
+
+    def between(statement: str) -> None:
+        if statement.startswith("INSERT INTO signups") and not threads:
+            threads.append(threading.Thread(target=the_other))
+            threads[0].start()
+            threads[0].join(timeout=2)  # it finishes, or it waits for this one's lock
+
+    with store.open_store(config.store_path) as db:
+        db.conn.set_trace_callback(between)
+        answers.append(sign_up(db, config, victim, NOW).emailed)
+    threads[0].join()
+    assert sorted(answers) == ["", "confirm"]  # before: ["confirm", "confirm"]
+    with store.open_store(config.store_path) as db:
+        queued = db.execute("SELECT count(*) FROM outgoing WHERE recipient = ?", [victim.email])
+        assert queued.fetchone()[0] == 1
