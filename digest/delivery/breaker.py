@@ -103,7 +103,7 @@ class Breaker:
             return self.tripped
         if self.refused and self.evidence == 0:
             return (
-                f"the relay refused all {self.refused} recipients it was given as unknown "
+                f"the relay refused {_all(self.refused)} it was given as unknown "
                 "addresses and accepted none"
             )
         if self.refused > self.evidence:
@@ -112,3 +112,7 @@ class Breaker:
                 f"delivered to {self.accepted}: most of the list cannot be gone"
             )
         return ""
+
+
+def _all(count: int) -> str:
+    return "the one recipient" if count == 1 else f"all {count} recipients"

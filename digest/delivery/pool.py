@@ -352,9 +352,9 @@ class _Pool:
 
     def _held_message(self, why: str, failure: SendFailure) -> str:
         return (
-            f"{why}; that is the relay's set-up, not the readers: {failure.hint}. Nobody "
-            f"was taken off the list: the {len(self.held)} refused so far stay open and go "
-            "again with the rest"
+            f"{why}; such refusals are the relay's set-up, not evidence about the readers: "
+            f"{failure.hint}. Nobody was taken off the list: the {len(self.held)} refused "
+            "stay open and go again with the rest"
         )
 
     def settle(self) -> None:
