@@ -89,12 +89,13 @@ def _formats(**names: Any) -> Callable[[str], bool]:
 
 def _is_address(value: str) -> bool:
     """A From or return path whose address a provider or relay will take: well-formed
-    (email_validator's syntax rules, no DNS), not just "something with an @"."""
+    (email_validator's syntax rules, no DNS), not just "something with an @". Only the
+    syntax counts: an internal relay may well send from a `.local` or `.test` domain."""
     address = parseaddr(value)[1]
     try:
         normalize_email(address)
-    except RowError:
-        return False
+    except RowError as e:
+        return "special-use or reserved name" in e.reason
     return bool(address)
 
 

@@ -108,3 +108,9 @@ def test_a_short_signing_key_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="DIGEST_SECRET is 12 characters long; use at least 32"):
         make_config(tmp_path, env={"DIGEST_SECRET": "short-secret"})
     assert make_config(tmp_path, env={"DIGEST_SECRET": "x" * 32}).secret == "x" * 32
+
+
+def test_a_from_on_an_internal_domain_is_well_formed(tmp_path: Path) -> None:
+    """Only the syntax of the From counts: an intranet's relay sends from .local."""
+    config = make_config(tmp_path, newsletter={"from": "Staff news <news@intranet.local>"})
+    assert config.sender_address == "news@intranet.local"
