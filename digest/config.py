@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from digest.errors import ConfigError
+from digest.addresses import normalize_email
+from digest.errors import ConfigError, RowError
 from digest.language import is_language_tag
 from digest.models import Sponsor, slugify
 from digest.relays import parse_relays
@@ -86,8 +87,20 @@ def _formats(**names: Any) -> Callable[[str], bool]:
     return check
 
 
+def _is_address(value: str) -> bool:
+    """A From or return path whose address a provider or relay will take: well-formed
+    (email_validator's syntax rules, no DNS), not just "something with an @". Only the
+    syntax counts: an internal relay may well send from a `.local` or `.test` domain."""
+    address = parseaddr(value)[1]
+    try:
+        normalize_email(address)
+    except RowError as e:
+        return "special-use or reserved name" in e.reason
+    return bool(address)
+
+
 def _address_or_empty(value: str) -> bool:
-    return not value or "@" in parseaddr(value)[1]
+    return not value or _is_address(value)
 
 
 def _relays_or_empty(value: str) -> bool:
@@ -111,7 +124,7 @@ class NewsletterConfig:
     sender: str = setting(
         "The Weekly Wrap <wrap@example.com>",
         "the From line",
-        check=lambda v: "@" in parseaddr(v)[1],
+        check=_is_address,
         form='an address like "Name <news@example.com>"',
     )
     base_url: str = setting(
@@ -191,7 +204,9 @@ class SmtpConfig:
     timeout: float = setting(300.0, "seconds for the reply to MAIL and RCPT (RFC 5321)", above=0)
     data_timeout: float = setting(120.0, "seconds for the 354 after DATA", above=0)
     dot_timeout: float = setting(600.0, "seconds for the reply to the final dot", above=0)
-    stop_after_refusals: int = setting(5, "relay refusals in a row that stop the run", low=1)
+    stop_after_refusals: int = setting(
+        5, "relay refusals in a row that stop the run; the address-refusal breaker's count", low=1
+    )
     max_per_connection: int = setting(1000, "messages before a connection is renewed", low=1)
     retries: int = setting(3, "tries again of a 4xx within one run", low=0)
     ca_file: str = setting("", "a PEM CA bundle for a relay with a private certificate")

@@ -61,6 +61,12 @@ def test_secrets_come_from_env_only(tmp_path: Path) -> None:
         ({"newsletter": {"timezone": "Mars/Base"}}, {}, r"timezone = 'Mars/Base' .* IANA zone"),
         ({"newsletter": {"base_url": "news.example.com"}}, {}, r"base_url .* absolute http"),
         ({"newsletter": {"from": "nobody"}}, {}, r"\[newsletter\] from = 'nobody'"),
+        (  # a bad From is the whole run's problem: refused before anything is sent
+            {"newsletter": {"from": "Wrap <wrap@@news.example.com>"}},
+            {},
+            r"\[newsletter\] from = 'Wrap <wrap@@news.example.com>'",
+        ),
+        ({"smtp": {"return_path": "bounces@"}}, {}, r"\[smtp\] return_path = 'bounces@'"),
         ({"schedule": {"time": "7am"}}, {}, r"\[schedule\] time = '7am' .* like \"07:00\""),
         ({"smtp": {"hots": "x"}}, {}, r"unknown key \[smtp\] hots; known keys are host"),
         ({"digest": {"subject": "{nme}"}}, {}, r"\[digest\] subject = '\{nme\}'"),
@@ -102,3 +108,9 @@ def test_a_short_signing_key_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="DIGEST_SECRET is 12 characters long; use at least 32"):
         make_config(tmp_path, env={"DIGEST_SECRET": "short-secret"})
     assert make_config(tmp_path, env={"DIGEST_SECRET": "x" * 32}).secret == "x" * 32
+
+
+def test_a_from_on_an_internal_domain_is_well_formed(tmp_path: Path) -> None:
+    """Only the syntax of the From counts: an intranet's relay sends from .local."""
+    config = make_config(tmp_path, newsletter={"from": "Staff news <news@intranet.local>"})
+    assert config.sender_address == "news@intranet.local"

@@ -143,3 +143,36 @@ def test_a_connection_that_breaks_unexpectedly_stops_the_pool_without_hanging() 
 
     with pytest.raises(DeliveryError, match="unexpected error: RuntimeError"):
         asyncio.run(run())
+
+
+def test_a_short_list_the_relay_refuses_wholly_is_held_not_bounced() -> None:
+    """Fewer readers than the breaker's count, every one refused as unknown: the relay
+    showed no delivery to anyone, so nobody bounces and the run says so."""
+    script = Script(
+        {f"r{i}@example.org": [SendFailure("bounced", "550 5.1.1 no such user")] for i in range(3)}
+    )
+    results: dict[str, Outcome] = {}
+    with pytest.raises(DeliveryError, match="refused all 3 recipients"):
+        results = _run_into(results, script, _jobs(3))
+    assert {o.status for o in results.values()} == {"deferred"}
+    assert all(o.error.startswith("held: 550 5.1.1") for o in results.values())
+
+
+def test_a_resume_with_only_refused_readers_left_bounces_them_on_earlier_deliveries() -> None:
+    """The edition went to others in an earlier run: one refusal left is the address's."""
+    script = Script({"r0@example.org": [SendFailure("bounced", "550 5.1.1 no such user")]})
+    results = _run(script, _jobs(1), delivered_before=40)
+    assert results["r0@example.org"].status == "bounced"
+    with pytest.raises(DeliveryError, match="refused the one recipient"):
+        _run(
+            Script({"r0@example.org": [SendFailure("bounced", "550 5.1.1 no such user")]}), _jobs(1)
+        )
+
+
+def _run_into(results: dict[str, Outcome], script: Script, jobs: list[Job]) -> dict[str, Outcome]:
+    async def connect() -> FakeConnection:
+        return FakeConnection(script)
+
+    settings = PoolSettings(sender="s@example.org", concurrency=2, backoff=0.01)
+    asyncio.run(deliver(jobs, connect, settings, lambda j, o: results.__setitem__(j.recipient, o)))
+    return results

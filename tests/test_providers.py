@@ -156,10 +156,15 @@ def test_an_identity_ses_refuses_stops_the_run_and_a_resume_sends_each_once(
         (("ses", 400, "LimitExceededException", "Daily message quota exceeded."), "stops"),
         (("ses", 429, "TooManyRequestsException", "Maximum sending rate exceeded."), "later"),
         (("ses", 503, "ServiceUnavailable", "Service unavailable"), "later"),
+        (("ses", 400, "BadRequestException", "Illegal address", "ann@example.org"), "stops"),
+        (("ses", 400, "BadRequestException", "Illegal address", "ann@@example"), "bounces"),
         (("ses", 400, "BadRequestException", "Illegal address"), "bounces"),
         (("ses", 400, "MessageRejected", "Message contains a virus"), "fails"),
         (("mailgun", 401, "", "Forbidden"), "stops"),
         (("mailgun", 400, "", "'to' parameter is not a valid address."), "bounces"),
+        (("mailgun", 400, "", "'from' parameter is not a valid address."), "stops"),
+        (("mailgun", 400, "", "'from' parameter is missing"), "stops"),
+        (("ses", 400, "MessageRejected", "Source not specified"), "stops"),
         (("mailgun", 413, "", "Message too large"), "fails"),
     ],
 )
@@ -186,6 +191,8 @@ class MailgunApi(http.server.ThreadingHTTPServer):
 
     received: list[dict[str, Any]]
     refuse_key: bool = False
+    refuse: str = ""  # a 400 answer's message for every message ("" = accept)
+    accepted: list[str]  # recipients of the messages answered 200
 
 
 class MailgunHandler(http.server.BaseHTTPRequestHandler):
@@ -201,6 +208,9 @@ class MailgunHandler(http.server.BaseHTTPRequestHandler):
         self.server.received.append({"path": self.path, **fields})
         if to.startswith("bad"):
             return self._answer(400, {"message": "'to' parameter is not a valid address."})
+        if self.server.refuse:
+            return self._answer(400, {"message": self.server.refuse})
+        self.server.accepted.append(to)
         n = len(self.server.received)
         self._answer(200, {"id": f"<{n}.mailgun@mg.example.com>", "message": "Queued."})
 
@@ -230,7 +240,7 @@ def _form_fields(content_type: str, body: bytes) -> dict[str, bytes]:
 @pytest.fixture
 def mailgun_api() -> Iterator[MailgunApi]:
     server = MailgunApi(("127.0.0.1", 0), MailgunHandler)
-    server.received = []
+    server.received, server.accepted = [], []
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server
@@ -712,3 +722,147 @@ def test_webhooks_over_http_and_moto_sns_cannot_sign_as_aws(
     assert any("signature does not verify" in m for m in refused)  # moto's, refused
     assert _status(db, ben) == "active"
     assert next(db.query("SELECT count(*) AS n FROM webhook_events"))["n"] == 0
+
+
+# ---------------------------------------------------------------- answers about the run
+
+READERS = 36  # the 6 of the week and 30 more
+
+
+def _list_of(config: Config) -> Any:
+    db = store.open_store(config.store_path)
+    load_week(config, db, NOW)
+    for i in range(READERS - 6):
+        store.insert_subscriber(db, f"reader{i:02d}@example.org", "", [], NOW)
+    return db
+
+
+def _nobody_bounced_and_all_open(db: Any) -> None:
+    assert {r["status"] for r in db.query("SELECT status FROM subscribers")} == {"active"}
+    statuses = [r["status"] for r in db.query("SELECT status FROM deliveries")]
+    assert len(statuses) == READERS and set(statuses) <= {"pending", "deferred"}
+
+
+@pytest.mark.parametrize(
+    ("refusal", "stopped"),
+    [
+        (
+            "'from' parameter is not a valid address. Please check documentation",
+            "[newsletter] from",
+        ),
+        ("'to' parameter is not a valid address. Please check documentation", "accepted none"),
+    ],
+    ids=["from", "to-for-everyone"],
+)
+def test_a_mailgun_refusal_of_every_message_bounces_nobody_and_a_resume_sends_each_once(
+    tmp_path: Path, mailgun_api: MailgunApi, refusal: str, stopped: str
+) -> None:
+    mailgun_api.refuse = refusal
+    config = _mailgun_config(tmp_path, mailgun_api)
+    db = _list_of(config)
+    with pytest.raises(DeliveryError) as refused:
+        send_edition(config, db, week_window(WEEK, config.tz), lambda: NOW)
+    assert refusal.split(".")[0] in str(refused.value) and stopped in str(refused.value)
+    _nobody_bounced_and_all_open(db)
+    mailgun_api.refuse = ""  # the sender fixed
+    report = send_edition(config, db, week_window(WEEK, config.tz), lambda: NOW)
+    assert report is not None and report.count("sent") == READERS
+    assert len(mailgun_api.accepted) == len(set(mailgun_api.accepted)) == READERS
+
+
+class WebPage(http.server.BaseHTTPRequestHandler):
+    """An ordinary web site: a page for every request, 200, or SES's own error."""
+
+    answer = "page"  # or "no-such-page" (404), "ses-illegal-address"
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.answer in ("page", "no-such-page"):
+            status, kind = (200 if self.answer == "page" else 404), "text/html; charset=utf-8"
+            body = b"<!doctype html><html><body><h1>Welcome</h1></body></html>"
+        else:  # what SES v2 answers for an address it cannot parse
+            status, kind = 400, "application/json"
+            body = json.dumps({"message": "Illegal address"}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        if status == 400:
+            self.send_header("x-amzn-ErrorType", "BadRequestException")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def web_page() -> Iterator[http.server.ThreadingHTTPServer]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), WebPage)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_mailgun_url_at_an_ordinary_web_page_counts_nothing_and_names_the_setting(
+    tmp_path: Path, mailgun_api: MailgunApi, web_page: Any
+) -> None:
+    from dataclasses import replace
+
+    config = _mailgun_config(tmp_path, mailgun_api)
+    site = f"http://127.0.0.1:{web_page.server_address[1]}"
+    wrong = replace(config, mailgun=replace(config.mailgun, base_url=site))
+    db = _list_of(config)
+    with pytest.raises(DeliveryError) as stopped:
+        send_edition(wrong, db, week_window(WEEK, wrong.tz), lambda: NOW)
+    said = str(stopped.value)
+    assert "not Mailgun's API" in said and "[mailgun] base_url" in said and "text/html" in said
+    _nobody_bounced_and_all_open(db)
+    assert next(db.query("SELECT count(*) AS n FROM deliveries WHERE provider_id != ''"))["n"] == 0
+    report = send_edition(config, db, week_window(WEEK, config.tz), lambda: NOW)
+    assert report is not None and report.count("sent") == READERS
+    assert len(mailgun_api.accepted) == len(set(mailgun_api.accepted)) == READERS
+
+
+@pytest.mark.parametrize(
+    ("answer", "stopped"),
+    [
+        ("ses-illegal-address", "[newsletter] from"),  # about the sender, not the reader
+        ("page", "AWS_ENDPOINT_URL"),  # a 200 that is not SES's
+        ("no-such-page", "AWS_ENDPOINT_URL"),  # a web site's 404, no SES error in it
+    ],
+)
+def test_an_ses_answer_about_the_run_bounces_nobody_and_moto_then_gets_each_once(
+    tmp_path: Path,
+    moto: str,
+    web_page: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    answer: str,
+    stopped: str,
+) -> None:
+    import boto3
+
+    from digest.delivery.ses import ses_client
+
+    _reset(moto)
+    boto3.client("sesv2").create_email_identity(EmailIdentity="news.example.com")
+    config = _ses_config(tmp_path)
+    db = _list_of(config)
+    monkeypatch.setattr(WebPage, "answer", answer)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{web_page.server_address[1]}")
+    ses_client.cache_clear()
+    try:
+        with pytest.raises(DeliveryError) as refused:
+            send_edition(config, db, week_window(WEEK, config.tz), lambda: NOW)
+    finally:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", moto)
+        ses_client.cache_clear()
+    assert stopped in str(refused.value)
+    _nobody_bounced_and_all_open(db)
+    report = send_edition(config, db, week_window(WEEK, config.tz), lambda: NOW)
+    assert report is not None and report.count("sent") == READERS
+    recipients = [str(m["destinations"]) for m in _sent_by_ses(moto)]
+    assert len(recipients) == len(set(recipients)) == READERS

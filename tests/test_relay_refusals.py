@@ -190,3 +190,125 @@ def test_send_exits_1_with_what_is_left_and_why(tmp_path: Path, relay: Any) -> N
     result = ClockedRunner().invoke(cli, ["send", "--week", "2026-W47", "--workers", "1"], env=env)
     assert result.exit_code == 1
     assert "Relay access denied" in result.stderr and "not delivered yet" in result.stderr
+
+
+# ---------------------------------------------------------------- the circuit breaker
+
+POSTFIX_UNKNOWN = (
+    "550 5.1.1 <{}>: Recipient address rejected: User unknown in local recipient table"
+)
+
+
+def _readers(db: Any) -> list[str]:
+    """Every reader's address, in the order a send takes them (by id)."""
+    return [s.email for s in sorted(store.iter_subscribers(db), key=lambda s: s.id)]
+
+
+def test_a_relay_refusing_every_recipient_as_unknown_bounces_nobody_and_says_what_to_check(
+    tmp_path: Path, relay: Any
+) -> None:
+    """A Postfix relay whose relay_domains / local_recipient_maps leave the readers'
+    domains out answers 5.1.1 "User unknown" to every RCPT: that is not 40 dead
+    mailboxes, it is the relay."""
+    controller, handler = relay
+    config, db = _setup(tmp_path, controller.port)
+    handler.refuse = {a: POSTFIX_UNKNOWN.format(a) for a in _readers(db)}
+    with pytest.raises(DeliveryError) as stopped:
+        _send(config, db)
+    said = str(stopped.value)
+    assert "User unknown in local recipient table" in said  # the relay's own words
+    assert "relay_domains" in said and "local_recipient_maps" in said
+    assert "Nobody was taken off the list" in said and "send --resume" in said
+    _nobody_left(db)
+    edition = store.get_edition(db, "2026-W47")
+    assert edition is not None
+    counts = store.delivery_counts(db, edition.id)
+    assert "bounced" not in counts and "sent" not in counts
+    # it stopped at the breaker, not after trying everyone (2 in flight at most)
+    assert 5 <= counts["deferred"] <= 5 + 2 and counts["pending"] >= READERS - 7
+    assert all(
+        e.startswith("held: 550 5.1.1")
+        for status, e, _ in store.undelivered_reasons(db, edition.id, 10)
+        if status == "deferred"
+    )
+    handler.refuse = {}  # the relay fixed
+    _resume_delivers_everyone_once(config, db, handler)
+
+
+def test_a_relay_refusing_one_in_twenty_bounces_exactly_those(tmp_path: Path, relay: Any) -> None:
+    """Refused among deliveries, a refusal is about its address: those readers bounce,
+    the first one too (refused before the relay had delivered anything)."""
+    controller, handler = relay
+    config, db = _setup(tmp_path, controller.port)
+    gone = _readers(db)[::20]
+    assert len(gone) == READERS // 20 and gone[0] == _readers(db)[0]
+    handler.refuse = {a: POSTFIX_UNKNOWN.format(a) for a in gone}
+    report = _send(config, db)
+    assert report is not None and report.problem.startswith("2 addresses were refused")
+    assert (report.count("sent"), report.count("bounced")) == (READERS - len(gone), len(gone))
+    bounced = {s.email for s in store.iter_subscribers(db) if s.status == "bounced"}
+    assert bounced == set(gone)
+    recipients = Counter(r.rcpt_tos[0] for r in handler.received)
+    assert set(recipients) == set(_readers(db)) - set(gone) and set(recipients.values()) == {1}
+
+
+def test_dead_addresses_in_a_row_at_one_domain_bounce_while_the_relay_delivers(
+    tmp_path: Path, relay: Any
+) -> None:
+    """Six readers in a row at a domain that is gone: one domain, among deliveries to
+    others, is evidence about that domain's mailboxes, not the relay."""
+    controller, handler = relay
+    config, db = _setup(tmp_path, controller.port)
+    with db.atomic():
+        gone = [f"old{i}@gone.example.net" for i in range(6)]
+        for address in gone:
+            save_subscriber(db, address, "", [], NOW)
+        for i in range(10):
+            save_subscriber(db, f"later{i}@example.net", "", [], NOW)
+    handler.refuse = {a: f"550 5.1.1 <{a}>: Recipient address rejected: User unknown" for a in gone}
+    report = _send(config, db)
+    assert report is not None and report.problem.startswith("6 addresses were refused")
+    assert report.count("bounced") == 6 and report.count("sent") == READERS + 10
+    assert {s.email for s in store.iter_subscribers(db) if s.status == "bounced"} == set(gone)
+
+
+@dataclass
+class Breaks(RecordingHandler):
+    """Delivers the first ``good`` recipients, then refuses every one as unknown (a relay
+    reloaded with a wrong table in the middle of a run)."""
+
+    good: int = 30
+    seen: int = 0
+
+    async def handle_RCPT(
+        self, server: SMTPServer, session: Session, envelope: Envelope, address: str, options: Any
+    ) -> str:
+        self.seen += 1
+        if self.seen > self.good:
+            return POSTFIX_UNKNOWN.format(address)
+        return await super().handle_RCPT(server, session, envelope, address, options)
+
+
+def test_a_relay_that_starts_refusing_everyone_mid_run_bounces_nobody(tmp_path: Path) -> None:
+    handler = Breaks()
+    controller = LocalController(handler)
+    controller.start()
+    try:
+        config, db = _setup(tmp_path, controller.port)
+        with db.atomic():  # readers at many domains, as a real list has
+            for i in range(30):
+                save_subscriber(db, f"more{i}@d{i % 7}.example.net", "", [], NOW)
+        with pytest.raises(DeliveryError) as stopped:
+            _send(config, db)
+        # 30 delivered, then refusals across domains in a row: the breaker, not the
+        # majority (30 deliveries outnumber them), stops the run
+        assert "domains with the same words" in str(stopped.value)
+        assert "User unknown in local recipient table" in str(stopped.value)
+        assert Counter(s.status for s in store.iter_subscribers(db)) == {"active": READERS + 30}
+        handler.good = 10_000  # fixed
+        report = _send(config, db)
+        assert report is not None and report.count("sent") == READERS + 30
+        recipients = Counter(r.rcpt_tos[0] for r in handler.received)
+        assert len(recipients) == READERS + 30 and set(recipients.values()) == {1}
+    finally:
+        controller.stop()

@@ -380,3 +380,114 @@ def test_the_form_at_375_px_with_the_keyboard(tmp_path: Path) -> None:
     with store.open_store(config.store_path) as db:
         rows = list(db.query("SELECT name, topics FROM signups"))
     assert rows == [{"name": "Kay", "topics": "cybersecurity"}]
+
+
+def test_sign_ups_wait_for_a_send_holding_the_ledgers_write_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As each sign-up's store work begins, another connection takes the write lock the
+    way a send records an outcome (a write transaction on the ledger) and keeps it a
+    moment. A sign-up that reads first and then needs the lock gets no busy wait from
+    SQLite ("database is locked", HTTP 500); one that takes the lock as it begins waits
+    its turn."""
+    import sqlite3
+    import threading
+
+    config = _config(tmp_path)
+    db = store.open_store(config.store_path)
+    load_week(config, db, NOW)
+    send_edition(config, db, week_window("2026-W47", config.tz), lambda: NOW)  # a ledger
+    db.close()
+    ledger = sqlite3.connect(config.store_path, timeout=30, check_same_thread=False)
+    held = threading.Lock()  # one hold at a time
+    releases: list[threading.Timer] = []
+    opened = store.open_store
+
+    def hold_the_ledger() -> None:
+        held.acquire()
+        ledger.execute("BEGIN IMMEDIATE")  # what record_delivery's write takes
+        ledger.execute("UPDATE deliveries SET updated_at = updated_at")
+
+        def release() -> None:
+            ledger.commit()
+            held.release()
+
+        timer = threading.Timer(0.25, release)
+        releases.append(timer)
+        timer.start()
+
+    def open_traced(path: Path) -> Any:
+        found = opened(path)
+        began = []
+
+        def trace(statement: str) -> None:  # at the request's first transaction
+            if statement.startswith("BEGIN") and not began:
+                began.append(statement)
+                hold_the_ledger()
+
+        found.conn.set_trace_callback(trace)
+        return found
+
+    app = create_app(config, clock=lambda: NOW, send_queue=False)
+    client = TestClient(app, "https://news.example.com", raise_server_exceptions=False)
+    with client:
+        monkeypatch.setattr(store, "open_store", open_traced)
+        answers = [_post(client, f"during.send{i}@example.org").status_code for i in range(8)]
+        monkeypatch.setattr(store, "open_store", opened)
+    for timer in releases:
+        timer.join()
+    ledger.close()
+    assert len(releases) == 8  # every sign-up met the held lock
+    assert answers == [200] * 8  # before each transaction took its lock first: 8 x 500
+    with store.open_store(config.store_path) as after:
+        pending = [s for s in store.iter_subscribers(after) if s.email.startswith("during.")]
+        assert len(pending) == 8 and {s.status for s in pending} == {"pending"}
+
+
+def test_forty_sign_ups_at_once_with_the_queue_sending_all_answer_200(tmp_path: Path) -> None:
+    """Sign-ups race each other and the queue's sender for the write lock: each waits its
+    turn (before, about half of them answered 500 "database is locked")."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    config = _config(tmp_path, max_per_ip_per_hour=1000)
+    store.open_store(config.store_path).close()
+    app = create_app(config, clock=lambda: NOW, send_queue=True)
+    client = TestClient(app, "https://news.example.com", raise_server_exceptions=False)
+    with client, ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda i: _post(client, f"at.once{i}@example.org"), range(40)))
+    assert [a.status_code for a in answers] == [200] * 40
+    with store.open_store(config.store_path) as db:
+        assert sum(1 for s in store.iter_subscribers(db) if s.email.startswith("at.once")) == 40
+
+
+def test_two_sign_ups_for_one_address_at_the_same_moment_email_it_once(tmp_path: Path) -> None:
+    """A second sign-up for the same address lands between the first one's count of
+    what was sent and its write: counted under the lock each takes first, the limit
+    holds (one email a day here), and a flood of sign-ups cannot mail a victim more."""
+    import threading
+
+    from digest.readers.signup import SignupRequest, sign_up
+
+    config = _config(tmp_path, max_per_address_per_day=1, max_per_ip_per_hour=1000)
+    victim = SignupRequest("victim@example.org", client="192.0.2.7")
+    answers: list[str] = []
+    threads: list[threading.Thread] = []
+
+    def the_other() -> None:
+        with store.open_store(config.store_path) as db:
+            answers.append(sign_up(db, config, victim, NOW).emailed)
+
+    def between(statement: str) -> None:
+        if statement.startswith("INSERT INTO signups") and not threads:
+            threads.append(threading.Thread(target=the_other))
+            threads[0].start()
+            threads[0].join(timeout=2)  # it finishes, or it waits for this one's lock
+
+    with store.open_store(config.store_path) as db:
+        db.conn.set_trace_callback(between)
+        answers.append(sign_up(db, config, victim, NOW).emailed)
+    threads[0].join()
+    assert sorted(answers) == ["", "confirm"]  # before: ["confirm", "confirm"]
+    with store.open_store(config.store_path) as db:
+        queued = db.execute("SELECT count(*) FROM outgoing WHERE recipient = ?", [victim.email])
+        assert queued.fetchone()[0] == 1

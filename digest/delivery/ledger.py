@@ -181,12 +181,15 @@ def _deliver(
         return f"{status or 'erased'} after the edition was frozen"
 
     jobs = _jobs(config, db, edition_id, prepared, clock, shard)
+    # What earlier runs delivered is evidence the relay delivers, for a resume with only
+    # refused readers left (see `breaker`).
+    sent = store.delivery_counts(db, edition_id).get(DeliveryStatus.SENT, 0)
     send_messages(
         config,
         jobs,
         on_result,
         outbox=config.outbox_path / week,
-        settings=pool_settings(config, shard),
+        settings=replace(pool_settings(config, shard), delivered_before=sent),
         skip=left_meanwhile,
     )
 

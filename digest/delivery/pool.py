@@ -3,10 +3,12 @@
 The pool keeps ``concurrency`` persistent connections, each worker taking jobs from one
 queue: a token bucket paces them, 4xx answers and lost connections are retried with
 exponential backoff, 5xx answers end that delivery (see `replies` for which of them
-bounce the reader), and the whole run stops when the relay refuses the sender or the
-login, refuses `stop_after_refusals` messages in a row, or stops answering. Every
-outcome goes to ``on_result`` at once, so the ledger is never more than the messages in
-flight behind the wire.
+are about the reader's address), and the whole run stops when the relay refuses the
+sender or the login, refuses `stop_after_refusals` messages in a row, or stops
+answering. Every outcome goes to ``on_result`` at once, so the ledger is never more than
+the messages in flight behind the wire, except a refusal of an address: that one is held
+(its delivery stays open) until the run has shown whether the relay delivers to others,
+and `breaker` judges it at the end (it bounces) or stops the run (it stays open).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
+from digest.delivery.breaker import Breaker
 from digest.delivery.replies import Verdict, refusal_hint
 from digest.errors import DeliveryError
 from digest.models import DeliveryStatus
@@ -83,7 +86,7 @@ class SendFailure(Exception):
             reconnect=verdict.reconnect,
             fatal=verdict.stops_run,
             relay_refused=verdict.relay_refused,
-            hint=refusal_hint(verdict) if verdict.relay_refused else "",
+            hint=refusal_hint(verdict),
         )
 
 
@@ -190,6 +193,7 @@ class PoolSettings:
     backoff: float = 1.0  # seconds before the first retry; doubles each time
     rate_per_hour: float = 0.0  # for relays with an hourly quota; 0 = none
     stop_after_refusals: int = 5  # relay refusals in a row (not the readers'): stop the run
+    delivered_before: int = 0  # messages of this run's kind delivered by earlier runs
 
 
 # Asked right before a message goes: a reason to skip it (the subscriber left), or None.
@@ -220,6 +224,8 @@ class _Pool:
         self.connect_failures = 0  # in a row, across workers
         self.refused_in_a_row = 0  # the relay refused the message, not the reader
         self.lost_in_a_row = 0  # connections dropped or stalled, with no reply between
+        self.breaker = Breaker(settings.stop_after_refusals, settings.delivered_before)
+        self.held: list[tuple[Job, SendFailure]] = []  # address refusals, judged at the end
 
     def on_result(self, job: Job, outcome: Outcome) -> None:
         """Report an outcome; if it cannot be recorded (the store is full or broken),
@@ -290,6 +296,7 @@ class _Pool:
                 continue
             sent_on_conn += 1
             self.refused_in_a_row = self.lost_in_a_row = 0
+            self.breaker.delivered()
             self.on_result(job, Outcome(DeliveryStatus.SENT, provider_id=provider_id or ""))
             self.queue.task_done()
 
@@ -315,6 +322,9 @@ class _Pool:
 
     def _failed(self, job: Job, failure: SendFailure) -> None:
         stop = self._in_a_row(failure)
+        if failure.status == DeliveryStatus.BOUNCED:
+            self._hold(job, failure)
+            return
         if failure.fatal:
             # The relay refuses the run, not this subscriber: leave the job untouched
             # (pending) for the resume, and bounce nobody for it.
@@ -330,6 +340,37 @@ class _Pool:
         self.on_result(job, Outcome(failure.status, str(failure)))
         self.fatal = self.fatal or stop
         self.queue.task_done()
+
+    def _hold(self, job: Job, failure: SendFailure) -> None:
+        """Keep a refusal of the reader's address for the end of the run (its delivery
+        stays open meanwhile); stop the run when the breaker says it is the relay's."""
+        self.held.append((replace(job, data=b""), failure))
+        why = self.breaker.refusal(job.recipient, str(failure))
+        if why:
+            self.fatal = self.fatal or self._held_message(why, failure)
+        self.queue.task_done()
+
+    def _held_message(self, why: str, failure: SendFailure) -> str:
+        return (
+            f"{why}; such refusals are the relay's set-up, not evidence about the readers: "
+            f"{failure.hint}. Nobody was taken off the list: the {len(self.held)} refused "
+            "stay open and go again with the rest"
+        )
+
+    def settle(self) -> None:
+        """Judge the held refusals with the whole run in view: each bounces its reader
+        when the relay showed it delivers to others; else all stay open (deferred) and
+        the run stops (see `breaker`)."""
+        if not self.held or self.broken is not None:
+            return  # unrecorded, they stay pending: open for the resume
+        why = self.breaker.verdict()
+        for job, failure in self.held:
+            if why:
+                self.on_result(job, Outcome(DeliveryStatus.DEFERRED, f"held: {failure}"))
+            else:
+                self.on_result(job, Outcome(DeliveryStatus.BOUNCED, str(failure)))
+        if why:
+            self.fatal = self.fatal or self._held_message(why, self.held[-1][1])
 
     def _in_a_row(self, failure: SendFailure) -> str:
         """Why the run must stop: a run of relay refusals, or of connections lost with
@@ -401,6 +442,7 @@ async def deliver(
     finally:
         await _stop(workers)
         await pool.close_all()
+    pool.settle()
     if pool.broken is not None:
         raise pool.broken
     if pool.fatal:

@@ -11,23 +11,27 @@ tries it again once the cause is fixed.
     any          other 4xx                                     deferred (retried)
     MAIL         5xx                                           failed, the run stops
     RCPT         5xx about the address: 5.1.x (not 5.1.7 or    bounced: the reader is
-                 5.1.8, which are about the sender), 5.2.1,    taken off the list
-                 or no enhanced code (or 5.0.0) with words
-                 that say the mailbox does not exist
+                 5.1.8, which are about the sender), 5.2.1,    taken off the list, once
+                 or no enhanced code (or 5.0.0) with words     the run shows the relay
+                 that say the mailbox does not exist           delivers to others
+                                                               (`breaker`)
     RCPT         any other 5xx (5.7.x relay denied, auth       failed, counts as a relay
                  required; 5.2.2, 5.3.x, 5.4.x, 5.5.x, 5.6.x)  refusal
     DATA, "."    5xx (content refused, too big, line too long) failed, counts as a relay
                                                                refusal
 
-A run of relay refusals in a row stops the send (`[smtp] stop_after_refusals`).
+A run of relay refusals in a row stops the send (`[smtp] stop_after_refusals`); so do
+refusals of addresses that look like the relay's set-up, not the readers (`breaker`).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from digest.addresses import normalize_email
+from digest.errors import RowError
 from digest.models import DeliveryStatus
 
 
@@ -103,6 +107,7 @@ class Verdict:
     relay_refused: bool = False  # the relay or the message, not the reader: counts in a row
     stops_run: bool = False  # nothing can go while this holds (the sender is refused)
     reconnect: bool = False
+    provider: str = ""  # the provider's API that answered, "" for a relay
 
 
 def judge(phase: Phase, code: int, text: str) -> Verdict:
@@ -127,7 +132,23 @@ def lost(what: str) -> Verdict:
 
 
 def refusal_hint(verdict: Verdict) -> str:
-    """What to check when relay refusals stop a run."""
+    """What to check when relay refusals, or refusals of readers' addresses that are
+    the relay's (or the provider's) set-up, stop a run; "" for other verdicts."""
+    if verdict.bounces_reader and verdict.provider:
+        return (
+            f"{verdict.provider} refuses the recipients of every message: check the sender "
+            "([newsletter] from, a well-formed address on a domain verified with "
+            f"{verdict.provider}) and the domain set up there"
+        )
+    if verdict.bounces_reader:
+        return (
+            'a relay answers "User unknown in local recipient table" when it takes the '
+            "readers' domains for its own: on Postfix check relay_domains, mydestination "
+            "and local_recipient_maps (a relay for others' domains lists none of them), "
+            "or its recipient verification; and that [smtp] host is the relay you mean"
+        )
+    if not verdict.relay_refused:
+        return ""
     if verdict.phase is Phase.RCPT and verdict.code is not None and verdict.code[1] == 7:
         return (
             "the relay does not accept mail for other domains from this sender: check that "
@@ -148,7 +169,10 @@ def refusal_hint(verdict: Verdict) -> str:
 # Each answer is read as the SMTP reply it means (the phase and the code), and the same
 # table judges it: a refused address bounces that reader; an account, a quota or a key
 # problem stops the run (the MAIL phase); a refused message fails and counts in a row;
-# throttling and the provider's own failures are retried.
+# throttling and the provider's own failures are retried. A bad address that is not the
+# reader's (words that name the sender or the request, like Mailgun's "'from' parameter
+# is not a valid address", or SES's bare "Illegal address" when the recipient is
+# well-formed) is the run's: it stops the run and bounces nobody.
 _THROTTLED = re.compile(r"throttl|too ?many ?requests|rate exceeded|slow down", re.I)
 _ACCOUNT = re.compile(
     r"not (?:yet )?verified|not authori[sz]ed|authority to send|access ?denied|forbidden|"
@@ -164,11 +188,34 @@ _BAD_ADDRESS = re.compile(
     re.I,
 )
 _TOO_BIG = re.compile(r"too (?:large|big)|exceeds? (?:the )?(?:maximum|size)", re.I)
+# Words that put the bad address on the sender's side or the request's, not the reader's.
+_NAMES_SENDER = re.compile(
+    r"\bfrom\b|\bsender\b|\bsource\b|reply-?to|return-?path|\bheader|\brequest\b|"
+    r"\bparameter\b(?<!'to' parameter)",
+    re.I,
+)
+_NO_SENDER = re.compile(
+    r"(?:'from'|\bfrom\b|\bsender\b|\bsource\b)[^.;]{0,30}\b(?:missing|required|not "
+    r"specified|empty)|\b(?:missing|no) (?:'from'|from|sender|source)\b",
+    re.I,
+)
+_NAMES_RECIPIENT = re.compile(r"'to'|\bto\b (?:parameter|address)|recipient|destination", re.I)
 
 
-def api_verdict(provider: str, http_status: int, error: str, message: str) -> Verdict:
+def api_verdict(
+    provider: str, http_status: int, error: str, message: str, recipient: str = ""
+) -> Verdict:
     """What a provider's API error means, by the table above: its HTTP status, its
-    error name (``error``, "" when it gave none) and its words."""
+    error name (``error``, "" when it gave none), its words, and the ``recipient`` of
+    the call (a bare "bad address" about a well-formed recipient is the sender's)."""
+    return replace(
+        _api_verdict(provider, http_status, error, message, recipient), provider=provider
+    )
+
+
+def _api_verdict(
+    provider: str, http_status: int, error: str, message: str, recipient: str
+) -> Verdict:
     words = f"{provider}: HTTP {http_status} {error} {message}".strip()
     said = f"{error} {message}"
     if http_status == 429 or _THROTTLED.search(said):
@@ -179,8 +226,32 @@ def api_verdict(provider: str, http_status: int, error: str, message: str) -> Ve
         return judge(Phase.MAIL, 421, f"4.3.0 {words}")
     if http_status in (401, 402, 403) or _ACCOUNT.search(said):
         return judge(Phase.MAIL, 550, f"5.7.1 {words}")
-    if _BAD_ADDRESS.search(said):
+    if _BAD_ADDRESS.search(said) or _NO_SENDER.search(said):
+        if _NO_SENDER.search(said) or _is_the_runs(said, recipient):
+            return judge(
+                Phase.MAIL,
+                553,
+                f"5.1.7 {words}; the address {provider} refuses is not the reader's: check "
+                "the sender ([newsletter] from: a well-formed address, on a domain "
+                f"verified with {provider}) and the message's headers",
+            )
         return judge(Phase.RCPT, 553, f"5.1.3 {words}")
     if http_status == 413 or _TOO_BIG.search(said):
         return judge(Phase.DOT, 552, f"5.3.4 {words}")
     return judge(Phase.DOT, 554, f"5.6.0 {words}")
+
+
+def _is_the_runs(said: str, recipient: str) -> bool:
+    """Whether a provider's "bad address" is about the sender or the request: its words
+    name them, or name nobody while the recipient is well-formed."""
+    if _NAMES_RECIPIENT.search(said):
+        return False
+    if _NAMES_SENDER.search(said):
+        return True
+    if not recipient:
+        return False
+    try:
+        normalize_email(recipient)
+    except RowError:
+        return False  # the reader's address is malformed: the refusal is about it
+    return True

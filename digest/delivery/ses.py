@@ -6,7 +6,9 @@ boto3 reads the credentials, the region and the endpoint from the AWS environmen
 retries are off, the pool retries. SES's answer goes through `replies.api_verdict`, the
 SMTP table: an address SES refuses bounces that reader; an identity not verified, a
 paused account or a spent quota stops the run and bounces nobody. The message id SES
-returns goes to the ledger: its SNS events name the message by it.
+returns goes to the ledger: its SNS events name the message by it. An answer without
+one (an endpoint that is not SES's, say a web page at `AWS_ENDPOINT_URL`) counts as
+nothing sent: the message stays open and the run stops, naming the setting to check.
 """
 
 from __future__ import annotations
@@ -45,22 +47,43 @@ class SesConnection:
         try:
             answer = await asyncio.to_thread(self.client.send_email, **request)
         except Exception as e:
-            raise _failure(e) from e
-        return str(answer.get("MessageId", "")) or None
+            raise _failure(e, recipient, self.client) from e
+        message_id = answer.get("MessageId") if isinstance(answer, dict) else None
+        if not isinstance(message_id, str) or not message_id.strip():
+            raise _wrong_endpoint(self.client, "an answer without SES's MessageId")
+        return message_id.strip()
 
     async def close(self) -> None:
         """Nothing to close: the client is shared."""
 
 
-def _failure(error: Exception) -> SendFailure:
+def _wrong_endpoint(client: Any, what: str) -> SendFailure:
+    """Nothing SES would answer: the message is not counted, and the run stops."""
+    url = getattr(getattr(client, "meta", None), "endpoint_url", "") or "the endpoint"
+    return SendFailure(
+        DeliveryStatus.DEFERRED,
+        f"{url} gave {what}: it is not Amazon SES's API, and nothing sent through it "
+        "counts; check AWS_ENDPOINT_URL (unset it for AWS itself) and [ses] region",
+        fatal=True,
+    )
+
+
+def _failure(error: Exception, recipient: str, client: Any) -> SendFailure:
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+    from botocore.parsers import ResponseParserError
 
     if isinstance(error, ClientError):
         answer = error.response
         code = str(answer.get("Error", {}).get("Code", ""))
         words = str(answer.get("Error", {}).get("Message", ""))
         status = int(answer.get("ResponseMetadata", {}).get("HTTPStatusCode", 400) or 400)
-        return SendFailure.of(api_verdict("Amazon SES", status, code, words))
+        # botocore names an error by its HTTP status when the answer has no SES error
+        # type in it (a web page's 404, say): not SES speaking
+        if (not code or code == str(status)) and status < 500:
+            return _wrong_endpoint(client, f"HTTP {status} with no SES error in it")
+        return SendFailure.of(api_verdict("Amazon SES", status, code, words, recipient))
+    if isinstance(error, ResponseParserError):
+        return _wrong_endpoint(client, f"an answer that is not SES's JSON ({error})")
     if isinstance(error, NoCredentialsError):
         return SendFailure(
             DeliveryStatus.DEFERRED,

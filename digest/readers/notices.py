@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -230,7 +230,9 @@ def send_queued(config: Config, db: Database, clock: Clock) -> QueueRun:
         if outcome.status == DeliveryStatus.BOUNCED and job.subscriber_id:
             store.bounce_subscribers(db, [job.subscriber_id], clock())
 
-    settings = pool_settings(config, retries=0)  # a later pass retries
+    # A later pass retries; one-off emails delivered before show the relay delivers.
+    sent_before = store.outgoing_counts(db).get(DeliveryStatus.SENT, 0)
+    settings = replace(pool_settings(config, retries=0), delivered_before=sent_before)
     for kind in dict.fromkeys(q.kind for q in queued):
         jobs = [
             Job(q.id, q.subscriber_id, q.recipient, q.message, q.attempts, sender=q.sender)

@@ -84,15 +84,20 @@ def sign_up(db: Database, config: Config, request: SignupRequest, now: datetime)
         raise RowError(f"That name is too long: {e.reason}", request.name[:60]) from e
     client = client_key(config.secret, client_bucket(request.client))
     hour_ago = now - timedelta(hours=1)
-    if store.signups_from_client_since(db, client, hour_ago) >= config.signup.max_per_ip_per_hour:
-        raise TooManySignups("Too many sign-ups from here in the last hour; try again later.")
-    if request.honeypot.strip():  # a bot filled in the field people never see
-        return SignupAnswer(email, "")
-    with db.atomic():
+    # The limits are counted and the sign-up written under one write lock, taken first:
+    # sign-ups at once for one address cannot each find the limit not reached yet.
+    with store.transaction(db):
+        if (
+            store.signups_from_client_since(db, client, hour_ago)
+            >= config.signup.max_per_ip_per_hour
+        ):
+            raise TooManySignups("Too many sign-ups from here in the last hour; try again later.")
+        if request.honeypot.strip():  # a bot filled in the field people never see
+            return SignupAnswer(email, "")
         subscriber, previous = _pending_subscriber(db, email, request, now)
-    if subscriber is None:  # bounced: nothing to say to a dead address
-        return SignupAnswer(email, "")
-    return _email(db, config, subscriber, previous, request, client, now)
+        if subscriber is None:  # bounced: nothing to say to a dead address
+            return SignupAnswer(email, "")
+        return _email(db, config, subscriber, previous, request, client, now)
 
 
 def _pending_subscriber(
@@ -175,9 +180,9 @@ def rejoin(db: Database, config: Config, subscriber: Subscriber, now: datetime) 
     they confirm). False when the per-mailbox limit says no more email today."""
     mailbox = mailbox_key(subscriber.email)
     day_ago = now - timedelta(days=1)
-    if store.emails_sent_since(db, mailbox, day_ago) >= config.signup.max_per_address_per_day:
-        return False
-    with db.atomic():
+    with store.transaction(db):  # the limit counted under the lock the email is queued in
+        if store.emails_sent_since(db, mailbox, day_ago) >= config.signup.max_per_address_per_day:
+            return False
         signup_id = store.add_signup(
             db,
             subscriber.id,
@@ -278,11 +283,11 @@ def check_confirmation(db: Database, config: Config, token: str, now: datetime) 
 def confirm(db: Database, config: Config, token: str, now: datetime) -> Confirmation:
     """POST on the link: the reader becomes active with the topics they chose. Twice is
     harmless; an expired or altered link changes nothing."""
-    found = check_confirmation(db, config, token, now)
-    signup = found.signup
-    if found.state != "valid" or found.subscriber is None or signup is None:
-        return found
-    with db.atomic():
+    with store.transaction(db):  # checked and spent under one lock: a double POST is one
+        found = check_confirmation(db, config, token, now)
+        signup = found.signup
+        if found.state != "valid" or found.subscriber is None or signup is None:
+            return found
         first = signup.confirmed_at is None
         store.mark_confirmed(db, signup.id, now)
         if first:  # their own fresh opt-in: off the suppression list, if they were on it
@@ -315,8 +320,8 @@ def purge_pending(db: Database, config: Config, now: datetime) -> int:
     had unsubscribed goes back to unsubscribed (its consent record stays). Returns how
     many."""
     before = now - timedelta(hours=config.signup.confirm_hours)
-    expired = store.expired_pending(db, before)
-    with db.atomic():
+    with store.transaction(db):
+        expired = store.expired_pending(db, before)
         for subscriber_id, previous in expired:
             if previous == SubscriberStatus.UNSUBSCRIBED:
                 store.change_subscriber(

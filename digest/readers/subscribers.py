@@ -195,7 +195,7 @@ def import_subscribers(
     for person in people.values():
         report.states[person.state] = report.states.get(person.state, 0) + 1
     try:
-        with db.atomic():
+        with store.transaction(db):
             for person in people.values():
                 _take(db, config, person, now, report)
             if dry_run:

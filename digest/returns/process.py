@@ -203,7 +203,7 @@ def process_mail(
             report.messages.append(plan)
             if dry_run:
                 continue
-            with db.atomic():
+            with store.transaction(db):
                 apply_plan(db, config, plan, now)
             if plan.disposition == "done":
                 box.done(key)

@@ -95,7 +95,7 @@ def receive(
         events = list(_sendgrid(payload))
     elif provider == "mailgun":
         token = verify_mailgun(payload, config.mailgun.signing_key, now, max_age)
-        with db.atomic():
+        with store.transaction(db):
             if not store.take_webhook_event(db, "mailgun-token", token, now):
                 raise WebhookRefused(403, "this Mailgun signature was used before: a replay")
         events = [_mailgun(payload.get("event-data"))]
@@ -103,7 +103,7 @@ def receive(
         verify_postmark(headers, config.postmark.webhook_password)
         events = [_postmark(payload)]
     for event_id, returned in events:
-        with db.atomic():  # taken and applied together, or neither
+        with store.transaction(db):  # taken and applied together, or neither
             if event_id and not store.take_webhook_event(db, provider, event_id, now):
                 result.repeated += 1
                 continue

@@ -37,7 +37,7 @@ from digest.store.articles import (
     published_at_of,
     upsert_article,
 )
-from digest.store.columns import from_db_time, to_db_time, writes
+from digest.store.columns import from_db_time, to_db_time, transaction, writes
 from digest.store.deliveries import (
     OpenDelivery,
     delivery_counts,
@@ -206,6 +206,7 @@ __all__ = [
     "take_webhook_event",
     "to_db_time",
     "topics_key",
+    "transaction",
     "undelivered_reasons",
     "unsuppress",
     "update_profile",

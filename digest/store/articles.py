@@ -10,7 +10,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from digest.models import Article, slugify
-from digest.store.columns import from_db_time, insert_row, to_db_time
+from digest.store.columns import from_db_time, insert_row, to_db_time, transaction
 
 
 def content_hash(article: Article) -> str:
@@ -38,7 +38,7 @@ def upsert_article(db: Database, article: Article, now: datetime) -> str:
     digest_ = content_hash(article)
     existing = _find_article(db, article.url, article.guid)
     row = _article_row(article, digest_, now)
-    with db.atomic():
+    with transaction(db):
         if existing is None:
             row["created_at"] = row["updated_at"]
             article_id = insert_row(db, "articles", row)

@@ -35,6 +35,31 @@ def insert_row(db: Database, table: str, row: dict[str, Any]) -> int:
 
 
 @contextmanager
+def transaction(db: Database) -> Iterator[Database]:
+    """A write transaction that takes the write lock as it begins (BEGIN IMMEDIATE),
+    waiting for it up to the connection's timeout; nested, a savepoint.
+
+    Every transaction that writes begins this way, never as a read that later becomes a
+    write: SQLite gives such an upgrade no busy wait (in WAL mode it fails at once,
+    "database is locked", whenever another connection holds the write lock or has
+    committed since the read began), which is what a sign-up during a send would meet.
+    """
+    conn = db.conn
+    if conn.in_transaction:
+        with db.atomic():  # a savepoint inside the transaction already holding the lock
+            yield db
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        if conn.in_transaction:
+            conn.rollback()
+        raise
+    conn.commit()
+
+
+@contextmanager
 def writes(what: str) -> Iterator[None]:
     """Turn a failed store operation (disk full, I/O error, locked past the timeout) into
     a StoreError that says what was being done and what to do."""

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlite_utils import Database
 
 from digest.models import OPEN_STATUSES, Subscriber
-from digest.store.columns import to_db_time
+from digest.store.columns import to_db_time, transaction
 from digest.store.subscribers import subscriber_from_row
 
 OPEN = "(" + ", ".join(f"'{status}'" for status in OPEN_STATUSES) + ")"  # for SQL
@@ -100,7 +100,7 @@ def record_deliveries(
 ) -> None:
     """Write (delivery id, status, error) outcomes in one transaction."""
     stamp = to_db_time(now)
-    with db.atomic():
+    with transaction(db):
         db.conn.executemany(
             "UPDATE deliveries SET status = ?, last_error = ?, attempts = attempts + 1, "
             "updated_at = ? WHERE id = ?",

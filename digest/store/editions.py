@@ -13,7 +13,7 @@ from sqlite_utils import Database
 
 from digest.errors import EditionError
 from digest.models import RenderedVariant
-from digest.store.columns import from_db_time, insert_row, to_db_time
+from digest.store.columns import from_db_time, insert_row, to_db_time, transaction
 from digest.store.deliveries import delivery_counts
 
 
@@ -66,7 +66,7 @@ def freeze_edition(
     stamp = to_db_time(now)
     by_key = {v.key: v for v in variants}
     try:
-        with db.atomic():
+        with transaction(db):
             edition_id = insert_row(
                 db,
                 "editions",

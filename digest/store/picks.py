@@ -6,13 +6,13 @@ from datetime import datetime
 
 from sqlite_utils import Database
 
-from digest.store.columns import to_db_time
+from digest.store.columns import to_db_time, transaction
 
 
 def set_pick(db: Database, week: str, url: str, choice: str, now: datetime) -> list[str]:
     """Record ``choice`` ("feature" or "unfeature") for ``url`` in ``week``; featuring
     one article unpicks the week's other lead. The URLs unpicked."""
-    with db.atomic():
+    with transaction(db):
         dropped: list[str] = []
         if choice == "feature":
             dropped = [

@@ -9,7 +9,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from digest.models import Subscriber, SubscriberStatus, slugify
-from digest.store.columns import from_db_time, insert_row, to_db_time
+from digest.store.columns import from_db_time, insert_row, to_db_time, transaction
 
 
 def topics_key(topics: Sequence[str]) -> str:
@@ -78,16 +78,17 @@ def change_subscriber(
     edition_id: int | None = None,
 ) -> bool:
     """Change status and/or topic choice, logging the event (named after the new status,
-    unless ``event`` names it, e.g. ``complaint``); False when nothing changed."""
-    current = get_subscriber_by_id(db, subscriber_id)
-    if current is None:
-        return False
-    new_status = status or current.status
-    new_topics = topics_key(topics) if topics is not None else ",".join(current.topics)
-    if new_status == current.status and new_topics == ",".join(current.topics):
-        return False
-    stamp = to_db_time(now)
-    with db.atomic():
+    unless ``event`` names it, e.g. ``complaint``); False when nothing changed. The row
+    is read and changed under the write lock, so no change made meanwhile is lost."""
+    with transaction(db):
+        current = get_subscriber_by_id(db, subscriber_id)
+        if current is None:
+            return False
+        new_status = status or current.status
+        new_topics = topics_key(topics) if topics is not None else ",".join(current.topics)
+        if new_status == current.status and new_topics == ",".join(current.topics):
+            return False
+        stamp = to_db_time(now)
         db.execute(
             "UPDATE subscribers SET status = ?, topics = ?, updated_at = ? WHERE id = ?",
             [new_status, new_topics, stamp, subscriber_id],
