@@ -63,16 +63,26 @@ def subscribers_reactivate(obj: Context, email: str) -> None:
     show_default=True,
     help="Whose export FILE is (Mailchimp: its audience zip or one of its CSVs).",
 )
+@click.option(
+    "--list",
+    "list_name",
+    default="",
+    help="listmonk: the list (name or id) this newsletter is, when the export holds several.",
+)
 @click.option("--dry-run", is_flag=True, help="Report what the import would do; change nothing.")
 @json_option
 @pass_context
-def subscribers_import(obj: Context, file: Path, tool: str, dry_run: bool, as_json: bool) -> None:
+def subscribers_import(
+    obj: Context, file: Path, tool: str, list_name: str, dry_run: bool, as_json: bool
+) -> None:
     """Import a list: digest's CSV (email,name,topics[,status]) or another tool's export.
     People who left come in as left and are never mailed."""
     from digest.readers.subscribers import import_subscribers
 
     config = obj.config()
-    report = import_subscribers(obj.store(config), file, now(), config, tool=tool, dry_run=dry_run)
+    report = import_subscribers(
+        obj.store(config), file, now(), config, tool=tool, dry_run=dry_run, list_name=list_name
+    )
     if as_json:
         emit(report.as_dict())
         return

@@ -58,24 +58,32 @@ Row = tuple[Where, Exported | RowError]  # where it is, the row or why not
 Record = Mapping[str, str]
 
 
-def read_export(path: Path, tool: str) -> Iterator[Row]:
+def read_export(path: Path, tool: str, *, list_name: str = "") -> Iterator[Row]:
     """Every row of ``path`` as ``tool`` exports it; IngestError for a file that is not
-    that tool's export."""
+    that tool's export, or cannot say who is subscribed. ``list_name`` picks the list of
+    a tool that keeps several with their own subscription state (listmonk)."""
     if tool not in TOOLS:
         raise IngestError(f"--from {tool!r}: expected one of {', '.join(TOOLS)}.")
+    if tool == "listmonk":
+        yield from _listmonk(path, list_name)
+        return
     reader = _READERS[tool]
     for table in _tables(path):
         yield from reader(table)
 
 
-def _tables(path: Path) -> Iterator[Table]:
-    """A CSV file, or each CSV in a zip."""
+def _read(path: Path) -> bytes:
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise IngestError(f"No such file: {path}. Check the path and try again.") from None
     except OSError as e:
         raise IngestError(f"Cannot read {path}: {e.strerror}.") from e
+
+
+def _tables(path: Path) -> Iterator[Table]:
+    """A CSV file, or each CSV in a zip."""
+    raw = _read(path)
     if zipfile.is_zipfile(io.BytesIO(raw)):
         with zipfile.ZipFile(io.BytesIO(raw)) as archive:
             names = sorted(n for n in archive.namelist() if n.lower().endswith(".csv"))
@@ -108,14 +116,15 @@ def _table(name: str, data: bytes) -> Table:
     return Table(name, columns, rows)
 
 
-def _need(table: Table, *columns: str) -> str:
-    """The first of ``columns`` the file has; IngestError naming what it has instead."""
+def _need(table: Table, *columns: str, why: str = "is it the right --from?") -> str:
+    """The first of ``columns`` the file has; IngestError naming what it has instead
+    (and ``why`` it is needed)."""
     have = set(table.columns)
     found = next((c for c in columns if c in have), "")
     if not found:
         raise IngestError(
             f"{table.name} has no {' or '.join(repr(c) for c in columns)} column (its columns: "
-            f"{', '.join(sorted(have))}): is it the right --from?"
+            f"{', '.join(sorted(have))}): {why}"
         )
     return found
 
@@ -159,12 +168,25 @@ def _true(value: str) -> bool:
 # ---------------------------------------------------------------- each tool
 
 
+_MAILCHIMP_FILES = ("subscribed", "unsubscribed", "cleaned", "nonsubscribed")
+
+
 def _mailchimp(table: Table) -> Iterator[Row]:
     """Mailchimp's audience export: subscribed_, unsubscribed_, cleaned_ (and
     nonsubscribed_) member files, "Email Address", "First Name", "Last Name",
     OPTIN_TIME/CONFIRM_TIME and their IPs, UNSUB_TIME and UNSUB_REASON, CLEAN_TIME."""
     email = _need(table, "email address", "email")
     lowered = table.name.lower()
+    if not lowered.startswith(_MAILCHIMP_FILES) and not {"unsub_time", "clean_time"} & set(
+        table.columns
+    ):
+        raise IngestError(
+            f"{table.name} does not say whether its members are subscribed: Mailchimp "
+            "names each file of its audience export by their state (subscribed_..., "
+            "unsubscribed_..., cleaned_..., nonsubscribed_...). Import the audience "
+            "export's zip as Mailchimp gave it (Audience > Export audience), or its files "
+            "under their own names."
+        )
     for line, r in table.rows:
         if "clean_time" in r or lowered.startswith("cleaned"):
             state = "bounced"
@@ -206,7 +228,15 @@ def _simple(
 
 def _substack(table: Table) -> Iterator[Row]:
     """Substack's subscriber export: email, active_subscription, expiry, plan,
-    email_disabled, created_at, first_payment_at. Email turned off: unsubscribed."""
+    email_disabled, created_at, first_payment_at. Email turned off: unsubscribed. A
+    file without ``email_disabled`` cannot say who turned email off: refused."""
+    _need(
+        table,
+        "email_disabled",
+        why="without it the file cannot say who turned email off, and nobody is taken "
+        "as subscribed on a guess. Export the list again from Substack (Subscribers > "
+        "Export): its export has the column.",
+    )
     return _simple(
         table,
         lambda r: "unsubscribed" if _true(r.get("email_disabled", "")) else "active",
@@ -217,10 +247,18 @@ def _substack(table: Table) -> Iterator[Row]:
 def _ghost(table: Table) -> Iterator[Row]:
     """Ghost's members export: id, email, name, note, subscribed_to_emails,
     complimentary_plan, stripe_customer_id, created_at, deleted_at, labels, tiers.
-    Not subscribed to emails, or deleted: unsubscribed."""
+    Not subscribed to emails, or deleted: unsubscribed. A file without
+    ``subscribed_to_emails`` cannot say who is: refused."""
+    _need(
+        table,
+        "subscribed_to_emails",
+        why="without it the file cannot say who gets emails, and nobody is taken as "
+        "subscribed on a guess. Export all members again from Ghost (Members > Export): "
+        "its export has the column.",
+    )
 
     def state(r: Record) -> str:
-        subscribed = _true(r.get("subscribed_to_emails", "true"))
+        subscribed = _true(r.get("subscribed_to_emails", ""))
         return "active" if subscribed and not r.get("deleted_at") else "unsubscribed"
 
     return _simple(table, state, lambda r: "ghost")
@@ -228,6 +266,12 @@ def _ghost(table: Table) -> Iterator[Row]:
 
 # Buttondown's subscriber types: who is mailed, who left, who never confirmed.
 _BUTTONDOWN = {
+    "regular": "active",
+    "premium": "active",
+    "gifted": "active",
+    "trialed": "active",
+    "churning": "active",  # a paid plan ending: still mailed until it does
+    "past_due": "active",
     "unactivated": "unconfirmed",
     "unsubscribed": "unsubscribed",
     "removed": "unsubscribed",
@@ -246,7 +290,17 @@ def _buttondown(table: Table) -> Iterator[Row]:
     email = _need(table, "email", "email_address")
     kind = _need(table, "subscriber_type", "type")
     for line, r in table.rows:
-        state = _BUTTONDOWN.get(r.get(kind, "").lower(), "active")
+        state = _BUTTONDOWN.get(r.get(kind, "").lower(), "")
+        if not state:
+            yield (
+                (table.name, line),
+                RowError(
+                    f"Buttondown's subscriber type must be one of {', '.join(sorted(_BUTTONDOWN))} "
+                    "(a type digest does not know is not taken as subscribed)",
+                    r.get(kind, ""),
+                ),
+            )
+            continue
         origin = r.get("referrer_url") or r.get("source") or ""
         yield _person(
             (table.name, line),
@@ -267,16 +321,119 @@ def _metadata_name(metadata: str) -> str:
     return str(found.get("name", "")) if isinstance(found, dict) else ""
 
 
-_LISTMONK = {"enabled": "active", "disabled": "unsubscribed", "blocklisted": "unsubscribed"}
+def _listmonk(path: Path, list_name: str) -> Iterator[Row]:
+    """listmonk's subscribers as its API gives them (``GET /api/subscribers``, JSON:
+    each subscriber's ``status`` and, per list, its ``subscription_status``), read the
+    way listmonk decides who gets a campaign: never a blocklisted subscriber; on a
+    double opt-in list only ``confirmed``; on a single opt-in list anyone not
+    ``unsubscribed``. Its CSV export carries only the overall status, which no
+    unsubscribe link changes: refused, naming what to export instead."""
+    data = _read(path)
+    text = decode_bytes(data).lstrip()
+    if not text.startswith(("{", "[")):
+        raise IngestError(
+            f"{path.name} is listmonk's CSV export, which carries only each subscriber's "
+            "overall status (enabled, disabled, blocklisted): not whether they unsubscribed "
+            "from the list, nor whether they confirmed a double opt-in, so importing it "
+            "would bring back people who left. Export the list with listmonk's API as JSON "
+            "instead: curl -u 'USER:TOKEN' "
+            "'https://LISTMONK/api/subscribers?list_id=ID&per_page=all' > listmonk.json, "
+            "then import that file with --from listmonk."
+        )
+    try:
+        people = _listmonk_people(json.loads(text))
+    except ValueError as e:
+        raise IngestError(f"{path.name} is not listmonk's JSON ({e}).") from e
+    chosen = _listmonk_list(path.name, people, list_name)
+    for number, person in enumerate(people, 1):
+        where = (path.name, number)
+        entry = next((entry for entry in _lists_of(person) if _list_key(entry) == chosen), None)
+        if entry is None:
+            yield where, RowError(f"not on the listmonk list {chosen[1]!r}", _email_of(person))
+            continue
+        state = _listmonk_state(person, entry)
+        if isinstance(state, RowError):
+            yield where, state
+            continue
+        yield _person(
+            where,
+            {"email": _email_of(person)},
+            "email",
+            state,
+            name=str(person.get("name") or ""),
+            consent=str(entry.get("subscription_created_at") or person.get("created_at") or ""),
+            source=f"listmonk ({chosen[1]})",
+        )
 
 
-def _listmonk(table: Table) -> Iterator[Row]:
-    """listmonk's subscriber export: uuid, email, name, attributes, status (enabled,
-    disabled, blocklisted), created_at, updated_at."""
-    return _simple(
-        table,
-        lambda r: _LISTMONK.get(r.get("status", "").lower(), "active"),
-        lambda r: "listmonk",
+def _listmonk_people(document: object) -> list[dict[str, object]]:
+    """The subscribers of an API answer, a page of it, or a list of pages."""
+    pages = document if isinstance(document, list) else [document]
+    people: list[dict[str, object]] = []
+    for page in pages:
+        if isinstance(page, dict) and "email" in page:
+            people.append(page)
+            continue
+        body = page.get("data", page) if isinstance(page, dict) else None
+        results = body.get("results") if isinstance(body, dict) else None
+        if not isinstance(results, list):
+            raise ValueError("expected the answer of GET /api/subscribers: data.results")
+        people.extend(r if isinstance(r, dict) else {"email": str(r)} for r in results)
+    return people
+
+
+def _lists_of(person: dict[str, object]) -> list[dict[str, object]]:
+    found = person.get("lists")
+    return [entry for entry in found if isinstance(entry, dict)] if isinstance(found, list) else []
+
+
+def _list_key(entry: dict[str, object]) -> tuple[str, str]:
+    return str(entry.get("id", "")), str(entry.get("name", ""))
+
+
+def _email_of(person: dict[str, object]) -> str:
+    return str(person.get("email") or "")
+
+
+def _listmonk_list(name: str, people: list[dict[str, object]], wanted: str) -> tuple[str, str]:
+    """The (id, name) of the list this newsletter is: the one named, else the only one."""
+    lists = sorted({_list_key(e) for p in people for e in _lists_of(p)})
+    shown = ", ".join(f"{n!r} (id {i})" for i, n in lists) or "none"
+    if wanted:
+        match = [k for k in lists if wanted.casefold() in (k[0], k[1].casefold())]
+        if len(match) != 1:
+            raise IngestError(f"{name} has no listmonk list {wanted!r}; its lists: {shown}.")
+        return match[0]
+    if len(lists) != 1:
+        raise IngestError(
+            f"{name} holds the listmonk lists {shown}: each has its own subscription state, "
+            "so name the one this newsletter is with --list NAME (or its id)."
+        )
+    return lists[0]
+
+
+_LISTMONK_OFF = {"blocklisted": "unsubscribed", "disabled": "unsubscribed"}
+
+
+def _listmonk_state(person: dict[str, object], entry: dict[str, object]) -> str | RowError:
+    """What listmonk would do with one subscriber on one list."""
+    status = str(person.get("status") or "")
+    if status in _LISTMONK_OFF:
+        return _LISTMONK_OFF[status]
+    if status != "enabled":
+        return RowError("listmonk's status must be enabled, disabled or blocklisted", status)
+    subscription = str(entry.get("subscription_status") or "")
+    if subscription == "unsubscribed":
+        return "unsubscribed"
+    if subscription == "confirmed":
+        return "active"
+    if subscription == "unconfirmed":
+        # Single opt-in lists mail the unconfirmed; double opt-in (or a list whose
+        # opt-in the export does not say) mails only the confirmed.
+        return "active" if entry.get("optin") == "single" else "unconfirmed"
+    return RowError(
+        "listmonk's subscription_status must be confirmed, unconfirmed or unsubscribed",
+        subscription,
     )
 
 
@@ -305,6 +462,5 @@ _READERS: dict[str, Callable[[Table], Iterator[Row]]] = {
     "substack": _substack,
     "ghost": _ghost,
     "buttondown": _buttondown,
-    "listmonk": _listmonk,
     "csv": _csv,
 }

@@ -163,6 +163,7 @@ def import_subscribers(
     *,
     tool: str = "csv",
     dry_run: bool = False,
+    list_name: str = "",
 ) -> ListImport:
     """Import another tool's export (`exports.read_export`) or digest's own CSV.
 
@@ -172,11 +173,13 @@ def import_subscribers(
     Nobody who left is re-activated ("kept"), and nobody erased at their request (the
     suppression list) comes back: that takes their own confirmed sign-up. Duplicates are
     merged, the state that mails nobody winning. ``dry_run`` reports the same and
-    changes nothing. IngestError for a file that is not the tool's export.
+    changes nothing. ``list_name`` is the tool's list this newsletter is, for a tool
+    that keeps several (listmonk). IngestError for a file that is not the tool's export,
+    or cannot say who is subscribed.
     """
     report = ListImport(tool=tool, dry_run=dry_run)
     people: dict[str, Exported] = {}
-    for (name, line), row in read_export(path, tool):
+    for (name, line), row in read_export(path, tool, list_name=list_name):
         if isinstance(row, RowError):
             report.reject(row.reason, row.value, file=name, line=line)
             continue
