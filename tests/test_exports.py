@@ -3,6 +3,8 @@ cannot say is never taken as subscribed (listmonk's per-list subscription, and t
 same class of mistake in Mailchimp's, Substack's, Ghost's and Buttondown's readers)."""
 
 import json
+import struct
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ from digest import store
 from digest.cli import cli
 from digest.config import Config
 from digest.errors import IngestError
+from digest.readers import exports
 from digest.readers.subscribers import import_subscribers
 
 from .conftest import NOW
@@ -186,3 +189,60 @@ def test_listmonk_import_from_the_command_line_takes_the_list(tmp_path: Path) ->
     )  # fmt: skip
     assert done.exit_code == 0, done.output
     assert "1 active" in done.output and "1 unconfirmed" in done.output
+
+
+# ---------------------------------------------------------------- a zip bomb
+
+
+def _zip_of(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+HEADER = b'"Email Address","First Name"\r\n'
+
+
+def test_a_zip_that_unpacks_far_past_its_size_is_refused_member_by_member(
+    config: Config, db: Any, tmp_path: Path
+) -> None:
+    bomb = _zip_of(
+        tmp_path / "members_export.zip",
+        {"subscribed_members_export_1.csv": HEADER + b"0" * (50 * 2**20)},  # 50 MB of zeros
+    )
+    assert bomb.stat().st_size < 100_000
+    with pytest.raises(IngestError, match=r"unpacks to .* refused \(a zip bomb"):
+        import_subscribers(db, bomb, NOW, config, tool="mailchimp")
+    assert list(store.iter_subscribers(db)) == []
+
+
+def test_a_zip_that_lies_about_its_sizes_is_read_no_further_than_it_says(
+    config: Config, db: Any, tmp_path: Path
+) -> None:
+    real = HEADER + b'"a@example.org","A"\r\n' + b"0" * 4_000_000
+    path = _zip_of(tmp_path / "members_export.zip", {"subscribed_members_export_1.csv": real})
+    data = bytearray(path.read_bytes())
+    # Say the member unpacks to 60 bytes, in its local header and the central directory.
+    local = data.index(b"PK\x03\x04")
+    central = data.index(b"PK\x01\x02")
+    struct.pack_into("<I", data, local + 22, 60)
+    struct.pack_into("<I", data, central + 24, 60)
+    path.write_bytes(bytes(data))
+    with pytest.raises(IngestError, match="broken zip"):
+        import_subscribers(db, path, NOW, config, tool="mailchimp")
+
+
+def test_the_members_of_a_zip_share_one_budget(
+    config: Config, db: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(exports, "MAX_UNPACKED", 100_000)
+    rows = b"".join(b'"r%05d@example.org","R"\r\n' % i for i in range(2500))  # ~60 KB each
+    path = _zip_of(
+        tmp_path / "members_export.zip",
+        {"subscribed_a.csv": HEADER + rows, "subscribed_b.csv": HEADER + rows},
+    )
+    with pytest.raises(IngestError, match=r"subscribed_b\.csv unpacks to"):
+        import_subscribers(db, path, NOW, config, tool="mailchimp")
+    one = _zip_of(tmp_path / "one.zip", {"subscribed_a.csv": HEADER + rows})
+    assert import_subscribers(db, one, NOW, config, tool="mailchimp").states == {"active": 2500}

@@ -81,18 +81,67 @@ def _read(path: Path) -> bytes:
         raise IngestError(f"Cannot read {path}: {e.strerror}.") from e
 
 
+# What one export's zip may unpack to: a member file, all of them together, and how many
+# times larger than its packed size a member may be (CSV packs some 5 to 50 times;
+# a zip bomb of zeros, a thousand).
+MAX_UNPACKED = 256 * 1024 * 1024
+MAX_RATIO = 200
+_CHUNK = 1024 * 1024
+
+
 def _tables(path: Path) -> Iterator[Table]:
-    """A CSV file, or each CSV in a zip."""
-    raw = _read(path)
-    if zipfile.is_zipfile(io.BytesIO(raw)):
-        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
-            names = sorted(n for n in archive.namelist() if n.lower().endswith(".csv"))
-            if not names:
-                raise IngestError(f"{path} is a zip without CSV files in it.")
-            for name in names:
-                yield _table(Path(name).name, archive.read(name))
+    """A CSV file, or each CSV in a zip (unpacked member by member, within
+    `MAX_UNPACKED` and `MAX_RATIO`)."""
+    try:
+        is_zip = zipfile.is_zipfile(path)
+    except OSError:
+        is_zip = False
+    if not is_zip:
+        yield _table(path.name, _read(path))
         return
-    yield _table(path.name, raw)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = sorted(
+                (i for i in archive.infolist() if i.filename.lower().endswith(".csv")),
+                key=lambda i: i.filename,
+            )
+            if not members:
+                raise IngestError(f"{path} is a zip without CSV files in it.")
+            budget = MAX_UNPACKED
+            for member in members:
+                data = _unpack(path, archive, member, budget)
+                budget -= len(data)
+                yield _table(Path(member.filename).name, data)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError) as e:
+        raise IngestError(f"{path} is a broken zip ({e}): export it again.") from e
+
+
+def _unpack(path: Path, archive: zipfile.ZipFile, member: zipfile.ZipInfo, budget: int) -> bytes:
+    """One member's bytes, read in chunks and refused as soon as it would unpack past
+    ``budget`` or `MAX_RATIO` times its packed size (the sizes the zip declares are
+    checked first; zipfile never reads past the declared size)."""
+    packed = max(member.compress_size, 1)
+    limit = min(budget, MAX_RATIO * packed)
+
+    def refuse(size: str) -> IngestError:
+        return IngestError(
+            f"{path.name}: {member.filename} unpacks to {size} from {packed:,} bytes packed; "
+            f"an export's files may unpack to at most {MAX_UNPACKED // 2**20} MB together and "
+            f"{MAX_RATIO} times their packed size, so it is refused (a zip bomb, or not an "
+            "export). Unzip it yourself and import the CSV files one by one if it is real."
+        )
+
+    if member.file_size > limit:
+        raise refuse(f"{member.file_size:,} bytes (as the zip says)")
+    chunks: list[bytes] = []
+    size = 0
+    with archive.open(member) as stream:
+        while chunk := stream.read(_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise refuse(f"more than {limit:,} bytes")
+            chunks.append(chunk)
+    return b"".join(chunks)
 
 
 @dataclass(frozen=True)
