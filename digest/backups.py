@@ -24,7 +24,7 @@ from digest.config import Config
 from digest.delivery.ledger import holder_is_gone
 from digest.errors import StoreError
 from digest.models import OPEN_STATUSES, SubscriberStatus
-from digest.readers.subscribers import suppression_key
+from digest.readers.subscribers import suppression_keys
 from digest.store import backup as copies
 from digest.store.backup import (
     DatabaseCheck,
@@ -239,7 +239,7 @@ def _carry_over(config: Config, db: Database, replaced: Path) -> tuple[dict[str,
             if hashes:
                 still = {email.lower() for _, email in copies.replaced_addresses(db)}
                 for reader, email in copies.reader_addresses(db):
-                    if email.lower() not in still and suppression_key(config, email) in hashes:
+                    if email.lower() not in still and suppression_keys(config, email) & hashes:
                         erased.add(reader)
             for reader in sorted(erased):
                 store.delete_subscriber_by_id(db, reader)

@@ -13,7 +13,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from digest import store
+from digest.addresses import mailbox_key
 from digest.config import Config
+from digest.errors import SubscriberError, SubscriberKeptError
+from digest.readers.subscribers import add_subscriber, import_subscribers, remove_subscriber
 from digest.returns.webhook_auth import Guesses, WebhookRefused
 from digest.returns.webhooks import receive
 from digest.web.app import create_app
@@ -146,3 +149,88 @@ def test_guesses_are_counted_per_client_and_forgotten_after_the_window() -> None
     for client in ("c", "d", "e"):
         guesses.failed(client, NOW)
     assert len(guesses._failures) == 2  # bounded memory
+
+
+# ---------------------------------------------------------------- one mailbox key
+
+
+SPELLINGS = ["Ann.Lee+news@GoogleMail.com", "annlee@gmail.com", "ANN.LEE@gmail.com"]
+
+
+def test_one_mailbox_key_folds_case_tags_dots_and_googlemail() -> None:
+    assert {mailbox_key(a) for a in SPELLINGS} == {"annlee@gmail.com"}
+    assert mailbox_key("Ann.Lee+x@Example.org") == "ann.lee@example.org"  # dots count there
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+def test_an_erased_reader_does_not_come_back_under_another_spelling(
+    config: Config, tmp_path: Path, spelling: str
+) -> None:
+    db = store.open_store(config.store_path)
+    add_subscriber(db, config, "ann.lee@googlemail.com", "Ann", "", NOW)
+    remove_subscriber(db, config, "ann.lee@googlemail.com", NOW, forget=True)
+    with pytest.raises(SubscriberError, match="erased"):
+        add_subscriber(db, config, spelling, "Ann", "", NOW)
+    export = tmp_path / "old.csv"
+    export.write_text(f"email,name\n{spelling},Ann\n")
+    report = import_subscribers(db, export, NOW, config)
+    assert report.suppressed == 1 and list(store.iter_subscribers(db)) == []
+
+
+def test_an_erasure_kept_by_the_older_key_is_still_honoured(config: Config) -> None:
+    db = store.open_store(config.store_path)
+    # The suppression list of a store from before googlemail.com was folded into gmail.com.
+    legacy = _legacy_hash(config.secret, "ann.lee@googlemail.com")
+    store.suppress(db, legacy, "erased on request", NOW)
+    for spelling in ("ann.lee@googlemail.com", "annlee+x@googlemail.com"):
+        with pytest.raises(SubscriberError, match="erased"):
+            add_subscriber(db, config, spelling, "", "", NOW)
+
+
+def _legacy_hash(secret: str, address: str) -> str:
+    key = mailbox_key(address, aliases=False).encode()
+    return hmac.new(secret.encode(), b"suppression\x00" + key, hashlib.sha256).hexdigest()
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+def test_a_reader_who_left_is_not_added_again_under_another_spelling(
+    config: Config, tmp_path: Path, spelling: str
+) -> None:
+    db = store.open_store(config.store_path)
+    add_subscriber(db, config, "ann.lee@googlemail.com", "Ann", "", NOW)
+    remove_subscriber(db, config, "ann.lee@googlemail.com", NOW)
+    with pytest.raises(SubscriberKeptError):
+        add_subscriber(db, config, spelling, "Ann", "", NOW)
+    export = tmp_path / "old.csv"
+    export.write_text(f"email,name\n{spelling},Ann\n")
+    report = import_subscribers(db, export, NOW, config)
+    assert report.kept == 1
+    assert [s.status for s in store.iter_subscribers(db)] == ["unsubscribed"]
+
+
+def test_an_export_saying_another_spelling_left_takes_the_reader_off(
+    config: Config, tmp_path: Path
+) -> None:
+    db = store.open_store(config.store_path)
+    add_subscriber(db, config, "annlee@gmail.com", "Ann", "", NOW)
+    export = tmp_path / "old.csv"
+    export.write_text("email,name,status\nAnn.Lee+list@googlemail.com,Ann,unsubscribed\n")
+    report = import_subscribers(db, export, NOW, config)
+    assert report.left == 1
+    assert [(s.email, s.status) for s in store.iter_subscribers(db)] == [
+        ("annlee@gmail.com", "unsubscribed")
+    ]
+
+
+def test_the_mailbox_column_is_filled_for_readers_already_on_the_list(config: Config) -> None:
+    db = store.open_store(config.store_path)
+    store.insert_subscriber(db, "Ann.Lee@GoogleMail.com", "", [], NOW)
+    db.execute("DROP INDEX subscribers_mailbox")
+    db.execute("ALTER TABLE subscribers DROP COLUMN mailbox")
+    db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm017_subscriber_mailbox'")
+    db.conn.commit()
+    db.close()
+    again = store.open_store(config.store_path)
+    assert [r["mailbox"] for r in again.query("SELECT mailbox FROM subscribers")] == [
+        "annlee@gmail.com"
+    ]

@@ -112,6 +112,7 @@ from digest.store.subscribers import (
     status_changed_since,
     subscriber_events,
     subscriber_status,
+    subscribers_of_mailbox,
     topics_key,
     update_profile,
 )
@@ -200,6 +201,7 @@ __all__ = [
     "status_changed_since",
     "subscriber_events",
     "subscriber_status",
+    "subscribers_of_mailbox",
     "suppress",
     "suppression_count",
     "swap_lock_holder",

@@ -229,9 +229,9 @@ def carry_leaving(db: Database, leaving: Leaving) -> int:
     events the copy does not have (those after its last). The restored row's id."""
     if leaving.main_id is None:
         cursor = db.execute(
-            "INSERT INTO main.subscribers (email, name, status, topics, created_at, "
-            "updated_at) SELECT email, name, status, topics, created_at, updated_at "
-            "FROM old.subscribers WHERE id = ?",
+            "INSERT INTO main.subscribers (email, mailbox, name, status, topics, "
+            "created_at, updated_at) SELECT email, mailbox, name, status, topics, "
+            "created_at, updated_at FROM old.subscribers WHERE id = ?",
             [leaving.old_id],
         )
         target = int(cursor.lastrowid or 0)
