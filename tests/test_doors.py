@@ -8,14 +8,17 @@ import hmac
 import json
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from starlette.testclient import TestClient
 
 from digest import store
 from digest.addresses import mailbox_key
+from digest.cli import cli
 from digest.config import Config
-from digest.errors import SubscriberError, SubscriberKeptError
+from digest.errors import IngestError, SubscriberError, SubscriberKeptError
 from digest.readers.subscribers import add_subscriber, import_subscribers, remove_subscriber
 from digest.returns.webhook_auth import Guesses, WebhookRefused
 from digest.returns.webhooks import receive
@@ -234,3 +237,70 @@ def test_the_mailbox_column_is_filled_for_readers_already_on_the_list(config: Co
     assert [r["mailbox"] for r in again.query("SELECT mailbox FROM subscribers")] == [
         "annlee@gmail.com"
     ]
+
+
+# ---------------------------------------------------------------- encodings
+
+
+NAMES = ["Zoë “Zee” O’Brien – editor", "Łukasz Żółć", "Søren"]
+
+
+def _rows(delimiter: str) -> str:
+    lines = [delimiter.join(["email", "name"])]
+    lines += [delimiter.join([f"r{i}@example.org", n]) for i, n in enumerate(NAMES)]
+    return "\r\n".join(lines) + "\r\n"
+
+
+@pytest.mark.parametrize(
+    ("encoded", "said"),
+    [
+        (lambda: _rows(",").encode("utf-8"), "UTF-8, comma-separated"),
+        (lambda: "\ufeff".encode() + _rows(",").encode("utf-8"), "UTF-8 (byte-order mark)"),
+        # Excel's "Unicode text": UTF-16 with its mark, tab-separated.
+        (lambda: _rows("\t").encode("utf-16"), "UTF-16 (byte-order mark), tab-separated"),
+        (lambda: _rows("\t").encode("utf-16-le"), "UTF-16 (no byte-order mark), tab"),
+        (lambda: _rows(";").encode("utf-8"), "UTF-8, semicolon-separated"),
+    ],
+)
+def test_an_export_is_read_in_the_encoding_it_was_written_in_and_says_which(
+    config: Config, tmp_path: Path, encoded: Any, said: str
+) -> None:
+    db = store.open_store(config.store_path)
+    path = tmp_path / "list.csv"
+    path.write_bytes(encoded())
+    report = import_subscribers(db, path, NOW, config)
+    assert report.added == 3, report.errors
+    assert said in report.read_as["list.csv"]
+    assert [s.name for s in store.iter_subscribers(db)] == NAMES
+
+
+def test_a_windows_1252_export_keeps_its_quotes_and_dashes(config: Config, tmp_path: Path) -> None:
+    db = store.open_store(config.store_path)
+    path = tmp_path / "excel.csv"
+    path.write_bytes(
+        "email,name\r\nzoe@example.org,Zoë “Zee” O’Brien – editor\r\n".encode("cp1252")
+    )
+    report = import_subscribers(db, path, NOW, config)
+    assert report.read_as == {"excel.csv": "Windows-1252, comma-separated"}
+    assert store.get_subscriber(db, "zoe@example.org").name == NAMES[0]  # type: ignore[union-attr]
+
+
+def test_a_file_whose_mark_says_utf_16_and_is_not_is_refused(
+    config: Config, tmp_path: Path
+) -> None:
+    db = store.open_store(config.store_path)
+    path = tmp_path / "torn.csv"
+    path.write_bytes(b"\xff\xfe" + "email\n".encode("utf-16-le") + b"\x00\xd8")  # a lone surrogate
+    with pytest.raises(IngestError, match="starts as UTF-16 but is not"):
+        import_subscribers(db, path, NOW, config)
+
+
+def test_the_command_line_says_how_it_read_the_file(tmp_path: Path) -> None:
+    runner = CliRunner()
+    cfg = tmp_path / "c" / "digest.toml"
+    assert runner.invoke(cli, ["--config", str(cfg), "init"]).exit_code == 0
+    path = tmp_path / "unicode.txt"
+    path.write_bytes(_rows("\t").encode("utf-16"))
+    done = runner.invoke(cli, ["--config", str(cfg), "subscribers", "import", str(path)])
+    assert done.exit_code == 0, done.output
+    assert "Read unicode.txt as UTF-16 (byte-order mark), tab-separated" in done.output

@@ -88,6 +88,8 @@ def subscribers_import(
         return
     states = ", ".join(f"{n} {state}" for state, n in sorted(report.states.items()))
     click.echo(f"{file.name} ({tool}): {states or 'no rows'}")
+    for name, how in report.read_as.items():
+        click.echo(f"Read {name} as {how}")
     click.echo(
         f"{'Would be' if dry_run else 'Done'}: {report.added} added, {report.updated} updated, "
         f"{report.unchanged} unchanged, {report.left} taken off (they left), "

@@ -11,7 +11,9 @@ consent time and source where the export has them. What a state means here:
     unconfirmed   never confirmed a double opt-in: no consent, left out
 
 Columns are looked up by their names as each tool documents them, in any case; a file
-that lacks the address column is refused with the columns it has.
+that lacks the address column is refused with the columns it has. A file's encoding is
+told by its byte-order mark and its bytes (`decode_export`), its delimiter by its first
+line, and both are said.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ from pathlib import Path
 
 from digest.addresses import clean_name, normalize_email
 from digest.content.ingest import parse_topic_names
-from digest.content.summarize import decode_bytes
 from digest.errors import IngestError, RowError
 
 TOOLS = ("mailchimp", "substack", "ghost", "buttondown", "listmonk", "csv")
@@ -58,17 +59,22 @@ Row = tuple[Where, Exported | RowError]  # where it is, the row or why not
 Record = Mapping[str, str]
 
 
-def read_export(path: Path, tool: str, *, list_name: str = "") -> Iterator[Row]:
+def read_export(
+    path: Path, tool: str, *, list_name: str = "", read_as: dict[str, str] | None = None
+) -> Iterator[Row]:
     """Every row of ``path`` as ``tool`` exports it; IngestError for a file that is not
     that tool's export, or cannot say who is subscribed. ``list_name`` picks the list of
-    a tool that keeps several with their own subscription state (listmonk)."""
+    a tool that keeps several with their own subscription state (listmonk). ``read_as``
+    gets each file's name and how it was read (its encoding and delimiter)."""
     if tool not in TOOLS:
         raise IngestError(f"--from {tool!r}: expected one of {', '.join(TOOLS)}.")
     if tool == "listmonk":
-        yield from _listmonk(path, list_name)
+        yield from _listmonk(path, list_name, read_as)
         return
     reader = _READERS[tool]
     for table in _tables(path):
+        if read_as is not None:
+            read_as[table.name] = table.read_as
         yield from reader(table)
 
 
@@ -151,18 +157,68 @@ class Table:
     name: str
     columns: tuple[str, ...]
     rows: list[tuple[int, dict[str, str]]]
+    read_as: str = ""  # the encoding and delimiter it was read with
+
+
+_BOMS = (
+    (b"\xef\xbb\xbf", "utf-8-sig", "UTF-8"),
+    (b"\xff\xfe\x00\x00", "utf-32", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "utf-32", "UTF-32"),
+    (b"\xff\xfe", "utf-16", "UTF-16"),
+    (b"\xfe\xff", "utf-16", "UTF-16"),
+)
+
+
+def decode_export(name: str, data: bytes) -> tuple[str, str]:
+    """A spreadsheet's or a tool's text file and the encoding it was read in: by its
+    byte-order mark (UTF-8, UTF-16 as Excel's "Unicode text" writes it, UTF-32), else
+    UTF-16 by its zero bytes, else UTF-8 when it is valid, else Windows-1252 (what
+    Excel's "CSV" writes on Western Windows; its quotes and dashes kept), else Latin-1.
+    IngestError for a file that its own mark says is UTF-16 or -32 and is not."""
+    for mark, codec, label in _BOMS:
+        if data.startswith(mark):
+            try:
+                return data.decode(codec), f"{label} (byte-order mark)"
+            except UnicodeDecodeError as e:
+                raise IngestError(f"{name} starts as {label} but is not ({e}).") from e
+    head = data[:4096]
+    if len(head) >= 4 and head.count(0) * 4 > len(head):
+        codec = "utf-16-le" if head[1::2].count(0) > head[0::2].count(0) else "utf-16-be"
+        try:
+            return data.decode(codec), "UTF-16 (no byte-order mark)"
+        except UnicodeDecodeError:
+            pass
+    for codec, label in (("utf-8", "UTF-8"), ("cp1252", "Windows-1252")):
+        try:
+            return data.decode(codec), label
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1"), "Latin-1"
+
+
+_DELIMITERS = {",": "comma", "\t": "tab", ";": "semicolon"}
+
+
+def _delimiter(text: str) -> str:
+    """The delimiter of a CSV by its first line: the commonest of comma, tab (Excel's
+    "Unicode text") and semicolon (Excel where the comma is the decimal sign)."""
+    first = text.split("\n", 1)[0]
+    counts = {d: first.count(d) for d in _DELIMITERS}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] > counts[","] else ","
 
 
 def _table(name: str, data: bytes) -> Table:
-    text = decode_bytes(data)  # UTF-8 (with or without BOM), else the declared or Latin-1
+    text, encoding = decode_export(name, data)
+    delimiter = _delimiter(text)
     csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     columns = tuple((f or "").strip().lower() for f in reader.fieldnames or [])
     reader.fieldnames = list(columns)
     rows = [
         (reader.line_num, {k: (v or "").strip() for k, v in row.items() if k}) for row in reader
     ]
-    return Table(name, columns, rows)
+    return Table(name, columns, rows, f"{encoding}, {_DELIMITERS[delimiter]}-separated")
 
 
 def _need(table: Table, *columns: str, why: str = "is it the right --from?") -> str:
@@ -370,15 +426,17 @@ def _metadata_name(metadata: str) -> str:
     return str(found.get("name", "")) if isinstance(found, dict) else ""
 
 
-def _listmonk(path: Path, list_name: str) -> Iterator[Row]:
+def _listmonk(path: Path, list_name: str, read_as: dict[str, str] | None) -> Iterator[Row]:
     """listmonk's subscribers as its API gives them (``GET /api/subscribers``, JSON:
     each subscriber's ``status`` and, per list, its ``subscription_status``), read the
     way listmonk decides who gets a campaign: never a blocklisted subscriber; on a
     double opt-in list only ``confirmed``; on a single opt-in list anyone not
     ``unsubscribed``. Its CSV export carries only the overall status, which no
     unsubscribe link changes: refused, naming what to export instead."""
-    data = _read(path)
-    text = decode_bytes(data).lstrip()
+    text, encoding = decode_export(path.name, _read(path))
+    text = text.lstrip()
+    if read_as is not None:
+        read_as[path.name] = f"{encoding}, JSON"
     if not text.startswith(("{", "[")):
         raise IngestError(
             f"{path.name} is listmonk's CSV export, which carries only each subscriber's "

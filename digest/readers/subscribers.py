@@ -169,6 +169,7 @@ class ListImport(SubscriberImport):
     left: int = 0
     unconfirmed: int = 0
     suppressed: int = 0
+    read_as: dict[str, str] = field(default_factory=dict)  # file: its encoding, delimiter
 
 
 class _DryRun(Exception):
@@ -199,7 +200,7 @@ def import_subscribers(
     """
     report = ListImport(tool=tool, dry_run=dry_run)
     people: dict[str, Exported] = {}
-    for (name, line), row in read_export(path, tool, list_name=list_name):
+    for (name, line), row in read_export(path, tool, list_name=list_name, read_as=report.read_as):
         if isinstance(row, RowError):
             report.reject(row.reason, row.value, file=name, line=line)
             continue
