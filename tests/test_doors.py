@@ -3,8 +3,10 @@ encodings spreadsheets write, password guessing on Postmark's webhook, and expor
 stay safe in a spreadsheet and come back as the same addresses."""
 
 import base64
+import csv
 import hashlib
 import hmac
+import io
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -19,7 +21,12 @@ from digest.addresses import mailbox_key
 from digest.cli import cli
 from digest.config import Config
 from digest.errors import IngestError, SubscriberError, SubscriberKeptError
-from digest.readers.subscribers import add_subscriber, import_subscribers, remove_subscriber
+from digest.readers.subscribers import (
+    add_subscriber,
+    export_subscribers,
+    import_subscribers,
+    remove_subscriber,
+)
 from digest.returns.webhook_auth import Guesses, WebhookRefused
 from digest.returns.webhooks import receive
 from digest.web.app import create_app
@@ -304,3 +311,35 @@ def test_the_command_line_says_how_it_read_the_file(tmp_path: Path) -> None:
     done = runner.invoke(cli, ["--config", str(cfg), "subscribers", "import", str(path)])
     assert done.exit_code == 0, done.output
     assert "Read unicode.txt as UTF-16 (byte-order mark), tab-separated" in done.output
+
+
+# ---------------------------------------------------------------- exports in a spreadsheet
+
+
+TRICKY = [
+    ("=1+2@example.org", '=HYPERLINK("https://evil.example")'),
+    ("-x@example.org", "+Plus"),
+    ("+y@example.org", "@home"),
+    ("'z@example.org", "'quoted"),
+    ("plain@example.org", "O'Brien"),
+]
+
+
+def test_an_export_is_safe_in_a_spreadsheet_and_re_imports_as_the_same_addresses(
+    tmp_path: Path,
+) -> None:
+    first = make_config(tmp_path / "one")
+    db = store.open_store(first.store_path)
+    for email, name in TRICKY:
+        add_subscriber(db, first, email, name, "", NOW)
+    out = io.StringIO()
+    assert export_subscribers(db, out) == len(TRICKY)
+    cells = [c for row in csv.reader(io.StringIO(out.getvalue())) for c in row]
+    assert not [c for c in cells if c.startswith(("=", "+", "-", "@"))]  # nothing runs
+    path = tmp_path / "export.csv"
+    path.write_text(out.getvalue())
+    second = make_config(tmp_path / "two")
+    other = store.open_store(second.store_path)
+    report = import_subscribers(other, path, NOW, second)
+    assert report.added == len(TRICKY), report.errors
+    assert [(s.email, s.name) for s in store.iter_subscribers(other)] == TRICKY

@@ -544,11 +544,30 @@ def _listmonk_state(person: dict[str, object], entry: dict[str, object]) -> str 
     )
 
 
+# What a spreadsheet runs as a formula at the start of a cell, and the quote that marks
+# a cell as text (so a cell that starts with it is quoted too: the mark comes off again).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """A cell a spreadsheet will show as text, never run as a formula (CSV injection):
+    one that starts like a formula (or with the quote) gets a leading quote, which
+    `from_spreadsheet` takes off again, so an export re-imports as the same values."""
+    return "'" + cell if cell.startswith(_FORMULA_START) else cell
+
+
+def from_spreadsheet(cell: str) -> str:
+    """The value `spreadsheet_safe` wrote ``cell`` for."""
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(_FORMULA_START) else cell
+
+
 def _csv(table: Table) -> Iterator[Row]:
     """digest's own: email, name, topics, and optionally status (active, unsubscribed,
-    bounced, complained) and subscribed_at."""
+    bounced, complained) and subscribed_at; cells as its export writes them
+    (`spreadsheet_safe`)."""
     email = _need(table, "email")
-    for line, r in table.rows:
+    for line, raw in table.rows:
+        r = {key: from_spreadsheet(value) for key, value in raw.items()}
         state = r.get("status", "").lower() or "active"
         if state not in STATES:
             yield (table.name, line), RowError(f"status must be one of {', '.join(STATES)}", state)

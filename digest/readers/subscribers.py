@@ -18,7 +18,7 @@ from digest.content.ingest import parse_topic_names
 from digest.content.sections import topic_choices
 from digest.errors import RowError, SubscriberError, SubscriberKeptError
 from digest.models import ImportCounts, Subscriber, SubscriberStatus, slugify
-from digest.readers.exports import Exported, read_export
+from digest.readers.exports import Exported, read_export, spreadsheet_safe
 from digest.tokens import suppression_hash, suppression_hashes
 
 
@@ -286,14 +286,6 @@ def _consent(person: Exported) -> str:
     if person.consent_at is not None:
         said.append(f"subscribed {person.consent_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC")
     return "; ".join(said)
-
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(cell: str) -> str:
-    """A cell a spreadsheet will show as text, never run as a formula (CSV injection)."""
-    return "'" + cell if cell.startswith(_FORMULA_START) else cell
 
 
 def export_csv(subscribers: Iterable[Subscriber], out: TextIO) -> int:
