@@ -85,6 +85,7 @@ CARRIED = {  # the kinds `Restore.carried` counts, in the order they are told
     "deliveries": "deliveries",
     "finished": "editions finished",
     "webhook_events": "webhook events taken",
+    "emails": "one-off emails already sent",
 }
 
 
@@ -258,6 +259,7 @@ def _carry_over(config: Config, db: Database, replaced: Path) -> tuple[dict[str,
             carried["deliveries"] = ledger.deliveries
             carried["finished"] = ledger.finished
             carried["webhook_events"] = copies.copy_webhook_events(db)
+            carried["emails"] = copies.carry_outgoing(db)
             if ledger.unknown_readers:
                 notes.append(
                     f"{ledger.unknown_readers} deliveries of the replaced store went to readers "

@@ -191,6 +191,24 @@ def test_a_copy_taken_mid_send_restored_after_the_send_finished_sends_nobody_twi
     restored.close()
 
 
+def test_a_one_off_email_sent_after_the_backup_is_not_sent_again(
+    config: Config, tmp_path: Path
+) -> None:
+    db = store.open_store(config.store_path)
+    sid = store.insert_subscriber(db, "new@example.org", "", [], NOW, "pending")
+    sent = store.queue_email(db, "confirm", "new@example.org", b"x", NOW, subscriber_id=sid)
+    waiting = store.queue_email(db, "welcome", "new@example.org", b"y", NOW, subscriber_id=sid)
+    copy = tmp_path / "before.db"
+    backup_store(config, copy)
+    store.record_email(db, sent, "sent", "", NOW)
+    db.close()
+    done = restore_store(config, copy, NOW)
+    assert done.carried["emails"] == 1
+    restored = store.open_store(config.store_path)
+    assert [e.id for e in store.queued_emails(restored)] == [waiting]
+    restored.close()
+
+
 # ---------------------------------------------------------------- a crafted or torn copy
 
 
@@ -215,6 +233,18 @@ def test_a_copy_with_a_trigger_that_resubscribes_is_refused(config: Config, tmp_
     )
     with pytest.raises(StoreError, match=r"not digest's own.*trigger stay"):
         restore_store(config, crafted, NOW)
+    # One hidden under a name SQLite keeps for itself (written into the schema directly).
+    hidden = tmp_path / "hidden.db"
+    backup_store(config, hidden)
+    with sqlite3.connect(hidden) as conn:
+        conn.execute("PRAGMA writable_schema = ON")
+        conn.execute(
+            "INSERT INTO sqlite_master (type, name, tbl_name, rootpage, sql) VALUES "
+            "('trigger', 'sqlite_stay', 'subscribers', 0, 'CREATE TRIGGER sqlite_stay AFTER "
+            "UPDATE ON subscribers BEGIN UPDATE subscribers SET status = ''active''; END')"
+        )
+    with pytest.raises(StoreError, match=r"trigger sqlite_stay is not digest's|not a digest"):
+        restore_store(config, hidden, NOW)
 
 
 def test_a_copy_with_a_view_in_place_of_a_table_is_refused(config: Config, tmp_path: Path) -> None:

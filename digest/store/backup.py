@@ -78,10 +78,12 @@ _MIGRATIONS_TABLE = "_sqlite_migrations"  # sqlite-utils' own record, shaped by 
 
 def schema_objects(conn: sqlite3.Connection) -> dict[tuple[str, str], str]:
     """Every table, index, view and trigger of a database as ``{(type, name): SQL}``,
-    the SQL with its white space folded (SQLite's own objects and sqlite-utils'
-    migration record's indexes left out)."""
+    the SQL with its white space folded (SQLite's own tables and automatic indexes, and
+    sqlite-utils' migration record's indexes, left out; any other name is compared)."""
     rows = conn.execute(
-        "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
+        "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE NOT ("
+        "(type = 'table' AND name IN ('sqlite_sequence', 'sqlite_stat1', 'sqlite_stat4')) "
+        "OR (type = 'index' AND sql IS NULL AND name LIKE 'sqlite^_autoindex^_%' ESCAPE '^'))"
     ).fetchall()
     return {
         (str(kind), str(name)): ""
@@ -150,7 +152,7 @@ def erased_since(db: Database) -> list[int]:
         "SELECT m.id FROM main.subscribers m WHERE m.id <= coalesce((SELECT seq FROM "
         "old.sqlite_sequence WHERE name = 'subscribers'), 0) "
         "AND m.id NOT IN (SELECT id FROM old.subscribers) "
-        "AND lower(m.email) NOT IN (SELECT lower(email) FROM old.subscribers)"
+        "AND NOT EXISTS (SELECT 1 FROM old.subscribers o WHERE o.email = m.email COLLATE NOCASE)"
     ).fetchall()
     return [int(r[0]) for r in rows]
 
@@ -189,6 +191,21 @@ def copy_webhook_events(db: Database) -> int:
     return int(cursor.rowcount)
 
 
+def carry_outgoing(db: Database) -> int:
+    """Give the restored store's queued one-off emails (confirmations, notices) the
+    outcome the replaced store recorded for the same email (its id, recipient and time):
+    one the replaced store sent or gave up on is not sent again. How many."""
+    cursor = db.execute(
+        "UPDATE main.outgoing SET status = o.status, attempts = o.attempts, "
+        "last_error = o.last_error, updated_at = o.updated_at FROM old.outgoing o "
+        "WHERE o.id = outgoing.id AND o.recipient = outgoing.recipient "
+        "AND o.kind = outgoing.kind AND o.created_at = outgoing.created_at "
+        "AND outgoing.status IN ('pending', 'deferred') "
+        "AND o.status NOT IN ('pending', 'deferred')"
+    )
+    return int(cursor.rowcount)
+
+
 @dataclass(frozen=True)
 class Leaving:
     """A reader the replaced store has as left, and where the copy has them."""
@@ -207,7 +224,7 @@ def leavings(db: Database) -> list[Leaving]:
     rows = db.conn.execute(
         "SELECT o.id, o.email, o.status, o.updated_at, m.id, m.status "
         "FROM old.subscribers o LEFT JOIN main.subscribers m "
-        "ON lower(m.email) = lower(o.email) WHERE o.status IN ('unsubscribed', 'bounced') "
+        "ON m.email = o.email COLLATE NOCASE WHERE o.status IN ('unsubscribed', 'bounced') "
         "ORDER BY o.id"
     ).fetchall()
     return [
@@ -298,8 +315,8 @@ def carry_ledger(db: Database, open_statuses: Sequence[str]) -> LedgerCarry:
     unknown = int(
         db.conn.execute(
             "SELECT count(*) FROM old.deliveries d JOIN old.subscribers s "
-            "ON s.id = d.subscriber_id WHERE lower(s.email) NOT IN "
-            "(SELECT lower(email) FROM main.subscribers)"
+            "ON s.id = d.subscriber_id WHERE NOT EXISTS (SELECT 1 FROM main.subscribers m "
+            "WHERE m.email = s.email COLLATE NOCASE)"
         ).fetchone()[0]
     )
     db.execute("DROP TABLE IF EXISTS temp.carried")
@@ -309,7 +326,7 @@ def carry_ledger(db: Database, open_statuses: Sequence[str]) -> LedgerCarry:
         "FROM old.deliveries d JOIN old.editions oe ON oe.id = d.edition_id "
         "JOIN main.editions me ON me.week = oe.week "
         "JOIN old.subscribers os ON os.id = d.subscriber_id "
-        "JOIN main.subscribers ms ON lower(ms.email) = lower(os.email)"
+        "JOIN main.subscribers ms ON ms.email = os.email COLLATE NOCASE"
     )
     updated = db.execute(
         "UPDATE main.deliveries SET status = c.status, attempts = c.attempts, "
