@@ -246,6 +246,7 @@ def _carry_over(config: Config, db: Database, replaced: Path) -> tuple[dict[str,
                 store.delete_subscriber_by_id(db, reader)
             carried["erased"] = len(erased)
             carried["suppressions"] = copies.copy_suppressions(db)
+            carried["editions"], carried["finished"] = copies.carry_editions(db)
             for leaving in copies.leavings(db):
                 if leaving.main_id is not None and leaving.main_status not in (
                     SubscriberStatus.ACTIVE,
@@ -254,15 +255,14 @@ def _carry_over(config: Config, db: Database, replaced: Path) -> tuple[dict[str,
                     continue  # the copy has them as left already
                 copies.carry_leaving(db, leaving)
                 carried[leaving.status] = carried.get(leaving.status, 0) + 1
-            ledger = copies.carry_ledger(db, [str(s) for s in OPEN_STATUSES])
-            carried["editions"] = ledger.editions
-            carried["deliveries"] = ledger.deliveries
-            carried["finished"] = ledger.finished
+            carried["deliveries"], unknown = copies.carry_deliveries(
+                db, [str(s) for s in OPEN_STATUSES]
+            )
             carried["webhook_events"] = copies.copy_webhook_events(db)
             carried["emails"] = copies.carry_outgoing(db)
-            if ledger.unknown_readers:
+            if unknown:
                 notes.append(
-                    f"{ledger.unknown_readers} deliveries of the replaced store went to readers "
+                    f"{unknown} deliveries of the replaced store went to readers "
                     "the copy does not hold (they joined after it): they are not on the "
                     "restored list, so nothing is sent to them."
                 )

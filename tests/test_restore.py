@@ -180,14 +180,25 @@ def test_a_copy_taken_mid_send_restored_after_the_send_finished_sends_nobody_twi
     backup_store(config, copy)
     db.execute("UPDATE deliveries SET status = 'sent', attempts = 1")
     db.execute("UPDATE editions SET status = 'sent', finished_at = ?", [store.to_db_time(NOW)])
+    # One who joined after the copy, was sent the edition, and bounced it.
+    late = store.insert_subscriber(db, "late@example.org", "", [], NOW)
+    db.execute(
+        "INSERT INTO deliveries (edition_id, subscriber_id, variant, status, updated_at) "
+        "VALUES (?, ?, '', 'sent', ?)",
+        [edition, late, store.to_db_time(NOW)],
+    )
+    store.change_subscriber(db, late, NOW, "smtp", status="bounced", edition_id=edition)
     db.conn.commit()
     db.close()
     done = restore_store(config, copy, NOW)
-    assert done.carried["deliveries"] == len(ids) - 2
+    assert done.carried["deliveries"] == len(ids) - 2 + 1 and done.carried["bounced"] == 1
     restored = store.open_store(config.store_path)
     frozen = store.get_edition(restored, WEEK)
     assert frozen is not None and frozen.status == "sent"
-    assert store.delivery_counts(restored, frozen.id) == {"sent": len(ids)}
+    assert store.delivery_counts(restored, frozen.id) == {"sent": len(ids) + 1}
+    kept = store.get_subscriber(restored, "late@example.org")
+    assert kept is not None and kept.status == "bounced"
+    assert store.return_counts_by_edition(restored) == {frozen.id: {"bounced": 1}}
     restored.close()
 
 

@@ -270,22 +270,10 @@ def carry_leaving(db: Database, leaving: Leaving) -> int:
     return target
 
 
-@dataclass(frozen=True)
-class LedgerCarry:
-    """What the ledger of the replaced store added to the restored one."""
-
-    editions: int  # editions the copy lacked
-    deliveries: int  # deliveries the copy lacked or had as still open
-    unknown_readers: int  # deliveries to readers the copy does not hold (left out)
-    finished: int  # editions the copy had as frozen and the replaced store as sent
-
-
-def carry_ledger(db: Database, open_statuses: Sequence[str]) -> LedgerCarry:
-    """Bring the replaced store's editions and deliveries into the restored store: an
-    edition the copy lacks (with its variants), an edition's finish, and each delivery
-    the copy lacks or has in one of ``open_statuses`` while the replaced store has it
-    further on (final, or tried more often). Readers are matched by address."""
-    marks = ", ".join("?" * len(open_statuses))
+def carry_editions(db: Database) -> tuple[int, int]:
+    """Bring the replaced store's editions into the restored store: each one the copy
+    lacks (with its variants), and the finish of one the copy has as still frozen.
+    (editions added, editions finished)."""
     editions = 0
     finished = 0
     for old_id, week in db.conn.execute("SELECT id, week FROM old.editions ORDER BY id").fetchall():
@@ -312,6 +300,16 @@ def carry_ledger(db: Database, open_statuses: Sequence[str]) -> LedgerCarry:
                 "(SELECT status FROM old.editions WHERE id = ?) = 'sent'",
                 [old_id, found[0], old_id],
             ).rowcount
+    return editions, int(finished)
+
+
+def carry_deliveries(db: Database, open_statuses: Sequence[str]) -> tuple[int, int]:
+    """Bring the replaced store's deliveries into the restored store (its editions
+    there already, by week): each one the copy lacks, or has in one of ``open_statuses``
+    while the replaced store has it further on (final, or tried more often). Readers
+    are matched by address. (deliveries carried, deliveries to readers the restored
+    store does not hold, left out)."""
+    marks = ", ".join("?" * len(open_statuses))
     unknown = int(
         db.conn.execute(
             "SELECT count(*) FROM old.deliveries d JOIN old.subscribers s "
@@ -343,4 +341,4 @@ def carry_ledger(db: Database, open_statuses: Sequence[str]) -> LedgerCarry:
         "variant, status, attempts, last_error, updated_at, provider_id FROM temp.carried"
     ).rowcount
     db.execute("DROP TABLE temp.carried")
-    return LedgerCarry(editions, int(updated) + int(inserted), unknown, int(finished))
+    return int(updated) + int(inserted), unknown
