@@ -76,17 +76,26 @@ class Restore:
     notes: tuple[str, ...] = ()  # what could not be carried over, and why
 
 
-CARRIED = {  # the kinds `Restore.carried` counts, in the order they are told
-    "unsubscribed": "unsubscribed",
-    "bounced": "bounced",
-    "erased": "erased",
-    "suppressions": "on the suppression list",
-    "editions": "editions",
-    "deliveries": "deliveries",
-    "finished": "editions finished",
-    "webhook_events": "webhook events taken",
-    "emails": "one-off emails already sent",
+CARRIED = {  # the kinds `Restore.carried` counts, in the order they are told: (one, many)
+    "unsubscribed": ("unsubscribed", "unsubscribed"),
+    "bounced": ("bounced", "bounced"),
+    "erased": ("erased", "erased"),
+    "suppressions": ("on the suppression list", "on the suppression list"),
+    "editions": ("edition", "editions"),
+    "deliveries": ("delivery", "deliveries"),
+    "finished": ("edition finished", "editions finished"),
+    "webhook_events": ("webhook event taken", "webhook events taken"),
+    "emails": ("one-off email already sent", "one-off emails already sent"),
 }
+
+
+def carried_said(carried: dict[str, int]) -> str:
+    """What a restore carried over, as a sentence's list ("" for nothing)."""
+    return ", ".join(
+        f"{n} {CARRIED[k][0] if n == 1 else CARRIED[k][1]}"
+        for k in CARRIED
+        if (n := carried.get(k, 0))
+    )
 
 
 def restore_store(

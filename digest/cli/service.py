@@ -148,7 +148,7 @@ def backup(obj: Context, file: Path, as_json: bool) -> None:
 def restore(obj: Context, file: Path, discard_current: bool, as_json: bool) -> None:
     """Check the copy FILE and put it in the store's place (the old store is kept),
     carrying over from the old store who left since and what was sent."""
-    from digest.backups import CARRIED, restore_store
+    from digest.backups import carried_said, restore_store
 
     done = restore_store(obj.config(), file, now(), discard_current=discard_current)
     if as_json:
@@ -159,9 +159,9 @@ def restore(obj: Context, file: Path, discard_current: bool, as_json: bool) -> N
         click.echo(f"The store it replaced is kept at {done.previous}")
     if done.migrated:
         click.echo(f"Brought up to date: {', '.join(done.migrated)}")
-    said = [f"{done.carried[k]} {label}" for k, label in CARRIED.items() if done.carried.get(k)]
+    said = carried_said(done.carried)
     if said:
-        click.echo(f"Carried over from the store it replaced: {', '.join(said)}")
+        click.echo(f"Carried over from the store it replaced: {said}")
     elif done.previous and not done.notes:
         click.echo("Nothing to carry over: nobody left and nothing was sent since the copy.")
     for note in done.notes:
