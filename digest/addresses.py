@@ -16,6 +16,8 @@ MAX_NAME = 200  # characters of a reader's name; the sign-up form says the same
 MAX_ADDRESS = 254  # RFC 5321's path limit, less the angle brackets
 # Providers known to deliver "a.b.c" and "abc" to one mailbox.
 DOTS_IGNORED = frozenset({"gmail.com", "googlemail.com"})
+# Domains that are another's mailboxes under a second name.
+SAME_MAILBOXES = {"googlemail.com": "gmail.com"}
 
 
 def normalize_email(raw: str) -> str:
@@ -32,14 +34,18 @@ def normalize_email(raw: str) -> str:
     return str(found.ascii_email or f"{found.local_part}@{found.ascii_domain}")
 
 
-def mailbox_key(address: str) -> str:
-    """The mailbox an address reaches, for limits that count per person: case folded,
-    a +tag dropped, and dots dropped where the provider ignores them
-    (``A.B+news@Gmail.com`` -> ``ab@gmail.com``)."""
+def mailbox_key(address: str, *, aliases: bool = True) -> str:
+    """The mailbox an address reaches, the one key for everything that counts per person
+    (limits, the erased and the left): case folded, a +tag dropped, dots dropped where
+    the provider ignores them, and a provider's second domain taken as its first
+    (``A.B+news@GoogleMail.com`` -> ``ab@gmail.com``). ``aliases=False`` keeps the
+    domain as written (the key older suppression lists were kept by, still honoured)."""
     local, _, domain = address.lower().rpartition("@")
     local = local.split("+", 1)[0] or local
     if domain in DOTS_IGNORED:
         local = local.replace(".", "")
+    if aliases:
+        domain = SAME_MAILBOXES.get(domain, domain)
     return f"{local}@{domain}"
 
 

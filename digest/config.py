@@ -444,6 +444,12 @@ class FeedsConfig:
     image_sizes: bool = setting(
         True, "read a picture's size from its first bytes when the feed does not say (HTTP)"
     )
+    allow_private_addresses: bool = setting(
+        False,
+        "let pictures, `lint --check-links` links and redirects reach private, loopback and "
+        "link-local addresses (a publication whose pictures live on its own network); "
+        "cloud metadata addresses are never reached",
+    )
 
 
 _SECTIONS: dict[str, type] = {

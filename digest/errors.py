@@ -42,6 +42,11 @@ class IngestError(DigestError):
     """An import source could not be read at all (one bad row is not an error)."""
 
 
+class Unreachable(IngestError):
+    """A fetch refused before it connected: the address is not one digest may reach
+    (loopback, private, link-local, metadata), said with the address and the setting."""
+
+
 class RowError(DigestError, ValueError):
     """One record is unusable; carries the reason and the offending value.
 

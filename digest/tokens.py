@@ -177,5 +177,19 @@ def suppression_hash(secret: str, address: str) -> str:
     HMAC-SHA256 of its mailbox key (case, +tag and, where the provider ignores them,
     dots folded), so the address itself is never stored and cannot be recovered from the
     store alone, yet the same person is recognised in any later import."""
-    folded = mailbox_key(address).encode("utf-8")
-    return hmac.new(secret.encode(), b"suppression\x00" + folded, hashlib.sha256).hexdigest()
+    return _suppression(secret, mailbox_key(address))
+
+
+def suppression_hashes(secret: str, address: str) -> frozenset[str]:
+    """Every hash the suppression list may keep an address's mailbox by: its mailbox
+    key's, and the one of the key with the domain as written (lists kept before a
+    provider's second domain was folded into its first)."""
+    return frozenset(
+        _suppression(secret, key)
+        for key in (mailbox_key(address), mailbox_key(address, aliases=False))
+    )
+
+
+def _suppression(secret: str, folded: str) -> str:
+    data = b"suppression\x00" + folded.encode("utf-8")
+    return hmac.new(secret.encode(), data, hashlib.sha256).hexdigest()

@@ -172,15 +172,6 @@ def test_a_mailchimp_audience_comes_in_and_nobody_who_left_is_mailed(
             "three@example.org,,{},[],,2022-02-02T02:02:02Z,3,unactivated,form\n",
             {"active": 1, "unsubscribed": 1, "unconfirmed": 1},
         ),
-        (
-            "listmonk",
-            '"uuid","email","name","attributes","status","created_at","updated_at"\n'
-            '"6b4f","ok@example.org","Ok","{""city"": ""Bengaluru""}","enabled",'
-            '"2023-06-01 10:00:00.123456+00","2023-06-01 10:00:00+00"\n'
-            '"6b50","no@example.org","No","{}","blocklisted","2023-06-01 10:00:00+00",'
-            '"2023-06-02 10:00:00+00"\n',
-            {"active": 1, "unsubscribed": 1},
-        ),
     ],
 )
 def test_each_tools_export(

@@ -160,18 +160,31 @@ def backup(obj: Context, file: Path, as_json: bool) -> None:
 
 @cli.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--discard-current",
+    is_flag=True,
+    help="Replace a store that cannot be read, carrying nothing over from it.",
+)
 @json_option
 @pass_context
-def restore(obj: Context, file: Path, as_json: bool) -> None:
-    """Check the copy FILE and put it in the store's place (the old store is kept)."""
-    from digest.backups import restore_store
+def restore(obj: Context, file: Path, discard_current: bool, as_json: bool) -> None:
+    """Check the copy FILE and put it in the store's place (the old store is kept),
+    carrying over from the old store who left since and what was sent."""
+    from digest.backups import carried_said, restore_store
 
-    done = restore_store(obj.config(), file, obj.now())
+    done = restore_store(obj.config(), file, obj.now(), discard_current=discard_current)
     if as_json:
-        emit({**done.__dict__, "migrated": list(done.migrated)})
+        emit({**done.__dict__, "migrated": list(done.migrated), "notes": list(done.notes)})
         return
     click.echo(f"{done.store} restored from {done.source}")
     if done.previous:
         click.echo(f"The store it replaced is kept at {done.previous}")
     if done.migrated:
         click.echo(f"Brought up to date: {', '.join(done.migrated)}")
+    said = carried_said(done.carried)
+    if said:
+        click.echo(f"Carried over from the store it replaced: {said}")
+    elif done.previous and not done.notes:
+        click.echo("Nothing to carry over: nobody left and nothing was sent since the copy.")
+    for note in done.notes:
+        click.echo(f"Warning: {note}", err=True)

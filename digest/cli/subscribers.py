@@ -62,22 +62,34 @@ def subscribers_reactivate(obj: Context, email: str) -> None:
     show_default=True,
     help="Whose export FILE is (Mailchimp: its audience zip or one of its CSVs).",
 )
+@click.option(
+    "--list",
+    "list_name",
+    default="",
+    help="listmonk: the list (name or id) this newsletter is, when the export holds several.",
+)
 @click.option("--dry-run", is_flag=True, help="Report what the import would do; change nothing.")
 @json_option
 @pass_context
-def subscribers_import(obj: Context, file: Path, tool: str, dry_run: bool, as_json: bool) -> None:
+def subscribers_import(
+    obj: Context, file: Path, tool: str, list_name: str, dry_run: bool, as_json: bool
+) -> None:
     """Import a list: digest's CSV (email,name,topics[,status]) or another tool's export.
     People who left come in as left and are never mailed."""
     from digest.readers.subscribers import import_subscribers
 
     config = obj.config()
     db = obj.store(config)
-    report = import_subscribers(db, file, obj.now(), config, tool=tool, dry_run=dry_run)
+    report = import_subscribers(
+        db, file, obj.now(), config, tool=tool, dry_run=dry_run, list_name=list_name
+    )
     if as_json:
         emit(report.as_dict())
         return
     states = ", ".join(f"{n} {state}" for state, n in sorted(report.states.items()))
     click.echo(f"{file.name} ({tool}): {states or 'no rows'}")
+    for name, how in report.read_as.items():
+        click.echo(f"Read {name} as {how}")
     click.echo(
         f"{'Would be' if dry_run else 'Done'}: {report.added} added, {report.updated} updated, "
         f"{report.unchanged} unchanged, {report.left} taken off (they left), "

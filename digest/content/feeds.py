@@ -27,7 +27,14 @@ from digest.config import Config
 from digest.content import dates
 from digest.content.blocks import html_to_text
 from digest.content.boilerplate import is_full_page
-from digest.content.fetching import Fetched, fetch, picture_sizes, read_file, user_agent
+from digest.content.fetching import (
+    Fetched,
+    fetch,
+    picture_sizes,
+    reach_of,
+    read_file,
+    user_agent,
+)
 from digest.content.images import (
     PageImage,
     best_image,
@@ -292,6 +299,7 @@ def import_feed(
                 timeout=settings.timeout,
                 max_bytes=settings.max_bytes,
                 user_agent=user_agent(config),
+                reach=reach_of(config),
             )
         else:
             fetched = read_file(local_feed_path(source), settings.max_bytes)
@@ -312,7 +320,7 @@ def import_feed(
         )
     entries = entry_articles(parsed, now=now, aliases=config.topic_aliases, topic=topic)
     if re.match(r"^https?://", source, re.I) and settings.image_sizes:
-        entries = _with_picture_sizes(db, config, entries)
+        entries = _with_picture_sizes(db, config, entries, source)
     for label, item in entries:
         if isinstance(item, RowError):
             report.reject(item.reason, item.value, entry=label)
@@ -323,11 +331,12 @@ def import_feed(
 
 
 def _with_picture_sizes(
-    db: Database, config: Config, entries: list[tuple[str, Article | RowError]]
+    db: Database, config: Config, entries: list[tuple[str, Article | RowError]], feed: str
 ) -> list[tuple[str, Article | RowError]]:
     """Entries whose picture has no stated size, given the size stored from an earlier
     import or read from the picture's first bytes: it goes on the img tag (Outlook),
-    and a small picture is never stretched."""
+    and a small picture is never stretched. A picture is fetched only from a public
+    address or the feed's own host (`fetching.Reach`)."""
     unsized = [
         a.image_url
         for _, a in entries
@@ -338,6 +347,7 @@ def _with_picture_sizes(
         [u for u in unsized if u not in sizes],
         timeout=min(config.feeds.timeout, 10.0),
         agent=user_agent(config),
+        reach=reach_of(config).trusting(feed),
     )
     return [
         (label, replace(a, image_width=sizes[a.image_url][0], image_height=sizes[a.image_url][1]))

@@ -9,8 +9,6 @@ email fits a phone is measured in Chromium by `overflow` when it is installed. E
 from __future__ import annotations
 
 import email.policy
-import urllib.error
-import urllib.request
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -21,6 +19,7 @@ from sqlite_utils import Database
 
 from digest.config import Config
 from digest.content.edition import edition_for_week
+from digest.content.fetching import Reach, link_problem, reach_of
 from digest.content.render import templates_dir
 from digest.content.sections import topic_choices
 from digest.delivery import checks, overflow
@@ -84,8 +83,9 @@ def fits_a_phone(pages: list[str]) -> list[Finding]:
     ]
 
 
-def check_links(raw: bytes, timeout: float = 5.0) -> list[Finding]:
-    """Fetch every http(s) link once; report answers that are not 2xx or 3xx."""
+def check_links(raw: bytes, timeout: float = 5.0, reach: Reach | None = None) -> list[Finding]:
+    """Fetch every http(s) link once; report answers that are not 2xx or 3xx, and the
+    links at addresses ``reach`` does not allow (not fetched: a warning)."""
     html, _ = message_parts(raw)
     page = lxml.html.document_fromstring(html or "<html></html>")
     urls = sorted(
@@ -97,21 +97,10 @@ def check_links(raw: bytes, timeout: float = 5.0) -> list[Finding]:
     )
     findings = []
     for url in urls:
-        problem = _fetch_problem(url, timeout)
+        level, problem = link_problem(url, timeout, reach or Reach())
         if problem:
-            findings.append(Finding("link-check", "error", f"{url}: {problem}"))
+            findings.append(Finding("link-check", level, f"{url}: {problem}"))
     return findings
-
-
-def _fetch_problem(url: str, timeout: float) -> str:
-    request = urllib.request.Request(url, method="HEAD", headers={"User-Agent": "digest lint"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return "" if response.status < 400 else f"HTTP {response.status}"
-    except urllib.error.HTTPError as e:
-        return f"HTTP {e.code}"
-    except (urllib.error.URLError, TimeoutError, OSError) as e:
-        return f"unreachable ({getattr(e, 'reason', e)})"
 
 
 @dataclass(frozen=True)
@@ -172,7 +161,7 @@ def lint_edition(
     if draw:
         findings += fits_a_phone([p.html for p in previews])
     if links:
-        findings += check_links(previews[0].message)
+        findings += check_links(previews[0].message, reach=reach_of(config))
     if unready(config):  # what `send` would refuse, said before the editor tries
         findings.append(Finding("config", "error", f"send refuses: {unready(config)}"))
     return LintReport(week.label, findings)

@@ -11,7 +11,9 @@ consent time and source where the export has them. What a state means here:
     unconfirmed   never confirmed a double opt-in: no consent, left out
 
 Columns are looked up by their names as each tool documents them, in any case; a file
-that lacks the address column is refused with the columns it has.
+that lacks the address column is refused with the columns it has. A file's encoding is
+told by its byte-order mark and its bytes (`decode_export`), its delimiter by its first
+line, and both are said.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ from pathlib import Path
 
 from digest.addresses import clean_name, normalize_email
 from digest.content.ingest import parse_topic_names
-from digest.content.summarize import decode_bytes
 from digest.errors import IngestError, RowError
 
 TOOLS = ("mailchimp", "substack", "ghost", "buttondown", "listmonk", "csv")
@@ -58,33 +59,95 @@ Row = tuple[Where, Exported | RowError]  # where it is, the row or why not
 Record = Mapping[str, str]
 
 
-def read_export(path: Path, tool: str) -> Iterator[Row]:
+def read_export(
+    path: Path, tool: str, *, list_name: str = "", read_as: dict[str, str] | None = None
+) -> Iterator[Row]:
     """Every row of ``path`` as ``tool`` exports it; IngestError for a file that is not
-    that tool's export."""
+    that tool's export, or cannot say who is subscribed. ``list_name`` picks the list of
+    a tool that keeps several with their own subscription state (listmonk). ``read_as``
+    gets each file's name and how it was read (its encoding and delimiter)."""
     if tool not in TOOLS:
         raise IngestError(f"--from {tool!r}: expected one of {', '.join(TOOLS)}.")
+    if tool == "listmonk":
+        yield from _listmonk(path, list_name, read_as)
+        return
     reader = _READERS[tool]
     for table in _tables(path):
+        if read_as is not None:
+            read_as[table.name] = table.read_as
         yield from reader(table)
 
 
-def _tables(path: Path) -> Iterator[Table]:
-    """A CSV file, or each CSV in a zip."""
+def _read(path: Path) -> bytes:
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise IngestError(f"No such file: {path}. Check the path and try again.") from None
     except OSError as e:
         raise IngestError(f"Cannot read {path}: {e.strerror}.") from e
-    if zipfile.is_zipfile(io.BytesIO(raw)):
-        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
-            names = sorted(n for n in archive.namelist() if n.lower().endswith(".csv"))
-            if not names:
-                raise IngestError(f"{path} is a zip without CSV files in it.")
-            for name in names:
-                yield _table(Path(name).name, archive.read(name))
+
+
+# What one export's zip may unpack to: a member file, all of them together, and how many
+# times larger than its packed size a member may be (CSV packs some 5 to 50 times;
+# a zip bomb of zeros, a thousand).
+MAX_UNPACKED = 256 * 1024 * 1024
+MAX_RATIO = 200
+_CHUNK = 1024 * 1024
+
+
+def _tables(path: Path) -> Iterator[Table]:
+    """A CSV file, or each CSV in a zip (unpacked member by member, within
+    `MAX_UNPACKED` and `MAX_RATIO`)."""
+    try:
+        is_zip = zipfile.is_zipfile(path)
+    except OSError:
+        is_zip = False
+    if not is_zip:
+        yield _table(path.name, _read(path))
         return
-    yield _table(path.name, raw)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = sorted(
+                (i for i in archive.infolist() if i.filename.lower().endswith(".csv")),
+                key=lambda i: i.filename,
+            )
+            if not members:
+                raise IngestError(f"{path} is a zip without CSV files in it.")
+            budget = MAX_UNPACKED
+            for member in members:
+                data = _unpack(path, archive, member, budget)
+                budget -= len(data)
+                yield _table(Path(member.filename).name, data)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError) as e:
+        raise IngestError(f"{path} is a broken zip ({e}): export it again.") from e
+
+
+def _unpack(path: Path, archive: zipfile.ZipFile, member: zipfile.ZipInfo, budget: int) -> bytes:
+    """One member's bytes, read in chunks and refused as soon as it would unpack past
+    ``budget`` or `MAX_RATIO` times its packed size (the sizes the zip declares are
+    checked first; zipfile never reads past the declared size)."""
+    packed = max(member.compress_size, 1)
+    limit = min(budget, MAX_RATIO * packed)
+
+    def refuse(size: str) -> IngestError:
+        return IngestError(
+            f"{path.name}: {member.filename} unpacks to {size} from {packed:,} bytes packed; "
+            f"an export's files may unpack to at most {MAX_UNPACKED // 2**20} MB together and "
+            f"{MAX_RATIO} times their packed size, so it is refused (a zip bomb, or not an "
+            "export). Unzip it yourself and import the CSV files one by one if it is real."
+        )
+
+    if member.file_size > limit:
+        raise refuse(f"{member.file_size:,} bytes (as the zip says)")
+    chunks: list[bytes] = []
+    size = 0
+    with archive.open(member) as stream:
+        while chunk := stream.read(_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise refuse(f"more than {limit:,} bytes")
+            chunks.append(chunk)
+    return b"".join(chunks)
 
 
 @dataclass(frozen=True)
@@ -94,28 +157,79 @@ class Table:
     name: str
     columns: tuple[str, ...]
     rows: list[tuple[int, dict[str, str]]]
+    read_as: str = ""  # the encoding and delimiter it was read with
+
+
+_BOMS = (
+    (b"\xef\xbb\xbf", "utf-8-sig", "UTF-8"),
+    (b"\xff\xfe\x00\x00", "utf-32", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "utf-32", "UTF-32"),
+    (b"\xff\xfe", "utf-16", "UTF-16"),
+    (b"\xfe\xff", "utf-16", "UTF-16"),
+)
+
+
+def decode_export(name: str, data: bytes) -> tuple[str, str]:
+    """A spreadsheet's or a tool's text file and the encoding it was read in: by its
+    byte-order mark (UTF-8, UTF-16 as Excel's "Unicode text" writes it, UTF-32), else
+    UTF-16 by its zero bytes, else UTF-8 when it is valid, else Windows-1252 (what
+    Excel's "CSV" writes on Western Windows; its quotes and dashes kept), else Latin-1.
+    IngestError for a file that its own mark says is UTF-16 or -32 and is not."""
+    for mark, codec, label in _BOMS:
+        if data.startswith(mark):
+            try:
+                return data.decode(codec), f"{label} (byte-order mark)"
+            except UnicodeDecodeError as e:
+                raise IngestError(f"{name} starts as {label} but is not ({e}).") from e
+    head = data[:4096]
+    if len(head) >= 4 and head.count(0) * 4 > len(head):
+        codec = "utf-16-le" if head[1::2].count(0) > head[0::2].count(0) else "utf-16-be"
+        try:
+            return data.decode(codec), "UTF-16 (no byte-order mark)"
+        except UnicodeDecodeError:
+            pass
+    for codec, label in (("utf-8", "UTF-8"), ("cp1252", "Windows-1252")):
+        try:
+            return data.decode(codec), label
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1"), "Latin-1"
+
+
+_DELIMITERS = {",": "comma", "\t": "tab", ";": "semicolon"}
+
+
+def _delimiter(text: str) -> str:
+    """The delimiter of a CSV by its first line: the commonest of comma, tab (Excel's
+    "Unicode text") and semicolon (Excel where the comma is the decimal sign)."""
+    first = text.split("\n", 1)[0]
+    counts = {d: first.count(d) for d in _DELIMITERS}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] > counts[","] else ","
 
 
 def _table(name: str, data: bytes) -> Table:
-    text = decode_bytes(data)  # UTF-8 (with or without BOM), else the declared or Latin-1
+    text, encoding = decode_export(name, data)
+    delimiter = _delimiter(text)
     csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     columns = tuple((f or "").strip().lower() for f in reader.fieldnames or [])
     reader.fieldnames = list(columns)
     rows = [
         (reader.line_num, {k: (v or "").strip() for k, v in row.items() if k}) for row in reader
     ]
-    return Table(name, columns, rows)
+    return Table(name, columns, rows, f"{encoding}, {_DELIMITERS[delimiter]}-separated")
 
 
-def _need(table: Table, *columns: str) -> str:
-    """The first of ``columns`` the file has; IngestError naming what it has instead."""
+def _need(table: Table, *columns: str, why: str = "is it the right --from?") -> str:
+    """The first of ``columns`` the file has; IngestError naming what it has instead
+    (and ``why`` it is needed)."""
     have = set(table.columns)
     found = next((c for c in columns if c in have), "")
     if not found:
         raise IngestError(
             f"{table.name} has no {' or '.join(repr(c) for c in columns)} column (its columns: "
-            f"{', '.join(sorted(have))}): is it the right --from?"
+            f"{', '.join(sorted(have))}): {why}"
         )
     return found
 
@@ -159,12 +273,25 @@ def _true(value: str) -> bool:
 # ---------------------------------------------------------------- each tool
 
 
+_MAILCHIMP_FILES = ("subscribed", "unsubscribed", "cleaned", "nonsubscribed")
+
+
 def _mailchimp(table: Table) -> Iterator[Row]:
     """Mailchimp's audience export: subscribed_, unsubscribed_, cleaned_ (and
     nonsubscribed_) member files, "Email Address", "First Name", "Last Name",
     OPTIN_TIME/CONFIRM_TIME and their IPs, UNSUB_TIME and UNSUB_REASON, CLEAN_TIME."""
     email = _need(table, "email address", "email")
     lowered = table.name.lower()
+    if not lowered.startswith(_MAILCHIMP_FILES) and not {"unsub_time", "clean_time"} & set(
+        table.columns
+    ):
+        raise IngestError(
+            f"{table.name} does not say whether its members are subscribed: Mailchimp "
+            "names each file of its audience export by their state (subscribed_..., "
+            "unsubscribed_..., cleaned_..., nonsubscribed_...). Import the audience "
+            "export's zip as Mailchimp gave it (Audience > Export audience), or its files "
+            "under their own names."
+        )
     for line, r in table.rows:
         if "clean_time" in r or lowered.startswith("cleaned"):
             state = "bounced"
@@ -206,7 +333,15 @@ def _simple(
 
 def _substack(table: Table) -> Iterator[Row]:
     """Substack's subscriber export: email, active_subscription, expiry, plan,
-    email_disabled, created_at, first_payment_at. Email turned off: unsubscribed."""
+    email_disabled, created_at, first_payment_at. Email turned off: unsubscribed. A
+    file without ``email_disabled`` cannot say who turned email off: refused."""
+    _need(
+        table,
+        "email_disabled",
+        why="without it the file cannot say who turned email off, and nobody is taken "
+        "as subscribed on a guess. Export the list again from Substack (Subscribers > "
+        "Export): its export has the column.",
+    )
     return _simple(
         table,
         lambda r: "unsubscribed" if _true(r.get("email_disabled", "")) else "active",
@@ -217,10 +352,18 @@ def _substack(table: Table) -> Iterator[Row]:
 def _ghost(table: Table) -> Iterator[Row]:
     """Ghost's members export: id, email, name, note, subscribed_to_emails,
     complimentary_plan, stripe_customer_id, created_at, deleted_at, labels, tiers.
-    Not subscribed to emails, or deleted: unsubscribed."""
+    Not subscribed to emails, or deleted: unsubscribed. A file without
+    ``subscribed_to_emails`` cannot say who is: refused."""
+    _need(
+        table,
+        "subscribed_to_emails",
+        why="without it the file cannot say who gets emails, and nobody is taken as "
+        "subscribed on a guess. Export all members again from Ghost (Members > Export): "
+        "its export has the column.",
+    )
 
     def state(r: Record) -> str:
-        subscribed = _true(r.get("subscribed_to_emails", "true"))
+        subscribed = _true(r.get("subscribed_to_emails", ""))
         return "active" if subscribed and not r.get("deleted_at") else "unsubscribed"
 
     return _simple(table, state, lambda r: "ghost")
@@ -228,6 +371,12 @@ def _ghost(table: Table) -> Iterator[Row]:
 
 # Buttondown's subscriber types: who is mailed, who left, who never confirmed.
 _BUTTONDOWN = {
+    "regular": "active",
+    "premium": "active",
+    "gifted": "active",
+    "trialed": "active",
+    "churning": "active",  # a paid plan ending: still mailed until it does
+    "past_due": "active",
     "unactivated": "unconfirmed",
     "unsubscribed": "unsubscribed",
     "removed": "unsubscribed",
@@ -246,7 +395,17 @@ def _buttondown(table: Table) -> Iterator[Row]:
     email = _need(table, "email", "email_address")
     kind = _need(table, "subscriber_type", "type")
     for line, r in table.rows:
-        state = _BUTTONDOWN.get(r.get(kind, "").lower(), "active")
+        state = _BUTTONDOWN.get(r.get(kind, "").lower(), "")
+        if not state:
+            yield (
+                (table.name, line),
+                RowError(
+                    f"Buttondown's subscriber type must be one of {', '.join(sorted(_BUTTONDOWN))} "
+                    "(a type digest does not know is not taken as subscribed)",
+                    r.get(kind, ""),
+                ),
+            )
+            continue
         origin = r.get("referrer_url") or r.get("source") or ""
         yield _person(
             (table.name, line),
@@ -267,24 +426,148 @@ def _metadata_name(metadata: str) -> str:
     return str(found.get("name", "")) if isinstance(found, dict) else ""
 
 
-_LISTMONK = {"enabled": "active", "disabled": "unsubscribed", "blocklisted": "unsubscribed"}
+def _listmonk(path: Path, list_name: str, read_as: dict[str, str] | None) -> Iterator[Row]:
+    """listmonk's subscribers as its API gives them (``GET /api/subscribers``, JSON:
+    each subscriber's ``status`` and, per list, its ``subscription_status``), read the
+    way listmonk decides who gets a campaign: never a blocklisted subscriber; on a
+    double opt-in list only ``confirmed``; on a single opt-in list anyone not
+    ``unsubscribed``. Its CSV export carries only the overall status, which no
+    unsubscribe link changes: refused, naming what to export instead."""
+    text, encoding = decode_export(path.name, _read(path))
+    text = text.lstrip()
+    if read_as is not None:
+        read_as[path.name] = f"{encoding}, JSON"
+    if not text.startswith(("{", "[")):
+        raise IngestError(
+            f"{path.name} is listmonk's CSV export, which carries only each subscriber's "
+            "overall status (enabled, disabled, blocklisted): not whether they unsubscribed "
+            "from the list, nor whether they confirmed a double opt-in, so importing it "
+            "would bring back people who left. Export the list with listmonk's API as JSON "
+            "instead: curl -u 'USER:TOKEN' "
+            "'https://LISTMONK/api/subscribers?list_id=ID&per_page=all' > listmonk.json, "
+            "then import that file with --from listmonk."
+        )
+    try:
+        people = _listmonk_people(json.loads(text))
+    except ValueError as e:
+        raise IngestError(f"{path.name} is not listmonk's JSON ({e}).") from e
+    chosen = _listmonk_list(path.name, people, list_name)
+    for number, person in enumerate(people, 1):
+        where = (path.name, number)
+        entry = next((entry for entry in _lists_of(person) if _list_key(entry) == chosen), None)
+        if entry is None:
+            yield where, RowError(f"not on the listmonk list {chosen[1]!r}", _email_of(person))
+            continue
+        state = _listmonk_state(person, entry)
+        if isinstance(state, RowError):
+            yield where, state
+            continue
+        yield _person(
+            where,
+            {"email": _email_of(person)},
+            "email",
+            state,
+            name=str(person.get("name") or ""),
+            consent=str(entry.get("subscription_created_at") or person.get("created_at") or ""),
+            source=f"listmonk ({chosen[1]})",
+        )
 
 
-def _listmonk(table: Table) -> Iterator[Row]:
-    """listmonk's subscriber export: uuid, email, name, attributes, status (enabled,
-    disabled, blocklisted), created_at, updated_at."""
-    return _simple(
-        table,
-        lambda r: _LISTMONK.get(r.get("status", "").lower(), "active"),
-        lambda r: "listmonk",
+def _listmonk_people(document: object) -> list[dict[str, object]]:
+    """The subscribers of an API answer, a page of it, or a list of pages."""
+    pages = document if isinstance(document, list) else [document]
+    people: list[dict[str, object]] = []
+    for page in pages:
+        if isinstance(page, dict) and "email" in page:
+            people.append(page)
+            continue
+        body = page.get("data", page) if isinstance(page, dict) else None
+        results = body.get("results") if isinstance(body, dict) else None
+        if not isinstance(results, list):
+            raise ValueError("expected the answer of GET /api/subscribers: data.results")
+        people.extend(r if isinstance(r, dict) else {"email": str(r)} for r in results)
+    return people
+
+
+def _lists_of(person: dict[str, object]) -> list[dict[str, object]]:
+    found = person.get("lists")
+    return [entry for entry in found if isinstance(entry, dict)] if isinstance(found, list) else []
+
+
+def _list_key(entry: dict[str, object]) -> tuple[str, str]:
+    return str(entry.get("id", "")), str(entry.get("name", ""))
+
+
+def _email_of(person: dict[str, object]) -> str:
+    return str(person.get("email") or "")
+
+
+def _listmonk_list(name: str, people: list[dict[str, object]], wanted: str) -> tuple[str, str]:
+    """The (id, name) of the list this newsletter is: the one named, else the only one."""
+    lists = sorted({_list_key(e) for p in people for e in _lists_of(p)})
+    shown = ", ".join(f"{n!r} (id {i})" for i, n in lists) or "none"
+    if wanted:
+        match = [k for k in lists if wanted.casefold() in (k[0], k[1].casefold())]
+        if len(match) != 1:
+            raise IngestError(f"{name} has no listmonk list {wanted!r}; its lists: {shown}.")
+        return match[0]
+    if len(lists) != 1:
+        raise IngestError(
+            f"{name} holds the listmonk lists {shown}: each has its own subscription state, "
+            "so name the one this newsletter is with --list NAME (or its id)."
+        )
+    return lists[0]
+
+
+_LISTMONK_OFF = {"blocklisted": "unsubscribed", "disabled": "unsubscribed"}
+
+
+def _listmonk_state(person: dict[str, object], entry: dict[str, object]) -> str | RowError:
+    """What listmonk would do with one subscriber on one list."""
+    status = str(person.get("status") or "")
+    if status in _LISTMONK_OFF:
+        return _LISTMONK_OFF[status]
+    if status != "enabled":
+        return RowError("listmonk's status must be enabled, disabled or blocklisted", status)
+    subscription = str(entry.get("subscription_status") or "")
+    if subscription == "unsubscribed":
+        return "unsubscribed"
+    if subscription == "confirmed":
+        return "active"
+    if subscription == "unconfirmed":
+        # Single opt-in lists mail the unconfirmed; double opt-in (or a list whose
+        # opt-in the export does not say) mails only the confirmed.
+        return "active" if entry.get("optin") == "single" else "unconfirmed"
+    return RowError(
+        "listmonk's subscription_status must be confirmed, unconfirmed or unsubscribed",
+        subscription,
     )
+
+
+# What a spreadsheet runs as a formula at the start of a cell, and the quote that marks
+# a cell as text (so a cell that starts with it is quoted too: the mark comes off again).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """A cell a spreadsheet will show as text, never run as a formula (CSV injection):
+    one that starts like a formula (or with the quote) gets a leading quote, which
+    `from_spreadsheet` takes off again, so an export re-imports as the same values."""
+    return "'" + cell if cell.startswith(_FORMULA_START) else cell
+
+
+def from_spreadsheet(cell: str) -> str:
+    """The value `spreadsheet_safe` wrote ``cell`` for."""
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(_FORMULA_START) else cell
 
 
 def _csv(table: Table) -> Iterator[Row]:
     """digest's own: email, name, topics, and optionally status (active, unsubscribed,
-    bounced, complained) and subscribed_at."""
+    bounced, complained) and subscribed_at; cells as its export writes them
+    (`spreadsheet_safe`)."""
     email = _need(table, "email")
-    for line, r in table.rows:
+    for line, raw in table.rows:
+        r = {key: from_spreadsheet(value) for key, value in raw.items()}
         state = r.get("status", "").lower() or "active"
         if state not in STATES:
             yield (table.name, line), RowError(f"status must be one of {', '.join(STATES)}", state)
@@ -305,6 +588,5 @@ _READERS: dict[str, Callable[[Table], Iterator[Row]]] = {
     "substack": _substack,
     "ghost": _ghost,
     "buttondown": _buttondown,
-    "listmonk": _listmonk,
     "csv": _csv,
 }

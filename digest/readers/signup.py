@@ -39,7 +39,7 @@ from digest.content.sections import topic_choices
 from digest.errors import RowError, TooManySignups
 from digest.models import Subscriber, SubscriberStatus
 from digest.readers.notices import already_notice, confirm_notice, queue_notice, welcome_notice
-from digest.readers.subscribers import suppression_key
+from digest.readers.subscribers import suppression_keys
 from digest.tokens import (
     client_key,
     confirmation_id,
@@ -291,7 +291,8 @@ def confirm(db: Database, config: Config, token: str, now: datetime) -> Confirma
         first = signup.confirmed_at is None
         store.mark_confirmed(db, signup.id, now)
         if first:  # their own fresh opt-in: off the suppression list, if they were on it
-            store.unsuppress(db, suppression_key(config, found.subscriber.email))
+            for key in suppression_keys(config, found.subscriber.email):
+                store.unsuppress(db, key)
         if first and found.subscriber.status in (
             SubscriberStatus.PENDING,
             SubscriberStatus.UNSUBSCRIBED,

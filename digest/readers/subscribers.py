@@ -18,8 +18,8 @@ from digest.content.ingest import parse_topic_names
 from digest.content.sections import topic_choices
 from digest.errors import RowError, SubscriberError, SubscriberKeptError
 from digest.models import ImportCounts, Subscriber, SubscriberStatus, slugify
-from digest.readers.exports import Exported, read_export
-from digest.tokens import suppression_hash
+from digest.readers.exports import Exported, read_export, spreadsheet_safe
+from digest.tokens import suppression_hash, suppression_hashes
 
 
 @dataclass
@@ -37,9 +37,10 @@ def save_subscriber(
     """Add a subscriber or update name/topics; return added, updated, unchanged or kept.
 
     An unsubscribed or bounced address is never re-activated by an add or an import
-    ('kept'): that takes `reactivate_subscriber`, on the reader's own request.
+    ('kept'), nor added again under another spelling of its mailbox: that takes
+    `reactivate_subscriber`, on the reader's own request.
     """
-    found = store.get_subscriber(db, email)
+    found = find_subscriber(db, email)
     if found is None:
         store.insert_subscriber(db, email, name, topics, now)
         return "added"
@@ -63,8 +64,7 @@ def add_subscriber(
         address = normalize_email(email)
     except RowError as e:
         raise RowError(f"{email!r} is not a valid address: {e.reason}", email) from e
-    suppressed = store.is_suppressed(db, suppression_key(config, address))
-    if suppressed and store.get_subscriber(db, address) is None:
+    if is_erased(db, config, address) and store.get_subscriber(db, address) is None:
         raise SubscriberError(
             f"{address} was erased from this list at their request and is on the suppression "
             "list: only their own sign-up (with its confirmation) brings them back."
@@ -101,6 +101,26 @@ def remove_subscriber(
 def suppression_key(config: Config, email: str) -> str:
     """The suppression list's key for an address: a keyed hash of its mailbox."""
     return suppression_hash(config.secret or DEVELOPMENT_SECRET, email)
+
+
+def suppression_keys(config: Config, email: str) -> frozenset[str]:
+    """Every key the suppression list may hold an address's mailbox by."""
+    return suppression_hashes(config.secret or DEVELOPMENT_SECRET, email)
+
+
+def is_erased(db: Database, config: Config, email: str) -> bool:
+    """Whether the mailbox ``email`` reaches (any spelling) is on the suppression list."""
+    return any(store.is_suppressed(db, key) for key in suppression_keys(config, email))
+
+
+def find_subscriber(db: Database, email: str) -> Subscriber | None:
+    """The subscriber with this address, else one whose address reaches the same
+    mailbox (another case, +tag, dots, googlemail.com), one who left first."""
+    found = store.get_subscriber(db, email)
+    if found is not None:
+        return found
+    twins = store.subscribers_of_mailbox(db, email)
+    return twins[0] if twins else None
 
 
 def list_subscribers(db: Database, status: str | None = None) -> Iterator[Subscriber]:
@@ -149,6 +169,7 @@ class ListImport(SubscriberImport):
     left: int = 0
     unconfirmed: int = 0
     suppressed: int = 0
+    read_as: dict[str, str] = field(default_factory=dict)  # file: its encoding, delimiter
 
 
 class _DryRun(Exception):
@@ -163,6 +184,7 @@ def import_subscribers(
     *,
     tool: str = "csv",
     dry_run: bool = False,
+    list_name: str = "",
 ) -> ListImport:
     """Import another tool's export (`exports.read_export`) or digest's own CSV.
 
@@ -172,11 +194,13 @@ def import_subscribers(
     Nobody who left is re-activated ("kept"), and nobody erased at their request (the
     suppression list) comes back: that takes their own confirmed sign-up. Duplicates are
     merged, the state that mails nobody winning. ``dry_run`` reports the same and
-    changes nothing. IngestError for a file that is not the tool's export.
+    changes nothing. ``list_name`` is the tool's list this newsletter is, for a tool
+    that keeps several (listmonk). IngestError for a file that is not the tool's export,
+    or cannot say who is subscribed.
     """
     report = ListImport(tool=tool, dry_run=dry_run)
     people: dict[str, Exported] = {}
-    for (name, line), row in read_export(path, tool):
+    for (name, line), row in read_export(path, tool, list_name=list_name, read_as=report.read_as):
         if isinstance(row, RowError):
             report.reject(row.reason, row.value, file=name, line=line)
             continue
@@ -214,12 +238,12 @@ def _take(
     """One person of the export, by state."""
     source = f"import-{report.tool}"
     detail = _consent(person)
-    found = store.get_subscriber(db, person.email)
+    found = find_subscriber(db, person.email)
     if person.state == "unconfirmed":
         report.unconfirmed += 1
         return
     if person.state == "active":
-        if found is None and store.is_suppressed(db, suppression_key(config, person.email)):
+        if found is None and is_erased(db, config, person.email):
             report.suppressed += 1
             report.reject(
                 "erased from this list at their request: only their own sign-up brings them back",
@@ -233,7 +257,7 @@ def _take(
             store.add_event(db, new, "subscribed", source, now, detail)
             report.tally("added")
             return
-        report.tally(save_subscriber(db, person.email, person.name, person.topics, now))
+        report.tally(save_subscriber(db, found.email, person.name, person.topics, now))
         return
     status = (
         SubscriberStatus.BOUNCED if person.state == "bounced" else SubscriberStatus.UNSUBSCRIBED
@@ -262,14 +286,6 @@ def _consent(person: Exported) -> str:
     if person.consent_at is not None:
         said.append(f"subscribed {person.consent_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC")
     return "; ".join(said)
-
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(cell: str) -> str:
-    """A cell a spreadsheet will show as text, never run as a formula (CSV injection)."""
-    return "'" + cell if cell.startswith(_FORMULA_START) else cell
 
 
 def export_csv(subscribers: Iterable[Subscriber], out: TextIO) -> int:

@@ -56,11 +56,62 @@ CertificateFetcher = Callable[[str], bytes]
 
 
 class WebhookRefused(Exception):
-    """The request is not proven to come from the provider: its HTTP status and why."""
+    """The request is not proven to come from the provider: its HTTP status and why;
+    ``guess`` when it gave a wrong shared secret (a password someone may be guessing)."""
 
-    def __init__(self, status: int, reason: str) -> None:
+    def __init__(self, status: int, reason: str, *, guess: bool = False) -> None:
         super().__init__(reason)
         self.status = status
+        self.guess = guess
+
+
+class Guesses:
+    """Wrong webhook passwords per client: after ``limit`` within ``window`` seconds,
+    every request from that client is refused (429, even with the right password) until
+    the window has passed since its failures, so a password cannot be guessed at speed.
+    Kept in memory, for ``most`` clients at most (the oldest forgotten first)."""
+
+    def __init__(self, limit: int = 10, window: int = 600, most: int = 10_000) -> None:
+        self.limit, self.window, self.most = limit, window, most
+        self._failures: dict[str, list[datetime]] = {}
+
+    def check(self, client: str, now: datetime) -> None:
+        """WebhookRefused(429) while ``client`` has failed too often."""
+        recent = self._recent(client, now)
+        if len(recent) >= self.limit:
+            wait = self.window - int((now - recent[0]).total_seconds())
+            raise WebhookRefused(
+                429,
+                f"{len(recent)} wrong webhook passwords from {client or 'this client'} in "
+                f"{self.window} s: refused for {max(wait, 1)} s more",
+            )
+
+    def failed(self, client: str, now: datetime) -> None:
+        """Count one wrong password from ``client``."""
+        recent = self._recent(client, now)
+        recent.append(now)
+        self._failures[client] = recent
+        while len(self._failures) > self.most:
+            self._failures.pop(next(iter(self._failures)))
+
+    def _recent(self, client: str, now: datetime) -> list[datetime]:
+        kept = [
+            t for t in self._failures.pop(client, []) if (now - t).total_seconds() < self.window
+        ]
+        if kept:
+            self._failures[client] = kept
+        return kept
+
+
+def epoch_time(stamp: str, what: str) -> datetime:
+    """A signed Unix timestamp as a time; WebhookRefused(403) for anything else (not
+    digits, or past what a time can be)."""
+    if not stamp.isdigit() or len(stamp) > 12:
+        raise WebhookRefused(403, f"the {what} timestamp {stamp[:30]!r} is not a time")
+    try:
+        return datetime.fromtimestamp(int(stamp), UTC)
+    except (OverflowError, OSError, ValueError) as e:
+        raise WebhookRefused(403, f"the {what} timestamp {stamp[:30]!r} is not a time") from e
 
 
 def verify_sns(
@@ -139,8 +190,9 @@ def _fetched(url: str) -> bytes:
 
 def _sns_time(value: Any) -> datetime:
     try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
-    except ValueError as e:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError, OSError) as e:
         raise WebhookRefused(403, f"the SNS Timestamp {value!r} is not a time") from e
 
 
@@ -153,9 +205,7 @@ def verify_sendgrid(
     signature, stamp = headers.get(SENDGRID_SIGNATURE, ""), headers.get(SENDGRID_TIMESTAMP, "")
     if not signature or not stamp:
         raise WebhookRefused(401, "no SendGrid signature: turn on the signed event webhook")
-    if not stamp.isdigit():
-        raise WebhookRefused(403, "the SendGrid timestamp is not a number")
-    _recent(datetime.fromtimestamp(int(stamp), UTC), now, max_age)
+    _recent(epoch_time(stamp, "SendGrid"), now, max_age)
     try:
         public = serialization.load_der_public_key(base64.b64decode(key))
         if not isinstance(public, ec.EllipticCurvePublicKey):
@@ -175,7 +225,7 @@ def verify_mailgun(payload: Mapping[str, Any], key: str, now: datetime, max_age:
     stamp, token = str(signed.get("timestamp", "")), str(signed.get("token", ""))
     if not stamp.isdigit() or not token:
         raise WebhookRefused(403, "the Mailgun signature lacks its timestamp or token")
-    _recent(datetime.fromtimestamp(int(stamp), UTC), now, max_age)
+    _recent(epoch_time(stamp, "Mailgun"), now, max_age)
     expected = hmac.new(key.encode(), (stamp + token).encode(), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, str(signed.get("signature", ""))):
         raise WebhookRefused(403, "the Mailgun signature does not verify")
@@ -192,9 +242,9 @@ def verify_postmark(headers: Mapping[str, str], password: str) -> None:
     try:
         _, _, given = base64.b64decode(encoded).decode("utf-8").partition(":")
     except (binascii.Error, UnicodeDecodeError) as e:
-        raise WebhookRefused(401, "unreadable credentials") from e
+        raise WebhookRefused(401, "unreadable credentials", guess=True) from e
     if not hmac.compare_digest(given.encode(), password.encode()):
-        raise WebhookRefused(403, "wrong webhook password")
+        raise WebhookRefused(403, "wrong webhook password", guess=True)
 
 
 def _recent(stamp: datetime, now: datetime, max_age: int) -> None:

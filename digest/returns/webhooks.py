@@ -76,7 +76,7 @@ def receive(
     require_real_secret(config, "Taking provider webhooks (their events are matched by signed ids)")
     if provider not in PROVIDERS:
         raise WebhookRefused(404, f"no webhook for {provider!r}: {', '.join(PROVIDERS)}")
-    payload = _json(body)
+    payload = _body_json(body, provider)
     max_age = config.delivery.webhook_max_age
     result = WebhookResult()
     events: list[Event]
@@ -89,7 +89,10 @@ def receive(
                 result.confirmed = str(payload.get("TopicArn", ""))
             result.message = f"{kind} taken"
             return result
-        events = [(str(payload.get("MessageId", "")), ses_return(_json(payload.get("Message"))))]
+        notification = _json(payload.get("Message"))
+        if not isinstance(notification, dict):
+            raise WebhookRefused(400, "the SNS Message is not a JSON object")
+        events = [(str(payload.get("MessageId", "")), ses_return(notification))]
     elif provider == "sendgrid":
         verify_sendgrid(body, headers, config.sendgrid.webhook_key, now, max_age)
         events = list(_sendgrid(payload))
@@ -114,6 +117,20 @@ def receive(
         result.plans.append(plan)
     result.message = f"{len(result.plans)} events applied, {result.repeated} seen before"
     return result
+
+
+def _body_json(body: bytes, provider: str) -> Any:
+    """The body's JSON, in the shape the provider posts (SendGrid an array of events,
+    the others one object); WebhookRefused(400) for any other."""
+    payload = _json(body)
+    batch = provider == "sendgrid"
+    if not isinstance(payload, list if batch else dict):
+        raise WebhookRefused(
+            400,
+            f"the body is JSON {type(payload).__name__}, not the "
+            f"{'array' if batch else 'object'} {provider} posts",
+        )
+    return payload
 
 
 def _json(data: Any) -> Any:

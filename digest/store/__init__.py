@@ -20,6 +20,7 @@ that needs it; this package only reads and writes rows.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
@@ -112,6 +113,7 @@ from digest.store.subscribers import (
     status_changed_since,
     subscriber_events,
     subscriber_status,
+    subscribers_of_mailbox,
     topics_key,
     update_profile,
 )
@@ -200,6 +202,7 @@ __all__ = [
     "status_changed_since",
     "subscriber_events",
     "subscriber_status",
+    "subscribers_of_mailbox",
     "suppress",
     "suppression_count",
     "swap_lock_holder",
@@ -217,9 +220,11 @@ __all__ = [
 
 
 def open_store(path: Path) -> Database:
-    """Open (creating if needed) the store at ``path`` and bring its schema up to date."""
+    """Open (creating if needed) the store at ``path`` and bring its schema up to date.
+    StoreError for a store on a network filesystem (`network_filesystem`)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        _refuse_a_network_filesystem(path)
         conn = sqlite3.connect(str(path), timeout=30)
         db = Database(conn)
         db.enable_wal()
@@ -238,6 +243,57 @@ def open_store(path: Path) -> Database:
             "and that the folder is writable."
         ) from e
     return db
+
+
+MOUNTINFO = Path("/proc/self/mountinfo")  # Linux: every mount this process sees
+# Filesystems where SQLite's write-ahead log (shared memory between the processes of
+# one host) and its locks (POSIX advisory locks) do not hold between machines.
+NETWORK_FILESYSTEMS = frozenset(
+    {
+        "nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs", "sshfs", "9p", "afs",
+        "ncpfs", "ceph", "glusterfs", "fuse.glusterfs", "lustre", "gpfs", "fuse.s3fs",
+        "fuse.rclone", "fuse.davfs2", "davfs", "fuse.gcsfuse", "beegfs",
+    }
+)  # fmt: skip
+
+
+def network_filesystem(path: Path, mountinfo: str) -> str:
+    """The type of the network filesystem ``path`` lies on, by the mount that holds it
+    in ``mountinfo`` (the text of /proc/self/mountinfo); "" for a local one."""
+    target = str(path)
+    best, kind = "", ""
+    for line in mountinfo.splitlines():
+        fields, sep, rest = line.partition(" - ")
+        parts = fields.split(" ")
+        if not sep or len(parts) < 5 or not rest:
+            continue
+        point = _unescape_mount(parts[4])
+        inside = target == point or target.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, kind = point, rest.split(" ", 1)[0]
+    return kind if kind in NETWORK_FILESYSTEMS else ""
+
+
+def _unescape_mount(text: str) -> str:
+    """mountinfo's octal escapes (``\\040`` for a space) undone."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), text)
+
+
+def _refuse_a_network_filesystem(path: Path) -> None:
+    try:
+        mountinfo = MOUNTINFO.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return  # not Linux, or no /proc: nothing to tell by
+    kind = network_filesystem(path.parent.resolve() / path.name, mountinfo)
+    if kind:
+        raise StoreError(
+            f"The store at {path} is on a network filesystem ({kind}). SQLite's write-ahead "
+            "log needs memory shared between the processes of one machine, and its locks "
+            "do not hold across machines there: two senders could both send, and the "
+            "ledger could be torn. Put [store] path on a local disk; to send from more "
+            "than one process use `send --workers N` on that machine, and to deliver "
+            "more, several relays or a provider's API (see Running at scale)."
+        )
 
 
 def _check_foreign_keys(db: Database, path: Path) -> None:

@@ -316,6 +316,24 @@ def m016_suppressions(db: Database) -> None:
     )
 
 
+@migrations()
+def m017_subscriber_mailbox(db: Database) -> None:
+    """Each subscriber's mailbox key (`addresses.mailbox_key`: case, +tag, ignored dots
+    and a provider's second domain folded): one person's other spellings are found as
+    them, so one who left or was erased does not come back under another."""
+    from digest.addresses import mailbox_key
+
+    columns = {c.name for c in db.table("subscribers").columns}
+    if "mailbox" not in columns:
+        db.execute("ALTER TABLE subscribers ADD COLUMN mailbox TEXT NOT NULL DEFAULT ''")
+    rows = db.execute("SELECT id, email FROM subscribers").fetchall()
+    db.conn.executemany(
+        "UPDATE subscribers SET mailbox = ? WHERE id = ?",
+        [(mailbox_key(str(email)), int(sid)) for sid, email in rows],
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS subscribers_mailbox ON subscribers (mailbox)")
+
+
 def migration_names() -> list[str]:
     """The names of every migration this digest knows, in order."""
     return [m.name for m in migrations._migrations]

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from digest.addresses import mailbox_key
 from digest.models import Subscriber, SubscriberStatus, slugify
 from digest.store.columns import from_db_time, insert_row, to_db_time, transaction
 
@@ -35,6 +36,7 @@ def insert_subscriber(
         "subscribers",
         {
             "email": email,
+            "mailbox": mailbox_key(email),
             "name": name,
             "topics": topics_key(topics),
             "status": status,
@@ -246,6 +248,17 @@ def get_subscriber(db: Database, email: str) -> Subscriber | None:
     """The subscriber with this address, any case."""
     rows = list(db.query("SELECT * FROM subscribers WHERE email = ? COLLATE NOCASE", [email]))
     return subscriber_from_row(rows[0]) if rows else None
+
+
+def subscribers_of_mailbox(db: Database, email: str) -> list[Subscriber]:
+    """Every subscriber whose address reaches the same mailbox as ``email`` (any
+    spelling: `addresses.mailbox_key`), those who left first."""
+    rows = db.query(
+        "SELECT * FROM subscribers WHERE mailbox = ? "
+        "ORDER BY status IN ('unsubscribed', 'bounced') DESC, id",
+        [mailbox_key(email)],
+    )
+    return [subscriber_from_row(r) for r in rows]
 
 
 def iter_subscribers(db: Database, status: str | None = None) -> Iterator[Subscriber]:

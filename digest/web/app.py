@@ -65,10 +65,15 @@ from digest.readers.unsubscribe import (
     unsubscribe,
 )
 from digest.resources import packaged_templates
-from digest.returns.webhook_auth import CertificateFetcher, WebhookRefused, fetch_certificate
+from digest.returns.webhook_auth import (
+    CertificateFetcher,
+    Guesses,
+    WebhookRefused,
+    fetch_certificate,
+)
 from digest.returns.webhooks import WebhookResult
 from digest.returns.webhooks import receive as receive_webhook
-from digest.web.signup_pages import SignupPages
+from digest.web.signup_pages import SignupPages, client_address
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -227,6 +232,7 @@ class _Pages:
         self.clock = clock
         self.queued: asyncio.Event | None = None  # set to wake the queue's sender
         self.certificates: CertificateFetcher = fetch_certificate
+        self.guesses = Guesses()  # wrong webhook passwords per client
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(packaged_templates("web"))),
             autoescape=True,
@@ -269,15 +275,19 @@ class _Pages:
         provider = request.path_params["provider"]
         body = await _body(request, MAX_WEBHOOK_BODY)
         headers = request.headers
+        client, now = client_address(self.config, request), self.clock()
 
         def work(db: Database) -> WebhookResult:
             return receive_webhook(
-                db, self.config, provider, headers, body, self.clock(), fetch=self.certificates
+                db, self.config, provider, headers, body, now, fetch=self.certificates
             )
 
         try:
+            self.guesses.check(client, now)  # a client guessing a password waits
             result = await self.in_thread(work)
         except WebhookRefused as e:
+            if e.guess:
+                self.guesses.failed(client, now)
             log.warning("webhook %s refused: %s", provider, e)
             return JSONResponse({"ok": False, "error": str(e)}, e.status, _HEADERS)
         return JSONResponse(

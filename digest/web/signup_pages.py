@@ -175,15 +175,19 @@ class SignupPages:
         )
 
     def _client(self, request: Request) -> str:
-        """The client's address: the configured proxy header's last entry (the one the
-        trusted proxy added), else the socket's peer. Never a header nobody configured."""
-        header = self.config.signup.client_ip_header
-        if header:
-            values = request.headers.get(header, "")
-            entries = [v.strip() for v in values.split(",") if v.strip()]
-            if entries:
-                return entries[-1]
-        return request.client.host if request.client else ""
+        return client_address(self.config, request)
+
+
+def client_address(config: Config, request: Request) -> str:
+    """The client's address: the configured proxy header's last entry (the one the
+    trusted proxy added), else the socket's peer. Never a header nobody configured."""
+    header = config.signup.client_ip_header
+    if header:
+        values = request.headers.get(header, "")
+        entries = [v.strip() for v in values.split(",") if v.strip()]
+        if entries:
+            return entries[-1]
+    return request.client.host if request.client else ""
 
 
 def _first(form: dict[str, list[str]], key: str) -> str:
