@@ -4,10 +4,12 @@ dry run) and applied (once proven the way the world proves them: delivered to th
 address), forged returns beside real ones, probes, unreadable and personal mail, and a
 real IMAP server."""
 
+import base64
 import contextlib
 import json
 import mailbox
 import os
+import re
 import shutil
 import signal
 import socket
@@ -194,6 +196,116 @@ def test_proven_labelled_returns_do_what_their_kind_says(tmp_path: Path) -> None
     print("proven outcomes:", dict(sorted(outcomes.items())))
     assert outcomes["hard:right"] >= 12 and outcomes["soft:wrong"] == 0
     assert outcomes["autoreply:wrong"] == outcomes["not_bounce:wrong"] == 0
+
+
+def _crlf(raw: bytes) -> bytes:
+    return raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+@needs_testdata
+@pytest.mark.parametrize("name", CASES)
+def test_a_message_with_crlf_line_ends_is_read_exactly_as_its_lf_twin(name: str) -> None:
+    """Every message of the corpus both ways (IMAP serves CRLF, many Maildirs LF): the
+    same kind, failures, complaint, quoted Message-IDs and quoted text."""
+    raw = (BOUNCES / f"{name}.eml").read_bytes()
+    lf, crlf = classify(raw.replace(b"\r\n", b"\n")), classify(_crlf(raw))
+    assert crlf == lf
+    if re.search(rb"(?i)Message-ID:\s*<", raw.split(b"\n\n", 1)[-1]) and lf.kind != "other":
+        assert crlf.message_ids  # the copy of the returned message is read in both
+
+
+@needs_testdata
+def test_a_crlf_complaint_to_the_feedback_address_unsubscribes_by_its_quoted_message_id(
+    tmp_path: Path,
+) -> None:
+    """A real ARF report as IMAP serves it (CRLF), sent to the feedback address, not the
+    VERP path: digest's signed Message-ID in its copy of the message is the proof."""
+    config, db = _setup(tmp_path)
+    reader = _reader(db, "kijitora@example.com")
+    _sent(db, "2026-W47", reader)
+    signed = sign_message_id(SECRET, config.list_id, "2026-W47", reader.id, "news.example.com")
+    head, _, body = (BOUNCES / "arf-16.eml").read_bytes().partition(b"\n\n")
+    quoted, n = re.subn(rb"(?im)^(Message-ID:[ \t]*)<[^>\n]+>", rb"\g<1>" + signed.encode(), body)
+    assert n
+    raw = _crlf(head + b"\n\n" + quoted)
+    report = process_return_path(db, config, NOW, maildir=_raw_maildir(tmp_path / "M", raw))
+    assert report.as_dict()["messages"][0]["proof"] == "headers"
+    assert _status(db, "kijitora@example.com") == "unsubscribed"
+
+
+def _raw_maildir(folder: Path, raw: bytes) -> Path:
+    """A Maildir holding ``raw`` byte for byte (the mailbox module rewrites line ends)."""
+    mailbox.Maildir(str(folder), create=True)
+    (folder / "new" / "1.crlf").write_bytes(raw)
+    return folder
+
+
+def _report(diagnostic: str, status: str = "5.1.1", action: str = "failed") -> bytes:
+    return (
+        "From: MAILER-DAEMON@mx.example.net\nTo: x@news.example.com\nSubject: Undelivered\n"
+        "MIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; "
+        'boundary="B"\n\n--B\nContent-Type: text/plain\n\nYour message could not be sent.\n\n'
+        "--B\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.net\n\n"
+        f"Final-Recipient: rfc822; ann@example.org\nAction: {action}\nStatus: {status}\n"
+        f"Diagnostic-Code: smtp; {diagnostic}\n\n--B--\n"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("status", "diagnostic", "code", "hard"),
+    [
+        # a relay's wrapper code around the remote server's own reply: the reply decides
+        (
+            "5.1.0",
+            "550 5.1.0 - Unknown address error 550-'5.2.2 <ann@example.org>: Mailbox Full'",
+            "5.2.2",
+            False,
+        ),
+        ("5.0.0", "550 5.1.0 Relay said: 550 5.1.1 <ann@example.org> User unknown", "5.1.1", True),
+        ("5.1.1", "554 5.7.1 <ann@example.org>: Relay access denied", "5.7.1", False),
+        ("5.1.1", "550-5.1.1 The email account does not exist. 550 5.1.1 see", "5.1.1", True),
+        # whose address: the sender's, the sending IP, a local delivery program
+        ("5.1.0", "550 5.1.0 <bounces@news.example.com> sender rejected", "5.1.0", False),
+        ("5.1.1", "550 5.1.1 Service unavailable; 203.0.113.7 has been blocked", "5.1.1", False),
+        ("5.1.1", "x-unix; /usr/bin/procmail: exit code 75", "5.1.1", False),
+        # a final failure with a 4.1.1 whose words say the address is gone
+        (
+            "4.1.1",
+            "450 4.1.1 <ann@example.org>: Recipient address rejected: User unknown",
+            "4.1.1",
+            True,
+        ),
+        ("4.1.1", "450 4.1.1 try again later", "4.1.1", False),
+    ],
+)
+def test_the_remote_reply_and_whose_address_it_blames_decide_a_dsn(
+    status: str, diagnostic: str, code: str, hard: bool
+) -> None:
+    for raw in (_report(diagnostic, status), _crlf(_report(diagnostic, status))):
+        (failure,) = classify(raw).failures
+        assert (failure.status, failure.hard) == (code, hard)
+
+
+def test_a_delayed_notice_is_never_hard_whatever_its_words() -> None:
+    raw = _report("450 4.1.1 <ann@example.org>: User unknown", "4.1.1", action="delayed")
+    assert not classify(raw).failures[0].hard
+
+
+def test_an_encoded_or_international_delivery_status_part_is_read() -> None:
+    """RFC 6533's message/global-delivery-status (Google, SMTPUTF8 hosts), and a
+    delivery-status part sent base64-encoded."""
+    plain = _report("550 5.1.1 <ann@example.org>: user unknown")
+    international = plain.replace(b"message/delivery-status", b"message/global-delivery-status")
+    fields = plain.split(b"message/delivery-status\n\n", 1)[1].split(b"\n--B--", 1)[0]
+    encoded = plain.replace(
+        b"message/delivery-status\n\n" + fields,
+        b"message/delivery-status\nContent-Transfer-Encoding: base64\n\n"
+        + base64.encodebytes(fields),
+    )
+    for raw in (plain, international, encoded):
+        returned = classify(raw)
+        assert returned.kind == "bounce", raw
+        assert [(f.address, f.hard) for f in returned.failures] == [("ann@example.org", True)]
 
 
 @pytest.mark.parametrize(
