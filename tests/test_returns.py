@@ -286,6 +286,26 @@ def test_the_remote_reply_and_whose_address_it_blames_decide_a_dsn(
         assert (failure.status, failure.hard) == (code, hard)
 
 
+def test_a_bounce_marked_auto_replied_is_read_as_the_bounce_it_is() -> None:
+    """RFC 3834 has DSNs carry "Auto-Submitted: auto-replied": a plain-text bounce with a
+    code is a bounce, and a vacation reply with the same header stays an auto-reply."""
+    bounce = (
+        b"From: Mail Server <admin@mx.example.net>\nTo: x@news.example.com\n"
+        b"Subject: Delivery failure\nAuto-Submitted: auto-replied\n\n"
+        b"Your message to ann@example.org could not be delivered:\n"
+        b"550 5.1.1 <ann@example.org>: Recipient address rejected: User unknown\n"
+    )
+    vacation = (
+        b"From: Ann <ann@example.org>\nTo: x@news.example.com\nSubject: Delivery failure?\n"
+        b"Auto-Submitted: auto-replied\n\nI am away until Monday, write to bob@example.org.\n"
+    )
+    for raw in (bounce, _crlf(bounce)):
+        returned = classify(raw)
+        assert returned.kind == "bounce"
+        assert [(f.address, f.hard) for f in returned.failures] == [("ann@example.org", True)]
+    assert classify(vacation).kind == classify(_crlf(vacation)).kind == "autoreply"
+
+
 def test_a_delayed_notice_is_never_hard_whatever_its_words() -> None:
     raw = _report("450 4.1.1 <ann@example.org>: User unknown", "4.1.1", action="delayed")
     assert not classify(raw).failures[0].hard
@@ -331,6 +351,20 @@ def test_an_encoded_or_international_delivery_status_part_is_read() -> None:
         ("", "User someone (a@example.org) not listed in Domino Directory", True),
         ("", "L'adresse de messagerie n'existe pas", True),
         ("", "Connection timed out", False),
+        # words the table had not yet, and whose address they blame
+        ("5.4.4", "<a@example.org>: Recipient address rejected: Access denied", True),
+        ("5.4.1", "550 5.4.1 Recipient address rejected: Access denied. AS(201806281)", True),
+        ("5.4.4", "Host unknown: couldn't find any host named example.invalid", True),
+        ("5.5.0", "550 5.5.0 Requested action not taken: mailbox unavailable", True),
+        ("5.0.0", "The email account that you tried to reach does not exist", True),
+        ("5.0.0", "The e-mail address you entered couldn't be found", True),
+        ("", "unknown or illegal alias: ann@example.org", True),
+        ("5.0.0", "The account or domain may not exist, they may be blacklisted", True),
+        ("5.7.1", "Recipient address rejected: user unknown; your IP is on a blocklist", False),
+        ("5.1.8", "Sender address rejected: Domain not found", False),
+        ("5.0.0", "<bounces@news.example.com>: Sender address rejected: User unknown", False),
+        ("5.1.1", "Delivery to a pipe failed: local delivery program exit code 67", False),
+        ("4.5.0", "mailbox unavailable", False),
     ],
 )
 def test_hard_means_the_address_is_gone(status: str, text: str, hard: bool) -> None:

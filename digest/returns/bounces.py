@@ -58,6 +58,13 @@ _NOT_THE_ADDRESS = re.compile(
     r"|pipe to |command output|suspended|inactive|disabled",
     re.I,
 )
+# Words that say the message or its sender was refused, whatever else they say (not a
+# hedge among guesses: "the account or domain may not exist, they may be blacklisted").
+_BLOCKED = re.compile(
+    r"(?<!may be )(?<!might be )(?:spam|blocked|block ?list|blacklist|reputation"
+    r"|relay(?:ing)? (?:access )?denied|not permitted to relay)",
+    re.I,
+)
 # Words that put the blame on someone other than the recipient: the sender's address
 # (ours), the sending host or its IP address, a local delivery program that failed.
 # Whatever code comes with them, the reader's address is not what is gone.
@@ -195,16 +202,27 @@ def _classify(msg: Message, raw: bytes) -> Returned:
     found = _UNSUBSCRIBE.search(common.subject)
     if found:
         return replace(common, kind="unsubscribe", token=found.group(1) or "")
-    if _from_daemon(msg) or (_BOUNCE_SUBJECT.search(common.subject) and not _autoreply(msg)):
+    daemon, automatic = _from_daemon(msg), _autoreply(msg)
+    if daemon or _BOUNCE_SUBJECT.search(common.subject):
+        # A bounce is read before its headers are taken for an auto-reply's: a DSN is
+        # auto-replied mail too (RFC 3834), so "Auto-Submitted: auto-replied" only makes
+        # it an auto-reply when what it says is no failure with a code or a hard one.
         text = _human_text(msg)
         if _INLINE_DSN.search(text):
             inline = _dsn(msg, _text_blocks(text), common)
             if inline.kind != "other":
                 return inline
-        return _heuristic(msg, common)
-    if _autoreply(msg):
+        found = _heuristic(msg, common)
+        if not automatic or (found.kind == "bounce" and (daemon or _reads_as_bounce(found))):
+            return found
+    if automatic:
         return replace(common, kind="autoreply")
     return common
+
+
+def _reads_as_bounce(returned: Returned) -> bool:
+    """A failure the report states with a code, or one whose words make it hard."""
+    return any(f.status or f.hard for f in returned.failures)
 
 
 def is_hard(status: str, text: str, *, final: bool = False) -> bool:
@@ -229,9 +247,9 @@ def is_hard(status: str, text: str, *, final: bool = False) -> bool:
             return says_address_is_gone(text) and not _NOT_THE_ADDRESS.search(text)
         if klass != 5 or (subject, detail) in ((2, 2), (2, 3)):
             return False
-        if subject == 1 and detail not in (7, 8):
-            return not _NOT_THE_ADDRESS.search(text)
-    return says_address_is_gone(text) and not _AFTER_DATA.search(text)
+        if subject == 1:  # the address's own status; 5.1.7 and 5.1.8 are the sender's
+            return detail not in (7, 8) and not _NOT_THE_ADDRESS.search(text)
+    return says_address_is_gone(text) and not _AFTER_DATA.search(text) and not _BLOCKED.search(text)
 
 
 # A reply as an MTA quotes it: its basic code, then its enhanced code ("550 5.1.1",
