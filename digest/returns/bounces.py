@@ -212,9 +212,11 @@ def _classify(msg: Message, raw: bytes) -> Returned:
             inline = _dsn(msg, _text_blocks(text), common)
             if inline.kind != "other":
                 return inline
-        found = _heuristic(msg, common)
-        if not automatic or (found.kind == "bounce" and (daemon or _reads_as_bounce(found))):
-            return found
+        heuristic = _heuristic(msg, common)
+        if not automatic or (
+            heuristic.kind == "bounce" and (daemon or _reads_as_bounce(heuristic))
+        ):
+            return heuristic
     if automatic:
         return replace(common, kind="autoreply")
     return common
