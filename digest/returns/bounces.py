@@ -254,6 +254,18 @@ def is_hard(status: str, text: str, *, final: bool = False) -> bool:
     return says_address_is_gone(text) and not _AFTER_DATA.search(text) and not _BLOCKED.search(text)
 
 
+def provider_verdict_stands(status: str, words: str) -> bool:
+    """Whether a provider's own signed "permanent, the address is gone" stands against the
+    code and words it passes on: not when they say temporary, a full mailbox, a block,
+    or blame the sender, the sending host or a local program."""
+    code = status_code(status)
+    if code is not None and (code[0] != 5 or code[1:] in ((2, 2), (2, 3))):
+        return False
+    return not (
+        _NOT_THE_RECIPIENT.search(words) or _NOT_THE_ADDRESS.search(words) or _BLOCKED.search(words)
+    )
+
+
 # A reply as an MTA quotes it: its basic code, then its enhanced code ("550 5.1.1",
 # "550-5.1.1", "550-'5.2.2", "550 [5.2.2]").
 _REPLY = re.compile(r"(?<![\w.])[245]\d\d[ -]['\"(\[]?([245]\.\d{1,3}\.\d{1,3})(?![\w.]|\.\d)")
@@ -356,13 +368,22 @@ def _ses_notification(msg: Message) -> dict[str, Any] | None:
 
 def ses_return(notification: dict[str, Any]) -> Returned:
     """An SES notification (SNS ``Message``, or an event destination's event) as a
-    classified return."""
-    return _ses(notification, Returned("other"))
+    classified return: SNS signed it, so SES's own verdict counts."""
+    return _ses(notification, Returned("other"), signed=True)
 
 
-def _ses(notification: dict[str, Any], common: Returned) -> Returned:
+# SES's Permanent bounces that name the address itself as gone or refused for good.
+SES_GONE = {"noemail", "suppressed", "onaccountsuppressionlist"}
+
+
+def _ses(notification: dict[str, Any], common: Returned, *, signed: bool = False) -> Returned:
     """An SES Bounce, Complaint or Delivery notification as a classified return: the
-    Message-ID it quotes (its headers, or commonHeaders) and SES's own message id."""
+    Message-ID it quotes (its headers, or commonHeaders) and SES's own message id.
+
+    A Permanent bounce is hard by its recipient's code and words, as any DSN; when
+    ``signed`` (an SNS webhook, verified) SES's own verdict is evidence too: a
+    Permanent bounce whose recipient has no DSN status, or whose subtype says the
+    address does not exist, is hard unless its words blame something else."""
     kind = str(notification.get("notificationType") or notification.get("eventType")).lower()
     mail: dict[str, Any] = _dict(notification.get("mail"))
     headers = mail.get("headers")
@@ -385,12 +406,19 @@ def _ses(notification: dict[str, Any], common: Returned) -> Returned:
     if kind == "bounce":
         bounce = _dict(notification.get("bounce"))
         permanent = str(bounce.get("bounceType", "")).lower() == "permanent"
+        subtype = str(bounce.get("bounceSubType", ""))
         failures = []
         for r in bounce.get("bouncedRecipients") or []:
+            if not isinstance(r, dict):
+                continue
             address = _bare(str(r.get("emailAddress", "")))
-            status = str(r.get("status", "")) or ("5.0.0" if permanent else "4.0.0")
-            words = str(r.get("diagnosticCode", "")) or str(bounce.get("bounceSubType", ""))
-            hard = permanent and is_hard(status, words)
+            stated = str(r.get("status", "") or "")
+            words = str(r.get("diagnosticCode", "") or "") or subtype
+            code, said = deciding_status(stated, words)
+            status = code or ("5.0.0" if permanent else "4.0.0")
+            hard = permanent and is_hard(status, said)
+            if signed and permanent and not hard and (not code or subtype.lower() in SES_GONE):
+                hard = provider_verdict_stands(status, said)
             failures.append(Failure(address, status, hard, _short(words)))
         return replace(common, kind="bounce", failures=tuple(failures))
     if kind == "complaint":
