@@ -365,6 +365,18 @@ def test_an_encoded_or_international_delivery_status_part_is_read() -> None:
         ("5.0.0", "<bounces@news.example.com>: Sender address rejected: User unknown", False),
         ("5.1.1", "Delivery to a pipe failed: local delivery program exit code 67", False),
         ("4.5.0", "mailbox unavailable", False),
+        # the relay's IP named beside a refusal of the recipient is no block of ours
+        (
+            "5.1.1",
+            "host mx.example.org[192.0.2.4] said: 550 5.1.1 <a@example.org>: "
+            "Recipient address rejected: User unknown",
+            True,
+        ),
+        ("5.1.1", "Return-Path: <bounces@news.example.com>\n550 5.1.1 user unknown", True),
+        ("5.1.1", "Client host [203.0.113.7] blocked using zen.spamhaus.org", False),
+        ("5.1.1", "550 5.1.1 <a@example.org>: user is over quota", False),
+        ("5.0.0", "this address no longer accepts mail", False),  # suspended, may return
+        ("5.7.1", "SPF check: fail; user unknown", False),
     ],
 )
 def test_hard_means_the_address_is_gone(status: str, text: str, hard: bool) -> None:

@@ -53,16 +53,24 @@ _CONTAINER = re.compile(rb"(?im)^content-type:[ \t]*(?:multipart/|message/)")
 # mailbox, a block, a policy, a broken mailer).
 _NOT_THE_ADDRESS = re.compile(
     r"mailbox (?:is )?full|over ?quota|quota exceeded|exceeded (?:the )?(?:storage|quota)"
+    r"|\bquota\b|full mailbox|mail ?folder is full|(?:disk|storage) space|space left on device"
+    r"|storage allocation|space has been used up|too many messages"
     r"|spam|blocked|block ?list|blacklist|reputation|policy|relay(?:ing)? (?:access )?denied"
     r"|not permitted to relay|reverse dns|\bptr\b|temporar|try again|mailer error"
-    r"|pipe to |command output|suspended|inactive|disabled",
+    r"|pipe to |command output|suspended|inactive|disabled|deactivated|\bfrozen\b"
+    r"|\blocked\b|archived|terminated|no longer accepts mail|unavailable or access denied"
+    r"|\bspf\b|\bdkim\b|\bdmarc\b|rate limit|too many (?:connections|recipients)",
     re.I,
 )
 # Words that say the message or its sender was refused, whatever else they say (not a
 # hedge among guesses: "the account or domain may not exist, they may be blacklisted").
 _BLOCKED = re.compile(
     r"(?<!may be )(?<!might be )(?:spam|blocked|block ?list|blacklist|reputation"
-    r"|relay(?:ing)? (?:access )?denied|not permitted to relay)",
+    r"|relay(?:ing)? (?:access )?denied|not permitted to relay|relaying (?:mail )?to"
+    r"|\bno relaying|relay not permitted|unable to relay|not allowed to relay"
+    r"|\bspf\b|\bdkim\b|\bdmarc\b|\bvirus|message (?:is )?too (?:big|large)"
+    r"|size (?:limit|exceeds)|rate limit|too many (?:connections|recipients|messages)"
+    r"|suspended|disabled|deactivated|no longer accepts mail|unavailable or access denied)",
     re.I,
 )
 # Words that put the blame on someone other than the recipient: the sender's address
@@ -70,14 +78,18 @@ _BLOCKED = re.compile(
 # Whatever code comes with them, the reader's address is not what is gone.
 _NOT_THE_RECIPIENT = re.compile(
     r"\bsender\b[^.\n]{0,40}?\b(?:rejected|refused|denied|blocked|not allowed|unknown"
-    r"|invalid|verif\w*|domain)|\bsender address\b|envelope sender|return.?path"
+    r"|invalid|verif\w*|domain)|\bsender address\b|envelope sender"
     r"|(?:in reply to|after) mail from\b|>>>\s*mail from\b"
-    r"|\b(?:\d{1,3}\.){3}(?:\d{1,3}|x)\b[^\n]{0,80}?\b(?:blocked|black.?listed|block.?listed"
-    r"|listed|banned|rejected|denied|refused|not allowed)"
-    r"|\b(?:your|sending|client|connecting) (?:ip|host|server|mta)\b|\bip address\b[^\n]{0,40}?"
-    r"(?:block|list|reject|den|refus)"
+    r"|\b(?:\d{1,3}\.){3}(?:\d{1,3}|x)\b[\])]?\s+(?:is\s+|has\s+been\s+|was\s+|appears\s+)?"
+    r"(?:(?:currently|temporarily|permanently|now)\s+)?(?:on\s+\w+\s+)?(?:blocked|black.?listed"
+    r"|block.?listed|listed|banned|rejected|denied|refused|not allowed)"
+    r"|\b(?:your|sending|client|connecting) (?:ip|host)\b"
+    r"|invalid sender|sender verify|domain of sender|bogus mail from|null sender"
+    r"|empty envelope sender|\bbatv\b|backscatter|client host rejected|helo command rejected"
+    r"|\bdnsbl\b|\brbl\b|spamhaus|spamcop|barracudacentral|dynamic ip"
     r"|mailer error|pipe to |command output|local delivery|delivery program|\bx-unix\b"
     r"|\bprocmail\b|\bmaildrop\b|exit (?:status|code)|program (?:failed|exited)"
+    r"|command (?:died|failed)|\|\| exit "
     r"|mailbox (?:is )?full|over ?quota|quota exceeded",
     re.I,
 )
