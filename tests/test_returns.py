@@ -306,6 +306,95 @@ def test_a_bounce_marked_auto_replied_is_read_as_the_bounce_it_is() -> None:
     assert classify(vacation).kind == classify(_crlf(vacation)).kind == "autoreply"
 
 
+GMAIL_DSN = """Delivered-To: bounces@news.example.com
+From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>
+To: bounces@news.example.com
+Auto-Submitted: auto-replied
+Subject: Delivery Status Notification (Failure)
+MIME-Version: 1.0
+Content-Type: multipart/report; boundary="0000000000001"; report-type=delivery-status
+
+--0000000000001
+Content-Type: multipart/related; boundary="0000000000002"
+
+--0000000000002
+Content-Type: multipart/alternative; boundary="0000000000003"
+
+--0000000000003
+Content-Type: text/plain; charset="UTF-8"
+
+
+** Address not found **
+
+Your message wasn't delivered to ann@example.org because the address couldn't be found,
+or is unable to receive mail.
+
+Learn more here: https://support.google.com/mail/?p=NoSuchUser
+
+The response was:
+
+The email account that you tried to reach does not exist. Please try double-checking the
+recipient's email address for typos or unnecessary spaces. For more information, go to
+https://support.google.com/mail/?p=NoSuchUser
+
+--0000000000003
+Content-Type: text/html; charset="UTF-8"
+
+<html><body>Address not found</body></html>
+--0000000000003--
+--0000000000002
+Content-Type: image/png; name="icon.png"
+Content-Transfer-Encoding: base64
+Content-Disposition: attachment; filename="icon.png"
+
+iVBORw0KGgo=
+--0000000000002--
+--0000000000001
+Content-Type: {part}
+
+Reporting-MTA: dns; googlemail.com
+Received-From-MTA: dns; news.example.com
+Arrival-Date: Tue, 24 Nov 2026 10:00:00 -0800 (PST)
+X-Original-Message-ID: <{message_id}>
+
+Final-Recipient: rfc822; ann@example.org
+Action: failed
+Status: 5.1.1
+Remote-MTA: dns; gmail-smtp-in.l.google.com. (2607:f8b0:4864:20::1a, the server
+ for the domain example.org.)
+Diagnostic-Code: smtp; 550-5.1.1 The email account that you tried to reach does
+ not exist. Please try 550-5.1.1 double-checking the recipient's email address
+ for typos or 550-5.1.1 unnecessary spaces. For more information, go to 550 5.1.1
+  https://support.google.com/mail/?p=NoSuchUser 41be03b00d2f7-5.1.1 - gsmtp
+Last-Attempt-Date: Tue, 24 Nov 2026 10:00:01 -0800 (PST)
+
+--0000000000001
+Content-Type: text/rfc822-headers
+
+Message-ID: <{message_id}>
+Subject: The Weekly Wrap
+
+--0000000000001--
+"""
+
+
+@pytest.mark.parametrize("part", ["message/delivery-status", "message/global-delivery-status"])
+def test_a_google_multipart_report_is_a_hard_bounce_that_quotes_the_message_id(
+    part: str,
+) -> None:
+    """Google's report: the text in multipart/related inside multipart/alternative, an
+    icon, the status part (RFC 6533's when the mail was internationalised), the
+    original Message-ID in the status fields and the headers; marked auto-replied."""
+    raw = GMAIL_DSN.format(part=part, message_id="2026-W47.7.abc@news.example.com").encode()
+    for form in (raw, _crlf(raw)):
+        returned = classify(form)
+        assert returned.kind == "bounce"
+        assert [(f.address, f.status, f.hard) for f in returned.failures] == [
+            ("ann@example.org", "5.1.1", True)
+        ]
+        assert "<2026-W47.7.abc@news.example.com>" in returned.message_ids
+
+
 def test_a_delayed_notice_is_never_hard_whatever_its_words() -> None:
     raw = _report("450 4.1.1 <ann@example.org>: User unknown", "4.1.1", action="delayed")
     assert not classify(raw).failures[0].hard
