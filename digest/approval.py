@@ -16,6 +16,7 @@ from digest.config import Config
 from digest.content.edition import build_edition, resolve_week
 from digest.content.feeds import import_configured_feeds
 from digest.content.weeks import last_complete_week
+from digest.delivery.reputation import verdict_before
 from digest.delivery.sending import send_edition, send_test
 from digest.errors import DigestError, EditionError
 from digest.models import DELIVERY_STATUSES, Clock, DeliveryStatus, Edition, SendReport, Week
@@ -31,7 +32,9 @@ def run_weekly(config: Config, clock: Clock) -> SendReport | None:
     did (the week and its counts, or why it sent nothing).
 
     Skips a week already sent and one with fewer than ``min_articles``; with ``hold``,
-    sends the editors a test copy and waits for `digest approve` (or the delay).
+    or when the reputation guard holds the week (the last edition's complaints or hard
+    bounces in a provider group), sends the editors a test copy and waits for `digest
+    approve` (or, for ``hold`` alone, the delay).
     """
     report = _run_weekly(config, clock)
     log.info("%s", describe_run(last_complete_week(clock(), config.tz), report))
@@ -74,9 +77,19 @@ def _run_weekly(config: Config, clock: Clock) -> SendReport | None:
                 config.schedule.min_articles,
             )
             return None
-        if config.schedule.hold and not _released(config, db, week, clock, edition):
+        guard = reputation_hold(config, db, week)
+        if (config.schedule.hold or guard) and not _released(
+            config, db, week, clock, edition, guard
+        ):
             return None
     return _send(config, db, week, clock, edition)
+
+
+def reputation_hold(config: Config, db: Database, week: Week) -> str:
+    """Why the reputation guard holds ``week`` for the editors (which group, edition,
+    rule and rate), or "" when it does not: the weekly run's decision, whatever runs it."""
+    verdict = verdict_before(config, db, week.label)
+    return verdict.describe() if verdict.holds else ""
 
 
 def _process_returns(db: Database, config: Config, clock: Clock) -> None:
@@ -113,15 +126,27 @@ def _send_queued(db: Database, config: Config, clock: Clock) -> None:
 def _send(
     config: Config, db: Database, week: Week, clock: Clock, edition: Edition | None = None
 ) -> SendReport | None:
+    """The weekly run's send: the reputation guard held it already where it had to, so
+    it is not refused again here (an approval is the editors' decision)."""
     allow_empty = not config.schedule.skip_if_empty
-    return send_edition(config, db, week, clock, allow_empty=allow_empty, edition=edition)
+    return send_edition(
+        config, db, week, clock, allow_empty=allow_empty, edition=edition, guard=False
+    )
 
 
 def _released(
-    config: Config, db: Database, week: Week, clock: Clock, edition: Edition | None = None
+    config: Config,
+    db: Database,
+    week: Week,
+    clock: Clock,
+    edition: Edition | None = None,
+    guard: str = "",
 ) -> bool:
-    """True once a held week is approved or its delay ran out; asks the editors first."""
+    """True once a held week is approved or its delay ran out; asks the editors first.
+    A week the reputation guard holds (``guard`` says why) waits for `approve` only."""
     now = clock()
+    if guard:
+        log.warning("%s is held by the reputation guard: %s", week.label, guard)
     if store.request_approval(db, week.label, now):
         editors = list(config.schedule.editors)
         report = send_test(config, db, week, editors, clock, edition)
@@ -133,7 +158,9 @@ def _released(
     assert state is not None
     requested, approved = state
     delay = config.schedule.approve_after_hours
-    return approved is not None or (delay > 0 and now >= requested + timedelta(hours=delay))
+    if approved is not None:
+        return True
+    return not guard and delay > 0 and now >= requested + timedelta(hours=delay)
 
 
 def release_held(config: Config, clock: Clock) -> SendReport | None:
@@ -143,7 +170,7 @@ def release_held(config: Config, clock: Clock) -> SendReport | None:
     state = store.approval(db, week.label)
     if state is None or store.get_edition(db, week.label) is not None:
         return None
-    if not _released(config, db, week, clock):
+    if not _released(config, db, week, clock, guard=reputation_hold(config, db, week)):
         return None
     return _send(config, db, week, clock)
 

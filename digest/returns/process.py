@@ -43,7 +43,7 @@ from sqlite_utils import Database
 from digest import store
 from digest.config import Config, require_real_secret
 from digest.errors import ConfigError
-from digest.models import DeliveryStatus, Subscriber, SubscriberStatus
+from digest.models import SOFT_LIMIT_DETAIL, DeliveryStatus, Subscriber, SubscriberStatus
 from digest.readers.notices import leave_check_notice, probe_notice, queue_notice, send_queued
 from digest.readers.unsubscribe import subscriber_for_token, unsubscribe
 from digest.returns.bounces import Failure, Returned, classify
@@ -289,7 +289,8 @@ def _proven_failure(
         )
         editions = store.soft_bounce_editions(db, subscriber.id) + (0 if known else 1)
         if editions >= config.bounces.soft_limit:
-            why = f"soft bounces from {editions} editions (soft_limit {config.bounces.soft_limit})"
+            limit = config.bounces.soft_limit
+            why = f"{SOFT_LIMIT_DETAIL}{editions} editions (soft_limit {limit})"
             plan.changes.append(Change(subscriber, "bounced", why, proof.edition_id))
 
 

@@ -40,6 +40,7 @@ from digest.store.articles import (
 from digest.store.columns import from_db_time, to_db_time, writes
 from digest.store.deliveries import (
     OpenDelivery,
+    accepted_by_domain,
     delivery_counts,
     delivery_for_provider_id,
     delivery_status,
@@ -52,6 +53,7 @@ from digest.store.deliveries import (
 )
 from digest.store.editions import (
     EditionRow,
+    edition_before,
     edition_locks,
     edition_variants,
     freeze_edition,
@@ -106,6 +108,7 @@ from digest.store.subscribers import (
     left_by_complaint,
     return_counts_by_edition,
     return_counts_by_subscriber,
+    returned_by_domain,
     set_subscriber_status,
     soft_bounce_editions,
     soft_bounced_in,
@@ -125,6 +128,7 @@ __all__ = [
     "OpenDelivery",
     "QueuedEmail",
     "SignupRow",
+    "accepted_by_domain",
     "active_choice_counts",
     "active_topic_choices",
     "active_with_choices",
@@ -144,6 +148,7 @@ __all__ = [
     "delivery_counts",
     "delivery_for_provider_id",
     "delivery_status",
+    "edition_before",
     "edition_locks",
     "edition_variants",
     "emails_sent_since",
@@ -190,6 +195,7 @@ __all__ = [
     "request_approval",
     "return_counts_by_edition",
     "return_counts_by_subscriber",
+    "returned_by_domain",
     "set_note",
     "set_pick",
     "set_subscriber_status",
