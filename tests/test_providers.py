@@ -711,6 +711,8 @@ def test_postmark_suppressions_and_unsubscribes_say_why(sent: Any) -> None:
         ("ana.sousa@example.org", {**change, "SuppressionReason": "SpamComplaint"}, "unsubscribed"),
         ("chen.wei@example.com", {"RecordType": "Bounce", "Type": "Unsubscribe"}, "unsubscribed"),
         ("dora.kim@example.com", {**change, "SuppressSending": False}, "active"),
+        # an auto-responder Postmark files among its bounce types is no bounce
+        ("frida.nilsen@example.com", {"RecordType": "Bounce", "Type": "AutoResponder"}, "active"),
     ]
     unsigned = event("emeka.obi@example.org", 99, **cases[0][1])
     from digest.returns.webhook_auth import WebhookRefused
@@ -723,6 +725,8 @@ def test_postmark_suppressions_and_unsubscribes_say_why(sent: Any) -> None:
         assert _status(db, address) == outcome, address
     chen = store.get_subscriber(db, "chen.wei@example.com")
     assert chen is not None and "bounced" not in dict(store.subscriber_events(db, chen.id))
+    frida = store.get_subscriber(db, "frida.nilsen@example.com")
+    assert frida is not None and "soft-bounce" not in dict(store.subscriber_events(db, frida.id))
     # tied to nothing digest sent: an address alone is only asked (a probe), never obeyed
     loose = json.dumps({"ID": 7, "Email": "emeka.obi@example.org", **cases[0][1]}).encode()
     result = _hook(config, db, "postmark", loose, Authorization=right)
@@ -770,3 +774,27 @@ def test_webhooks_over_http_and_moto_sns_cannot_sign_as_aws(
     assert any("signature does not verify" in m for m in refused)  # moto's, refused
     assert _status(db, ben) == "active"
     assert next(db.query("SELECT count(*) AS n FROM webhook_events"))["n"] == 0
+
+
+def test_mailgun_suppressions_say_who_left_and_who_complained(sent: Any) -> None:
+    """A permanent failure Mailgun gives for its own suppression lists is what put the
+    address there: an unsubscribe, a complaint; never a bounce."""
+    config, db, _, _ = sent
+    for n, (address, reason, outcome, event) in enumerate(
+        [
+            ("ana.sousa@example.org", "suppress-unsubscribe", "unsubscribed", "unsubscribed"),
+            ("emeka.obi@example.org", "suppress-complaint", "unsubscribed", "complaint"),
+        ]
+    ):
+        failed = {
+            "event": "failed",
+            "severity": "permanent",
+            "reason": reason,
+            "recipient": address,
+            "id": f"mg-s{n}",
+            "message": {"headers": {"message-id": _message_id(config, db, address).strip("<>")}},
+        }
+        _hook(config, db, "mailgun", _mailgun(failed, LATER, f"tok-s{n}"))
+        assert _status(db, address) == outcome
+        reader = store.get_subscriber(db, address)
+        assert reader is not None and event in dict(store.subscriber_events(db, reader.id))

@@ -112,13 +112,15 @@ _COPY_STARTS = re.compile(
 )
 _ADDRESS = re.compile(r"[\w.+'=-]+@[\w-]+(?:\.[\w-]+)+")
 _DAEMON = re.compile(
-    r"^(?:mailer-?daemon|postmaster|mail-?daemon|mail\.?delivery|bounces?|nobody)@", re.I
+    r"^(?:mailer[-_]?daemon|postmaster|mail[-_]?daemon|mail\.?delivery|bounces?|nobody|mdaemon)@",
+    re.I,
 )
 _DAEMON_NAME = re.compile(r"mail delivery|mailer.?daemon|postmaster|mail administrator", re.I)
 _BOUNCE_SUBJECT = re.compile(
     r"undeliver|deliver(?:y|ing)? (?:status|failure|failed|has failed|report|problem|"
     r"notification)|returned mail|failure notice|mail delivery failed|could not be delivered"
-    r"|non.?delivery|not delivered|delivery failure|mail system error|rejected|bounced?\b",
+    r"|non.?deliver|not delivered|delivery failure|failed delivery|mail system error|rejected"
+    r"|bounced?\b|could not send|error sending",
     re.I,
 )
 _AUTOREPLY_SUBJECT = re.compile(

@@ -213,7 +213,12 @@ def _mailgun(data: Any) -> Event:
         "provider_ids": (message_id.strip("<>"),) if message_id else (),
     }
     kind = str(data.get("event", ""))
-    if kind == "failed":
+    reason = str(data.get("reason", ""))
+    if kind == "failed" and reason == "suppress-unsubscribe":  # Mailgun's own list
+        returned = _left(address, ids)
+    elif kind == "failed" and reason == "suppress-complaint":
+        returned = _complaint(address, ids)
+    elif kind == "failed":
         delivery = data.get("delivery-status") or {}
         delivery = delivery if isinstance(delivery, dict) else {}
         words = " ".join(
@@ -244,6 +249,18 @@ def _mailgun(data: Any) -> Event:
 # webhook's password); its "Unsubscribe" type is the reader's own request to leave.
 _POSTMARK_HARD = {"HardBounce", "BadEmailAddress", "ManuallyDeactivated"}
 _POSTMARK_LEFT = {"Unsubscribe"}
+# Postmark's bounce types that are no failure of the reader's address: an auto-reply,
+# requests and tests, and failures of the sender's own making.
+_POSTMARK_NOT_A_BOUNCE = {
+    "AutoResponder",
+    "Subscribe",
+    "OpenRelayTest",
+    "ChallengeVerification",
+    "Unconfirmed",
+    "TemplateRenderingFailed",
+    "SMTPApiError",
+    "InboundError",
+}
 
 
 def _postmark(payload: Any) -> Event:
@@ -269,6 +286,8 @@ def _postmark(payload: Any) -> Event:
             )
         elif kind in _POSTMARK_LEFT:
             returned = _left(address, ids)
+        elif kind in _POSTMARK_NOT_A_BOUNCE:
+            returned = Returned("autoreply" if kind == "AutoResponder" else "other", **ids)
         else:
             hard = kind in _POSTMARK_HARD
             returned = _bounce(
