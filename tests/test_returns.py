@@ -44,9 +44,11 @@ def _label(name: str) -> dict[str, Any]:
 
 
 def _maildir(folder: Path, messages: list[bytes]) -> Path:
-    box = mailbox.Maildir(str(folder), create=True)
-    for raw in messages:
-        box.add(raw)
+    """A Maildir holding ``messages`` byte for byte, read in the order given (the
+    mailbox module's own names sort by a counter that passes 9 to 10)."""
+    mailbox.Maildir(str(folder), create=True)
+    for n, raw in enumerate(messages):
+        (folder / "new" / f"{n:06d}.test").write_bytes(raw)
     return folder
 
 
@@ -736,6 +738,28 @@ def test_soft_bounces_from_different_editions_reach_the_limit(tmp_path: Path) ->
     counts = store.return_counts_by_edition(db)
     assert counts[editions[0]] == {"soft-bounce": 3}
     assert counts[editions[2]] == {"soft-bounce": 1, "bounced": 1}
+
+
+def test_a_complaint_from_a_reader_who_already_left_is_recorded_for_the_guard(
+    tmp_path: Path,
+) -> None:
+    """A reader who unsubscribed by the link and then pressed "spam" counts against the
+    list at the provider all the same: the complaint is recorded against the edition,
+    and the reader's status stays what it was."""
+    from digest.delivery.reputation import edition_groups
+
+    config, db = _setup(tmp_path)
+    reader = _reader(db, "gone@gmail.com")
+    edition = _sent(db, "2026-W47", reader)
+    store.set_subscriber_status(db, reader.email, "unsubscribed", NOW, "link")
+    raw = _delivered_to(_arf("abuse", "gone@gmail.com"), _verp(config, reader, edition))
+    report = process_return_path(db, config, NOW, maildir=_maildir(tmp_path / "M", [raw]))
+    assert report.as_dict()["messages"][0]["action"].startswith("note a complaint")
+    assert _status(db, "gone@gmail.com") == "unsubscribed"
+    assert edition_groups(db, edition)["gmail"].complaints == 1
+    again = process_return_path(db, config, NOW, maildir=_maildir(tmp_path / "N", [raw]))
+    assert again.count("complaint") == 0
+    assert edition_groups(db, edition)["gmail"].complaints == 1  # one reader, once
 
 
 def test_a_proven_complaint_unsubscribes_and_an_auth_failure_report_does_not(

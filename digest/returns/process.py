@@ -78,7 +78,7 @@ class Change:
     """One thing a message does to one reader."""
 
     subscriber: Subscriber
-    what: str  # bounced, soft-bounce, complaint, unsubscribed, probe, leave-check
+    what: str  # bounced, soft-bounce, complaint(-noted), unsubscribed, probe, leave-check
     detail: str
     edition_id: int | None = None
 
@@ -333,6 +333,10 @@ def _plan_leaving(plan: MessagePlan, what: str, detail: str, unproven: str) -> N
     subscriber = proof.subscriber
     if subscriber.status not in (SubscriberStatus.ACTIVE, SubscriberStatus.PENDING):
         plan.action = f"none: {subscriber.email} is already {subscriber.status}"
+        if what == "complaint" and proof.edition_id is not None:
+            # the provider counts it against the list all the same: so does the guard
+            plan.changes.append(Change(subscriber, "complaint-noted", detail, proof.edition_id))
+            plan.action = _describe(plan.changes[0])
         return
     plan.changes.append(Change(subscriber, what, detail, proof.edition_id))
     plan.action = _describe(plan.changes[0])
@@ -372,6 +376,8 @@ def _describe(change: Change) -> str:
         "complaint": f"unsubscribe {change.subscriber.email} (complaint)",
         "unsubscribed": f"unsubscribe {change.subscriber.email}",
         "probe": f"send a probe to {change.subscriber.email}",
+        "complaint-noted": f"note a complaint from {change.subscriber.email} "
+        f"(already {change.subscriber.status})",
         "leave-check": f"send {change.subscriber.email} a one-click unsubscribe link",
     }[change.what]
 
@@ -452,6 +458,10 @@ def apply_plan(
         if change.what == "soft-bounce":
             store.add_event(
                 db, s.id, "soft-bounce", via or "dsn", now, change.detail, change.edition_id
+            )
+        elif change.what == "complaint-noted":  # the record only: the status stays
+            store.add_event(
+                db, s.id, "complaint", via or "arf", now, change.detail, change.edition_id
             )
         elif change.what in _REMOVALS:
             status, source = _REMOVALS[change.what]
