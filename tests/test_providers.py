@@ -537,6 +537,14 @@ def test_sendgrid_events_signed_with_its_key(sent: Any) -> None:
             "sg_event_id": "e3",
         },
         {"email": "ana.sousa@example.org", "event": "delivered", "sg_event_id": "e4"},
+        # dropped for the sender's own mistake, not the reader's address
+        {
+            "email": "ana.sousa@example.org",
+            "event": "dropped",
+            "reason": "Invalid SMTPAPI header",
+            "smtp-id": _message_id(config, db, "ana.sousa@example.org"),
+            "sg_event_id": "e6",
+        },
         # Signed by SendGrid, but about no message digest sent: nobody changes.
         {"email": "emeka.obi@example.org", "event": "spamreport", "sg_event_id": "e5"},
     ]

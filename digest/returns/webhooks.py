@@ -189,7 +189,9 @@ def _sendgrid(events: Any) -> Iterator[Event]:
             returned = Returned(
                 "complaint", complained=(address.lower(),), feedback_type="abuse", **ids
             )
-        elif kind == "dropped" and ("bounced" in reason.lower() or "invalid" in reason.lower()):
+        elif kind == "dropped" and (
+            "bounced" in reason.lower() or reason.strip().lower() in ("invalid", "invalid address")
+        ):  # not "Invalid SMTPAPI header": the sender's own mistake
             returned = _bounce(address, "5.1.1", True, f"dropped: {reason}", **ids)
         elif kind == "spamreport":
             returned = Returned(
