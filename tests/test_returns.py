@@ -400,6 +400,9 @@ def test_a_google_multipart_report_is_a_hard_bounce_that_quotes_the_message_id(
 def test_a_delayed_notice_is_never_hard_whatever_its_words() -> None:
     raw = _report("450 4.1.1 <ann@example.org>: User unknown", "4.1.1", action="delayed")
     assert not classify(raw).failures[0].hard
+    quoting = _report("550 5.1.1 <ann@example.org>: User unknown", "4.4.1", action="delayed")
+    (failure,) = classify(quoting).failures
+    assert (failure.status, failure.hard) == ("4.4.1", False)
 
 
 def test_an_encoded_or_international_delivery_status_part_is_read() -> None:

@@ -339,6 +339,8 @@ def _dsn(msg: Message, blocks: list[list[tuple[str, str]]], common: Returned) ->
         if action == "delayed":
             status = status if status.startswith("4") else "4.0.0"
         code, said = deciding_status(status, diagnostic)
+        if action == "delayed":  # still being tried: temporary, whatever it quotes
+            code = status
         if not _is_address(address):  # a mangled recipient field: the text names it
             failures += _failures_in_text(msg, permanent=action != "delayed", default=code)
             continue
@@ -347,7 +349,7 @@ def _dsn(msg: Message, blocks: list[list[tuple[str, str]]], common: Returned) ->
         else:
             near = _context(_own_words(_human_text(msg)), address)
             words = f"{diagnostic}\n{near}" if diagnostic else near
-        hard = is_hard(code, words, final=action == "failed")
+        hard = action != "delayed" and is_hard(code, words, final=action == "failed")
         failures.append(Failure(address, code, hard, _short(diagnostic)))
     if failures:
         return replace(common, kind="bounce", failures=tuple(failures))
