@@ -145,9 +145,9 @@ def _released(
     """True once a held week is approved or its delay ran out; asks the editors first.
     A week the reputation guard holds (``guard`` says why) waits for `approve` only."""
     now = clock()
-    if guard:
-        log.warning("%s is held by the reputation guard: %s", week.label, guard)
     if store.request_approval(db, week.label, now):
+        if guard:
+            log.warning("%s is held by the reputation guard: %s", week.label, guard)
         editors = list(config.schedule.editors)
         report = send_test(config, db, week, editors, clock, edition)
         sent = ", ".join(report.sent) if report else "nobody"
