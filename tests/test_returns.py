@@ -235,6 +235,20 @@ def test_a_crlf_complaint_to_the_feedback_address_unsubscribes_by_its_quoted_mes
     assert _status(db, "kijitora@example.com") == "unsubscribed"
 
 
+@needs_testdata
+def test_a_report_s_code_is_found_where_it_stands_in_its_own_words() -> None:
+    """Office 365 names the address first in its greeting, then the remote server's reply
+    with its code further down: the failure carries that code, in both line-end forms."""
+    raw = (BOUNCES / "lhost-office365-01.eml").read_bytes()
+    for form in (raw, _crlf(raw)):
+        (failure,) = classify(form).failures
+        assert (failure.address, failure.status, failure.hard) == (
+            "kijitora@example.com",
+            "5.1.10",
+            True,
+        )
+
+
 def _raw_maildir(folder: Path, raw: bytes) -> Path:
     """A Maildir holding ``raw`` byte for byte (the mailbox module rewrites line ends)."""
     mailbox.Maildir(str(folder), create=True)

@@ -462,8 +462,9 @@ def _heuristic(msg: Message, common: Returned) -> Returned:
         return common
     text = _own_words(_human_text(msg))
     failures = []
-    for raw_address, permanent_failure in [(a, False) for a in temporary] + [
-        (a, True) for a in permanent
+    # flufl.bounce answers sets: sorted, so a message always reads the same
+    for raw_address, permanent_failure in [(a, False) for a in sorted(temporary)] + [
+        (a, True) for a in sorted(permanent)
     ]:
         address = _bare(raw_address.decode("utf-8", "replace"))
         if _is_address(address):  # not a heuristic's stray match
@@ -479,6 +480,8 @@ def _failure(text: str, address: str, permanent: bool, default: str = "") -> Fai
     """A failure for ``address`` with the code and words the report gives near it."""
     context = _context(text, address)
     code, said = deciding_status("", context or text)
+    if not code and context:  # the code stands elsewhere in the report's own words
+        code = deciding_status("", text)[0]
     code = code or default
     hard = permanent and is_hard(code, said)
     return Failure(address, code, hard, _short(context))
