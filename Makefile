@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-clocks lint docs messages bench bench-send bench-million bench-excerpts clean
+.PHONY: demo test test-clocks lint docs messages bench bench-send bench-million bench-excerpts bench-returns clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,10 @@ bench: $(VENV)/.installed
 ## make bench-excerpts: excerpt quality (ROUGE, drawn-whole share) and speed vs baselines.
 bench-excerpts: $(VENV)/.installed
 	$(BIN)/python benchmarks/excerpts.py
+
+## make bench-returns: returned mail against its labels (dry run, proven; LF and CRLF).
+bench-returns: $(VENV)/.installed
+	$(BIN)/python benchmarks/returns.py
 
 ## make bench-send: delivery vs smtp-source and a bare loop (installs postfix's tools).
 bench-send: $(VENV)/.installed

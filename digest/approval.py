@@ -18,6 +18,7 @@ from digest.config import Config
 from digest.content.edition import build_edition, resolve_week
 from digest.content.feeds import import_configured_feeds
 from digest.content.weeks import last_complete_week
+from digest.delivery.reputation import verdict_before
 from digest.delivery.sending import send_edition, send_test
 from digest.errors import DigestError, EditionError
 from digest.models import DELIVERY_STATUSES, Clock, DeliveryStatus, Edition, SendReport, Week
@@ -82,8 +83,10 @@ def run_weekly(config: Config, clock: Clock, *, dry_run: bool = False) -> RunRep
     says what each step would do.
 
     Skips a week already sent and one with fewer than ``min_articles``; with ``hold``,
-    sends the editors a test copy and waits for `digest approve` (or the delay). One
-    failed step (a dead feed, an unreadable mailbox) never stops the others.
+    or when the reputation guard holds the week (the last edition's complaints or hard
+    bounces in a provider group), sends the editors a test copy and waits for `digest
+    approve` (or, for ``hold`` alone, the delay). One failed step (a dead feed, an
+    unreadable mailbox) never stops the others.
     """
     db = store.open_store(config.store_path)
     week = last_complete_week(clock(), config.tz)
@@ -194,9 +197,21 @@ def _edition(db: Database, config: Config, week: Week, clock: Clock, report: Run
                 f"{config.schedule.min_articles}; no edition",
             )
             return
-        if config.schedule.hold and not _released(config, db, week, clock, edition, report):
+        guard = reputation_hold(config, db, week)
+        if guard:
+            report.step("reputation", "done" if not report.dry_run else "would", guard)
+        if (config.schedule.hold or guard) and not _released(
+            config, db, week, clock, edition, report, guard
+        ):
             return
     _send_step(config, db, week, clock, edition, report)
+
+
+def reputation_hold(config: Config, db: Database, week: Week) -> str:
+    """Why the reputation guard holds ``week`` for the editors (which group, edition,
+    rule and rate), or "" when it does not: the weekly run's decision, whatever runs it."""
+    verdict = verdict_before(config, db, week.label)
+    return verdict.describe() if verdict.holds else ""
 
 
 def _send_step(
@@ -236,9 +251,18 @@ def _send(
     *,
     dry_run: bool = False,
 ) -> SendReport | None:
+    """The weekly run's send: the reputation guard held it already where it had to, so
+    it is not refused again here (an approval is the editors' decision)."""
     allow_empty = not config.schedule.skip_if_empty
     return send_edition(
-        config, db, week, clock, allow_empty=allow_empty, edition=edition, dry_run=dry_run
+        config,
+        db,
+        week,
+        clock,
+        allow_empty=allow_empty,
+        edition=edition,
+        dry_run=dry_run,
+        guard=False,
     )
 
 
@@ -249,8 +273,10 @@ def _released(
     clock: Clock,
     edition: Edition | None = None,
     report: RunReport | None = None,
+    guard: str = "",
 ) -> bool:
-    """True once a held week is approved or its delay ran out; asks the editors first."""
+    """True once a held week is approved or its delay ran out; asks the editors first.
+    A week the reputation guard holds (``guard`` says why) waits for `approve` only."""
     now = clock()
     state = store.approval(db, week.label)
     if report is not None and report.dry_run:
@@ -261,6 +287,8 @@ def _released(
             return False
         return True
     if store.request_approval(db, week.label, now):
+        if guard:
+            log.warning("%s is held by the reputation guard: %s", week.label, guard)
         editors = list(config.schedule.editors)
         tested = send_test(config, db, week, editors, clock, edition)
         sent = ", ".join(tested.sent) if tested else "nobody"
@@ -271,7 +299,8 @@ def _released(
     assert state is not None
     requested, approved = state
     delay = config.schedule.approve_after_hours
-    released = approved is not None or (delay > 0 and now >= requested + timedelta(hours=delay))
+    timed_out = not guard and delay > 0 and now >= requested + timedelta(hours=delay)
+    released = approved is not None or timed_out
     if report is not None and not released:
         report.step(
             "hold",
@@ -289,7 +318,7 @@ def release_held(config: Config, clock: Clock) -> SendReport | None:
     state = store.approval(db, week.label)
     if state is None or store.get_edition(db, week.label) is not None:
         return None
-    if not _released(config, db, week, clock):
+    if not _released(config, db, week, clock, guard=reputation_hold(config, db, week)):
         return None
     return _send(config, db, week, clock)
 

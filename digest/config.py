@@ -365,6 +365,28 @@ class BouncesConfig:
 
 
 @dataclass(frozen=True)
+class ReputationConfig:
+    """The complaint and bounce-rate guard, per receiving provider group (Gmail, Yahoo and
+    AOL, Outlook and Hotmail, others), over the copies the relay or provider accepted."""
+
+    min_delivered: int = setting(
+        1000, "copies a group must have accepted before its rates count", low=1
+    )
+    complaint_hold: float = setting(
+        0.1, "% complaints in a group that hold the next scheduled edition", above=0, high=100
+    )
+    bounce_hold: float = setting(
+        2.0, "% hard bounces in a group that hold the next scheduled edition", above=0, high=100
+    )
+    complaint_refuse: float = setting(
+        0.3, "% complaints in a group at which `send` refuses without --force", above=0, high=100
+    )
+    bounce_refuse: float = setting(
+        5.0, "% hard bounces in a group at which `send` refuses without --force", above=0, high=100
+    )
+
+
+@dataclass(frozen=True)
 class ImapConfig:
     """A hosted return-path mailbox, read by `process-mail --imap` and the weekly run."""
 
@@ -465,6 +487,7 @@ _SECTIONS: dict[str, type] = {
     "signup": SignupConfig,
     "dkim": DkimConfig,
     "bounces": BouncesConfig,
+    "reputation": ReputationConfig,
     "imap": ImapConfig,
     "web": WebConfig,
     "delivery": DeliveryConfig,
@@ -507,6 +530,7 @@ class Config:
     feeds: FeedsConfig = field(default_factory=FeedsConfig)
     signup: SignupConfig = field(default_factory=SignupConfig)
     bounces: BouncesConfig = field(default_factory=BouncesConfig)
+    reputation: ReputationConfig = field(default_factory=ReputationConfig)
     dkim: DkimConfig = field(default_factory=DkimConfig)
     imap: ImapConfig = field(default_factory=ImapConfig)
     web: WebConfig = field(default_factory=WebConfig)

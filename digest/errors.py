@@ -106,5 +106,10 @@ class WeekError(EditionError):
     """A week label is malformed or out of range: the caller's input, not the data."""
 
 
+class ReputationError(EditionError):
+    """The last edition's complaints or hard bounces in a provider group passed the rate
+    at which `send` refuses: find out why first, then send with --force."""
+
+
 class DeliveryError(DigestError):
     """The relay refuses the run as a whole (authentication, sender refused)."""

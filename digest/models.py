@@ -33,6 +33,9 @@ class DeliveryStatus(StrEnum):
 
 SUBSCRIBER_STATUSES = tuple(SubscriberStatus)
 DELIVERY_STATUSES = tuple(DeliveryStatus)
+# How the detail of a "bounced" event begins when soft bounces reached [bounces]
+# soft_limit: no hard bounce, so the bounce-rate guard does not count it.
+SOFT_LIMIT_DETAIL = "soft bounces from "
 # Deliveries a resume tries again: never attempted, deferred (4xx, a lost connection), or
 # failed for a reason of the relay's or the message's. "bounced" is the reader's address.
 OPEN_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.DEFERRED, DeliveryStatus.FAILED)

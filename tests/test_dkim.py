@@ -58,11 +58,14 @@ def test_every_message_is_signed_and_verifies(tmp_path: Path, smtp_server: Any) 
         signed = re.search(r"h=([^;]+);", signature.replace("\r\n", "").replace("\t", ""))
         assert signed is not None
         names = [h.strip().lower() for h in signed.group(1).split(":")]
-        assert {"from", "list-unsubscribe", "list-unsubscribe-post"} <= set(names)
+        assert {"from", "list-unsubscribe", "list-unsubscribe-post", "feedback-id"} <= set(names)
         tampered = received.data.replace(
             b"List-Unsubscribe-Post: List-Unsubscribe=One-Click", b"List-Unsubscribe-Post: nothing"
         )
         assert not dkim.verify(tampered, dnsfunc=dns)
+        # a Feedback-ID moved to another edition no longer verifies
+        other = re.sub(rb"Feedback-ID: 2026-W47:", b"Feedback-ID: 2026-W46:", received.data)
+        assert other != received.data and not dkim.verify(other, dnsfunc=dns)
     assert set(asked) == {b"wrap2026._domainkey.news.example.com."}
 
 
@@ -71,3 +74,38 @@ def test_a_domain_without_its_key_is_a_config_error(tmp_path: Path) -> None:
         make_config(tmp_path, dkim={"domain": "news.example.com", "selector": "s"})
     with pytest.raises(ConfigError, match=r"\[dkim\] private_key is a secret"):
         make_config(tmp_path, dkim={"domain": "d.example", "selector": "s", "private_key": "x"})
+
+
+def test_every_message_names_its_edition_copy_and_list_in_feedback_id(tmp_path: Path) -> None:
+    """Gmail's Feedback Loop reports spam rates per Feedback-ID field: each message of an
+    edition carries ``edition:copy:list:SenderId``; two editions, two copies or a test copy never
+    share one, and no field holds the colon that separates them."""
+    from email import message_from_bytes
+
+    from digest.delivery.message import feedback_id
+
+    config = make_config(tmp_path)
+    db = store.open_store(config.store_path)
+    load_week(config, db, NOW)
+    send_edition(config, db, week_window("2026-W47", config.tz), lambda: NOW)
+    values = {
+        message_from_bytes(eml.read_bytes())["Feedback-ID"]
+        for eml in (config.outbox_path / "2026-W47").glob("*.eml")
+    }
+    assert len(values) >= 2  # the demo week's readers choose different topics
+    senders = set()
+    for value in values:
+        edition, copy, list_id, sender = value.split(":")
+        assert edition == "2026-W47" and copy and list_id == config.list_id
+        assert 5 <= len(sender) <= 15  # Gmail's SenderId
+        senders.add(sender)
+    assert len(senders) == 1  # the same on the whole mail stream
+    assert feedback_id(config, "2026-W47", "").startswith(f"2026-W47:all:{config.list_id}:")
+    ids = {
+        feedback_id(config, "2026-W47", ""),
+        feedback_id(config, "2026-W48", ""),
+        feedback_id(config, "2026-W47", "science"),
+        feedback_id(config, "2026-W47", "", test=True),
+        feedback_id(config, "2026-W47", "a:b c/d" * 20),
+    }
+    assert len(ids) == 5 and all(v.count(":") == 3 and len(v) < 200 for v in ids)

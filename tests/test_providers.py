@@ -566,6 +566,14 @@ def test_sendgrid_events_signed_with_its_key(sent: Any) -> None:
             "sg_event_id": "e3",
         },
         {"email": "ana.sousa@example.org", "event": "delivered", "sg_event_id": "e4"},
+        # dropped for the sender's own mistake, not the reader's address
+        {
+            "email": "ana.sousa@example.org",
+            "event": "dropped",
+            "reason": "Invalid SMTPAPI header",
+            "smtp-id": _message_id(config, db, "ana.sousa@example.org"),
+            "sg_event_id": "e6",
+        },
         # Signed by SendGrid, but about no message digest sent: nobody changes.
         {"email": "emeka.obi@example.org", "event": "spamreport", "sg_event_id": "e5"},
     ]
@@ -677,6 +685,90 @@ def test_postmark_events_with_its_password(sent: Any) -> None:
     right = "Basic " + base64.b64encode(f"postmark:{POSTMARK_PASSWORD}".encode()).decode()
     _hook(config, db, "postmark", body, Authorization=right)
     assert _status(db, ben) == "bounced"
+
+
+def test_a_signed_permanent_ses_bounce_without_a_status_is_ses_s_verdict(sent: Any) -> None:
+    """SES's Permanent bounce whose recipient has no DSN status is hard when SNS signed
+    it and it names a message digest sent; words that say otherwise, or a Transient
+    bounce, keep the reader."""
+    config, db, _, signer = sent
+    cases = [
+        ("ben.hughes@example.org", "Permanent", "General", {}, "bounced"),
+        ("ana.sousa@example.org", "Permanent", "NoEmail", {"status": "5.0.0"}, "bounced"),
+        (
+            "chen.wei@example.com",
+            "Permanent",
+            "General",
+            {"diagnosticCode": "mailbox full"},
+            "active",
+        ),
+        ("dora.kim@example.com", "Transient", "General", {}, "active"),
+    ]
+    for n, (address, kind, subtype, recipient, outcome) in enumerate(cases):
+        notification = _ses_bounce(address, _message_id(config, db, address), f"ses-{n}")
+        notification["bounce"] = {
+            "bounceType": kind,
+            "bounceSubType": subtype,
+            "bouncedRecipients": [{"emailAddress": address, **recipient}],
+        }
+        _hook(config, db, "ses", _sns(signer, notification, MessageId=f"m-{n}"), signer)
+        assert _status(db, address) == outcome, address
+    # the same notification by mail (SNS's email subscription) is not signed: it wants
+    # a code or words, as any returned mail
+    notification = _ses_bounce("emeka.obi@example.org", "", "ses-9")
+    notification["bounce"]["bouncedRecipients"] = [{"emailAddress": "emeka.obi@example.org"}]
+    assert not _classify_ses_mail(notification).failures[0].hard
+
+
+def _classify_ses_mail(notification: dict[str, Any]) -> Any:
+    from digest.returns.bounces import classify
+
+    raw = (
+        "From: AWS Notifications <no-reply@sns.amazonaws.com>\nTo: ops@news.example.com\n"
+        "Subject: AWS Notification Message\n\n" + json.dumps(notification) + "\n"
+    ).encode()
+    return classify(raw)
+
+
+def test_postmark_suppressions_and_unsubscribes_say_why(sent: Any) -> None:
+    """A SubscriptionChange that suppresses for a hard bounce bounces, for a complaint
+    unsubscribes as one, for a manual suppression unsubscribes; an Unsubscribe bounce
+    type is the reader leaving, not a bounce; a reactivation changes nothing; and each
+    only with the password and for a message digest sent."""
+    config, db, _, _ = sent
+    right = "Basic " + base64.b64encode(f"postmark:{POSTMARK_PASSWORD}".encode()).decode()
+
+    def event(address: str, n: int, **fields: Any) -> bytes:
+        metadata = {"digest-message-id": _message_id(config, db, address).strip("<>")}
+        return json.dumps({"ID": n, "Email": address, "Metadata": metadata, **fields}).encode()
+
+    change = {"RecordType": "SubscriptionChange", "SuppressSending": True}
+    cases = [
+        ("ben.hughes@example.org", {**change, "SuppressionReason": "HardBounce"}, "bounced"),
+        ("ana.sousa@example.org", {**change, "SuppressionReason": "SpamComplaint"}, "unsubscribed"),
+        ("chen.wei@example.com", {"RecordType": "Bounce", "Type": "Unsubscribe"}, "unsubscribed"),
+        ("dora.kim@example.com", {**change, "SuppressSending": False}, "active"),
+        # an auto-responder Postmark files among its bounce types is no bounce
+        ("frida.nilsen@example.com", {"RecordType": "Bounce", "Type": "AutoResponder"}, "active"),
+    ]
+    unsigned = event("emeka.obi@example.org", 99, **cases[0][1])
+    from digest.returns.webhook_auth import WebhookRefused
+
+    with pytest.raises(WebhookRefused):
+        _hook(config, db, "postmark", unsigned)
+    assert _status(db, "emeka.obi@example.org") == "active"
+    for n, (address, fields, outcome) in enumerate(cases):
+        _hook(config, db, "postmark", event(address, n, **fields), Authorization=right)
+        assert _status(db, address) == outcome, address
+    chen = store.get_subscriber(db, "chen.wei@example.com")
+    assert chen is not None and "bounced" not in dict(store.subscriber_events(db, chen.id))
+    frida = store.get_subscriber(db, "frida.nilsen@example.com")
+    assert frida is not None and "soft-bounce" not in dict(store.subscriber_events(db, frida.id))
+    # tied to nothing digest sent: an address alone is only asked (a probe), never obeyed
+    loose = json.dumps({"ID": 7, "Email": "emeka.obi@example.org", **cases[0][1]}).encode()
+    result = _hook(config, db, "postmark", loose, Authorization=right)
+    assert _status(db, "emeka.obi@example.org") == "active"
+    assert [c.what for p in result.plans for c in p.changes] == ["probe"]
 
 
 def test_postmark_messages_carry_the_metadata_its_events_echo(tmp_path: Path) -> None:
@@ -866,3 +958,25 @@ def test_an_ses_answer_about_the_run_bounces_nobody_and_moto_then_gets_each_once
     assert report is not None and report.count("sent") == READERS
     recipients = [str(m["destinations"]) for m in _sent_by_ses(moto)]
     assert len(recipients) == len(set(recipients)) == READERS
+def test_mailgun_suppressions_say_who_left_and_who_complained(sent: Any) -> None:
+    """A permanent failure Mailgun gives for its own suppression lists is what put the
+    address there: an unsubscribe, a complaint; never a bounce."""
+    config, db, _, _ = sent
+    for n, (address, reason, outcome, event) in enumerate(
+        [
+            ("ana.sousa@example.org", "suppress-unsubscribe", "unsubscribed", "unsubscribed"),
+            ("emeka.obi@example.org", "suppress-complaint", "unsubscribed", "complaint"),
+        ]
+    ):
+        failed = {
+            "event": "failed",
+            "severity": "permanent",
+            "reason": reason,
+            "recipient": address,
+            "id": f"mg-s{n}",
+            "message": {"headers": {"message-id": _message_id(config, db, address).strip("<>")}},
+        }
+        _hook(config, db, "mailgun", _mailgun(failed, LATER, f"tok-s{n}"))
+        assert _status(db, address) == outcome
+        reader = store.get_subscriber(db, address)
+        assert reader is not None and event in dict(store.subscriber_events(db, reader.id))

@@ -4,10 +4,12 @@ dry run) and applied (once proven the way the world proves them: delivered to th
 address), forged returns beside real ones, probes, unreadable and personal mail, and a
 real IMAP server."""
 
+import base64
 import contextlib
 import json
 import mailbox
 import os
+import re
 import shutil
 import signal
 import socket
@@ -43,9 +45,11 @@ def _label(name: str) -> dict[str, Any]:
 
 
 def _maildir(folder: Path, messages: list[bytes]) -> Path:
-    box = mailbox.Maildir(str(folder), create=True)
-    for raw in messages:
-        box.add(raw)
+    """A Maildir holding ``messages`` byte for byte, read in the order given (the
+    mailbox module's own names sort by a counter that passes 9 to 10)."""
+    mailbox.Maildir(str(folder), create=True)
+    for n, raw in enumerate(messages):
+        (folder / "new" / f"{n:06d}.test").write_bytes(raw)
     return folder
 
 
@@ -197,6 +201,242 @@ def test_proven_labelled_returns_do_what_their_kind_says(tmp_path: Path) -> None
     assert outcomes["autoreply:wrong"] == outcomes["not_bounce:wrong"] == 0
 
 
+def _crlf(raw: bytes) -> bytes:
+    return raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+@needs_testdata
+@pytest.mark.parametrize("name", CASES)
+def test_a_message_with_crlf_line_ends_is_read_exactly_as_its_lf_twin(name: str) -> None:
+    """Every message of the corpus both ways (IMAP serves CRLF, many Maildirs LF): the
+    same kind, failures, complaint, quoted Message-IDs and quoted text."""
+    raw = (BOUNCES / f"{name}.eml").read_bytes()
+    lf, crlf = classify(raw.replace(b"\r\n", b"\n")), classify(_crlf(raw))
+    assert crlf == lf
+    if re.search(rb"(?i)Message-ID:\s*<", raw.split(b"\n\n", 1)[-1]) and lf.kind != "other":
+        assert crlf.message_ids  # the copy of the returned message is read in both
+
+
+@needs_testdata
+def test_a_crlf_complaint_to_the_feedback_address_unsubscribes_by_its_quoted_message_id(
+    tmp_path: Path,
+) -> None:
+    """A real ARF report as IMAP serves it (CRLF), sent to the feedback address, not the
+    VERP path: digest's signed Message-ID in its copy of the message is the proof."""
+    config, db = _setup(tmp_path)
+    reader = _reader(db, "kijitora@example.com")
+    _sent(db, "2026-W47", reader)
+    signed = sign_message_id(SECRET, config.list_id, "2026-W47", reader.id, "news.example.com")
+    head, _, body = (BOUNCES / "arf-16.eml").read_bytes().partition(b"\n\n")
+    quoted, n = re.subn(rb"(?im)^(Message-ID:[ \t]*)<[^>\n]+>", rb"\g<1>" + signed.encode(), body)
+    assert n
+    raw = _crlf(head + b"\n\n" + quoted)
+    report = process_return_path(db, config, NOW, maildir=_raw_maildir(tmp_path / "M", raw))
+    assert report.as_dict()["messages"][0]["proof"] == "headers"
+    assert _status(db, "kijitora@example.com") == "unsubscribed"
+
+
+@needs_testdata
+def test_a_report_s_code_is_found_where_it_stands_in_its_own_words() -> None:
+    """Office 365 names the address first in its greeting, then the remote server's reply
+    with its code further down: the failure carries that code, in both line-end forms."""
+    raw = (BOUNCES / "lhost-office365-01.eml").read_bytes()
+    for form in (raw, _crlf(raw)):
+        (failure,) = classify(form).failures
+        assert (failure.address, failure.status, failure.hard) == (
+            "kijitora@example.com",
+            "5.1.10",
+            True,
+        )
+
+
+def _raw_maildir(folder: Path, raw: bytes) -> Path:
+    """A Maildir holding ``raw`` byte for byte (the mailbox module rewrites line ends)."""
+    mailbox.Maildir(str(folder), create=True)
+    (folder / "new" / "1.crlf").write_bytes(raw)
+    return folder
+
+
+def _report(diagnostic: str, status: str = "5.1.1", action: str = "failed") -> bytes:
+    return (
+        "From: MAILER-DAEMON@mx.example.net\nTo: x@news.example.com\nSubject: Undelivered\n"
+        "MIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; "
+        'boundary="B"\n\n--B\nContent-Type: text/plain\n\nYour message could not be sent.\n\n'
+        "--B\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.net\n\n"
+        f"Final-Recipient: rfc822; ann@example.org\nAction: {action}\nStatus: {status}\n"
+        f"Diagnostic-Code: smtp; {diagnostic}\n\n--B--\n"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("status", "diagnostic", "code", "hard"),
+    [
+        # a relay's wrapper code around the remote server's own reply: the reply decides
+        (
+            "5.1.0",
+            "550 5.1.0 - Unknown address error 550-'5.2.2 <ann@example.org>: Mailbox Full'",
+            "5.2.2",
+            False,
+        ),
+        ("5.0.0", "550 5.1.0 Relay said: 550 5.1.1 <ann@example.org> User unknown", "5.1.1", True),
+        ("5.1.1", "554 5.7.1 <ann@example.org>: Relay access denied", "5.7.1", False),
+        ("5.1.1", "550-5.1.1 The email account does not exist. 550 5.1.1 see", "5.1.1", True),
+        # whose address: the sender's, the sending IP, a local delivery program
+        ("5.1.0", "550 5.1.0 <bounces@news.example.com> sender rejected", "5.1.0", False),
+        ("5.1.1", "550 5.1.1 Service unavailable; 203.0.113.7 has been blocked", "5.1.1", False),
+        ("5.1.1", "x-unix; /usr/bin/procmail: exit code 75", "5.1.1", False),
+        # a final failure with a 4.1.1 whose words say the address is gone
+        (
+            "4.1.1",
+            "450 4.1.1 <ann@example.org>: Recipient address rejected: User unknown",
+            "4.1.1",
+            True,
+        ),
+        ("4.1.1", "450 4.1.1 try again later", "4.1.1", False),
+    ],
+)
+def test_the_remote_reply_and_whose_address_it_blames_decide_a_dsn(
+    status: str, diagnostic: str, code: str, hard: bool
+) -> None:
+    for raw in (_report(diagnostic, status), _crlf(_report(diagnostic, status))):
+        (failure,) = classify(raw).failures
+        assert (failure.status, failure.hard) == (code, hard)
+
+
+def test_a_bounce_marked_auto_replied_is_read_as_the_bounce_it_is() -> None:
+    """RFC 3834 has DSNs carry "Auto-Submitted: auto-replied": a plain-text bounce with a
+    code is a bounce, and a vacation reply with the same header stays an auto-reply."""
+    bounce = (
+        b"From: Mail Server <admin@mx.example.net>\nTo: x@news.example.com\n"
+        b"Subject: Delivery failure\nAuto-Submitted: auto-replied\n\n"
+        b"Your message to ann@example.org could not be delivered:\n"
+        b"550 5.1.1 <ann@example.org>: Recipient address rejected: User unknown\n"
+    )
+    vacation = (
+        b"From: Ann <ann@example.org>\nTo: x@news.example.com\nSubject: Delivery failure?\n"
+        b"Auto-Submitted: auto-replied\n\nI am away until Monday, write to bob@example.org.\n"
+    )
+    for raw in (bounce, _crlf(bounce)):
+        returned = classify(raw)
+        assert returned.kind == "bounce"
+        assert [(f.address, f.hard) for f in returned.failures] == [("ann@example.org", True)]
+    assert classify(vacation).kind == classify(_crlf(vacation)).kind == "autoreply"
+
+
+GMAIL_DSN = """Delivered-To: bounces@news.example.com
+From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>
+To: bounces@news.example.com
+Auto-Submitted: auto-replied
+Subject: Delivery Status Notification (Failure)
+MIME-Version: 1.0
+Content-Type: multipart/report; boundary="0000000000001"; report-type=delivery-status
+
+--0000000000001
+Content-Type: multipart/related; boundary="0000000000002"
+
+--0000000000002
+Content-Type: multipart/alternative; boundary="0000000000003"
+
+--0000000000003
+Content-Type: text/plain; charset="UTF-8"
+
+
+** Address not found **
+
+Your message wasn't delivered to ann@example.org because the address couldn't be found,
+or is unable to receive mail.
+
+Learn more here: https://support.google.com/mail/?p=NoSuchUser
+
+The response was:
+
+The email account that you tried to reach does not exist. Please try double-checking the
+recipient's email address for typos or unnecessary spaces. For more information, go to
+https://support.google.com/mail/?p=NoSuchUser
+
+--0000000000003
+Content-Type: text/html; charset="UTF-8"
+
+<html><body>Address not found</body></html>
+--0000000000003--
+--0000000000002
+Content-Type: image/png; name="icon.png"
+Content-Transfer-Encoding: base64
+Content-Disposition: attachment; filename="icon.png"
+
+iVBORw0KGgo=
+--0000000000002--
+--0000000000001
+Content-Type: {part}
+
+Reporting-MTA: dns; googlemail.com
+Received-From-MTA: dns; news.example.com
+Arrival-Date: Tue, 24 Nov 2026 10:00:00 -0800 (PST)
+X-Original-Message-ID: <{message_id}>
+
+Final-Recipient: rfc822; ann@example.org
+Action: failed
+Status: 5.1.1
+Remote-MTA: dns; gmail-smtp-in.l.google.com. (2607:f8b0:4864:20::1a, the server
+ for the domain example.org.)
+Diagnostic-Code: smtp; 550-5.1.1 The email account that you tried to reach does
+ not exist. Please try 550-5.1.1 double-checking the recipient's email address
+ for typos or 550-5.1.1 unnecessary spaces. For more information, go to 550 5.1.1
+  https://support.google.com/mail/?p=NoSuchUser 41be03b00d2f7-5.1.1 - gsmtp
+Last-Attempt-Date: Tue, 24 Nov 2026 10:00:01 -0800 (PST)
+
+--0000000000001
+Content-Type: text/rfc822-headers
+
+Message-ID: <{message_id}>
+Subject: The Weekly Wrap
+
+--0000000000001--
+"""
+
+
+@pytest.mark.parametrize("part", ["message/delivery-status", "message/global-delivery-status"])
+def test_a_google_multipart_report_is_a_hard_bounce_that_quotes_the_message_id(
+    part: str,
+) -> None:
+    """Google's report: the text in multipart/related inside multipart/alternative, an
+    icon, the status part (RFC 6533's when the mail was internationalised), the
+    original Message-ID in the status fields and the headers; marked auto-replied."""
+    raw = GMAIL_DSN.format(part=part, message_id="2026-W47.7.abc@news.example.com").encode()
+    for form in (raw, _crlf(raw)):
+        returned = classify(form)
+        assert returned.kind == "bounce"
+        assert [(f.address, f.status, f.hard) for f in returned.failures] == [
+            ("ann@example.org", "5.1.1", True)
+        ]
+        assert "<2026-W47.7.abc@news.example.com>" in returned.message_ids
+
+
+def test_a_delayed_notice_is_never_hard_whatever_its_words() -> None:
+    raw = _report("450 4.1.1 <ann@example.org>: User unknown", "4.1.1", action="delayed")
+    assert not classify(raw).failures[0].hard
+    quoting = _report("550 5.1.1 <ann@example.org>: User unknown", "4.4.1", action="delayed")
+    (failure,) = classify(quoting).failures
+    assert (failure.status, failure.hard) == ("4.4.1", False)
+
+
+def test_an_encoded_or_international_delivery_status_part_is_read() -> None:
+    """RFC 6533's message/global-delivery-status (Google, SMTPUTF8 hosts), and a
+    delivery-status part sent base64-encoded."""
+    plain = _report("550 5.1.1 <ann@example.org>: user unknown")
+    international = plain.replace(b"message/delivery-status", b"message/global-delivery-status")
+    fields = plain.split(b"message/delivery-status\n\n", 1)[1].split(b"\n--B--", 1)[0]
+    encoded = plain.replace(
+        b"message/delivery-status\n\n" + fields,
+        b"message/delivery-status\nContent-Transfer-Encoding: base64\n\n"
+        + base64.encodebytes(fields),
+    )
+    for raw in (plain, international, encoded):
+        returned = classify(raw)
+        assert returned.kind == "bounce", raw
+        assert [(f.address, f.hard) for f in returned.failures] == [("ann@example.org", True)]
+
+
 @pytest.mark.parametrize(
     ("status", "text", "hard"),
     [
@@ -220,6 +460,32 @@ def test_proven_labelled_returns_do_what_their_kind_says(tmp_path: Path) -> None
         ("", "User someone (a@example.org) not listed in Domino Directory", True),
         ("", "L'adresse de messagerie n'existe pas", True),
         ("", "Connection timed out", False),
+        # words the table had not yet, and whose address they blame
+        ("5.4.4", "<a@example.org>: Recipient address rejected: Access denied", True),
+        ("5.4.1", "550 5.4.1 Recipient address rejected: Access denied. AS(201806281)", True),
+        ("5.4.4", "Host unknown: couldn't find any host named example.invalid", True),
+        ("5.5.0", "550 5.5.0 Requested action not taken: mailbox unavailable", True),
+        ("5.0.0", "The email account that you tried to reach does not exist", True),
+        ("5.0.0", "The e-mail address you entered couldn't be found", True),
+        ("", "unknown or illegal alias: ann@example.org", True),
+        ("5.0.0", "The account or domain may not exist, they may be blacklisted", True),
+        ("5.7.1", "Recipient address rejected: user unknown; your IP is on a blocklist", False),
+        ("5.1.8", "Sender address rejected: Domain not found", False),
+        ("5.0.0", "<bounces@news.example.com>: Sender address rejected: User unknown", False),
+        ("5.1.1", "Delivery to a pipe failed: local delivery program exit code 67", False),
+        ("4.5.0", "mailbox unavailable", False),
+        # the relay's IP named beside a refusal of the recipient is no block of ours
+        (
+            "5.1.1",
+            "host mx.example.org[192.0.2.4] said: 550 5.1.1 <a@example.org>: "
+            "Recipient address rejected: User unknown",
+            True,
+        ),
+        ("5.1.1", "Return-Path: <bounces@news.example.com>\n550 5.1.1 user unknown", True),
+        ("5.1.1", "Client host [203.0.113.7] blocked using zen.spamhaus.org", False),
+        ("5.1.1", "550 5.1.1 <a@example.org>: user is over quota", False),
+        ("5.0.0", "this address no longer accepts mail", False),  # suspended, may return
+        ("5.7.1", "SPF check: fail; user unknown", False),
     ],
 )
 def test_hard_means_the_address_is_gone(status: str, text: str, hard: bool) -> None:
@@ -512,6 +778,28 @@ def test_soft_bounces_from_different_editions_reach_the_limit(tmp_path: Path) ->
     counts = store.return_counts_by_edition(db)
     assert counts[editions[0]] == {"soft-bounce": 3}
     assert counts[editions[2]] == {"soft-bounce": 1, "bounced": 1}
+
+
+def test_a_complaint_from_a_reader_who_already_left_is_recorded_for_the_guard(
+    tmp_path: Path,
+) -> None:
+    """A reader who unsubscribed by the link and then pressed "spam" counts against the
+    list at the provider all the same: the complaint is recorded against the edition,
+    and the reader's status stays what it was."""
+    from digest.delivery.reputation import edition_groups
+
+    config, db = _setup(tmp_path)
+    reader = _reader(db, "gone@gmail.com")
+    edition = _sent(db, "2026-W47", reader)
+    store.set_subscriber_status(db, reader.email, "unsubscribed", NOW, "link")
+    raw = _delivered_to(_arf("abuse", "gone@gmail.com"), _verp(config, reader, edition))
+    report = process_return_path(db, config, NOW, maildir=_maildir(tmp_path / "M", [raw]))
+    assert report.as_dict()["messages"][0]["action"].startswith("note a complaint")
+    assert _status(db, "gone@gmail.com") == "unsubscribed"
+    assert edition_groups(db, edition)["gmail"].complaints == 1
+    again = process_return_path(db, config, NOW, maildir=_maildir(tmp_path / "N", [raw]))
+    assert again.count("complaint") == 0
+    assert edition_groups(db, edition)["gmail"].complaints == 1  # one reader, once
 
 
 def test_a_proven_complaint_unsubscribes_and_an_auth_failure_report_does_not(

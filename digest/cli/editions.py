@@ -115,7 +115,11 @@ def _serve_preview(obj: Context, port: int, open_: bool, view: Any) -> None:
     metavar="EMAIL[,EMAIL]",
     help="Send a [TEST] copy to these addresses only; freezes nothing.",
 )
-@click.option("--force", is_flag=True, help="Send a week that is not over yet.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Send a week that is not over yet, or past the reputation guard's refuse rate.",
+)
 @click.option(
     "--workers",
     type=click.IntRange(min=1),

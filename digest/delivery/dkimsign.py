@@ -1,6 +1,7 @@
 """DKIM signatures with dkimpy, when `[dkim] domain` is set: every message digest sends,
 with List-Unsubscribe and List-Unsubscribe-Post among the signed headers, as RFC 8058
-requires for one-click unsubscribe to be honoured."""
+requires for one-click unsubscribe to be honoured, and Feedback-ID, as Gmail's Feedback
+Loop wants."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import dkim
 from digest.config import Config
 from digest.errors import ConfigError
 
-# Signed when present; From must be. List-Unsubscribe(-Post) per RFC 8058 section 4.
+# Signed when present; From must be. List-Unsubscribe(-Post) per RFC 8058 section 4;
+# Feedback-ID so no one can make a message count against another edition in Gmail's
+# Feedback Loop.
 SIGNED_HEADERS = (
     b"from",
     b"to",
@@ -21,6 +24,7 @@ SIGNED_HEADERS = (
     b"list-id",
     b"list-unsubscribe",
     b"list-unsubscribe-post",
+    b"feedback-id",
     b"reply-to",
 )
 

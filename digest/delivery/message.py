@@ -11,6 +11,7 @@ from __future__ import annotations
 import email.policy
 import hashlib
 import html
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from email import message_from_bytes
@@ -86,6 +87,24 @@ def fold_header(name: str, value: str) -> bytes:
     return _POLICY.fold_binary(name, _POLICY.header_factory(name, value))
 
 
+_FEEDBACK_FIELD = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def feedback_id(config: Config, week: str, copy: str, test: bool = False) -> str:
+    """The Feedback-ID of one copy of an edition, ``edition:copy:list:SenderId`` as
+    Gmail's Feedback Loop reads it (each field aggregated on its own; the SenderId,
+    5-15 characters and the same on every message of the list, last), so Postmaster
+    Tools reports the spam rate per edition and per copy; two editions never share one.
+    A test copy names itself so (``<week>-test``); no field holds a colon."""
+    copy_id = _FEEDBACK_FIELD.sub("-", copy).strip("-") or "all"
+    if len(copy_id) > 40:  # a long topic choice: its own short, stable name
+        copy_id = copy_id[:31] + "-" + hashlib.sha256(copy.encode()).hexdigest()[:8]
+    edition_id = _FEEDBACK_FIELD.sub("-", week) + ("-test" if test else "")
+    list_id = _FEEDBACK_FIELD.sub("-", config.list_id)
+    sender_id = "dg" + hashlib.sha256(config.list_id.encode()).hexdigest()[:10]
+    return f"{edition_id}:{copy_id}:{list_id}:{sender_id}"
+
+
 def prepare_variant(
     config: Config,
     variant: RenderedVariant,
@@ -102,6 +121,7 @@ def prepare_variant(
         fold_header("Subject", subject_prefix + variant.subject),
         fold_header("Date", format_datetime(now)),
         fold_header("List-Id", f"{config.newsletter.name} <{config.list_id}>"),
+        fold_header("Feedback-ID", feedback_id(config, week, variant.key, bool(id_tag))),
         b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
         fold_header("Precedence", "bulk"),
         b"MIME-Version: 1.0\r\n",

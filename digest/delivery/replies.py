@@ -66,6 +66,24 @@ ADDRESS_GONE = re.compile(
     r"|address (?:is )?(?:no longer|not) (?:valid|in use)"
     r"|recipient address rejected: (?:user unknown|undeliverable)"
     r"|(?:does not|doesn't) have an? (?:[\w.-]+ )?(?:account|mailbox)"
+    # the words of the MTAs and hosts most bounces come from (Sendmail, qmail, Exim,
+    # Exchange and Microsoft 365, Gmail, Yahoo, Courier, Domino), and RFC 5321's own
+    r"|(?:account|address|mailbox|user|recipient)\b[^.\n]{0,40}?\b(?:does not|doesn't|did not)"
+    r" exist|(?:user|recipient|rcpt) (?:does )?not exist"
+    r"|(?:e-?mail )?address (?:is )?unknown|unknown (?:mailbox|local.?part|e-?mail address)"
+    r"|recipient (?:address )?unknown|unknown or illegal alias|\bbad (?:destination )?"
+    r"(?:mailbox |e-?mail )?(?:address|recipient)|\bbadrcptto\b|can'?t accept user"
+    r"|(?:is )?not an? (?:known|valid|active) (?:user|mailbox|recipient|address)"
+    r"|not a valid user|mailbox (?:is )?(?:invalid|unavailable|not present)"
+    r"|no (?:such )?(?:account|mailbox) (?:by that name|found|available)"
+    r"|no such (?:domain|e-?mail)|non-?existent (?:user|address|recipient|mailbox|domain|host)"
+    r"|(?:e-?mail )?address (?:you entered )?(?:couldn'?t|could not|cannot|can'?t) be found"
+    r"|destination addresses were unknown|no valid recipients|no one at this address"
+    r"|(?:address|account|mailbox) (?:is )?no longer (?:active|available|valid)"
+    r"|recipient ?not ?found|recipientnotfound"
+    r"|recipient address rejected(?:: access denied|: invalid|: unknown| ?\.)"
+    r"|mail domain [^.\n]{0,40}?unknown|unknown host|unroutable address|null ?mx\b"
+    r"|couldn'?t find any host|has been replaced by|not a local address"
     # the same in the languages bounces most often come in
     r"|n'existe pas|existiert nicht|unbekannt|no existe|non esiste|n[ãa]o existe"
     r"|inexistente|destinatario desconocido|utilisateur inconnu",

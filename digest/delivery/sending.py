@@ -30,6 +30,7 @@ from digest.delivery.dkimsign import sign_message
 from digest.delivery.ledger import Progress, deliver_edition
 from digest.delivery.message import build_message, message_parts, prepare_variant
 from digest.delivery.pool import Job, Outcome
+from digest.delivery.reputation import check_reputation, edition_groups, verdict_before
 from digest.delivery.transports import Shard, send_messages
 from digest.delivery.workers import run_workers
 from digest.errors import ConfigError, DeliveryError, EditionError, RowError, SubscriberError
@@ -231,6 +232,7 @@ def send_edition(
     edition: Edition | None = None,
     force: bool = False,
     workers: int = 1,
+    guard: bool = True,
 ) -> SendReport | None:
     """Plan, freeze (if not frozen yet) and deliver the week's edition: every open
     delivery, by ``workers`` sender processes over shards (one process for one shard).
@@ -239,19 +241,28 @@ def send_edition(
     ``allow_empty``, which sends a short quiet-week edition instead. A week whose
     deliveries are all final sends nothing and reports ``already_sent``. ``edition``
     is the week's edition when the caller built it already (it is not built twice).
-    A week that is not over yet is refused unless ``force``. ``dry_run`` reports the
-    plan and stores nothing.
+    A week that is not over yet is refused unless ``force``, and so is a new edition
+    when the last one reached a refuse rate of the reputation guard (ReputationError)
+    unless ``force`` or not ``guard`` (the weekly run holds instead, and an approval is
+    the editors' decision). ``dry_run`` reports the plan, and the guard's verdict among
+    its warnings, and stores nothing.
     """
     signing = signing_config(config)
     _check_shard(shard)
     frozen = store.get_edition(db, week.label)
     if dry_run:
-        return _dry_run(signing, db, week, frozen, edition)
+        report = _dry_run(signing, db, week, frozen, edition)
+        verdict = verdict_before(config, db, week.label)
+        if report is not None and frozen is None and verdict.holds:
+            report.warnings.append(f"the reputation guard: {verdict.describe()}")
+        return report
     check_ready_to_send(config)
     warnings: list[str] = []
     if frozen is None:
         if not force:
             check_week_is_over(week, clock())
+            if guard:
+                check_reputation(config, db, week.label)
         plan = _plan_week(signing, db, week, edition, allow_empty)
         if plan is None:
             return None
@@ -414,6 +425,7 @@ def edition_status(db: Database) -> list[dict[str, Any]]:
                 "soft_bounces": returns.get(row.id, {}).get("soft-bounce", 0),
                 "complaints": returns.get(row.id, {}).get("complaint", 0),
             },
+            "groups": {g: c.as_dict() for g, c in edition_groups(db, row.id).items()},
         }
         for row, counts in store.list_editions(db)
     ]

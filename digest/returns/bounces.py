@@ -17,7 +17,9 @@ words (never a version number, nor anything in the quoted copy of our message).
 
 from __future__ import annotations
 
+import base64
 import json
+import quopri
 import re
 from dataclasses import dataclass, field, replace
 from email import message_from_bytes, policy
@@ -51,9 +53,44 @@ _CONTAINER = re.compile(rb"(?im)^content-type:[ \t]*(?:multipart/|message/)")
 # mailbox, a block, a policy, a broken mailer).
 _NOT_THE_ADDRESS = re.compile(
     r"mailbox (?:is )?full|over ?quota|quota exceeded|exceeded (?:the )?(?:storage|quota)"
+    r"|\bquota\b|full mailbox|mail ?folder is full|(?:disk|storage) space|space left on device"
+    r"|storage allocation|space has been used up|too many messages"
     r"|spam|blocked|block ?list|blacklist|reputation|policy|relay(?:ing)? (?:access )?denied"
     r"|not permitted to relay|reverse dns|\bptr\b|temporar|try again|mailer error"
-    r"|pipe to |command output|suspended|inactive|disabled",
+    r"|pipe to |command output|suspended|inactive|disabled|deactivated|\bfrozen\b"
+    r"|\blocked\b|archived|terminated|no longer accepts mail|unavailable or access denied"
+    r"|\bspf\b|\bdkim\b|\bdmarc\b|rate limit|too many (?:connections|recipients)",
+    re.I,
+)
+# Words that say the message or its sender was refused, whatever else they say (not a
+# hedge among guesses: "the account or domain may not exist, they may be blacklisted").
+_BLOCKED = re.compile(
+    r"(?<!may be )(?<!might be )(?:spam|blocked|block ?list|blacklist|reputation"
+    r"|relay(?:ing)? (?:access )?denied|not permitted to relay|relaying (?:mail )?to"
+    r"|\bno relaying|relay not permitted|unable to relay|not allowed to relay"
+    r"|\bspf\b|\bdkim\b|\bdmarc\b|\bvirus|message (?:is )?too (?:big|large)"
+    r"|size (?:limit|exceeds)|rate limit|too many (?:connections|recipients|messages)"
+    r"|suspended|disabled|deactivated|no longer accepts mail|unavailable or access denied)",
+    re.I,
+)
+# Words that put the blame on someone other than the recipient: the sender's address
+# (ours), the sending host or its IP address, a local delivery program that failed.
+# Whatever code comes with them, the reader's address is not what is gone.
+_NOT_THE_RECIPIENT = re.compile(
+    r"\bsender\b[^.\n]{0,40}?\b(?:rejected|refused|denied|blocked|not allowed|unknown"
+    r"|invalid|verif\w*|domain)|\bsender address\b|envelope sender"
+    r"|(?:in reply to|after) mail from\b|>>>\s*mail from\b"
+    r"|\b(?:\d{1,3}\.){3}(?:\d{1,3}|x)\b[\])]?\s+(?:is\s+|has\s+been\s+|was\s+|appears\s+)?"
+    r"(?:(?:currently|temporarily|permanently|now)\s+)?(?:on\s+\w+\s+)?(?:blocked|black.?listed"
+    r"|block.?listed|listed|banned|rejected|denied|refused|not allowed)"
+    r"|\b(?:your|sending|client|connecting) (?:ip|host)\b"
+    r"|invalid sender|sender verify|domain of sender|bogus mail from|null sender"
+    r"|empty envelope sender|\bbatv\b|backscatter|client host rejected|helo command rejected"
+    r"|\bdnsbl\b|\brbl\b|spamhaus|spamcop|barracudacentral|dynamic ip"
+    r"|mailer error|pipe to |command output|local delivery|delivery program|\bx-unix\b"
+    r"|\bprocmail\b|\bmaildrop\b|exit (?:status|code)|program (?:failed|exited)"
+    r"|command (?:died|failed)|\|\| exit "
+    r"|mailbox (?:is )?full|over ?quota|quota exceeded",
     re.I,
 )
 # The refusal came in reply to DATA or the end of the data: about the message (its
@@ -75,13 +112,15 @@ _COPY_STARTS = re.compile(
 )
 _ADDRESS = re.compile(r"[\w.+'=-]+@[\w-]+(?:\.[\w-]+)+")
 _DAEMON = re.compile(
-    r"^(?:mailer-?daemon|postmaster|mail-?daemon|mail\.?delivery|bounces?|nobody)@", re.I
+    r"^(?:mailer[-_]?daemon|postmaster|mail[-_]?daemon|mail\.?delivery|bounces?|nobody|mdaemon)@",
+    re.I,
 )
 _DAEMON_NAME = re.compile(r"mail delivery|mailer.?daemon|postmaster|mail administrator", re.I)
 _BOUNCE_SUBJECT = re.compile(
     r"undeliver|deliver(?:y|ing)? (?:status|failure|failed|has failed|report|problem|"
     r"notification)|returned mail|failure notice|mail delivery failed|could not be delivered"
-    r"|non.?delivery|not delivered|delivery failure|mail system error|rejected|bounced?\b",
+    r"|non.?deliver|not delivered|delivery failure|failed delivery|mail system error|rejected"
+    r"|bounced?\b|could not send|error sending",
     re.I,
 )
 _AUTOREPLY_SUBJECT = re.compile(
@@ -93,6 +132,13 @@ _AUTOREPLY_SUBJECT = re.compile(
 # a subject that is just "unsubscribe" (what mail apps send for the mailto).
 _UNSUBSCRIBE = re.compile(
     r"\bunsubscribe\s+([0-9]+\.[A-Za-z0-9_-]+)|^(?:re:\s*)*unsubscribe\s*$", re.I
+)
+# The machine-readable part of a DSN: RFC 3464's, RFC 6533's for internationalised mail
+# (what Google and other SMTPUTF8 hosts send), and the text/ form some MTAs write.
+_DELIVERY_STATUS = (
+    "message/delivery-status",
+    "message/global-delivery-status",
+    "text/delivery-status",
 )
 # DSN fields written into a plain-text body (a report whose MIME structure was lost).
 _INLINE_DSN = re.compile(r"(?im)^(?:final|original)-recipient:[ \t]*\S")
@@ -130,7 +176,11 @@ class Returned:
 
 
 def classify(raw: bytes) -> Returned:
-    """Classify one message that came back to the return path; never raises."""
+    """Classify one message that came back to the return path; never raises.
+
+    A message is read with one form of line ends: CRLF (as IMAP serves every message,
+    as many deliveries store it) is read exactly as its LF twin."""
+    raw = raw.replace(b"\r\n", b"\n")
     containers = len(_CONTAINER.findall(raw))
     if containers > MAX_PARTS:
         return Returned("unreadable", problem=f"{containers} nested parts (at most {MAX_PARTS})")
@@ -144,7 +194,7 @@ def classify(raw: bytes) -> Returned:
 
 
 def _classify(msg: Message, raw: bytes) -> Returned:
-    body = raw.split(b"\n\n", 1)[1] if b"\n\n" in raw else b""
+    body = raw.split(b"\n\n", 1)[1] if b"\n\n" in raw else b""  # line ends are LF here
     common = Returned(
         "other",
         sender=parseaddr(str(msg.get("From", "")))[1].lower(),
@@ -157,7 +207,7 @@ def _classify(msg: Message, raw: bytes) -> Returned:
     feedback = [p for p in parts if p.get_content_type() == "message/feedback-report"]
     if feedback:
         return _arf(msg, feedback[0], common)
-    status = [p for p in parts if p.get_content_type() == "message/delivery-status"]
+    status = [p for p in parts if p.get_content_type() in _DELIVERY_STATUS]
     if status:
         return _dsn(msg, _field_blocks(status[0]), common)
     notification = _ses_notification(msg)
@@ -166,36 +216,94 @@ def _classify(msg: Message, raw: bytes) -> Returned:
     found = _UNSUBSCRIBE.search(common.subject)
     if found:
         return replace(common, kind="unsubscribe", token=found.group(1) or "")
-    if _from_daemon(msg) or (_BOUNCE_SUBJECT.search(common.subject) and not _autoreply(msg)):
+    daemon, automatic = _from_daemon(msg), _autoreply(msg)
+    if daemon or _BOUNCE_SUBJECT.search(common.subject):
+        # A bounce is read before its headers are taken for an auto-reply's: a DSN is
+        # auto-replied mail too (RFC 3834), so "Auto-Submitted: auto-replied" only makes
+        # it an auto-reply when what it says is no failure with a code or a hard one.
         text = _human_text(msg)
         if _INLINE_DSN.search(text):
             inline = _dsn(msg, _text_blocks(text), common)
             if inline.kind != "other":
                 return inline
-        return _heuristic(msg, common)
-    if _autoreply(msg):
+        heuristic = _heuristic(msg, common)
+        if not automatic or (
+            heuristic.kind == "bounce" and (daemon or _reads_as_bounce(heuristic))
+        ):
+            return heuristic
+    if automatic:
         return replace(common, kind="autoreply")
     return common
 
 
-def is_hard(status: str, text: str) -> bool:
+def _reads_as_bounce(returned: Returned) -> bool:
+    """A failure the report states with a code, or one whose words make it hard."""
+    return any(f.status or f.hard for f in returned.failures)
+
+
+def is_hard(status: str, text: str, *, final: bool = False) -> bool:
     """Whether a failure means the address is gone for good: its code and its words.
 
-    By RFC 3463 a 4.x.x is temporary. A 5.1.x (but 5.1.7/5.1.8, about the sender) is the
-    address's own status, unless the words say it is really a full mailbox, a block or a
-    broken mailer. Any other 5.x.x (5.0.0, a 5.4.4 "host or domain name not found", a
-    5.7.1 that says "user unknown") is hard only when the words say the mailbox or its
-    domain does not exist, and not when they came in reply to DATA (about the message,
-    not the address); a full mailbox (5.2.2, 5.2.3) never is.
+    By RFC 3463 a 4.x.x is temporary, but for a report that says the delivery ``final``ly
+    failed with a 4.1.x whose words say the address does not exist. A 5.1.x (but
+    5.1.7/5.1.8, about the sender) is the address's own status, unless the words say it
+    is really a full mailbox, a block or a broken mailer. Any other 5.x.x (5.0.0, a 5.4.4
+    "host or domain name not found", a 5.7.1 that says "user unknown") is hard only when
+    the words say the mailbox or its domain does not exist, and not when they came in
+    reply to DATA (about the message, not the address); a full mailbox (5.2.2, 5.2.3)
+    never is. Words that blame the sender, the sending host or a local delivery program
+    are never the recipient's address being gone, whatever the code.
     """
+    if _NOT_THE_RECIPIENT.search(text):
+        return False
     code = status_code(status)
     if code is not None:
         klass, subject, detail = code
+        if klass == 4 and final and subject == 1 and detail not in (7, 8):
+            return says_address_is_gone(text) and not _NOT_THE_ADDRESS.search(text)
         if klass != 5 or (subject, detail) in ((2, 2), (2, 3)):
             return False
-        if subject == 1 and detail not in (7, 8):
-            return not _NOT_THE_ADDRESS.search(text)
-    return says_address_is_gone(text) and not _AFTER_DATA.search(text)
+        if subject == 1:  # the address's own status; 5.1.7 and 5.1.8 are the sender's
+            return detail not in (7, 8) and not _NOT_THE_ADDRESS.search(text)
+    return says_address_is_gone(text) and not _AFTER_DATA.search(text) and not _BLOCKED.search(text)
+
+
+def provider_verdict_stands(status: str, words: str) -> bool:
+    """Whether a provider's own signed "permanent, the address is gone" stands against the
+    code and words it passes on: not when they say temporary, a full mailbox, a block,
+    or blame the sender, the sending host or a local program."""
+    code = status_code(status)
+    if code is not None and (code[0] != 5 or code[1:] in ((2, 2), (2, 3))):
+        return False
+    return not (
+        _NOT_THE_RECIPIENT.search(words) or _NOT_THE_ADDRESS.search(words) or _BLOCKED.search(words)
+    )
+
+
+# A reply as an MTA quotes it: its basic code, then its enhanced code ("550 5.1.1",
+# "550-5.1.1", "550-'5.2.2", "550 [5.2.2]").
+_REPLY = re.compile(r"(?<![\w.])[245]\d\d[ -]['\"(\[]?([245]\.\d{1,3}\.\d{1,3})(?![\w.]|\.\d)")
+
+
+def deciding_status(status: str, diagnostic: str) -> tuple[str, str]:
+    """The code that decides a failure and the words that go with it.
+
+    When the diagnostic quotes the remote server's own reply inside a relay's wrapper
+    (SES: ``550 5.1.0 - Unknown address error 550-'5.2.2 ... Mailbox Full'``), the
+    remote's reply decides: its code over the wrapper's and over the report's Status
+    field, and its own words. Otherwise the Status field, then the first code in the
+    text, with all of the words."""
+    replies = list(_REPLY.finditer(diagnostic))
+    codes = [m.group(1) for m in replies]
+    if replies and len(set(codes)) > 1:
+        last = codes[-1]
+        start = next(m for m in replies[1:] if m.group(1) == last and m.group(1) != codes[0])
+        return last, diagnostic[start.start() :]
+    if replies and status_code(status) != status_code(codes[0]):
+        # the remote's reply quoted beside a Status of the reporting MTA's own making
+        return codes[0], diagnostic
+    found = STATUS_CODE.search(status) or STATUS_CODE.search(diagnostic)
+    return (".".join(found.groups()) if found else ""), diagnostic
 
 
 # ---------------------------------------------------------------- report formats
@@ -230,14 +338,19 @@ def _dsn(msg: Message, blocks: list[list[tuple[str, str]]], common: Returned) ->
             continue
         if action == "delayed":
             status = status if status.startswith("4") else "4.0.0"
-        found = STATUS_CODE.search(status) or STATUS_CODE.search(diagnostic)
-        code = ".".join(found.groups()) if found else ""
+        code, said = deciding_status(status, diagnostic)
+        if action == "delayed":  # still being tried: temporary, whatever it quotes
+            code = status
         if not _is_address(address):  # a mangled recipient field: the text names it
             failures += _failures_in_text(msg, permanent=action != "delayed", default=code)
             continue
-        near = _context(_own_words(_human_text(msg)), address)
-        words = f"{diagnostic}\n{near}" if diagnostic else near
-        failures.append(Failure(address, code, is_hard(code, words), _short(diagnostic)))
+        if said != diagnostic:  # the remote server's own reply: its words alone
+            words = said
+        else:
+            near = _context(_own_words(_human_text(msg)), address)
+            words = f"{diagnostic}\n{near}" if diagnostic else near
+        hard = action != "delayed" and is_hard(code, words, final=action == "failed")
+        failures.append(Failure(address, code, hard, _short(diagnostic)))
     if failures:
         return replace(common, kind="bounce", failures=tuple(failures))
     if reported:  # every recipient was delivered, relayed or expanded
@@ -271,13 +384,22 @@ def _ses_notification(msg: Message) -> dict[str, Any] | None:
 
 def ses_return(notification: dict[str, Any]) -> Returned:
     """An SES notification (SNS ``Message``, or an event destination's event) as a
-    classified return."""
-    return _ses(notification, Returned("other"))
+    classified return: SNS signed it, so SES's own verdict counts."""
+    return _ses(notification, Returned("other"), signed=True)
 
 
-def _ses(notification: dict[str, Any], common: Returned) -> Returned:
+# SES's Permanent bounces that name the address itself as gone or refused for good.
+SES_GONE = {"noemail", "suppressed", "onaccountsuppressionlist"}
+
+
+def _ses(notification: dict[str, Any], common: Returned, *, signed: bool = False) -> Returned:
     """An SES Bounce, Complaint or Delivery notification as a classified return: the
-    Message-ID it quotes (its headers, or commonHeaders) and SES's own message id."""
+    Message-ID it quotes (its headers, or commonHeaders) and SES's own message id.
+
+    A Permanent bounce is hard by its recipient's code and words, as any DSN; when
+    ``signed`` (an SNS webhook, verified) SES's own verdict is evidence too: a
+    Permanent bounce whose recipient has no DSN status, or whose subtype says the
+    address does not exist, is hard unless its words blame something else."""
     kind = str(notification.get("notificationType") or notification.get("eventType")).lower()
     mail: dict[str, Any] = _dict(notification.get("mail"))
     headers = mail.get("headers")
@@ -300,12 +422,19 @@ def _ses(notification: dict[str, Any], common: Returned) -> Returned:
     if kind == "bounce":
         bounce = _dict(notification.get("bounce"))
         permanent = str(bounce.get("bounceType", "")).lower() == "permanent"
+        subtype = str(bounce.get("bounceSubType", ""))
         failures = []
         for r in bounce.get("bouncedRecipients") or []:
+            if not isinstance(r, dict):
+                continue
             address = _bare(str(r.get("emailAddress", "")))
-            status = str(r.get("status", "")) or ("5.0.0" if permanent else "4.0.0")
-            words = str(r.get("diagnosticCode", "")) or str(bounce.get("bounceSubType", ""))
-            hard = permanent and is_hard(status, words)
+            stated = str(r.get("status", "") or "")
+            words = str(r.get("diagnosticCode", "") or "") or subtype
+            code, said = deciding_status(stated, words)
+            status = code or ("5.0.0" if permanent else "4.0.0")
+            hard = permanent and is_hard(status, said)
+            if signed and permanent and not hard and (not code or subtype.lower() in SES_GONE):
+                hard = provider_verdict_stands(status, said)
             failures.append(Failure(address, status, hard, _short(words)))
         return replace(common, kind="bounce", failures=tuple(failures))
     if kind == "complaint":
@@ -333,8 +462,9 @@ def _heuristic(msg: Message, common: Returned) -> Returned:
         return common
     text = _own_words(_human_text(msg))
     failures = []
-    for raw_address, permanent_failure in [(a, False) for a in temporary] + [
-        (a, True) for a in permanent
+    # flufl.bounce answers sets: sorted, so a message always reads the same
+    for raw_address, permanent_failure in [(a, False) for a in sorted(temporary)] + [
+        (a, True) for a in sorted(permanent)
     ]:
         address = _bare(raw_address.decode("utf-8", "replace"))
         if _is_address(address):  # not a heuristic's stray match
@@ -349,9 +479,11 @@ def _heuristic(msg: Message, common: Returned) -> Returned:
 def _failure(text: str, address: str, permanent: bool, default: str = "") -> Failure:
     """A failure for ``address`` with the code and words the report gives near it."""
     context = _context(text, address)
-    found = STATUS_CODE.search(context) or STATUS_CODE.search(text)
-    code = ".".join(found.groups()) if found else default
-    hard = permanent and is_hard(code, context or text)
+    code, said = deciding_status("", context or text)
+    if not code and context:  # the code stands elsewhere in the report's own words
+        code = deciding_status("", text)[0]
+    code = code or default
+    hard = permanent and is_hard(code, said)
     return Failure(address, code, hard, _short(context))
 
 
@@ -380,11 +512,35 @@ def _is_address(value: str) -> bool:
 def _field_blocks(part: Message) -> list[list[tuple[str, str]]]:
     """The header-style blocks of a delivery-status or feedback-report part."""
     payload = part.get_payload()
+    encoding = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+    if encoding in ("base64", "quoted-printable"):  # the parser read the encoded text
+        return _text_blocks(_decoded(payload, encoding))
+    if isinstance(payload, list) and part.get_content_type() in _DELIVERY_STATUS[1:]:
+        # the parser reads blocks only in message/delivery-status; here the first block
+        # is a message and the rest its body
+        return _text_blocks("".join(m.as_string() for m in payload if isinstance(m, Message)))
     if isinstance(payload, list):
         return [
             [(k.lower(), str(v)) for k, v in m.items()] for m in payload if isinstance(m, Message)
         ]
     return _text_blocks(payload if isinstance(payload, str) else "")
+
+
+def _decoded(payload: Any, encoding: str) -> str:
+    """The text of a message/* part sent encoded (which the parser cannot open)."""
+    if isinstance(payload, list):
+        text = "".join(m.as_string() if isinstance(m, Message) else str(m) for m in payload)
+    else:
+        text = str(payload)
+    try:
+        data = (
+            base64.b64decode(re.sub(r"\s+", "", text))
+            if encoding == "base64"
+            else quopri.decodestring(text.encode("ascii", "replace"))
+        )
+    except ValueError:
+        return ""
+    return data.decode("utf-8", "replace")
 
 
 def _text_blocks(text: str) -> list[list[tuple[str, str]]]:

@@ -43,7 +43,7 @@ from sqlite_utils import Database
 from digest import store
 from digest.config import Config, require_real_secret
 from digest.errors import ConfigError
-from digest.models import DeliveryStatus, Subscriber, SubscriberStatus
+from digest.models import SOFT_LIMIT_DETAIL, DeliveryStatus, Subscriber, SubscriberStatus
 from digest.readers.notices import leave_check_notice, probe_notice, queue_notice, send_queued
 from digest.readers.unsubscribe import subscriber_for_token, unsubscribe
 from digest.returns.bounces import Failure, Returned, classify
@@ -78,7 +78,7 @@ class Change:
     """One thing a message does to one reader."""
 
     subscriber: Subscriber
-    what: str  # bounced, soft-bounce, complaint, unsubscribed, probe, leave-check
+    what: str  # bounced, soft-bounce, complaint(-noted), unsubscribed, probe, leave-check
     detail: str
     edition_id: int | None = None
 
@@ -293,7 +293,8 @@ def _proven_failure(
         )
         editions = store.soft_bounce_editions(db, subscriber.id) + (0 if known else 1)
         if editions >= config.bounces.soft_limit:
-            why = f"soft bounces from {editions} editions (soft_limit {config.bounces.soft_limit})"
+            limit = config.bounces.soft_limit
+            why = f"{SOFT_LIMIT_DETAIL}{editions} editions (soft_limit {limit})"
             plan.changes.append(Change(subscriber, "bounced", why, proof.edition_id))
 
 
@@ -336,6 +337,10 @@ def _plan_leaving(plan: MessagePlan, what: str, detail: str, unproven: str) -> N
     subscriber = proof.subscriber
     if subscriber.status not in (SubscriberStatus.ACTIVE, SubscriberStatus.PENDING):
         plan.action = f"none: {subscriber.email} is already {subscriber.status}"
+        if what == "complaint" and proof.edition_id is not None:
+            # the provider counts it against the list all the same: so does the guard
+            plan.changes.append(Change(subscriber, "complaint-noted", detail, proof.edition_id))
+            plan.action = _describe(plan.changes[0])
         return
     plan.changes.append(Change(subscriber, what, detail, proof.edition_id))
     plan.action = _describe(plan.changes[0])
@@ -375,6 +380,8 @@ def _describe(change: Change) -> str:
         "complaint": f"unsubscribe {change.subscriber.email} (complaint)",
         "unsubscribed": f"unsubscribe {change.subscriber.email}",
         "probe": f"send a probe to {change.subscriber.email}",
+        "complaint-noted": f"note a complaint from {change.subscriber.email} "
+        f"(already {change.subscriber.status})",
         "leave-check": f"send {change.subscriber.email} a one-click unsubscribe link",
     }[change.what]
 
@@ -455,6 +462,10 @@ def apply_plan(
         if change.what == "soft-bounce":
             store.add_event(
                 db, s.id, "soft-bounce", via or "dsn", now, change.detail, change.edition_id
+            )
+        elif change.what == "complaint-noted":  # the record only: the status stays
+            store.add_event(
+                db, s.id, "complaint", via or "arf", now, change.detail, change.edition_id
             )
         elif change.what in _REMOVALS:
             status, source = _REMOVALS[change.what]

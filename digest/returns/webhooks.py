@@ -27,7 +27,14 @@ from sqlite_utils import Database
 
 from digest import store
 from digest.config import Config, require_real_secret
-from digest.returns.bounces import Failure, Returned, is_hard, ses_return
+from digest.returns.bounces import (
+    Failure,
+    Returned,
+    deciding_status,
+    is_hard,
+    provider_verdict_stands,
+    ses_return,
+)
 from digest.returns.process import MessagePlan, apply_plan, plan_returned
 from digest.returns.webhook_auth import (
     SNS_HOST,
@@ -186,16 +193,22 @@ def _sendgrid(events: Any) -> Iterator[Event]:
         status = str(event.get("status", ""))
         if kind == "bounce":
             soft = str(event.get("type", "")) == "blocked"
-            returned = _bounce(
-                address, status, not soft and is_hard(status or "5.0.0", reason), reason, **ids
+            code, said = deciding_status(status, reason)
+            invalid = str(event.get("bounce_classification", "")).lower() == "invalid address"
+            hard = not soft and (
+                is_hard(code or "5.0.0", said)
+                or (invalid and provider_verdict_stands(code or "5.0.0", said))
             )
+            returned = _bounce(address, code or status, hard, reason, **ids)
         elif kind == "dropped" and "unsubscribed" in reason.lower():
             returned = _left(address, ids)
         elif kind == "dropped" and "spam" in reason.lower():
             returned = Returned(
                 "complaint", complained=(address.lower(),), feedback_type="abuse", **ids
             )
-        elif kind == "dropped" and ("bounced" in reason.lower() or "invalid" in reason.lower()):
+        elif kind == "dropped" and (
+            "bounced" in reason.lower() or reason.strip().lower() in ("invalid", "invalid address")
+        ):  # not "Invalid SMTPAPI header": the sender's own mistake
             returned = _bounce(address, "5.1.1", True, f"dropped: {reason}", **ids)
         elif kind == "spamreport":
             returned = Returned(
@@ -219,7 +232,12 @@ def _mailgun(data: Any) -> Event:
         "provider_ids": (message_id.strip("<>"),) if message_id else (),
     }
     kind = str(data.get("event", ""))
-    if kind == "failed":
+    reason = str(data.get("reason", ""))
+    if kind == "failed" and reason == "suppress-unsubscribe":  # Mailgun's own list
+        returned = _left(address, ids)
+    elif kind == "failed" and reason == "suppress-complaint":
+        returned = _complaint(address, ids)
+    elif kind == "failed":
         delivery = data.get("delivery-status") or {}
         delivery = delivery if isinstance(delivery, dict) else {}
         words = " ".join(
@@ -246,11 +264,29 @@ def _mailgun(data: Any) -> Event:
     return str(data.get("id", "")), returned
 
 
-_POSTMARK_HARD = {"HardBounce", "BadEmailAddress", "ManuallyDeactivated", "Unsubscribe"}
+# Postmark's bounce types that say the address is gone (its own verdict, signed by the
+# webhook's password); its "Unsubscribe" type is the reader's own request to leave.
+_POSTMARK_HARD = {"HardBounce", "BadEmailAddress", "ManuallyDeactivated"}
+_POSTMARK_LEFT = {"Unsubscribe"}
+# Postmark's bounce types that are no failure of the reader's address: an auto-reply,
+# requests and tests, and failures of the sender's own making.
+_POSTMARK_NOT_A_BOUNCE = {
+    "AutoResponder",
+    "Subscribe",
+    "OpenRelayTest",
+    "ChallengeVerification",
+    "Unconfirmed",
+    "TemplateRenderingFailed",
+    "SMTPApiError",
+    "InboundError",
+}
 
 
 def _postmark(payload: Any) -> Event:
-    """Postmark's Bounce, SpamComplaint and SubscriptionChange records."""
+    """Postmark's Bounce, SpamComplaint and SubscriptionChange records. A
+    SubscriptionChange that suppresses sending says why: a hard bounce bounces, a spam
+    complaint is one, a manual suppression (the reader's unsubscribe) leaves; one that
+    lifts a suppression (a reactivation) changes nothing here."""
     payload = payload if isinstance(payload, dict) else {}
     address = str(payload.get("Email") or payload.get("Recipient") or "")
     metadata = payload.get("Metadata") or {}
@@ -267,6 +303,10 @@ def _postmark(payload: Any) -> Event:
             returned = Returned(
                 "complaint", complained=(address.lower(),), feedback_type="abuse", **ids
             )
+        elif kind in _POSTMARK_LEFT:
+            returned = _left(address, ids)
+        elif kind in _POSTMARK_NOT_A_BOUNCE:
+            returned = Returned("autoreply" if kind == "AutoResponder" else "other", **ids)
         else:
             hard = kind in _POSTMARK_HARD
             returned = _bounce(
@@ -276,12 +316,16 @@ def _postmark(payload: Any) -> Event:
         returned = Returned(
             "complaint", complained=(address.lower(),), feedback_type="abuse", **ids
         )
-    elif (
-        record == "SubscriptionChange"
-        and payload.get("SuppressSending")
-        and str(payload.get("SuppressionReason", "")) == "ManualSuppression"
-    ):
-        returned = _left(address, ids)
+    elif record == "SubscriptionChange" and payload.get("SuppressSending") is True:
+        reason = str(payload.get("SuppressionReason", ""))
+        if reason == "HardBounce":
+            returned = _bounce(address, "", True, "Postmark suppressed: HardBounce", **ids)
+        elif reason == "SpamComplaint":
+            returned = _complaint(address, ids)
+        elif reason == "ManualSuppression":
+            returned = _left(address, ids)
+        else:
+            returned = Returned("other")
     else:
         returned = Returned("other")
     return f"{record}:{payload.get('ID', '')}", returned

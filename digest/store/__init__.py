@@ -41,6 +41,7 @@ from digest.store.articles import (
 from digest.store.columns import from_db_time, to_db_time, transaction, writes
 from digest.store.deliveries import (
     OpenDelivery,
+    accepted_by_domain,
     delivery_counts,
     delivery_for_provider_id,
     delivery_status,
@@ -53,6 +54,7 @@ from digest.store.deliveries import (
 )
 from digest.store.editions import (
     EditionRow,
+    edition_before,
     edition_locks,
     edition_variants,
     freeze_edition,
@@ -107,6 +109,7 @@ from digest.store.subscribers import (
     left_by_complaint,
     return_counts_by_edition,
     return_counts_by_subscriber,
+    returned_by_domain,
     set_subscriber_status,
     soft_bounce_editions,
     soft_bounced_in,
@@ -127,6 +130,7 @@ __all__ = [
     "OpenDelivery",
     "QueuedEmail",
     "SignupRow",
+    "accepted_by_domain",
     "active_choice_counts",
     "active_topic_choices",
     "active_with_choices",
@@ -146,6 +150,7 @@ __all__ = [
     "delivery_counts",
     "delivery_for_provider_id",
     "delivery_status",
+    "edition_before",
     "edition_locks",
     "edition_variants",
     "emails_sent_since",
@@ -192,6 +197,7 @@ __all__ = [
     "request_approval",
     "return_counts_by_edition",
     "return_counts_by_subscriber",
+    "returned_by_domain",
     "set_note",
     "set_pick",
     "set_subscriber_status",

@@ -147,3 +147,15 @@ def skipped_deliveries(db: Database, edition_id: int) -> list[tuple[str, str]]:
         [edition_id],
     )
     return [(r["email"], r["last_error"]) for r in rows]
+
+
+def accepted_by_domain(db: Database, edition_id: int) -> dict[str, int]:
+    """{recipient domain (lower-case): copies the relay or provider accepted} of one
+    edition."""
+    rows = db.conn.execute(
+        "SELECT lower(substr(s.email, instr(s.email, '@') + 1)) AS domain, count(*) "
+        "FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id "
+        "WHERE d.edition_id = ? AND d.status = 'sent' GROUP BY domain",
+        [edition_id],
+    ).fetchall()
+    return {str(domain): int(n) for domain, n in rows}

@@ -188,6 +188,14 @@ def mark_edition_sent(db: Database, edition_id: int, now: datetime) -> None:
     )
 
 
+def edition_before(db: Database, week: str) -> EditionRow | None:
+    """The newest edition of a week before ``week`` (ISO labels sort by time)."""
+    rows = list(
+        db.query("SELECT * FROM editions WHERE week < ? ORDER BY week DESC LIMIT 1", [week])
+    )
+    return _edition_row(rows[0]) if rows else None
+
+
 def list_editions(db: Database) -> list[tuple[EditionRow, dict[str, int]]]:
     """Every edition, newest week first, with its delivery counts."""
     rows = [_edition_row(r) for r in db.query("SELECT * FROM editions ORDER BY week DESC")]

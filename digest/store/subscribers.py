@@ -304,3 +304,21 @@ def bounce_subscribers(db: Database, subscriber_ids: Sequence[int], now: datetim
     """Mark subscribers bounced: they are never sent to again."""
     for subscriber_id in subscriber_ids:
         change_subscriber(db, subscriber_id, now, "smtp", status=SubscriberStatus.BOUNCED)
+
+
+def returned_by_domain(
+    db: Database, edition_id: int, event: str, exclude_detail: str = ""
+) -> dict[str, int]:
+    """{recipient domain (lower-case): readers with ``event`` for one edition} among the
+    readers whose copy was accepted; events whose detail starts with ``exclude_detail``
+    are left out."""
+    rows = db.conn.execute(
+        "SELECT lower(substr(s.email, instr(s.email, '@') + 1)) AS domain, "
+        "count(DISTINCT e.subscriber_id) FROM subscriber_events e "
+        "JOIN subscribers s ON s.id = e.subscriber_id "
+        "JOIN deliveries d ON d.edition_id = e.edition_id AND d.subscriber_id = e.subscriber_id "
+        "WHERE e.edition_id = ? AND e.event = ? AND d.status = 'sent' "
+        "AND (? = '' OR substr(e.detail, 1, length(?)) != ?) GROUP BY domain",
+        [edition_id, event, exclude_detail, exclude_detail, exclude_detail],
+    ).fetchall()
+    return {str(domain): int(n) for domain, n in rows}
