@@ -143,7 +143,11 @@ def test_the_weekly_run_holds_after_the_hold_rate_and_waits_for_approval(
     _last_edition(db, {"gmail.com": (2000, 3, 0)})  # 0.15%
     load_week(config, db, NOW)
     with caplog.at_level(logging.WARNING, logger="digest.approval"):
-        assert run_weekly(config, lambda: NOW) is None
+        run = run_weekly(config, lambda: NOW)
+    assert run.send is None and not run.failed
+    steps = {s.name: s for s in run.steps}
+    assert "0.15% complaints" in steps["reputation"].said  # `digest run` prints it
+    assert steps["hold"].status == "done"
     said = caplog.text
     assert "reputation guard" in said and LAST in said and "0.15% complaints" in said
     assert "gmail.com/googlemail.com" in said and "complaint_hold" in said
@@ -163,8 +167,9 @@ def test_the_weekly_run_sends_below_the_hold_rate(tmp_path: Any) -> None:
     db = store.open_store(config.store_path)
     _last_edition(db, {"gmail.com": (2222, 2, 0)})  # 0.09%
     load_week(config, db, NOW)
-    report = run_weekly(config, lambda: NOW)
-    assert report is not None and report.count("sent") == 6
+    run = run_weekly(config, lambda: NOW)
+    assert run.send is not None and run.send.count("sent") == 6
+    assert "reputation" not in {s.name for s in run.steps}
 
 
 def test_send_refuses_at_the_refuse_rate_without_force(tmp_path: Any) -> None:
