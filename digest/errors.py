@@ -4,6 +4,7 @@
     ├── ConfigError              a setting is missing or malformed (names key and file)
     ├── StoreError               the SQLite store cannot be opened or written
     ├── IngestError              an import source cannot be read at all
+    │   └── Unreachable          a fetch refused: the address is private or not allowed
     ├── RowError                 one record (article, subscriber row, address) is unusable
     ├── SubscriberError          a subscriber command cannot be done as asked
     │   ├── SubscriberKeptError  the address left the list; re-adding it needs `reactivate`
@@ -14,7 +15,8 @@
     ├── HeaderError              a header value would break the message (CR/LF)
     ├── EditionError             an edition cannot be built or sent as asked
     │   ├── EditionLockedError   another sender holds this week's edition
-    │   └── WeekError            a week label is malformed or out of range (a usage error)
+    │   ├── WeekError            a week label is malformed or out of range (a usage error)
+    │   └── ReputationError      the last edition's complaints or bounces refuse a send
     └── DeliveryError            the relay refuses the whole run (auth, 5xx at MAIL)
 
 Third-party errors (sqlite3, tomllib, jinja2, aiosmtplib) are wrapped where they
