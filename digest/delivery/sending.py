@@ -122,6 +122,7 @@ def preview_edition(
     config: Config, db: Database, week: Week, subscriber: Subscriber | None, now: datetime
 ) -> Preview | None:
     """The message ``send`` would send to ``subscriber`` (a sample reader if None)."""
+    config = signing_config(config)  # one config from here on: the one that signs
     reader = subscriber or _sample_reader("")
     frozen = store.get_edition(db, week.label)
     stored = store.edition_variants(db, frozen.id) if frozen else {}
@@ -139,6 +140,7 @@ def preview_variants(
 ) -> list[Preview]:
     """One sample message per copy ``week``'s ``edition`` would send: the all-topics copy
     and each distinct topic choice of the active subscribers (frozen ones as frozen)."""
+    config = signing_config(config)  # one config from here on: the one that signs
     keys = list(dict.fromkeys(["", *store.active_topic_choices(db)]))
     frozen = store.get_edition(db, week.label)
     stored = store.edition_variants(db, frozen.id) if frozen else {}
@@ -172,8 +174,7 @@ def _preview(
     now: datetime,
     frozen: bool,
 ) -> Preview:
-    signing = signing_config(config)
-    raw = build_message(signing, prepare_variant(signing, variant, week.label, now), reader)
+    raw = build_message(config, prepare_variant(config, variant, week.label, now), reader)
     html, text = message_parts(raw)
     return Preview(week.label, raw, html, text, frozen, variant.left_out, variant.key)
 
@@ -247,11 +248,11 @@ def send_edition(
     the editors' decision). ``dry_run`` reports the plan, and the guard's verdict among
     its warnings, and stores nothing.
     """
-    signing = signing_config(config)
+    config = signing_config(config)  # one config from here on: the one that signs
     _check_shard(shard)
     frozen = store.get_edition(db, week.label)
     if dry_run:
-        report = _dry_run(signing, db, week, frozen, edition)
+        report = _dry_run(config, db, week, frozen, edition)
         verdict = verdict_before(config, db, week.label)
         if report is not None and frozen is None and verdict.holds:
             report.warnings.append(f"the reputation guard: {verdict.describe()}")
@@ -263,18 +264,18 @@ def send_edition(
             check_week_is_over(week, clock())
             if guard:
                 check_reputation(config, db, week.label)
-        plan = _plan_week(signing, db, week, edition, allow_empty)
+        plan = _plan_week(config, db, week, edition, allow_empty)
         if plan is None:
             return None
         edition_id = _freeze(db, week.label, plan, clock())
         warnings = plan.warnings(config)
-        publish_edition(signing, db, plan.edition, clock())  # before the first link is clicked
+        publish_edition(config, db, plan.edition, clock())  # before the first link is clicked
     else:
         edition_id = frozen.id
-        if not is_published(signing, week.label):  # the freeze's attempt failed: again
-            publish_edition(signing, db, edition_from_payload(signing, frozen.payload), clock())
+        if not is_published(config, week.label):  # the freeze's attempt failed: again
+            publish_edition(config, db, edition_from_payload(config, frozen.payload), clock())
     processes = workers if shard == (1, 1) else 1
-    return _deliver(signing, db, week, edition_id, clock, shard, processes, progress, warnings)
+    return _deliver(config, db, week, edition_id, clock, shard, processes, progress, warnings)
 
 
 def choose_week(
@@ -466,14 +467,14 @@ def send_test(
     Nothing is frozen and the ledger is not touched: a later real send is unaffected.
     A test address that is a subscriber gets their own topic variant.
     """
-    signing = signing_config(config)
+    config = signing_config(config)  # one config from here on: the one that signs
     check_ready_to_send(config)
     recipients = test_addresses(addresses)
-    edition = edition or edition_for_week(signing, db, week)
+    edition = edition or edition_for_week(config, db, week)
     if edition is None:
         return None
-    jobs = _test_jobs(signing, db, edition, recipients, clock())
-    outbox = None if signing.smtp.host else signing.outbox_path / week.label / "test"
+    jobs = _test_jobs(config, db, edition, recipients, clock())
+    outbox = None if config.smtp.host else config.outbox_path / week.label / "test"
     report = TestSendReport(week.label, [], [], outbox)
 
     def on_result(job: Job, outcome: Outcome) -> None:
@@ -482,12 +483,12 @@ def send_test(
         else:
             report.failed.append((job.recipient, outcome.error or outcome.status))
 
-    send_messages(signing, jobs, on_result, outbox=signing.outbox_path / week.label / "test")
+    send_messages(config, jobs, on_result, outbox=config.outbox_path / week.label / "test")
     return report
 
 
 def _test_jobs(
-    signing: Config, db: Database, edition: Edition, addresses: list[str], now: datetime
+    config: Config, db: Database, edition: Edition, addresses: list[str], now: datetime
 ) -> list[Job]:
     label = edition.week.label
     tag = f"test-{int(now.timestamp())}-"
@@ -497,9 +498,9 @@ def _test_jobs(
         reader = store.get_subscriber(db, address) or Subscriber(id=0, email=address)
         key = reader_key(reader)
         if key not in prepared:
-            variant = render_within_budget(signing, edition, key)
-            prepared[key] = prepare_variant(signing, variant, label, now, "[TEST] ", tag)
-        data = sign_message(signing, build_message(signing, prepared[key], reader))
+            variant = render_within_budget(config, edition, key)
+            prepared[key] = prepare_variant(config, variant, label, now, "[TEST] ", tag)
+        data = sign_message(config, build_message(config, prepared[key], reader))
         jobs.append(
             Job(-number, reader.id, address, data, ready=True)  # built by build_message
         )
