@@ -200,6 +200,14 @@ class PoolSettings:
 SkipCheck = Callable[[Job], "str | None"]
 
 
+@dataclass
+class _Wire:
+    """One worker's connection and how many messages it has carried."""
+
+    conn: Connection | None = None
+    sent: int = 0
+
+
 class _Pool:
     def __init__(
         self,
@@ -247,58 +255,71 @@ class _Pool:
             return "not checked"
 
     async def worker(self) -> None:
-        conn: Connection | None = None
-        sent_on_conn = 0
+        """Take jobs until cancelled.
+
+        The invariant `deliver`'s ``queue.join()`` rests on: every job taken from the
+        queue is finished (``task_done``) exactly once, here, right after `_take` has
+        recorded its outcome, skipped it or left it for the resume; the one exception is
+        a job `_take` hands to a retry, which `_retry_later` finishes once the retry is
+        back in the queue. So the queue is joined only when no job is waiting, in
+        flight or about to be tried again.
+        """
+        wire = _Wire()
         while True:
             job = await self.queue.get()
-            if self.fatal:  # stop early: leave the rest pending for a later resume
-                self.queue.task_done()
-                continue
-            if job.unsendable:
-                self._failed(job, SendFailure(DeliveryStatus.FAILED, job.unsendable))
-                continue
-            reason = self._skip_reason(job)
-            if reason is not None:
-                if not self.fatal:
-                    self.on_result(job, Outcome(DeliveryStatus.SKIPPED, reason))
-                self.queue.task_done()
-                continue
-            if conn is not None and sent_on_conn >= self.settings.max_per_connection:
-                await self._close(conn)
-                conn, sent_on_conn = None, 0
+            retrying = False
             try:
-                if conn is None:
-                    conn = await self._open()
-                for bucket in self.buckets:
-                    await bucket.take()
-                provider_id = await conn.send(
-                    job.sender or self.settings.sender, job.recipient, job.data, job.ready
-                )
-            except SendFailure as failure:
-                if failure.reconnect and conn is not None:
-                    await self._close(conn)
-                    conn, sent_on_conn = None, 0
-                self._failed(job, failure)
-                continue
-            except Exception as e:  # a bug must not hang the queue; keep the job for resume
-                self._failed(
-                    job,
-                    SendFailure(
-                        DeliveryStatus.DEFERRED,
-                        f"unexpected error: {e!r}",
-                        reconnect=True,
-                        fatal=True,
-                    ),
-                )
-                if conn is not None:
-                    await self._close(conn)
-                    conn = None
-                continue
-            sent_on_conn += 1
-            self.refused_in_a_row = self.lost_in_a_row = 0
-            self.breaker.delivered()
-            self.on_result(job, Outcome(DeliveryStatus.SENT, provider_id=provider_id or ""))
-            self.queue.task_done()
+                retrying = await self._take(job, wire)
+            finally:
+                if not retrying:
+                    self.queue.task_done()
+
+    async def _take(self, job: Job, wire: _Wire) -> bool:
+        """Send one job on the worker's connection; True when it went to a retry."""
+        if self.fatal:  # stop early: leave the rest pending for a later resume
+            return False
+        if job.unsendable:
+            return self._failed(job, SendFailure(DeliveryStatus.FAILED, job.unsendable))
+        reason = self._skip_reason(job)
+        if reason is not None:
+            if not self.fatal:
+                self.on_result(job, Outcome(DeliveryStatus.SKIPPED, reason))
+            return False
+        if wire.conn is not None and wire.sent >= self.settings.max_per_connection:
+            await self._close(wire.conn)
+            wire.conn, wire.sent = None, 0
+        try:
+            if wire.conn is None:
+                wire.conn = await self._open()
+            for bucket in self.buckets:
+                await bucket.take()
+            provider_id = await wire.conn.send(
+                job.sender or self.settings.sender, job.recipient, job.data, job.ready
+            )
+        except SendFailure as failure:
+            if failure.reconnect and wire.conn is not None:
+                await self._close(wire.conn)
+                wire.conn, wire.sent = None, 0
+            return self._failed(job, failure)
+        except Exception as e:  # a bug must not hang the queue; keep the job for resume
+            retrying = self._failed(
+                job,
+                SendFailure(
+                    DeliveryStatus.DEFERRED,
+                    f"unexpected error: {e!r}",
+                    reconnect=True,
+                    fatal=True,
+                ),
+            )
+            if wire.conn is not None:
+                await self._close(wire.conn)
+                wire.conn = None
+            return retrying
+        wire.sent += 1
+        self.refused_in_a_row = self.lost_in_a_row = 0
+        self.breaker.delivered()
+        self.on_result(job, Outcome(DeliveryStatus.SENT, provider_id=provider_id or ""))
+        return False
 
     async def _open(self) -> Connection:
         try:
@@ -320,26 +341,27 @@ class _Pool:
     async def close_all(self) -> None:
         await asyncio.gather(*(self._close(c) for c in list(self.open)))
 
-    def _failed(self, job: Job, failure: SendFailure) -> None:
+    def _failed(self, job: Job, failure: SendFailure) -> bool:
+        """Record a failure (or hold it, or leave the job for the resume); True when the
+        job went to a retry, which finishes it (see `worker`)."""
         stop = self._in_a_row(failure)
         if failure.status == DeliveryStatus.BOUNCED:
             self._hold(job, failure)
-            return
+            return False
         if failure.fatal:
             # The relay refuses the run, not this subscriber: leave the job untouched
             # (pending) for the resume, and bounce nobody for it.
             self.fatal = self.fatal or str(failure)
-            self.queue.task_done()
-            return
+            return False
         retry = failure.status == DeliveryStatus.DEFERRED
         if retry and job.attempts < self.settings.retries and not stop:
             task = asyncio.create_task(self._retry_later(job))
             self.retry_tasks.add(task)
             task.add_done_callback(self.retry_tasks.discard)
-            return  # task_done comes after the job is back in the queue
+            return True
         self.on_result(job, Outcome(failure.status, str(failure)))
         self.fatal = self.fatal or stop
-        self.queue.task_done()
+        return False
 
     def _hold(self, job: Job, failure: SendFailure) -> None:
         """Keep a refusal of the reader's address for the end of the run (its delivery
@@ -348,7 +370,6 @@ class _Pool:
         why = self.breaker.refusal(job.recipient, str(failure))
         if why:
             self.fatal = self.fatal or self._held_message(why, failure)
-        self.queue.task_done()
 
     def _held_message(self, why: str, failure: SendFailure) -> str:
         return (
@@ -398,7 +419,7 @@ class _Pool:
     async def _retry_later(self, job: Job) -> None:
         await asyncio.sleep(self.settings.backoff * 2**job.attempts)
         await self.queue.put(replace(job, attempts=job.attempts + 1))
-        self.queue.task_done()
+        self.queue.task_done()  # the first try is finished once the retry is queued
 
 
 async def _stop(workers: list[asyncio.Task[None]]) -> None:
