@@ -37,7 +37,7 @@ from digest.config import Config, build_config  # noqa: E402
 from digest.models import RenderedVariant  # noqa: E402
 from digest.readers.subscribers import save_subscriber  # noqa: E402
 from digest.returns.process import process_return_path  # noqa: E402
-from digest.tokens import sign_message_id, verp_address  # noqa: E402
+from digest.tokens import Sent, sign_message_id, verp_address  # noqa: E402
 
 BOUNCES = REPO.parent / "shared" / "testdata" / "bounces"
 SECRET = "benchmark-secret-" + "x" * 32
@@ -115,7 +115,7 @@ def _proven(folder: Path, raw: bytes, label: dict[str, Any], how: str) -> tuple[
     store.record_delivery(db, row[0], "sent", "", now)
     eol = b"\r\n" if b"\r\n" in raw else b"\n"
     if how == "verp":
-        verp = verp_address(SECRET, config.list_id, RETURN_PATH, reader.id, edition)
+        verp = verp_address(SECRET, config.list_id, RETURN_PATH, reader.id, Sent(edition))
         stored = b"X-Original-To: " + verp.encode() + eol + raw
     else:
         head, sep, body = raw.partition(eol + eol)

@@ -43,15 +43,33 @@ def _signature(secret: str, list_id: str, subscriber_id: int) -> str:
     return base64.urlsafe_b64encode(mac[:16]).decode().rstrip("=")
 
 
-# VERP: bounces+<subscriber>.<ref>.<signature>@domain, where <ref> is the edition's id
-# or "p<n>" for probe n (see `returns`). Lower-case hex only: mail systems may change
+@dataclass(frozen=True)
+class Sent:
+    """What one message digest signed was: an edition (by its id) or a probe (by the id
+    of its event). Written into VERP addresses and Message-IDs as the edition's id, or
+    "p<n>" for probe n, and read back by `Sent.parse` alone."""
+
+    edition: int | None = None
+    probe: int | None = None
+
+    def __str__(self) -> str:
+        return f"p{self.probe}" if self.probe is not None else str(self.edition)
+
+    @classmethod
+    def parse(cls, text: str) -> Sent | None:
+        """The message ``text`` names ("12", "p7"); None for anything else (a week)."""
+        if text.startswith("p") and text[1:].isdigit():
+            return cls(probe=int(text[1:]))
+        return cls(edition=int(text)) if text.isdigit() else None
+
+
+# VERP: bounces+<subscriber>.<ref>.<signature>@domain, where <ref> is a `Sent`: the
+# edition's id or "p<n>" for probe n (see `returns`). Lower-case hex only: mail systems may change
 # the case of a local part on the way back.
 _VERP = re.compile(r"\+([1-9][0-9]{0,17})\.([1-9][0-9]{0,17}|p[1-9][0-9]{0,17})\.([0-9a-f]{16})@")
 
 
-def verp_address(
-    secret: str, list_id: str, return_path: str, subscriber_id: int, ref: int | str
-) -> str:
+def verp_address(secret: str, list_id: str, return_path: str, subscriber_id: int, ref: Sent) -> str:
     """The envelope sender for one message to one subscriber: a bounce to it proves
     which subscriber and which message (an edition's id, or "p<n>" for a probe) it
     answers, even when the report itself names neither."""
@@ -60,14 +78,17 @@ def verp_address(
     return f"{local}+{subscriber_id}.{ref}.{signature}@{domain}"
 
 
-def parse_verp(secret: str, list_id: str, address: str) -> tuple[int, str] | None:
-    """(subscriber id, ref) from a VERP address digest signed; None otherwise."""
+def parse_verp(secret: str, list_id: str, address: str) -> tuple[int, Sent] | None:
+    """(subscriber id, what was sent) from a VERP address digest signed; None otherwise."""
     found = _VERP.search(address.lower())
     if found is None:
         return None
     subscriber_id, ref = int(found.group(1)), found.group(2)
     expected = _verp_signature(secret, list_id, subscriber_id, ref)
-    return (subscriber_id, ref) if hmac.compare_digest(found.group(3), expected) else None
+    sent = Sent.parse(ref)
+    if sent is None or not hmac.compare_digest(found.group(3), expected):
+        return None
+    return subscriber_id, sent
 
 
 def _verp_signature(secret: str, list_id: str, subscriber_id: int, ref: str) -> str:
@@ -92,6 +113,12 @@ class MessageRef:
     about: str  # the edition's week, or "p<n>" for a probe
     subscriber_id: int
     test: bool  # a test copy: about nobody on the list
+
+    @property
+    def probe(self) -> Sent | None:
+        """The probe it was, when it was one (an edition's Message-ID names its week)."""
+        sent = Sent.parse(self.about)
+        return sent if sent is not None and sent.probe is not None else None
 
 
 @lru_cache(maxsize=8)

@@ -31,7 +31,7 @@ from digest.readers.subscribers import save_subscriber
 from digest.returns.bounces import classify, is_hard
 from digest.returns.mailboxes import MaildirBox, delivered_at
 from digest.returns.process import process_return_path
-from digest.tokens import parse_verp, sign_message_id, sign_token, verp_address
+from digest.tokens import Sent, parse_verp, sign_message_id, sign_token, verp_address
 
 from .conftest import NOW, SECRET, TESTDATA, ClockedRunner, free_port, make_config, needs_testdata
 
@@ -78,8 +78,8 @@ def _sent(db: Any, week: str, *readers: Any) -> int:
     return edition_id
 
 
-def _verp(config: Config, reader: Any, ref: int | str) -> str:
-    return verp_address(SECRET, config.list_id, config.return_path, reader.id, ref)
+def _verp(config: Config, reader: Any, edition: int) -> str:
+    return verp_address(SECRET, config.list_id, config.return_path, reader.id, Sent(edition))
 
 
 def _delivered_to(raw: bytes, address: str) -> bytes:
@@ -621,7 +621,7 @@ def test_verp_proves_the_subscriber_and_edition_when_the_report_does_not(tmp_pat
     reader = _reader(db, "forwarded@example.org")
     edition = _sent(db, "2026-W47", reader)
     verp = _verp(config, reader, edition)
-    assert parse_verp(SECRET, config.list_id, verp.upper()) == (reader.id, str(edition))
+    assert parse_verp(SECRET, config.list_id, verp.upper()) == (reader.id, Sent(edition))
     assert parse_verp(SECRET, config.list_id, verp.replace(f"+{reader.id}.", "+99.")) is None
     # The mailbox forwards to an address that then fails: the report names that one.
     raw = _delivered_to(_dsn(verp, "final-destination@elsewhere.example", "5.1.1"), verp)
@@ -707,7 +707,7 @@ def test_an_unproven_bounce_probes_and_the_probes_own_bounce_is_proof(
     (probe,) = handler.received
     assert probe.rcpt_tos == ["gone@example.org"]
     found = parse_verp(SECRET, config.list_id, probe.mail_from)
-    assert found is not None and found[0] == reader.id and found[1].startswith("p")
+    assert found is not None and found[0] == reader.id and found[1].probe is not None
     assert _status(db, "gone@example.org") == "active"
     # A second unproven report within probe_days sends no second probe.
     again = process_return_path(db, config, NOW, maildir=_maildir(tmp_path / "B", unproven))
@@ -1076,7 +1076,7 @@ def test_with_a_return_path_each_message_goes_from_its_own_signed_one(
         assert received.mail_from.startswith("bounces+")
         assert received.mail_from.endswith("@news.example.com")
         found = parse_verp(SECRET, config.list_id, received.mail_from)
-        assert found is not None and found[1] == str(report.edition_id)
+        assert found is not None and found[1] == Sent(edition=report.edition_id)
         subscriber = store.get_subscriber_by_id(db, found[0])
         assert subscriber is not None and [subscriber.email] == received.rcpt_tos
 
@@ -1122,3 +1122,13 @@ def test_process_mail_on_the_command_line_dry_run_then_for_real(tmp_path: Path) 
     )
     none = runner.invoke(cli, ["--config", str(cfg), "process-mail"], env=env)
     assert none.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "sent"),
+    [("12", Sent(edition=12)), ("p7", Sent(probe=7)), ("2026-W47", None), ("p", None)],
+)
+def test_what_a_signed_reference_names_is_read_in_one_place(text: str, sent: Sent | None) -> None:
+    assert Sent.parse(text) == sent
+    if sent is not None:
+        assert str(sent) == text  # written and read back the same

@@ -30,7 +30,7 @@ from digest.delivery.pool import Job, Outcome
 from digest.delivery.transports import Shard, pool_settings, send_messages
 from digest.errors import EditionLockedError, HeaderError
 from digest.models import Clock, DeliveryStatus, SubscriberStatus
-from digest.tokens import verp_address
+from digest.tokens import Sent, verp_address
 
 Progress = Callable[[int, int], None]  # (done, total) for this run
 LOCK_TTL = timedelta(minutes=10)
@@ -229,7 +229,13 @@ def _job(config: Config, prepared: PreparedVariant, d: store.OpenDelivery, editi
     except (UnicodeError, HeaderError) as e:
         return Job(d.id, d.subscriber.id, d.subscriber.email, b"", 0, f"cannot be encoded: {e}")
     sender = (
-        verp_address(config.secret, config.list_id, config.return_path, d.subscriber.id, edition_id)
+        verp_address(
+            config.secret,
+            config.list_id,
+            config.return_path,
+            d.subscriber.id,
+            Sent(edition=edition_id),
+        )
         if config.verp
         else ""
     )

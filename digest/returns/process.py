@@ -49,6 +49,7 @@ from digest.readers.unsubscribe import subscriber_for_token, unsubscribe
 from digest.returns.bounces import Failure, Returned, classify
 from digest.returns.mailboxes import ImapBox, Mailbox, MaildirBox
 from digest.tokens import (
+    Sent,
     find_tokens,
     parse_message_id,
     parse_verp,
@@ -396,7 +397,7 @@ def prove(db: Database, config: Config, returned: Returned) -> Proof | None:
     for provider_id in returned.provider_ids:
         delivery = store.delivery_for_provider_id(db, provider_id)
         if delivery is not None:
-            proof = _proof(db, "provider", delivery[1], str(delivery[0]))
+            proof = _proof(db, "provider", delivery[1], Sent(edition=delivery[0]))
             if proof is not None:
                 return proof
     for address in returned.delivered_to:
@@ -410,8 +411,8 @@ def prove(db: Database, config: Config, returned: Returned) -> Proof | None:
         if ref is None or ref.test:
             continue
         edition = store.get_edition(db, ref.about)
-        about = str(edition.id) if edition else ref.about
-        proof = _proof(db, "headers", ref.subscriber_id, about)
+        sent = ref.probe or (Sent(edition=edition.id) if edition else None)
+        proof = _proof(db, "headers", ref.subscriber_id, sent) if sent else None
         if proof is not None:
             return proof
     for subscriber_id in find_tokens(config.secret, config.list_id, returned.quoted):
@@ -421,23 +422,22 @@ def prove(db: Database, config: Config, returned: Returned) -> Proof | None:
     return None
 
 
-def _proof(db: Database, how: str, subscriber_id: int, ref: str) -> Proof | None:
-    """A proof when ``ref`` (an edition's id, or "p<n>" for probe n) is a message that
-    really went to ``subscriber_id``."""
+def _proof(db: Database, how: str, subscriber_id: int, sent: Sent) -> Proof | None:
+    """A proof when ``sent`` (an edition or a probe) is a message that really went to
+    ``subscriber_id``."""
     subscriber = store.get_subscriber_by_id(db, subscriber_id)
     if subscriber is None:
         return None
-    if ref.startswith("p") and ref[1:].isdigit():
-        event = store.event_of(db, int(ref[1:]))
-        if event != (subscriber_id, "probe"):
+    if sent.probe is not None:
+        if store.event_of(db, sent.probe) != (subscriber_id, "probe"):
             return None
-        return Proof(how, subscriber, None, int(ref[1:]))
+        return Proof(how, subscriber, None, sent.probe)
     if (
-        not ref.isdigit()
-        or store.delivery_status(db, int(ref), subscriber_id) != DeliveryStatus.SENT
+        sent.edition is None
+        or store.delivery_status(db, sent.edition, subscriber_id) != DeliveryStatus.SENT
     ):
         return None
-    return Proof(how, subscriber, int(ref))
+    return Proof(how, subscriber, sent.edition)
 
 
 # ---------------------------------------------------------------- applying
@@ -494,9 +494,9 @@ def apply_plan(
 def _queue_probe(db: Database, config: Config, s: Subscriber, detail: str, now: datetime) -> None:
     """A probe from its own signed return path and with its own signed Message-ID."""
     probe_id = store.add_event(db, s.id, "probe", "dsn", now, detail)
-    ref = f"p{probe_id}"
+    ref = Sent(probe=probe_id)
     domain = config.sender_address.rpartition("@")[2].lower()
-    message_id = sign_message_id(config.secret, config.list_id, ref, s.id, domain)
+    message_id = sign_message_id(config.secret, config.list_id, str(ref), s.id, domain)
     sender = (
         verp_address(config.secret, config.list_id, config.return_path, s.id, ref)
         if config.verp
