@@ -74,14 +74,8 @@ class SignupAnswer:
 def sign_up(db: Database, config: Config, request: SignupRequest, now: datetime) -> SignupAnswer:
     """Handle one sign-up; RowError for a malformed address, TooManySignups past the
     client's hourly limit."""
-    try:
-        email = normalize_email(request.email)
-    except RowError as e:
-        raise RowError(f"That email address does not look right: {e.reason}", request.email) from e
-    try:
-        clean_name(request.name)
-    except RowError as e:
-        raise RowError(f"That name is too long: {e.reason}", request.name[:60]) from e
+    request = normalized(request)
+    email = request.email
     client = client_key(config.secret, client_bucket(request.client))
     hour_ago = now - timedelta(hours=1)
     # The limits are counted and the sign-up written under one write lock, taken first:
@@ -100,14 +94,29 @@ def sign_up(db: Database, config: Config, request: SignupRequest, now: datetime)
         return _email(db, config, subscriber, previous, request, client, now)
 
 
+def normalized(request: SignupRequest) -> SignupRequest:
+    """The request with its address and name in the form the list keeps them, checked
+    once here (RowError says what is wrong); everything after uses them as they are."""
+    try:
+        email = normalize_email(request.email)
+    except RowError as e:
+        raise RowError(f"That email address does not look right: {e.reason}", request.email) from e
+    try:
+        name = clean_name(request.name)
+    except RowError as e:
+        raise RowError(f"That name is too long: {e.reason}", request.name[:60]) from e
+    return replace(request, email=email, name=name)
+
+
 def _pending_subscriber(
     db: Database, email: str, request: SignupRequest, now: datetime
 ) -> tuple[Subscriber | None, str]:
     """The subscriber this sign-up is about, made pending when it should be."""
     found = store.get_subscriber(db, email)
     if found is None:
-        name = clean_name(request.name)
-        new_id = store.insert_subscriber(db, email, name, [], now, status=SubscriberStatus.PENDING)
+        new_id = store.insert_subscriber(
+            db, email, request.name, [], now, status=SubscriberStatus.PENDING
+        )
         return store.get_subscriber_by_id(db, new_id), ""
     if needs_fresh_opt_in(db, found):
         return None, found.status  # nobody but the reader may bring them back: `rejoin`
@@ -137,7 +146,7 @@ def _email(
         db,
         subscriber.id,
         subscriber.email,
-        clean_name(request.name),
+        request.name,
         topics,
         previous
         if previous != SubscriberStatus.PENDING
