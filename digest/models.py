@@ -175,12 +175,20 @@ class Copy:
     lead: EditionArticle | None
     sections: tuple[Section, ...]  # the articles below the lead
     left_out: tuple[EditionArticle, ...] = ()  # dropped to fit; the web version has them
+    # The week's articles this copy could carry (all, or those of its topics): what its
+    # limits and the size budget leave out is said in it ("and N more this week").
+    in_week: int = 0
 
     @property
     def articles(self) -> list[EditionArticle]:
         """Every article shown, the lead first."""
         rest = [a for s in self.sections for a in s.articles]
         return [self.lead, *rest] if self.lead else rest
+
+    @property
+    def more(self) -> int:
+        """How many of the week's articles for this copy it does not show."""
+        return max(0, self.in_week - len(self.articles))
 
 
 @dataclass(frozen=True)
@@ -221,6 +229,7 @@ class RenderedVariant:
     article_count: int
     left_out: tuple[str, ...] = ()  # titles dropped to fit the size budget
     slots: str = ""  # the marker of this render's per-reader slots
+    more: int = 0  # the week's articles for this copy that it does not show
 
 
 @dataclass

@@ -1,6 +1,8 @@
 """The archive: the "view in browser" page, the index and the Atom feed, served."""
 
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 from starlette.testclient import TestClient
@@ -9,6 +11,7 @@ from digest import store
 from digest.config import Config
 from digest.content.weeks import week_window
 from digest.delivery.sending import send_edition
+from digest.models import Article
 from digest.web.app import create_app
 
 from .conftest import NOW
@@ -51,3 +54,54 @@ def test_the_view_in_browser_link_is_served(config: Config, tmp_path: Path) -> N
         assert client.get("/digest/archive/feed.xml").status_code == 200
         assert client.get("/digest/archive/2020-W01.html").status_code == 404
         assert client.get("/digest/archive/../digest.db").status_code == 404
+
+
+def test_a_sectionless_week_shows_max_articles_says_the_rest_and_the_web_has_it_all(
+    tmp_path: Path, make_article: Callable[..., Article]
+) -> None:
+    import email
+    import email.policy
+
+    from digest.delivery.lint import lint_edition
+    from digest.readers.subscribers import save_subscriber
+
+    from .conftest import make_config
+
+    config = make_config(tmp_path, digest={"section_order": []})
+    db = store.open_store(config.store_path)
+    week = week_window("2026-W47", config.tz)
+    for i in range(20):
+        store.upsert_article(
+            db,
+            make_article(
+                title=f"Story number {i:02d}",
+                topics=("Local", "Weather") if i % 2 else ("Local",),
+                published_at=week.start + timedelta(hours=10 + i),
+            ),
+            NOW,
+        )
+    save_subscriber(db, "ann@example.org", "Ann", [], NOW)
+    send_edition(config, db, week, lambda: NOW)
+    raw = next((config.outbox_path / "2026-W47").glob("*.eml")).read_bytes()
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    shown = {f"Story number {i:02d}" for i in range(20) if f"Story number {i:02d}" in html}
+    assert len(shown) == config.digest.max_articles == 12  # the week, not a section's 4
+    assert "And 8 more stories this week." in text and "8 more stories this week are" in text
+    view = "https://news.example.com/digest/archive/2026-W47.html"
+    assert html.count(f'href="{view}" class="more-link"') == 2 and view in text
+    page = (config.archive_path / "2026-W47.html").read_text()
+    assert all(f"Story number {i:02d}" in page for i in range(20))
+    assert "more this week" not in page and "web version" not in page.split("footer")[0]
+    report = lint_edition(config, db, week, NOW, draw=False)
+    assert report is not None
+    [hint] = [f for f in report.findings if f.level == "hint"]
+    assert 'all 20 stories of the week are under one "More" heading' in hint.message
+    assert "section_order" in hint.message and '"Local" (20), "Weather" (10)' in hint.message
+    [cut] = [f for f in report.findings if f.check == "cut"]
+    assert "shows 12 of the week's 20 stories" in cut.message and cut.level == "warning"
+    # Configured sections that hold the week: no hint.
+    sectioned = make_config(tmp_path, digest={"section_order": ["Local"], "max_articles": 30})
+    report = lint_edition(sectioned, db, week, NOW, draw=False)
+    assert report is not None and not [f for f in report.findings if f.check in ("sections",)]

@@ -16,8 +16,9 @@ from sqlite_utils import Database
 
 from digest import store
 from digest.config import Config
+from digest.content.copies import web_version
 from digest.content.frozen import edition_from_payload
-from digest.content.render import render_web_version, week_label
+from digest.content.render import week_label
 from digest.errors import ArchiveError
 from digest.language import Language, language
 from digest.models import Edition
@@ -33,7 +34,7 @@ def publish_edition(config: Config, db: Database, edition: Edition, now: datetim
     page = page_path(config, edition.week.label)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        _write(page, render_web_version(config, edition))
+        _write(page, web_version(config, edition))
         write_index(config, db, now)
     except OSError as e:
         raise ArchiveError(

@@ -20,7 +20,6 @@ from premailer import Premailer
 
 from digest.config import Config
 from digest.content.plaintext import wrap
-from digest.content.sections import split_lead
 from digest.errors import RenderError
 from digest.language import Language, language
 from digest.models import Copy, Edition, EditionArticle, RenderedVariant, slot_text
@@ -62,8 +61,9 @@ def make_environment(folder: Path, tag: str = "en") -> jinja2.Environment:
 def render_variant(config: Config, edition: Edition, copy: Copy) -> RenderedVariant:
     """Render and inline one copy of ``edition`` (see `copies.choose_copy`).
 
-    Articles the copy left out to fit the size budget are counted near the top and at
-    the end, with a link to the web version, which has them all.
+    The week's articles the copy does not show (its limits, the size budget) are
+    counted near the top and at the end, with a link to the web version, which has
+    them all.
     """
     marker = secrets.token_hex(8)  # per render: content can never name a reader's slot
     context = _context(config, edition, copy, marker)
@@ -79,6 +79,7 @@ def render_variant(config: Config, edition: Edition, copy: Copy) -> RenderedVari
         len(copy.articles),
         left_out=tuple(a.title for a in copy.left_out),
         slots=marker,
+        more=copy.more,
     )
 
 
@@ -126,6 +127,7 @@ def _context(config: Config, edition: Edition, copy: Copy, marker: str) -> dict[
         "email": slot_text(marker, "email"),
         "archive": False,
         "left_out": len(copy.left_out),
+        "more": copy.more,
         "shown": len(articles),
         "links": {
             "home": base + "/",
@@ -136,10 +138,10 @@ def _context(config: Config, edition: Edition, copy: Copy, marker: str) -> dict[
     }
 
 
-def render_web_version(config: Config, edition: Edition) -> str:
-    """The edition as a public web page: every topic, no subscriber's links or address."""
-    lead, sections = split_lead(edition.sections)
-    context = _context(config, edition, Copy("", lead, sections), secrets.token_hex(8))
+def render_web_version(config: Config, edition: Edition, copy: Copy) -> str:
+    """The edition as a public web page (``copy``: the whole week, `copies.web_copy`),
+    no subscriber's links or address."""
+    context = _context(config, edition, copy, secrets.token_hex(8))
     words = language(config.newsletter.language)
     context.update(archive=True, greeting=words.gettext("Hello,"), email="")
     env = make_environment(templates_dir(config), config.newsletter.language)

@@ -8,6 +8,11 @@
   section_order`, the topics of the `[topics]` map, sponsored topics). An article goes
   under the first of its categories that is one of them and has room; every other
   article goes under one "More" section; a copy shows at most `[digest] max_sections`.
+  "More" has a section's room (`max_per_section`) beside configured sections; alone
+  (nothing configured, or no article of the week in a configured section) it is the
+  whole copy, up to `max_articles`.
+- **Whole week** (`whole_week`): every article of the week in its section, no limit:
+  the web version, which carries what a copy's limits left out.
 - **Copies** (`copy_sections`, `split_lead`): the all-topics copy, or the best articles
   of a reader's chosen topics, picked from the whole week.
 - **Trimming** (`trim_order`): when a copy is over the size budget, the lowest-ranked
@@ -214,6 +219,10 @@ def _fill(
     no open section under "More" (all-topics copies only); each article once."""
     placed: dict[str, list[T]] = {}
     seen: set[str] = set()
+    alone = chosen is None and not any(
+        h not in closed for a in ranked for h in plan.homes(a.topics)
+    )
+    other_room = plan.max_articles if alone else plan.max_per_section
     for article in ranked:
         if len(seen) >= plan.max_articles:
             break
@@ -232,7 +241,7 @@ def _fill(
             continue  # its sections are full: the best of them are in already
         else:
             slot = plan.other_slug
-            if len(placed.get(slot, ())) >= plan.max_per_section:
+            if len(placed.get(slot, ())) >= other_room:
                 continue
         placed.setdefault(slot, []).append(article)
         seen.add(article.url)
@@ -242,6 +251,25 @@ def _fill(
 def sections_of(plan: SectionPlan, ranked: Sequence[EditionArticle]) -> tuple[Section, ...]:
     """The all-topics copy's sections of the week's ranked articles."""
     return tuple(Section(g.topic, g.slug, g.articles, g.sponsor) for g in place(ranked, plan))
+
+
+def whole_week(plan: SectionPlan, edition: Edition) -> tuple[Section, ...]:
+    """Every article of the week in its section, without the copies' limits (the web
+    version); an edition frozen before candidates were kept has only its copy's."""
+    if not edition.candidates:
+        return edition.sections
+    room = len(edition.candidates) + 1
+    unlimited = replace(plan, max_articles=room, max_per_section=room, max_sections=room)
+    return sections_of(unlimited, edition.candidates)
+
+
+def in_scope(plan: SectionPlan, edition: Edition, key: str) -> int:
+    """How many of the week's articles a copy for ``key`` could carry: all of them for
+    the all-topics copy, else those with a home in a chosen topic."""
+    if not key or not edition.candidates:
+        return max(len(edition.candidates), edition.article_count)
+    chosen = set(key.split(","))
+    return sum(1 for a in edition.candidates if chosen & set(plan.homes(a.topics)))
 
 
 def copy_sections(plan: SectionPlan, edition: Edition, key: str) -> tuple[Section, ...]:

@@ -3,11 +3,13 @@
 The checks themselves are in `checks` (size, links, images, contrast, lang and dir,
 title, text part, decoded subject, preheader, long words, client support); whether the
 email fits a phone is measured in Chromium by `overflow` when it is installed. Errors
-(exit 1) make the edition unfit to send; warnings inform; notes say what was skipped.
+(exit 1) make the edition unfit to send; warnings inform; hints say what the
+configuration could do better; notes say what was skipped.
 """
 
 from __future__ import annotations
 
+import collections
 import email.policy
 import urllib.error
 import urllib.request
@@ -20,14 +22,15 @@ import lxml.html
 from sqlite_utils import Database
 
 from digest.config import Config
+from digest.content.copies import choose_copy
 from digest.content.edition import edition_for_week
 from digest.content.render import templates_dir
-from digest.content.sections import topic_choices
+from digest.content.sections import section_plan, topic_choices
 from digest.delivery import checks, overflow
 from digest.delivery.checks import Finding, accepted_features, client_support
 from digest.delivery.message import html_part_size, message_parts
 from digest.delivery.sending import preview_variants
-from digest.models import Week
+from digest.models import Edition, Week
 
 __all__ = ["Finding", "LintReport", "check_links", "client_support", "lint_edition"]
 
@@ -149,7 +152,7 @@ def lint_edition(
     names = dict(topic_choices(config))
     natural = {a.image_url: a.image_width for a in edition.candidates if a.image_width}
     accepted = accepted_features(templates_dir(config))
-    findings: list[Finding] = []
+    findings: list[Finding] = [*week_findings(config, edition)]
     seen: set[tuple[str, str, str]] = set()
     for preview in previews:
         copy = _copy_name(preview.key, names)
@@ -174,6 +177,46 @@ def lint_edition(
     if links:
         findings += check_links(previews[0].message)
     return LintReport(week.label, findings)
+
+
+def week_findings(config: Config, edition: Edition) -> list[Finding]:
+    """What the week as a whole tells the editor: a hint when every story falls under
+    one "More" heading because no sections are configured (and how to configure them),
+    a warning when the all-topics copy leaves stories of the week to the web version."""
+    found: list[Finding] = []
+    plan = section_plan(config)
+    week = len(edition.candidates) or edition.article_count
+    if not plan.named and week > 1:
+        counts = collections.Counter(t for a in edition.candidates for t in dict.fromkeys(a.topics))
+        common = ", ".join(f'"{name}" ({n})' for name, n in counts.most_common(5))
+        seen = f" (this week's commonest feed categories: {common})" if common else ""
+        found.append(
+            Finding(
+                "sections",
+                "hint",
+                f'all {week} stories of the week are under one "{plan.other}" heading because '
+                "no sections are configured: list the sections you want, in order, in "
+                '[digest] section_order (for example section_order = ["News", "Sport"]), '
+                f"and map feed categories to them in [topics]{seen}",
+            )
+        )
+    copy = choose_copy(config, edition, "")
+    if copy.more:
+        limits = f"[digest] max_articles = {plan.max_articles}"
+        if plan.named:
+            limits += (
+                f", max_per_section = {plan.max_per_section}, max_sections = {plan.max_sections}"
+            )
+        found.append(
+            Finding(
+                "cut",
+                "warning",
+                f"the email shows {len(copy.articles)} of the week's {copy.in_week} stories "
+                f"({limits}); it says so and links the web version for the other {copy.more}. "
+                "Raise the limits to carry more",
+            )
+        )
+    return found
 
 
 def _copy_name(key: str, names: dict[str, str]) -> str:
