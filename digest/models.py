@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from collections.abc import Callable
@@ -49,7 +50,32 @@ Clock = Callable[[], datetime]
 
 
 def slugify(name: str) -> str:
-    """Turn a topic name into its stable key: 'Domain Names' -> 'domain-names'."""
+    """A topic name's stable key, distinct for distinct names in any script: its words
+    (letters, digits and their marks) in lower case joined by "-", a Latin letter's
+    accents dropped: 'Domain Names' -> 'domain-names', 'Économie' -> 'economie',
+    'الرياضة' -> 'الرياضة', '経済' -> '経済'. A name with no letter or digit ('+++', an
+    emoji) gets a stable hash of itself ('t-' and 10 hex digits); an empty name, "".
+    Idempotent: a key is its own key."""
+    text = unicodedata.normalize("NFKC", name).strip()
+    if not text:
+        return ""
+    kept: list[str] = []
+    latin = False
+    for ch in unicodedata.normalize("NFKD", text.lower()):
+        if unicodedata.combining(ch) and latin:
+            continue  # é -> e, as the keys have always been
+        latin = ch.isascii()
+        kept.append(ch if unicodedata.category(ch)[0] in "LNM" else " ")
+    words = unicodedata.normalize("NFKC", "".join(kept)).split()
+    slug = "-".join(words)
+    if slug:
+        return slug
+    return "t-" + hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def ascii_slug(name: str) -> str:
+    """A name as ASCII letters, digits and "-" only (for a header such as List-Id):
+    'Domain Names' -> 'domain-names'; "" when nothing of it is ASCII."""
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     return re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
 

@@ -16,7 +16,7 @@ from sqlite_utils import Database
 from digest import store
 from digest.config import Config
 from digest.content.sections import topic_choices
-from digest.models import Subscriber, SubscriberStatus
+from digest.models import Subscriber, SubscriberStatus, slugify
 from digest.readers.signup import needs_fresh_opt_in, rejoin
 from digest.tokens import verify_token
 
@@ -79,7 +79,7 @@ def apply_preferences(
         return None
     current = store.get_subscriber_by_id(db, subscriber.id) or subscriber
     known = {slug for slug, _ in topic_choices(config)}
-    chosen = [t for t in topics if t in known]
+    chosen = [slugify(t) for t in topics if slugify(t) in known]  # a key, or its name
     if action == "save":
         store.change_subscriber(db, subscriber.id, now, "preferences", topics=chosen)
     elif action == "resubscribe" and needs_fresh_opt_in(db, current):
