@@ -144,3 +144,48 @@ def test_a_language_without_a_catalogue_gets_english_words_and_its_own_dates() -
 def test_an_unknown_language_is_refused_with_what_to_write(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"language.*BCP 47"):
         make_config(tmp_path, newsletter={"language": "klingon-x"})
+
+
+@pytest.mark.parametrize("tag", ["ar", "he"])
+def test_dates_names_and_weeks_are_isolated_in_right_to_left_editions(
+    tmp_path: Path, make_article: Callable[..., Article], tag: str
+) -> None:
+    from digest.content.render import FSI, PDI
+    from digest.language import language
+
+    config, variant = _copy(tmp_path, make_article, tag, author="John Smith")
+    words = language(tag)
+    page = lxml.html.document_fromstring(variant.html)
+    metas = page.find_class("article-meta")
+    assert metas
+    for meta in metas:
+        spans = meta.findall("span")
+        assert [s.get("dir") for s in spans] == ["ltr", words.direction]  # name, date
+        assert spans[0].text == "John Smith"
+        assert spans[1].text in {words.date(a.published_at) for a in _week(config)}
+    intro = page.find_class("intro-text")[0]
+    assert (
+        intro.find("span") is not None and intro.find("span").text == variant.subject.split(": ")[1]
+    )  # type: ignore[union-attr]
+    dated = [line for line in variant.text.splitlines() if "John Smith" in line]
+    assert dated and all(line.strip().startswith(f"{FSI}John Smith{PDI} - {FSI}") for line in dated)
+    assert all(line.endswith(PDI) for line in dated)
+
+
+def _week(config: Config) -> list[Article]:
+    from digest import store as s
+
+    return s.all_articles(s.open_store(config.store_path))
+
+
+def test_left_to_right_plain_text_has_no_invisible_isolates(
+    tmp_path: Path, make_article: Callable[..., Article]
+) -> None:
+    from digest.content.render import FSI, text_direction
+
+    _, variant = _copy(tmp_path, make_article, "en", author="محمد علي")
+    assert FSI not in variant.text
+    meta = lxml.html.document_fromstring(variant.html).find_class("article-meta")[0]
+    assert meta.find("span").get("dir") == "rtl"  # type: ignore[union-attr]
+    assert text_direction("02\u200f/07\u200f/2021", "ltr") == "rtl"
+    assert text_direction("2026", "rtl") == "rtl" and text_direction("IPv6 خدمة", "rtl") == "ltr"

@@ -187,8 +187,8 @@ def test_lint_checks_every_copy_a_week_would_send(tmp_path: Path) -> None:
     body = (folder / "digest.html.j2").read_text()  # pale text only in topic copies
     (folder / "digest.html.j2").write_text(
         body.replace(
-            '<p class="intro-text">',
-            '<p class="intro-text"{% if chosen_topics %} style="color:#cccccc"{% endif %}>',
+            '<p class="intro-text"',
+            '<p class="intro-text"{% if chosen_topics %} style="color:#cccccc"{% endif %}',
             1,
         )
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import unicodedata
 from collections.abc import Mapping
 from datetime import timedelta
 from functools import lru_cache
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 from premailer import Premailer
 
 from digest.config import Config
@@ -55,7 +57,39 @@ def make_environment(folder: Path, tag: str = "en") -> jinja2.Environment:
     env.install_gettext_translations(words.translations, newstyle=True)  # type: ignore[attr-defined]
     env.filters["date"] = words.date
     env.filters["wrap"] = wrap
+    env.filters["bidi"] = lambda value: isolated_html(value, words.direction)
+    env.filters["isolate"] = lambda value: isolated_text(str(value), words.direction)
     return env
+
+
+# A character's bidi class: strong left-to-right, strong right-to-left.
+_STRONG = {"L": "ltr", "R": "rtl", "AL": "rtl"}
+FSI, PDI = "\u2068", "\u2069"  # first strong isolate ... pop directional isolate
+
+
+def text_direction(text: str, default: str) -> str:
+    """The direction of ``text`` by its first strong character (what `dir="auto"`
+    finds), else ``default``."""
+    for char in text:
+        found = _STRONG.get(unicodedata.bidirectional(char))
+        if found:
+            return found
+    return default
+
+
+def isolated_html(value: object, direction: str) -> Markup:
+    """``value`` (a date, a name, a week, put into a sentence; text, or markup such as
+    a link) isolated from the text around it: a span with its own direction, which
+    HTML isolates, so "02/07/2021" or a Latin name inside Arabic text keeps its order."""
+    inner = value if isinstance(value, Markup) else Markup.escape(str(value))
+    own = text_direction(inner.striptags(), direction)
+    return Markup('<span dir="{}">{}</span>').format(own, inner)
+
+
+def isolated_text(value: str, direction: str) -> str:
+    """``value`` between Unicode's first-strong isolate and its end (U+2068, U+2069)
+    in a right-to-left edition's plain text; as it is in a left-to-right one."""
+    return f"{FSI}{value}{PDI}" if direction == "rtl" and value else value
 
 
 def render_variant(config: Config, edition: Edition, copy: Copy) -> RenderedVariant:
