@@ -2,6 +2,7 @@
 images that keep their size and say what they show, greetings by first name."""
 
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -239,3 +240,45 @@ def test_a_greeting_template_with_an_unknown_field_is_a_config_error(tmp_path: P
 
     with pytest.raises(ConfigError, match=r"\[digest\] greeting"):
         make_config(tmp_path, digest={"greeting": "Hi {surname},"})
+
+
+@pytest.mark.parametrize(
+    ("alt", "shown"),
+    [
+        ("A map of the new shelters across Tokyo", "A map of the new shelters across Tokyo"),
+        ("Tokyo unveils a new disaster plan", ""),  # the headline beside it again
+        ("tokyo unveils a new disaster plan.", ""),
+        ("new disaster plan", ""),  # a part of the headline
+        ("alt", ""),
+        ("Image", ""),
+        ("IMG_2041.JPG", ""),
+        ("DSC00012", ""),
+        ("https://news.example.com/a.jpg", ""),
+        ("shelters", ""),  # the picture's own file name
+        ("***", ""),
+        ("صورة", ""),
+        ("避難所の地図", "避難所の地図"),
+    ],
+)
+def test_an_alt_that_says_nothing_or_repeats_the_headline_is_empty(
+    tmp_path: Path, make_article: Callable[..., Article], alt: str, shown: str
+) -> None:
+
+    config = make_config(tmp_path)
+    db = store.open_store(config.store_path)
+    week = week_window("2026-W47", config.tz)
+    store.upsert_article(
+        db,
+        make_article(
+            title="Tokyo unveils a new disaster plan",
+            image_url="https://news.example.com/img/shelters.jpg",
+            image_width=800,
+            image_alt=alt,
+            published_at=week.start + timedelta(days=1),
+        ),
+        NOW,
+    )
+    edition = build_edition(config, db, week)
+    assert edition is not None
+    [img] = lxml.html.document_fromstring(render_copy(config, edition, "").html).iter("img")
+    assert img.get("alt") == shown

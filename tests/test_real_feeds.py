@@ -148,9 +148,14 @@ def test_each_edition_reads_as_an_editor_made_it(built: list[Built]) -> None:
                 b.name,
                 article.excerpt,
             )
+        titles = {a.image_url: a.title for a in shown}
         for img in page.iter("img"):
             width = int(img.get("width") or 0)
             assert width == 0 or width >= PICTURE_MIN_WIDTH, (b.name, img.get("src"))
+            # An alt that repeats the headline beside it, or says nothing, is empty.
+            alt = (img.get("alt") or "").casefold().strip(" .")
+            assert alt != titles.get(img.get("src") or "", "").casefold().strip(" ."), b.name
+            assert alt not in {"alt", "image", "photo", "picture", "img"}, b.name
         for line in b.preview.text.splitlines():
             if "://" not in line and "@" not in line:
                 assert display_width(line) <= 76, (b.name, line)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -182,6 +183,94 @@ def best_image(candidates: Iterable[PageImage]) -> PageImage:
 
 def _area(image: PageImage) -> tuple[int, int]:
     return image.width * max(image.height, 1), image.width
+
+
+# ---------------------------------------------------------------- alt text
+
+# Words that describe no picture: what a CMS writes when nobody wrote an alt.
+_PLACEHOLDER_ALTS = frozenset(
+    [
+        "alt",
+        "alt-text",
+        "image",
+        "img",
+        "photo",
+        "photograph",
+        "picture",
+        "pic",
+        "thumbnail",
+        "thumb",
+        "untitled",
+        "placeholder",
+        "null",
+        "none",
+        "undefined",
+        "default",
+        "featured",
+        "featured-image",
+        "image-description",
+        "banner",
+        "header",
+        "hero",
+        "cover",
+        "attachment",
+        "media",
+        "file",
+        "foto",
+        "fotografia",
+        "imagem",
+        "imagen",
+        "immagine",
+        "bild",
+        "afbeelding",
+        "photo-credit",
+        "画像",
+        "写真",
+        "图片",
+        "图像",
+        "照片",
+        "صورة",
+        "תמונה",
+    ]
+)
+# A camera's or an uploader's file name: "IMG_1234.jpg", "DSC00012", "photo-3.png".
+_FILE_NAME = re.compile(
+    r"^(?:[\w.-]+\.(?:jpe?g|png|gif|webp|avif|svg|bmp|tiff?|heic)|"
+    r"(?:img|dsc|dscn|dscf|pxl|image|photo|screenshot|screen-shot|capture)[\w-]*\d[\w-]*)$",
+    re.I,
+)
+
+
+def _words(text: str) -> list[str]:
+    """The letters and digits of ``text`` as lower-case words (any script)."""
+    kept = "".join(
+        c if unicodedata.category(c)[0] in "LNM" else " "
+        for c in unicodedata.normalize("NFKC", text).casefold()
+    )
+    return kept.split()
+
+
+def meaningful_alt(alt: str, title: str, url: str = "") -> str:
+    """``alt`` when it describes the picture; "" (a decorative image, which a screen
+    reader skips) when it says nothing: a placeholder ("alt", "image", "photo"), a file
+    name or the picture's own address, no letters at all, or the headline beside it
+    again (whole, or a part of it: the reader has just heard it)."""
+    text = " ".join(alt.split())
+    words = _words(text)
+    if not words:
+        return ""
+    joined = "-".join(words)
+    if joined in _PLACEHOLDER_ALTS or _FILE_NAME.match(text) or _FILE_NAME.match(joined):
+        return ""
+    if text.lower().startswith(("http://", "https://", "www.")):
+        return ""
+    stem = urlsplit(url).path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    if stem and joined == "-".join(_words(stem)):
+        return ""
+    headline = "-".join(_words(title))
+    if headline and (joined == headline or f"-{joined}-" in f"-{headline}-"):
+        return ""
+    return text
 
 
 # ---------------------------------------------------------------- a picture's own size
