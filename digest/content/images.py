@@ -189,7 +189,7 @@ def _area(image: PageImage) -> tuple[int, int]:
 
 # Words that describe no picture: what a CMS writes when nobody wrote an alt.
 _PLACEHOLDER_ALTS = frozenset(
-    [
+    {
         "alt",
         "alt-text",
         "image",
@@ -231,7 +231,7 @@ _PLACEHOLDER_ALTS = frozenset(
         "照片",
         "صورة",
         "תמונה",
-    ]
+    }
 )
 # A camera's or an uploader's file name: "IMG_1234.jpg", "DSC00012", "photo-3.png".
 _FILE_NAME = re.compile(
