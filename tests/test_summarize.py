@@ -263,6 +263,11 @@ def test_a_short_first_line_stays_unless_it_is_the_headline() -> None:
             "Gruber: Rates fell for a third month.",
         ),
         ("<p>The reasons are:</p><ul><li>demand</li><li>supply</li></ul>", "demand; supply"),
+        (
+            "<p>My first homelab, with the following specs:</p><ul><li>64GB</li></ul>"
+            "<p>The BIOS is up to date.</p>",
+            "The BIOS is up to date.",
+        ),
         # A feed's own cut ends on a whole word with one proper ellipsis.
         (
             "<p>The council voted on Tuesday to expand the bike la...</p>",

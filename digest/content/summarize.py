@@ -220,7 +220,8 @@ def fit_blocks(blocks: list[Block], max_chars: int, title: str = "") -> str:
     Paragraph and list boundaries end sentences: a paragraph without an end mark (a
     standfirst, a line before a list) closes the excerpt rather than run into the
     next; headings and list items are never taken into prose that came before them,
-    and a lead-in ending in ":" is dropped with its list. A lead-in to a quotation (a
+    and a lead-in ending in ":" is dropped with its list (the prose after it may open
+    the excerpt). A lead-in to a quotation (a
     linked-list blog's "Jane Doe, writing for The Atlantic:") is no lede: the quoted
     paragraph that follows is taken with it, or alone when both do not fit. When no
     whole sentence fits, the first is cut after a word with an ellipsis; a cut the feed
@@ -243,6 +244,8 @@ def fit_blocks(blocks: list[Block], max_chars: int, title: str = "") -> str:
         introduces = _LEAD_IN.search(block.text) is not None and _next_is_prose(blocks, i)
         if taken and not closed and not lead_in and not introduces:
             break  # a heading, a label or a line without its full stop: the excerpt ends
+        if not taken and not introduces and _LEAD_IN.search(block.text):
+            continue  # the lead-in of a list: it goes with its list, the prose after stays
         sentences = split_sentences(block.text.lstrip("—–-:|·• "))  # after a run-in head
         if not taken and title and sentences and _repeats(sentences[0], title):
             sentences = sentences[1:]
