@@ -124,6 +124,22 @@ class Sponsor:
 COLUMN_WIDTH = 552
 # An image narrower than this is an icon or an avatar, not a picture of the story.
 PICTURE_MIN_WIDTH = 120
+# A picture narrower than half the column is never shown across it: it is a thumbnail.
+FULL_PICTURE_MIN_WIDTH = COLUMN_WIDTH // 2
+# A thumbnail beside an article's text, in CSS pixels.
+THUMBNAIL_WIDTH = 120
+
+
+@dataclass(frozen=True)
+class PictureBox:
+    """How a picture is drawn: across the column ("full") or small beside the text
+    ("thumb"), its width and height attributes (height 0 when not known), and whether
+    its own size is known (an unknown one is drawn at its own size up to ``width``)."""
+
+    kind: str  # full, thumb
+    width: int
+    height: int = 0
+    known: bool = True
 
 
 @dataclass(frozen=True)
@@ -142,26 +158,32 @@ class EditionArticle:
     image_width: int = 0
     image_height: int = 0
 
-    @property
-    def image_box(self) -> tuple[int, int] | None:
-        """(width, height) for the img tag, or None when there is nothing to show.
+    def picture(self, *, full: bool) -> PictureBox | None:
+        """How this article's picture is drawn; None when there is nothing to show.
 
-        An image narrower than ``PICTURE_MIN_WIDTH`` is an icon or an avatar: None. One
-        narrower than the 552 px column keeps its own width (never stretched); a wider
-        one is shown at the column's. The height follows in proportion when the source
-        gave it, else 0; (0, 0) when the size is unknown (shown at its own size, at
-        most the column's).
+        An image narrower than ``PICTURE_MIN_WIDTH`` is an icon or an avatar: None.
+        ``full`` (the lead) draws a picture at least half the column wide across it, at
+        its own width when narrower than the column (never stretched); anything else
+        is a thumbnail beside the text, ``THUMBNAIL_WIDTH`` wide. The height follows in
+        proportion when the source gave it. A picture of unknown size gets the width
+        attribute of its box (Outlook lays it out by it) and is drawn at its own size
+        up to that width elsewhere.
         """
         if not self.image_url:
             return None
-        if not self.image_width:
-            return 0, 0
-        if self.image_width < PICTURE_MIN_WIDTH:
+        own = self.image_width
+        if not own:
+            return PictureBox(
+                "full" if full else "thumb", COLUMN_WIDTH if full else THUMBNAIL_WIDTH, 0, False
+            )
+        if own < PICTURE_MIN_WIDTH:
             return None
-        width = min(COLUMN_WIDTH, self.image_width)
-        if not self.image_height:
-            return width, 0
-        return width, round(self.image_height * width / self.image_width)
+        if full and own >= FULL_PICTURE_MIN_WIDTH:
+            kind, width = "full", min(COLUMN_WIDTH, own)
+        else:
+            kind, width = "thumb", min(THUMBNAIL_WIDTH, own)
+        height = round(self.image_height * width / own) if self.image_height else 0
+        return PictureBox(kind, width, height)
 
 
 @dataclass(frozen=True)

@@ -529,3 +529,21 @@ def test_a_feed_proxys_entries_link_the_original(name: str, config: Config, db: 
     import_feed(db, config, str(feed), NOW)
     urls = {a.url for a in store.all_articles(db)}
     assert urls == originals  # not feedproxy.google.com/~r/... nor click.phdo?i=...
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://forum.example.org/images/filetype/jpg.gif",
+        "https://forum.example.org/static/pdf.png",
+        "https://forum.example.org/mimetypes/image.png",
+        "https://cdn.example.org/icons/rss.svg",
+    ],
+)
+def test_icons_are_known_by_their_address_wherever_a_feed_names_them(url: str) -> None:
+    from digest.content.images import PageImage, best_image, is_decoration
+
+    assert is_decoration(url)
+    photo = PageImage("https://forum.example.org/attachments/42/photo.jpg")
+    assert best_image([PageImage(url), photo]) == photo  # not the icon, even first
+    assert best_image([PageImage(url, width=400)]).url == ""

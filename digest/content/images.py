@@ -101,9 +101,26 @@ def looks_like_picture_file(url: str) -> bool:
 # spacers, badges, sprites and forum theme images are never a picture of the story.
 _DECORATION = re.compile(
     r"(?:^|[/_.-])(?:icons?|emoji|emoticons?|smil(?:ey|ies)|avatars?|buttons?|logos?|"
-    r"spacer|pixel|badges?|sprites?|style_images|share|social|feedflare|~ff)(?:[/_.-]|$)",
+    r"spacer|pixel|badges?|sprites?|style_images|share|social|feedflare|~ff|"
+    r"file-?types?|mime-?types?|mimes?|ext-?icons?)(?:[/_.-]|$)",
     re.I,
 )
+# A file named after a file type ("filetype/jpg.gif", "pdf.png"): the icon of an
+# attachment, not the attachment.
+_TYPE_ICON = re.compile(
+    r"(?:^|/)(?:jpe?g|png|gif|bmp|webp|tiff?|pdf|docx?|xlsx?|pptx?|odt|zip|rar|7z|txt|"
+    r"mp[34]|mov|avi|wav|flac)\.(?:gif|png|svg|ico)$",
+    re.I,
+)
+
+
+def is_decoration(url: str) -> bool:
+    """True for an image that is decoration by its address: an icon, emoji, avatar,
+    button, logo, spacer, badge, sprite, a forum's theme image or a file-type icon."""
+    path = urlsplit(url).path
+    return bool(_DECORATION.search(path) or _TYPE_ICON.search(path))
+
+
 # A picture opens the article: at most a headline's worth of text comes before it.
 _OPENING_CHARS = 120
 # Stated this wide or wider, a picture fills most of the column.
@@ -156,7 +173,7 @@ def body_images(html: str, site: str = "") -> list[PageImage]:
     return [
         image
         for image, link in reader.found
-        if not _DECORATION.search(urlsplit(image.url).path)
+        if not is_decoration(image.url)
         and not (site and link.startswith("http") and registered_site(link) != site)
     ]
 
@@ -171,8 +188,12 @@ def best_image(candidates: Iterable[PageImage]) -> PageImage:
     """The best picture among ``candidates`` (in the source's order of preference): the
     largest stated to be at least 300 px wide, else the first of unknown size, else the
     largest thumbnail; never an icon, an avatar or a tracking pixel (stated narrower
-    than `PICTURE_MIN_WIDTH`)."""
-    usable = [c for c in candidates if c.url and not (0 < c.width < PICTURE_MIN_WIDTH)]
+    than `PICTURE_MIN_WIDTH`) nor decoration by its address (`is_decoration`)."""
+    usable = [
+        c
+        for c in candidates
+        if c.url and not (0 < c.width < PICTURE_MIN_WIDTH) and not is_decoration(c.url)
+    ]
     large = [c for c in usable if c.width >= _FULL_PICTURE]
     unknown = [c for c in usable if not c.width]
     small = [c for c in usable if 0 < c.width < _FULL_PICTURE]

@@ -29,6 +29,7 @@ from typing import Generic, Protocol, TypeVar
 from digest.config import Config
 from digest.language import language
 from digest.models import (
+    FULL_PICTURE_MIN_WIDTH,
     PICTURE_MIN_WIDTH,
     Article,
     Edition,
@@ -144,11 +145,14 @@ def substance(article: Article, prose_words: int, plan: SectionPlan) -> float:
     """How much an article offers a reader, 0 to 1: 0.4 its own prose (growing with the
     log of its words up to a full story), 0.35 a picture (a lead without one is a wall
     of text; a picture with nothing to read is not a story, so it counts in full from
-    a paragraph's worth of prose), 0.25 the weight of its section. Recency plays no
+    a paragraph's worth of prose; a thumbnail, narrower than half the column, counts
+    half), 0.25 the weight of its section. Recency plays no
     part."""
     length = min(1.0, math.log1p(prose_words) / math.log1p(_FULL_STORY_WORDS))
     shown = is_picture(article.image_url, article.image_width)
-    picture = min(1.0, prose_words / _PARAGRAPH_WORDS) if shown else 0.0
+    # A thumbnail (narrower than half the column) is never drawn across it: half a picture.
+    small = 0 < article.image_width < FULL_PICTURE_MIN_WIDTH
+    picture = min(1.0, prose_words / _PARAGRAPH_WORDS) * (0.5 if small else 1.0) if shown else 0.0
     return 0.4 * length + 0.35 * picture + 0.25 * plan.weight(article.topics)
 
 
