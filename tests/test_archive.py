@@ -31,7 +31,7 @@ def test_freezing_publishes_the_web_version_index_and_feed(config: Config) -> No
     page = (config.archive_path / "2026-W47.html").read_text()
     assert "Ransomware Crews Shift to Data Theft" in page and "IPv4 Markets" in page
     assert "__DIGEST_" not in page and "/unsubscribe/" not in page and "@example" not in page
-    assert "This is the web version of The Weekly Wrap" in page
+    assert 'This is the web version of <span dir="ltr">The Weekly Wrap</span>' in page
     index = (config.archive_path / "index.html").read_text()
     assert 'href="2026-W47.html"' in index and "Nov 16\u2009–\u200922, 2026" in index
     feed = ET.fromstring((config.archive_path / "feed.xml").read_text())
@@ -105,3 +105,32 @@ def test_a_sectionless_week_shows_max_articles_says_the_rest_and_the_web_has_it_
     sectioned = make_config(tmp_path, digest={"section_order": ["Local"], "max_articles": 30})
     report = lint_edition(sectioned, db, week, NOW, draw=False)
     assert report is not None and not [f for f in report.findings if f.check in ("sections",)]
+
+
+def test_lint_says_when_a_story_below_has_the_picture_the_lead_lacks(
+    tmp_path: Path, make_article: Callable[..., Article]
+) -> None:
+    from digest.delivery.lint import lint_edition
+
+    from .conftest import make_config
+
+    config = make_config(tmp_path, digest={"section_order": []})
+    db = store.open_store(config.store_path)
+    week = week_window("2026-W47", config.tz)
+    for title, width, featured in (("Lead", 150, True), ("Below", 800, False), ("Third", 0, False)):
+        store.upsert_article(
+            db,
+            make_article(
+                title=title,
+                featured=featured,
+                image_url=f"https://cdn.example.com/{title}.jpg" if width else "",
+                image_width=width,
+                published_at=week.start + timedelta(hours=10),
+            ),
+            NOW,
+        )
+    report = lint_edition(config, db, week, NOW, draw=False)
+    assert report is not None
+    [warning] = [f for f in report.findings if f.check == "pictures"]
+    assert '"Lead" has no picture across the column (its picture is 150 px wide' in warning.message
+    assert '"Below" has one 800 px wide' in warning.message and warning.level == "warning"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -236,9 +237,10 @@ def subject(decoded: str) -> list[Finding]:
         return [
             Finding(
                 "subject",
-                "error",
-                f"subject is {len(decoded)} characters; keep it "
-                f"under {MAX_SUBJECT} so phones show it whole",
+                "warning",
+                f"subject is {len(decoded)} characters: phones show about {MAX_SUBJECT} and "
+                "cut the rest (a long {top_title} does this; a shorter [digest] subject, or "
+                "a shorter headline, shows whole)",
             )
         ]
     return []
@@ -260,7 +262,7 @@ def long_words(page: Any) -> list[Finding]:
         if not isinstance(element.tag, str) or element.tag in ("style", "title", "head"):
             continue
         for text, holder in ((element.text, element), (element.tail, element.getparent())):
-            words = [w for w in (text or "").split() if len(w) > LONGEST_UNBROKEN]
+            words = [w for w in unbreakable_runs(text or "") if len(w) > LONGEST_UNBROKEN]
             if words and holder is not None and not _may_break(holder):
                 found.append(
                     Finding(
@@ -271,6 +273,34 @@ def long_words(page: Any) -> list[Finding]:
                     )
                 )
     return found
+
+
+def _breaks_anywhere(char: str) -> bool:
+    """True for a character a line may break before or after without a space: the
+    scripts written without spaces (Chinese, Japanese, Korean, wide and full-width
+    forms; Thai, Lao, Khmer and Myanmar, broken by a dictionary)."""
+    if unicodedata.east_asian_width(char) in ("W", "F"):
+        return True
+    point = ord(char)
+    return 0x0E00 <= point <= 0x0EFF or 0x1780 <= point <= 0x17FF or 0x1000 <= point <= 0x109F
+
+
+def unbreakable_runs(text: str) -> list[str]:
+    """The runs of ``text`` a browser cannot wrap inside: its words, each split further
+    wherever the script itself lets a line break (`_breaks_anywhere`)."""
+    runs: list[str] = []
+    for word in text.split():
+        run = ""
+        for char in word:
+            if _breaks_anywhere(char):
+                if run:
+                    runs.append(run)
+                run = ""
+            else:
+                run += char
+        if run:
+            runs.append(run)
+    return runs
 
 
 def _may_break(element: Any) -> bool:

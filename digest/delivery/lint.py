@@ -30,7 +30,7 @@ from digest.delivery import checks, overflow
 from digest.delivery.checks import Finding, accepted_features, client_support
 from digest.delivery.message import html_part_size, message_parts
 from digest.delivery.sending import preview_variants
-from digest.models import Edition, Week
+from digest.models import Copy, Edition, Week
 
 __all__ = ["Finding", "LintReport", "check_links", "client_support", "lint_edition"]
 
@@ -216,7 +216,41 @@ def week_findings(config: Config, edition: Edition) -> list[Finding]:
                 "Raise the limits to carry more",
             )
         )
+    found += _lead_picture(copy)
     return found
+
+
+def _lead_picture(copy: Copy) -> list[Finding]:
+    """A warning when the lead has no picture across the column while a story below it
+    has one: the editor may rather lead with that story."""
+    lead = copy.lead
+    if lead is None:
+        return []
+    box = lead.picture(full=True)
+    if box is not None and box.kind == "full":
+        return []
+    pictured = [
+        a
+        for a in copy.articles[1:]
+        if (b := a.picture(full=True)) is not None and b.kind == "full" and b.known
+    ]
+    if not pictured:
+        return []
+    best = max(pictured, key=lambda a: a.image_width)
+    has = (
+        f"its picture is {lead.image_width} px wide, shown as a thumbnail"
+        if box is not None
+        else "it has no picture"
+    )
+    return [
+        Finding(
+            "pictures",
+            "warning",
+            f'the lead "{lead.title}" has no picture across the column ({has}) while '
+            f'"{best.title}" has one {best.image_width} px wide: `digest articles feature '
+            f"{best.url}` leads with it",
+        )
+    ]
 
 
 def _copy_name(key: str, names: dict[str, str]) -> str:
