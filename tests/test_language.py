@@ -26,6 +26,8 @@ from digest.models import Article
 from .conftest import NOW, REPO, make_config
 
 LOCALE = REPO / "digest" / "locale"
+# Besides English: the catalogues that must ship, each complete.
+SHIPPED = ("de", "pt", "es", "fr", "it", "nl", "ar", "he", "ja", "zh_Hans")
 _PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|\{\w+\}")
 
 
@@ -36,7 +38,7 @@ def test_every_catalogue_has_every_message_of_the_sources() -> None:
         text=True,
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert {"de", "pt"} <= set(shipped_languages())
+    assert set(SHIPPED) <= set(shipped_languages())
 
 
 @pytest.mark.parametrize("po", sorted(LOCALE.glob("*/LC_MESSAGES/digest.po")), ids=str)
@@ -136,7 +138,7 @@ def test_greetings_in_the_newsletters_language(tmp_path: Path) -> None:
 
 
 def test_a_language_without_a_catalogue_gets_english_words_and_its_own_dates() -> None:
-    words = language("fr")
+    words = language("sv")
     assert words.gettext("In this issue") == "In this issue"
     assert "nov." in words.date(NOW)
 
@@ -189,3 +191,29 @@ def test_left_to_right_plain_text_has_no_invisible_isolates(
     assert meta.find("span").get("dir") == "rtl"  # type: ignore[union-attr]
     assert text_direction("02\u200f/07\u200f/2021", "ltr") == "rtl"
     assert text_direction("2026", "rtl") == "rtl" and text_direction("IPv6 خدمة", "rtl") == "ltr"
+
+
+@pytest.mark.parametrize("tag", ["es", "fr", "it", "nl", "ar", "he", "ja", "zh-CN", "zh-Hans"])
+def test_each_shipped_language_keeps_no_english_word_of_the_templates(
+    tmp_path: Path, make_article: Callable[..., Article], tag: str
+) -> None:
+    _, variant = _copy(tmp_path, make_article, tag, topics=("Gardening",))
+    english = [
+        "Here is what we published",
+        "Unsubscribe",
+        "Choose your topics",
+        "View this email in your browser",
+        "The lead story",
+        "You are receiving",
+        "More",
+    ]
+    for words in english:
+        assert words not in variant.text and words not in variant.html, (tag, words)
+    assert "This week:" not in variant.html  # the preheader too
+
+
+def test_traditional_chinese_never_gets_the_simplified_words() -> None:
+    from digest.language import language
+
+    assert language("zh-TW").gettext("In this issue") == "In this issue"
+    assert language("zh").gettext("In this issue") == language("zh-CN").gettext("In this issue")
