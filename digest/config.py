@@ -161,6 +161,9 @@ class ArchiveConfig:
     path: str = setting(
         "../var/archive", "web versions, index and Atom feed; never the store's or outbox's folder"
     )
+    noindex: bool = setting(
+        False, "ask search engines not to index the web versions (and write no sitemap.xml)"
+    )
 
 
 @dataclass(frozen=True)

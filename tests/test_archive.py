@@ -134,3 +134,75 @@ def test_lint_says_when_a_story_below_has_the_picture_the_lead_lacks(
     [warning] = [f for f in report.findings if f.check == "pictures"]
     assert '"Lead" has no picture across the column (its picture is 150 px wide' in warning.message
     assert '"Below" has one 800 px wide' in warning.message and warning.level == "warning"
+
+
+def test_each_web_version_is_found_and_shared(
+    tmp_path: Path, make_article: Callable[..., Article]
+) -> None:
+    import json
+
+    import lxml.html
+
+    from .conftest import make_config
+
+    config = make_config(tmp_path)
+    db = store.open_store(config.store_path)
+    week = week_window("2026-W47", config.tz)
+    for i, width in enumerate((1200, 0, 0)):
+        store.upsert_article(
+            db,
+            make_article(
+                title=f"Story </script><!-- {i}",
+                featured=i == 0,
+                author="Ann Lee" if i == 0 else "",
+                image_url="https://cdn.example.com/lead.jpg" if width else "",
+                image_width=width,
+                image_height=600 if width else 0,
+                published_at=week.start + timedelta(hours=10 + i),
+            ),
+            NOW,
+        )
+    from digest.readers.subscribers import save_subscriber
+
+    save_subscriber(db, "ann@example.org", "Ann", [], NOW)
+    send_edition(config, db, week, lambda: NOW)
+    text = (config.archive_path / "2026-W47.html").read_text()
+    page = lxml.html.document_fromstring(text)
+    url = "https://news.example.com/digest/archive/2026-W47.html"
+    meta = {m.get("property") or m.get("name"): m.get("content") for m in page.iter("meta")}
+    assert page.xpath("//link[@rel='canonical']/@href") == [url]
+    preheader = page.find_class("preheader")[0].text_content().split("\u2007")[0]
+    assert meta["description"] == preheader and meta["og:description"] == preheader
+    assert meta["og:url"] == url and meta["og:type"] == "article"
+    assert meta["og:image"] == meta["twitter:image"] == "https://cdn.example.com/lead.jpg"
+    assert meta["twitter:card"] == "summary_large_image" and "robots" not in meta
+    [script] = page.xpath("//script[@type='application/ld+json']")
+    assert "</script><!--" not in script.text  # the headlines cannot close or comment it
+    data = json.loads(script.text)
+    assert data["@type"] == "ItemList" and data["numberOfItems"] == 3
+    first = data["itemListElement"][0]["item"]
+    assert first["@type"] == "NewsArticle" and first["headline"] == "Story </script><!-- 0"
+    assert first["author"] == {"@type": "Person", "name": "Ann Lee"} and first["image"]
+    sitemap = ET.fromstring((config.archive_path / "sitemap.xml").read_text())
+    locs = [e.text for e in sitemap.iter("{http://www.sitemaps.org/schemas/sitemap/0.9}loc")]
+    assert locs == ["https://news.example.com/digest/archive/", url]
+    index = (config.archive_path / "index.html").read_text()
+    assert 'rel="canonical" href="https://news.example.com/digest/archive/"' in index
+    # Opt-in noindex: the pages say so, and no sitemap invites a crawler.
+    hidden = make_config(tmp_path, archive={"noindex": True})
+    from digest.content.archive import publish_edition
+    from digest.content.edition import edition_for_week
+
+    edition = edition_for_week(hidden, db, week)
+    assert edition is not None
+    publish_edition(hidden, db, edition, NOW)
+    assert (
+        '<meta name="robots" content="noindex">'
+        in (hidden.archive_path / "2026-W47.html").read_text()
+    )
+    assert (
+        '<meta name="robots" content="noindex">' in (hidden.archive_path / "index.html").read_text()
+    )
+    assert not (hidden.archive_path / "sitemap.xml").exists()
+    mail = next((config.outbox_path / "2026-W47").glob("*.eml")).read_text()
+    assert "og:title" not in mail and "ld+json" not in mail  # the email has none of it

@@ -56,11 +56,34 @@ def is_published(config: Config, week: str) -> bool:
 
 
 def write_index(config: Config, db: Database, now: datetime) -> None:
-    """index.html and feed.xml over every frozen edition, newest first."""
+    """index.html, feed.xml and sitemap.xml over every frozen edition, newest first
+    (no sitemap with `[archive] noindex`)."""
     rows = [(row, edition_from_payload(config, row.payload)) for row, _ in store.list_editions(db)]
     folder = config.archive_path
     _write(folder / "index.html", _index_html(config, [(r.subject, e) for r, e in rows]))
-    _write(folder / "feed.xml", _atom(config, [(r.subject, r.created_at, e) for r, e in rows], now))
+    dated = [(r.subject, r.created_at, e) for r, e in rows]
+    _write(folder / "feed.xml", _atom(config, dated, now))
+    sitemap = folder / "sitemap.xml"
+    if config.archive.noindex:
+        sitemap.unlink(missing_ok=True)
+    else:
+        _write(sitemap, _sitemap(config, dated, now))
+
+
+def _sitemap(config: Config, editions: list[tuple[str, str, Edition]], now: datetime) -> str:
+    """The sitemaps.org list of the archive: its index and each edition's page."""
+    base = f"{config.base_url}/archive/"
+    newest = max((created for _, created, _ in editions), default=store.to_db_time(now))
+    urls = [(base, newest)] + [(f"{base}{e.week.label}.html", c) for _, c, e in editions]
+    entries = "".join(
+        f"<url><loc>{html.escape(url)}</loc><lastmod>{stamp[:10]}</lastmod></url>\n"
+        for url, stamp in urls
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
+        f"{entries}</urlset>\n"
+    )
 
 
 def _index_html(config: Config, editions: list[tuple[str, Edition]]) -> str:
@@ -79,7 +102,10 @@ def _index_html(config: Config, editions: list[tuple[str, Edition]]) -> str:
         '<meta charset="utf-8">\n'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{all_editions}</title>\n"
-        f'<link rel="alternate" type="application/atom+xml" title="{name}" href="feed.xml">\n'
+        f'<link rel="canonical" href="{html.escape(config.base_url)}/archive/">\n'
+        f'<meta name="description" content="{every}">\n'
+        + ('<meta name="robots" content="noindex">\n' if config.archive.noindex else "")
+        + f'<link rel="alternate" type="application/atom+xml" title="{name}" href="feed.xml">\n'
         "<style>body{font-family:Helvetica,Arial,sans-serif;max-width:600px;margin:40px auto;"
         "padding:0 16px;color:#1f2933}a{color:#0b3d62;font-weight:bold}li{margin:0 0 16px}"
         "span{color:#616e7c;font-size:14px}</style>\n</head>\n<body>\n"

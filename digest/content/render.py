@@ -7,6 +7,7 @@ differs per subscriber (address, greeting, signed token) is left as placeholders
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import unicodedata
@@ -177,9 +178,46 @@ def render_web_version(config: Config, edition: Edition, copy: Copy) -> str:
     no subscriber's links or address."""
     context = _context(config, edition, copy, secrets.token_hex(8))
     words = language(config.newsletter.language)
-    context.update(archive=True, greeting=words.gettext("Hello,"), email="")
+    lead_picture = copy.lead.picture(full=True) if copy.lead else None
+    context.update(
+        archive=True,
+        greeting=words.gettext("Hello,"),
+        email="",
+        noindex=config.archive.noindex,
+        share_image=copy.lead.image_url if copy.lead and lead_picture else "",
+        structured_data=structured_data(context["subject"], context["links"], copy),
+    )
     env = make_environment(templates_dir(config), config.newsletter.language)
     return inline_css(_render(env, HTML_TEMPLATE, context), config.base_url)
+
+
+def structured_data(subject: str, links: Mapping[str, str], copy: Copy) -> str:
+    """The web version's schema.org JSON-LD: an ItemList of the week's stories, each a
+    NewsArticle (headline, address, date, author, picture), safe inside <script>."""
+    items = []
+    for position, article in enumerate(copy.articles, start=1):
+        story: dict[str, Any] = {
+            "@type": "NewsArticle",
+            "headline": article.title[:110],
+            "url": article.url,
+            "datePublished": article.published_at.isoformat(),
+        }
+        if article.author:
+            story["author"] = {"@type": "Person", "name": article.author}
+        if article.image_url and article.picture(full=True):
+            story["image"] = article.image_url
+        items.append({"@type": "ListItem", "position": position, "item": story})
+    data = {
+        "@context": "https://schema.org",
+        "@type": "ItemList",
+        "name": subject,
+        "url": links["view_in_browser"],
+        "numberOfItems": len(items),
+        "itemListElement": items,
+    }
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    # Nothing in it may close the script or open a comment.
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def week_label(config: Config, edition: Edition) -> str:
