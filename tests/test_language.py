@@ -217,3 +217,17 @@ def test_traditional_chinese_never_gets_the_simplified_words() -> None:
 
     assert language("zh-TW").gettext("In this issue") == "In this issue"
     assert language("zh").gettext("In this issue") == language("zh-CN").gettext("In this issue")
+
+
+def test_a_notice_isolates_the_newsletters_name_in_a_right_to_left_language(
+    tmp_path: Path,
+) -> None:
+    from digest.content.render import FSI, PDI
+    from digest.readers.notices import confirm_notice
+
+    arabic = confirm_notice(
+        make_config(tmp_path, newsletter={"language": "ar"}), "https://x.example/c"
+    )
+    assert f"{FSI}The Weekly Wrap{PDI}" in arabic.subject and "أكّد" in arabic.subject
+    english = confirm_notice(make_config(tmp_path), "https://x.example/c")
+    assert FSI not in english.subject and "The Weekly Wrap" in english.subject
