@@ -313,3 +313,13 @@ def test_lint_draws_each_copy_at_a_phones_width_and_names_what_sticks_out(
     drawn = [f for f in report.errors if f.check == "overflow"]
     assert drawn and "at a 375 px phone" in drawn[0].message
     assert "a fixed 700 px table" in drawn[0].message
+
+
+def test_pictures_of_unknown_size_are_said_once_for_the_message() -> None:
+    pictures = "".join(
+        f'<img src="https://news.example.com/{i}.jpg" alt="" width="120">' for i in range(3)
+    )
+    html = GOOD_HTML.replace("<h1>News</h1>", f"<h1>News</h1>{pictures}")
+    found = [f for f in lint_message(_message(html), 100) if f.check == "images"]
+    assert [f.level for f in found] == ["warning"]
+    assert "3 pictures (https://news.example.com/0.jpg, ...)" in found[0].message

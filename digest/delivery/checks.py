@@ -104,6 +104,8 @@ def images(page: Any, natural: Mapping[str, int]) -> list[Finding]:
     """Alt text, whole-pixel sizes, a width Outlook can use, and no picture shown wider
     than it is (``natural``: the known widths by address)."""
     found = []
+    no_width: list[str] = []
+    no_height: list[str] = []
     for img in page.iter("img"):
         src = img.get("src", "")
         if img.get("alt") is None:
@@ -131,24 +133,36 @@ def images(page: Any, natural: Mapping[str, int]) -> list[Finding]:
                 )
             )
         if img.get("width") is None:
-            found.append(
-                Finding(
-                    "images",
-                    "warning",
-                    f"no width (its size is unknown): Outlook for Windows shows it at its own "
-                    f"size; import image_width and image_height: {src}",
-                )
-            )
+            no_width.append(src)
         elif img.get("height") is None:
-            found.append(
-                Finding(
-                    "images",
-                    "warning",
-                    f"no height (its size is unknown): the box collapses while images "
-                    f"are blocked; import image_width and image_height: {src}",
-                )
+            no_height.append(src)
+    # Said once for the message, not once a picture: one import fixes them all.
+    if no_width:
+        found.append(
+            Finding(
+                "images",
+                "warning",
+                f"no width (its size is unknown) on {_pictures(no_width)}: Outlook for "
+                "Windows shows it at its own size; import image_width and image_height",
             )
+        )
+    if no_height:
+        found.append(
+            Finding(
+                "images",
+                "warning",
+                f"no height (its size is unknown) on {_pictures(no_height)}: the box "
+                "collapses while images are blocked; import image_width and image_height",
+            )
+        )
     return found
+
+
+def _pictures(sources: list[str]) -> str:
+    """'https://x/a.jpg' for one picture, '3 pictures (https://x/a.jpg, ...)' for more."""
+    if len(sources) == 1:
+        return sources[0]
+    return f"{len(sources)} pictures ({sources[0]}, ...)"
 
 
 def _shown_width(img: Any) -> int:
