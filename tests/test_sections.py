@@ -164,3 +164,15 @@ def test_the_whole_week_and_what_a_copy_could_carry(make_article: Callable[..., 
     assert in_scope(plan, edition, "") == 11
     assert in_scope(plan, edition, "dns") == 5
     assert in_scope(plan, edition, "cybersecurity,dns") == 6
+
+
+def test_a_topic_choice_stored_with_the_old_ascii_keys_still_finds_its_section() -> None:
+    plan = SectionPlan(named=(("straße", "Straße"), ("dns", "DNS")), aliases={}, other="More")
+    assert plan.chosen("strae,dns") == {"straße", "dns"}
+    ranked = [
+        EditionArticle(f"https://x.example/{i}", f"t{i}", "", "", T, rank=i, topics=(topic,))
+        for i, topic in enumerate(["Straße", "DNS", "Straße"])
+    ]
+    edition = Edition(Week("2026-W47", T, T), sections_of(plan, ranked), tuple(ranked))
+    assert [s.topic for s in copy_sections(plan, edition, "strae")] == ["Straße"]
+    assert in_scope(plan, edition, "strae") == 2

@@ -36,6 +36,7 @@ from digest.models import (
     EditionArticle,
     Section,
     Sponsor,
+    ascii_slug,
     slugify,
 )
 
@@ -90,6 +91,18 @@ class SectionPlan:
             if slug in slugs and slug not in found:
                 found.append(slug)
         return found
+
+    def chosen(self, key: str) -> set[str]:
+        """The section keys of a stored topic choice ("a,b"). A key stored before keys
+        kept every script (the ASCII-only form, "strae" for "Straße") still finds its
+        section: the store's migration re-keys the topics it knows, this the rest."""
+        current = {slug for slug, _ in self.named}
+        legacy = {
+            ascii_slug(name): slug
+            for slug, name in self.named
+            if ascii_slug(name) and ascii_slug(name) != slug and ascii_slug(name) not in current
+        }
+        return {legacy.get(k, k) for k in key.split(",") if k}
 
     def name_of(self, slug: str) -> str:
         """A section's heading."""
@@ -272,7 +285,7 @@ def in_scope(plan: SectionPlan, edition: Edition, key: str) -> int:
     the all-topics copy, else those with a home in a chosen topic."""
     if not key or not edition.candidates:
         return max(len(edition.candidates), edition.article_count)
-    chosen = set(key.split(","))
+    chosen = plan.chosen(key)
     return sum(1 for a in edition.candidates if chosen & set(plan.homes(a.topics)))
 
 
@@ -283,7 +296,7 @@ def copy_sections(plan: SectionPlan, edition: Edition, key: str) -> tuple[Sectio
     had room for)."""
     if not key:
         return edition.sections
-    chosen = set(key.split(","))
+    chosen = plan.chosen(key)
     if not edition.candidates:  # frozen before candidates were kept
         return tuple(s for s in edition.sections if s.slug in chosen)
     gathered = place(edition.candidates, plan, chosen)
