@@ -15,7 +15,7 @@ import pytest
 
 from digest import store
 from digest.config import Config
-from digest.content.copies import choose_copy
+from digest.content.copies import choose_copy, web_version
 from digest.content.edition import build_edition
 from digest.content.feeds import import_feed
 from digest.content.plaintext import display_width
@@ -139,6 +139,17 @@ def test_each_edition_reads_as_an_editor_made_it(built: list[Built]) -> None:
         # Nothing configured: one list under the lead, never a heading per raw category.
         assert {s.topic for s in copy.sections} <= {"More", "Mais", "Weitere Meldungen"}, b.name
         page = lxml.html.document_fromstring(b.preview.html)
+        # No section's cap on a sectionless week: the week, up to max_articles, and
+        # what is left is named, linking the web version, which has the whole week.
+        week = len(b.edition.candidates)
+        assert len(shown) == min(week, b.config.digest.max_articles), b.name
+        if week > len(shown):
+            [more] = page.find_class("more-web")
+            assert str(week - len(shown)) in more.text_content(), b.name
+            assert more.xpath(".//a[contains(@href, '/archive/')]"), b.name
+        web = lxml.html.document_fromstring(web_version(b.config, b.edition))
+        linked = {a.get("href") for a in web.iter("a")}
+        assert {a.url for a in b.edition.candidates} <= linked, b.name
         if len(shown) > 1:
             assert copy.lead is not None and copy.lead.rank == min(a.rank for a in shown)
             [title] = page.find_class("lead-title")
