@@ -165,17 +165,16 @@ class EditionArticle:
         ``full`` (the lead) draws a picture at least half the column wide across it, at
         its own width when narrower than the column (never stretched); anything else
         is a thumbnail beside the text, ``THUMBNAIL_WIDTH`` wide. The height follows in
-        proportion when the source gave it. A picture of unknown size gets the width
-        attribute of its box (Outlook lays it out by it) and is drawn at its own size
-        up to that width elsewhere.
+        proportion when the source gave it. A picture of unknown size (a file import, a
+        host that did not answer) is a thumbnail too: its width attribute keeps
+        Outlook's layout (which sizes images by it: a 140 px thumbnail is never drawn
+        across the column), and elsewhere it is drawn at its own size up to that width.
         """
         if not self.image_url:
             return None
         own = self.image_width
-        if not own:
-            return PictureBox(
-                "full" if full else "thumb", COLUMN_WIDTH if full else THUMBNAIL_WIDTH, 0, False
-            )
+        if not own:  # it may be a thumbnail: across the column, Outlook would stretch it
+            return PictureBox("thumb", THUMBNAIL_WIDTH, 0, False)
         if own < PICTURE_MIN_WIDTH:
             return None
         if full and own >= FULL_PICTURE_MIN_WIDTH:
