@@ -547,3 +547,14 @@ def test_icons_are_known_by_their_address_wherever_a_feed_names_them(url: str) -
     photo = PageImage("https://forum.example.org/attachments/42/photo.jpg")
     assert best_image([PageImage(url), photo]) == photo  # not the icon, even first
     assert best_image([PageImage(url, width=400)]).url == ""
+
+
+def test_a_strip_is_no_picture_and_the_largest_candidate_wins() -> None:
+    from digest.content.images import PageImage, best_image
+
+    divider = PageImage("https://x.example/rule.png", width=600, height=8)
+    thumb = PageImage("https://x.example/t.jpg", width=150, height=100)
+    photo = PageImage("https://x.example/p.jpg", width=1200, height=800)
+    assert best_image([divider, thumb, photo]) == photo
+    assert best_image([divider, thumb]) == thumb
+    assert best_image([divider]).url == ""

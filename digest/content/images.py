@@ -121,6 +121,8 @@ def is_decoration(url: str) -> bool:
     return bool(_DECORATION.search(path) or _TYPE_ICON.search(path))
 
 
+# Stated lower than this, an image is a strip (a divider, a banner), not a picture.
+_STRIP_HEIGHT = 40
 # A picture opens the article: at most a headline's worth of text comes before it.
 _OPENING_CHARS = 120
 # Stated this wide or wider, a picture fills most of the column.
@@ -188,11 +190,15 @@ def best_image(candidates: Iterable[PageImage]) -> PageImage:
     """The best picture among ``candidates`` (in the source's order of preference): the
     largest stated to be at least 300 px wide, else the first of unknown size, else the
     largest thumbnail; never an icon, an avatar or a tracking pixel (stated narrower
-    than `PICTURE_MIN_WIDTH`) nor decoration by its address (`is_decoration`)."""
+    than `PICTURE_MIN_WIDTH`), a strip (a divider or a banner, stated lower than 40 px)
+    nor decoration by its address (`is_decoration`)."""
     usable = [
         c
         for c in candidates
-        if c.url and not (0 < c.width < PICTURE_MIN_WIDTH) and not is_decoration(c.url)
+        if c.url
+        and not (0 < c.width < PICTURE_MIN_WIDTH)
+        and not (0 < c.height < _STRIP_HEIGHT)
+        and not is_decoration(c.url)
     ]
     large = [c for c in usable if c.width >= _FULL_PICTURE]
     unknown = [c for c in usable if not c.width]
