@@ -93,6 +93,8 @@ def test_a_sectionless_week_shows_max_articles_says_the_rest_and_the_web_has_it_
     assert html.count(f'href="{view}" class="more-link"') == 2 and view in text
     page = (config.archive_path / "2026-W47.html").read_text()
     assert all(f"Story number {i:02d}" in page for i in range(20))
+    index = (config.archive_path / "index.html").read_text()
+    assert "and 17 more" in index  # the week's, not the email's 12
     assert "more this week" not in page and "web version" not in page.split("footer")[0]
     report = lint_edition(config, db, week, NOW, draw=False)
     assert report is not None

@@ -139,8 +139,10 @@ def _atom(config: Config, editions: list[tuple[str, str, Edition]], now: datetim
 
 
 def _top_titles(words: Language, edition: Edition) -> str:
-    """The edition's three best titles, and how many more."""
-    ranked = sorted((a for s in edition.sections for a in s.articles), key=lambda a: a.rank)
+    """The edition's three best titles, and how many more the week has (its web
+    version carries them all)."""
+    shown = [a for s in edition.sections for a in s.articles]
+    ranked = sorted(edition.candidates or shown, key=lambda a: a.rank)
     titles = "; ".join(a.title for a in ranked[:3])
     rest = len(ranked) - 3
     if rest <= 0:
