@@ -81,7 +81,10 @@ def test_a_sectionless_week_shows_max_articles_says_the_rest_and_the_web_has_it_
             NOW,
         )
     save_subscriber(db, "ann@example.org", "Ann", [], NOW)
-    send_edition(config, db, week, lambda: NOW)
+    sent = send_edition(config, db, week, lambda: NOW)
+    assert sent is not None
+    [cut] = [w for w in sent.warnings if w.startswith("Copies carry fewer stories")]
+    assert "all topics 12 of 20" in cut  # said where the editor looks, too
     raw = next((config.outbox_path / "2026-W47").glob("*.eml")).read_bytes()
     message = email.message_from_bytes(raw, policy=email.policy.default)
     html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]

@@ -129,3 +129,25 @@ def left_out_warning(config: Config, variant: RenderedVariant) -> str:
         + "; ".join(variant.left_out)
         + " (they are in the web version)"
     )
+
+
+def cut_warning(variants: list[RenderedVariant], names: dict[str, str]) -> str:
+    """What the editor is told when copies carry fewer of the week's stories than it has
+    for reasons other than the size budget (their limits); "" when none do."""
+    cut = [v for v in variants if v.more > len(v.left_out)]
+    if not cut:
+        return ""
+    said = "; ".join(
+        f"{_copy_label(v.key, names)} {v.article_count} of {v.article_count + v.more}" for v in cut
+    )
+    return (
+        f"Copies carry fewer stories than the week has ([digest] max_articles, "
+        f"max_per_section, max_sections): {said}. Each email names the rest and links "
+        "the web version, which has them all"
+    )
+
+
+def _copy_label(key: str, names: dict[str, str]) -> str:
+    if not key:
+        return "all topics"
+    return ", ".join(names.get(k, k) for k in key.split(","))
