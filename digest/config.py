@@ -11,6 +11,7 @@ file.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import re
 import tomllib
@@ -26,7 +27,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from digest.addresses import normalize_email
 from digest.errors import ConfigError, RowError
 from digest.language import is_language_tag
-from digest.models import Sponsor, slugify
+from digest.models import Sponsor, ascii_slug, slugify
 from digest.relays import parse_relays
 
 DEFAULT_PATH = Path("config") / "digest.toml"
@@ -172,6 +173,9 @@ class ArchiveConfig:
 
     path: str = setting(
         "../var/archive", "web versions, index and Atom feed; never the store's or outbox's folder"
+    )
+    noindex: bool = setting(
+        False, "ask search engines not to index the web versions (and write no sitemap.xml)"
     )
 
 
@@ -599,9 +603,14 @@ class Config:
 
     @cached_property
     def list_id(self) -> str:
-        """The List-Id value's identifier: '<name-slug>.<sender domain>'."""
+        """The List-Id value's identifier: '<name-slug>.<sender domain>', the slug in
+        ASCII (RFC 2919's dot-atom); a name with nothing ASCII in it gets its topic-style
+        key's hash form ('t-' and hex digits)."""
         domain = self.sender_address.rpartition("@")[2].lower()
-        return f"{slugify(self.newsletter.name)}.{domain}"
+        name = ascii_slug(self.newsletter.name)
+        if not name:
+            name = "t-" + hashlib.sha256(self.newsletter.name.encode()).hexdigest()[:10]
+        return f"{name}.{domain}"
 
     @cached_property
     def unsubscribe_mailto(self) -> str:

@@ -17,6 +17,7 @@ from functools import lru_cache
 from importlib import resources
 
 from babel import Locale, UnknownLocaleError
+from babel.core import get_global
 from babel.dates import format_date, format_interval
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -91,15 +92,28 @@ def shipped_languages() -> list[str]:
 
 
 def _translations(locale: Locale) -> gettext.NullTranslations:
+    """The closest catalogue: the whole tag (pt_BR), its language and script (zh_Hans,
+    the script CLDR's likely subtags give when the tag names none: zh, zh-CN), then
+    the language (pt). A language written in two scripts ships one catalogue per
+    script, so zh-TW (Traditional) never gets the Simplified words."""
+    script = locale.script or _likely_script(locale.language)
     names = [str(locale)]
-    if locale.territory or locale.script:
-        names.append(locale.language)
+    if script:
+        names.append(f"{locale.language}_{script}")
+    names.append(locale.language)
     folder = resources.files("digest").joinpath("locale")
     for name in names:
         po = folder.joinpath(name, "LC_MESSAGES", f"{DOMAIN}.po")
         if po.is_file():
             return _compiled(po.read_bytes(), name)
     return gettext.NullTranslations()
+
+
+def _likely_script(language: str) -> str:
+    """The script CLDR expects for ``language`` ("Hans" for zh), else ""."""
+    likely = str(get_global("likely_subtags").get(language, ""))
+    parts = likely.split("_")
+    return parts[1] if len(parts) > 2 else ""
 
 
 def _compiled(po: bytes, name: str) -> gettext.GNUTranslations:

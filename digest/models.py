@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from collections.abc import Callable
@@ -52,7 +53,32 @@ Clock = Callable[[], datetime]
 
 
 def slugify(name: str) -> str:
-    """Turn a topic name into its stable key: 'Domain Names' -> 'domain-names'."""
+    """A topic name's stable key, distinct for distinct names in any script: its words
+    (letters, digits and their marks) in lower case joined by "-", a Latin letter's
+    accents dropped: 'Domain Names' -> 'domain-names', 'Économie' -> 'economie',
+    'الرياضة' -> 'الرياضة', '経済' -> '経済'. A name with no letter or digit ('+++', an
+    emoji) gets a stable hash of itself ('t-' and 10 hex digits); an empty name, "".
+    Idempotent: a key is its own key."""
+    text = unicodedata.normalize("NFKC", name).strip()
+    if not text:
+        return ""
+    kept: list[str] = []
+    latin = False
+    for ch in unicodedata.normalize("NFKD", text.lower()):
+        if unicodedata.combining(ch) and latin:
+            continue  # é -> e, as the keys have always been
+        latin = ch.isascii()
+        kept.append(ch if unicodedata.category(ch)[0] in "LNM" else " ")
+    words = unicodedata.normalize("NFKC", "".join(kept)).split()
+    slug = "-".join(words)
+    if slug:
+        return slug
+    return "t-" + hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def ascii_slug(name: str) -> str:
+    """A name as ASCII letters, digits and "-" only (for a header such as List-Id):
+    'Domain Names' -> 'domain-names'; "" when nothing of it is ASCII."""
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     return re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
 
@@ -101,6 +127,22 @@ class Sponsor:
 COLUMN_WIDTH = 552
 # An image narrower than this is an icon or an avatar, not a picture of the story.
 PICTURE_MIN_WIDTH = 120
+# A picture narrower than half the column is never shown across it: it is a thumbnail.
+FULL_PICTURE_MIN_WIDTH = COLUMN_WIDTH // 2
+# A thumbnail beside an article's text, in CSS pixels.
+THUMBNAIL_WIDTH = 120
+
+
+@dataclass(frozen=True)
+class PictureBox:
+    """How a picture is drawn: across the column ("full") or small beside the text
+    ("thumb"), its width and height attributes (height 0 when not known), and whether
+    its own size is known (an unknown one is drawn at its own size up to ``width``)."""
+
+    kind: str  # full, thumb
+    width: int
+    height: int = 0
+    known: bool = True
 
 
 @dataclass(frozen=True)
@@ -119,26 +161,31 @@ class EditionArticle:
     image_width: int = 0
     image_height: int = 0
 
-    @property
-    def image_box(self) -> tuple[int, int] | None:
-        """(width, height) for the img tag, or None when there is nothing to show.
+    def picture(self, *, full: bool) -> PictureBox | None:
+        """How this article's picture is drawn; None when there is nothing to show.
 
-        An image narrower than ``PICTURE_MIN_WIDTH`` is an icon or an avatar: None. One
-        narrower than the 552 px column keeps its own width (never stretched); a wider
-        one is shown at the column's. The height follows in proportion when the source
-        gave it, else 0; (0, 0) when the size is unknown (shown at its own size, at
-        most the column's).
+        An image narrower than ``PICTURE_MIN_WIDTH`` is an icon or an avatar: None.
+        ``full`` (the lead) draws a picture at least half the column wide across it, at
+        its own width when narrower than the column (never stretched); anything else
+        is a thumbnail beside the text, ``THUMBNAIL_WIDTH`` wide. The height follows in
+        proportion when the source gave it. A picture of unknown size (a file import, a
+        host that did not answer) is a thumbnail too: its width attribute keeps
+        Outlook's layout (which sizes images by it: a 140 px thumbnail is never drawn
+        across the column), and elsewhere it is drawn at its own size up to that width.
         """
         if not self.image_url:
             return None
-        if not self.image_width:
-            return 0, 0
-        if self.image_width < PICTURE_MIN_WIDTH:
+        own = self.image_width
+        if not own:  # it may be a thumbnail: across the column, Outlook would stretch it
+            return PictureBox("thumb", THUMBNAIL_WIDTH, 0, False)
+        if own < PICTURE_MIN_WIDTH:
             return None
-        width = min(COLUMN_WIDTH, self.image_width)
-        if not self.image_height:
-            return width, 0
-        return width, round(self.image_height * width / self.image_width)
+        if full and own >= FULL_PICTURE_MIN_WIDTH:
+            kind, width = "full", min(COLUMN_WIDTH, own)
+        else:
+            kind, width = "thumb", min(THUMBNAIL_WIDTH, own)
+        height = round(self.image_height * width / own) if self.image_height else 0
+        return PictureBox(kind, width, height)
 
 
 @dataclass(frozen=True)
@@ -178,12 +225,20 @@ class Copy:
     lead: EditionArticle | None
     sections: tuple[Section, ...]  # the articles below the lead
     left_out: tuple[EditionArticle, ...] = ()  # dropped to fit; the web version has them
+    # The week's articles this copy could carry (all, or those of its topics): what its
+    # limits and the size budget leave out is said in it ("and N more this week").
+    in_week: int = 0
 
     @property
     def articles(self) -> list[EditionArticle]:
         """Every article shown, the lead first."""
         rest = [a for s in self.sections for a in s.articles]
         return [self.lead, *rest] if self.lead else rest
+
+    @property
+    def more(self) -> int:
+        """How many of the week's articles for this copy it does not show."""
+        return max(0, self.in_week - len(self.articles))
 
 
 @dataclass(frozen=True)
@@ -224,6 +279,7 @@ class RenderedVariant:
     article_count: int
     left_out: tuple[str, ...] = ()  # titles dropped to fit the size budget
     slots: str = ""  # the marker of this render's per-reader slots
+    more: int = 0  # the week's articles for this copy that it does not show
 
 
 @dataclass

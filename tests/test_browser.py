@@ -85,3 +85,56 @@ def test_the_desk_reloads_when_a_template_changes(
     frame.locator("text=Freshly edited").wait_for(timeout=10_000)
     page.screenshot(path=str(ARTIFACTS / "desk.png"))
     page.close()
+
+
+def test_a_date_in_an_arabic_edition_reads_in_its_order_beside_a_latin_name(
+    browser: Browser, tmp_path: Path
+) -> None:
+    from datetime import timedelta
+
+    from digest.content.copies import render_copy
+    from digest.content.edition import build_edition
+    from digest.content.weeks import week_window
+    from digest.models import Article
+
+    config = make_config(tmp_path, newsletter={"language": "ar"})
+    db = store.open_store(config.store_path)
+    week = week_window("2026-W47", config.tz)
+    for i in range(2):
+        store.upsert_article(
+            db,
+            Article(
+                0,
+                f"https://news.example.com/ar/{i}",
+                f"خبر رقم {i} عن الشبكات",
+                week.start + timedelta(days=1, hours=10 + i),
+                body="<p>نص الخبر كاملًا هنا، وهو نص طويل بما يكفي ليكون مقتطفًا.</p>",
+                author="John Smith",
+            ),
+            NOW,
+        )
+    edition = build_edition(config, db, week)
+    assert edition is not None
+    page = browser.new_page(viewport={"width": 600, "height": 900})
+    page.set_content(render_copy(config, edition, "").html)
+    # Where each piece of a byline is drawn: the name on the right (the start of a
+    # right-to-left line), then the date, whose day, month and year keep CLDR's order
+    # (in Arabic the year is drawn leftmost: 2026/11/17 read from the right).
+    drawn = page.evaluate(
+        """() => [...document.querySelectorAll('.article-meta')].map(meta => {
+            const [name, date] = meta.querySelectorAll('span');
+            const text = date.firstChild, value = text.textContent;
+            const at = (start, end) => {
+                const r = document.createRange(); r.setStart(text, start); r.setEnd(text, end);
+                return r.getBoundingClientRect().left;
+            };
+            return {name: name.getBoundingClientRect().left,
+                    date: date.getBoundingClientRect().left,
+                    day: at(0, 2), year: at(value.length - 4, value.length)};
+        })"""
+    )
+    page.close()
+    assert drawn
+    for byline in drawn:
+        assert byline["name"] > byline["date"]  # the name first, from the right
+        assert byline["year"] < byline["day"]  # not "172026/11/"

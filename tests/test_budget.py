@@ -1,6 +1,7 @@
 """Gmail clips messages past ~102 KB and hides the footer: stay under the budget."""
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from digest.content.render import render_variant
 from digest.content.sections import trim_order, without
 from digest.content.weeks import week_window
 from digest.delivery.sending import send_edition
-from digest.models import Article, Copy
+from digest.models import Article
 from digest.readers.subscribers import save_subscriber
 
 from .conftest import NOW, make_config
@@ -63,7 +64,9 @@ def test_over_budget_leaves_out_the_fewest_keeping_the_best_of_every_section(
     assert list(variant.left_out) == [a.title for a in order[:count]]
     # The fewest: one article fewer left out would not fit.
     back = order[: count - 1]
-    fuller = Copy("", full.lead, without(full.sections, {a.url for a in back}), tuple(back))
+    fuller = replace(
+        full, sections=without(full.sections, {a.url for a in back}), left_out=tuple(back)
+    )
     assert html_size(render_variant(config, edition, fuller)) > 40 * 1024
     # Every section keeps its best story, the lead stays, the lowest ranks went first.
     kept = {a.title for a in choose_copy(config, edition, "").articles} - set(variant.left_out)

@@ -109,3 +109,59 @@ def test_every_message_names_its_edition_copy_and_list_in_feedback_id(tmp_path: 
         feedback_id(config, "2026-W47", "a:b c/d" * 20),
     }
     assert len(ids) == 5 and all(v.count(":") == 3 and len(v) < 200 for v in ids)
+
+
+def test_lint_unsubscribes_a_test_reader_in_one_click_on_the_running_serve(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from digest.delivery import dkimsign
+    from digest.delivery.lint import check_one_click, lint_edition
+    from digest.web.app import create_app
+
+    from .conftest import bound_socket, running
+
+    private, _ = _rsa_key(tmp_path)
+    sock = bound_socket()
+    port = sock.getsockname()[1]
+    config = make_config(
+        tmp_path,
+        env={"DIGEST_SECRET": SECRET, "DIGEST_DKIM_PRIVATE_KEY": private},
+        newsletter={"base_url": f"http://127.0.0.1:{port}/digest"},
+        dkim={"domain": "news.example.com", "selector": "wrap2026"},
+    )
+    db = store.open_store(config.store_path)
+    load_week(config, db, NOW)
+    week = week_window("2026-W47", config.tz)
+    before = {s.email for s in store.iter_subscribers(db)}
+    # Nothing answers yet: said, and the test reader is gone all the same.
+    [down] = [f for f in check_one_click(config, db, week, NOW, timeout=2) if f.level == "error"]
+    assert "unreachable" in down.message and "digest serve" in down.message
+    assert {s.email for s in store.iter_subscribers(db)} == before
+    with running(create_app(config, clock=lambda: NOW, send_queue=False), sock):
+        report = lint_edition(config, db, week, NOW, draw=False, one_click=True)
+        assert report is not None and report.errors == []
+        [works] = [f for f in report.findings if f.check == "one-click"]
+        assert works.level == "note" and "took the test reader off the list" in works.message
+        assert {s.email for s in store.iter_subscribers(db)} == before  # erased after
+        # A signature that leaves the RFC 8058 headers out is an error.
+        monkeypatch.setattr(
+            dkimsign,
+            "SIGNED_HEADERS",
+            tuple(h for h in dkimsign.SIGNED_HEADERS if not h.startswith(b"list-unsub")),
+        )
+        [unsigned] = [f for f in check_one_click(config, db, week, NOW) if f.check == "dkim"]
+        assert unsigned.level == "error" and "list-unsubscribe, list-unsubscribe-post" in (
+            unsigned.message
+        )
+    # A serve over another store answers 200 but takes nobody off this list.
+    other = make_config(
+        tmp_path / "other",
+        env={"DIGEST_SECRET": SECRET},
+        newsletter={"base_url": f"http://127.0.0.1:{port}/digest"},
+    )
+    store.open_store(other.store_path).close()
+    sock = bound_socket(port)
+    with running(create_app(other, clock=lambda: NOW, send_queue=False), sock):
+        found = check_one_click(config, db, week, NOW)
+    assert [f.level for f in found if f.check == "one-click"] == ["error"]
+    assert {s.email for s in store.iter_subscribers(db)} == before

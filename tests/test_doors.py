@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from starlette.testclient import TestClient
 
 from digest import store
@@ -31,7 +30,7 @@ from digest.returns.webhook_auth import Guesses, WebhookRefused
 from digest.returns.webhooks import receive
 from digest.web.app import create_app
 
-from .conftest import NOW, SECRET, make_config
+from .conftest import NOW, SECRET, ClockedRunner, make_config
 
 MAILGUN_KEY = "key-mailgun-signing-0123456789"
 POSTMARK_PASSWORD = "postmark-webhook-password"
@@ -303,7 +302,7 @@ def test_a_file_whose_mark_says_utf_16_and_is_not_is_refused(
 
 
 def test_the_command_line_says_how_it_read_the_file(tmp_path: Path) -> None:
-    runner = CliRunner()
+    runner = ClockedRunner()
     cfg = tmp_path / "c" / "digest.toml"
     assert runner.invoke(cli, ["--config", str(cfg), "init"]).exit_code == 0
     path = tmp_path / "unicode.txt"

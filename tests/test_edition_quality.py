@@ -2,6 +2,7 @@
 images that keep their size and say what they show, greetings by first name."""
 
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -119,14 +120,13 @@ def test_a_lead_story_with_its_image_one_h1_and_the_contents(
     images = {i.get("src").rsplit("/", 1)[1]: i for i in page.xpath("//td[@class='article']//img")}
     assert "avatar.png" not in images  # an icon is not a picture of the story
     small, unknown = images["small.png"], images["t.jpg"]
-    # Narrower than the column: its own width, never stretched, shrinking on phones.
-    assert (small.get("width"), small.get("height")) == ("300", "200")
-    assert "width:300px" in small.get("style") and "max-width:100%" in small.get("style")
-    # Of unknown size: no width to stretch it to; at most the column.
-    assert (unknown.get("width"), unknown.get("height"), unknown.get("alt")) == (None, None, "")
-    assert "max-width:100%" in unknown.get("style") and "width:100%" not in unknown.get(
-        "style"
-    ).replace("max-width:100%", "")
+    # Below the lead, a picture is a thumbnail beside the text, never across the column;
+    # every img has a width for Outlook.
+    assert (small.get("width"), small.get("height"), small.get("align")) == ("120", "80", "right")
+    assert "width:120px" in small.get("style") and "display:block" not in small.get("style")
+    # Of unknown size: the box's width for Outlook, its own size up to it elsewhere.
+    assert (unknown.get("width"), unknown.get("height"), unknown.get("alt")) == ("120", None, "")
+    assert "max-width:120px" in unknown.get("style") and "width:auto" in unknown.get("style")
     # While images are blocked: a background colour, and the alt text in a readable style.
     assert "background-color:#dde3ea" in small.get("style")
     assert all(a.get("href") != "https://cdn.example.com/big.jpg" for a in page.xpath("//a"))
@@ -239,3 +239,68 @@ def test_a_greeting_template_with_an_unknown_field_is_a_config_error(tmp_path: P
 
     with pytest.raises(ConfigError, match=r"\[digest\] greeting"):
         make_config(tmp_path, digest={"greeting": "Hi {surname},"})
+
+
+@pytest.mark.parametrize(
+    ("alt", "shown"),
+    [
+        ("A map of the new shelters across Tokyo", "A map of the new shelters across Tokyo"),
+        ("Tokyo unveils a new disaster plan", ""),  # the headline beside it again
+        ("tokyo unveils a new disaster plan.", ""),
+        ("new disaster plan", ""),  # a part of the headline
+        ("alt", ""),
+        ("Image", ""),
+        ("IMG_2041.JPG", ""),
+        ("DSC00012", ""),
+        ("https://news.example.com/a.jpg", ""),
+        ("shelters", ""),  # the picture's own file name
+        ("***", ""),
+        ("صورة", ""),
+        ("避難所の地図", "避難所の地図"),
+    ],
+)
+def test_an_alt_that_says_nothing_or_repeats_the_headline_is_empty(
+    tmp_path: Path, make_article: Callable[..., Article], alt: str, shown: str
+) -> None:
+
+    config = make_config(tmp_path)
+    db = store.open_store(config.store_path)
+    week = week_window("2026-W47", config.tz)
+    store.upsert_article(
+        db,
+        make_article(
+            title="Tokyo unveils a new disaster plan",
+            image_url="https://news.example.com/img/shelters.jpg",
+            image_width=800,
+            image_alt=alt,
+            published_at=week.start + timedelta(days=1),
+        ),
+        NOW,
+    )
+    edition = build_edition(config, db, week)
+    assert edition is not None
+    [img] = lxml.html.document_fromstring(render_copy(config, edition, "").html).iter("img")
+    assert img.get("alt") == shown
+
+
+def test_a_lead_picture_narrower_than_half_the_column_is_a_thumbnail_beside_it(
+    config: Config, db: Any, make_article: Callable[..., Article]
+) -> None:
+    for title, width in (("Lead", 150), ("Other", 0)):
+        store.upsert_article(
+            db,
+            make_article(
+                title=title,
+                featured=title == "Lead",
+                image_url=f"https://cdn.example.com/{title}.jpg" if width else "",
+                image_width=width,
+                image_height=100,
+            ),
+            NOW,
+        )
+    edition = build_edition(config, db, _week(config))
+    assert edition is not None
+    page = lxml.html.fromstring(render_copy(config, edition, "").html)
+    [image] = page.xpath("//td[contains(@class, 'lead')]//img")
+    assert (image.get("width"), image.get("height"), image.get("align")) == ("120", "80", "right")
+    assert all(int(i.get("width")) for i in page.iter("img"))  # every img has a width

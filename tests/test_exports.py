@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
 from digest import store
 from digest.cli import cli
@@ -18,7 +17,7 @@ from digest.errors import IngestError
 from digest.readers import exports
 from digest.readers.subscribers import import_subscribers
 
-from .conftest import NOW
+from .conftest import NOW, ClockedRunner
 
 
 def _list(list_id: int, name: str, optin: str, status: str) -> dict[str, Any]:
@@ -178,7 +177,7 @@ def test_the_other_tools_never_take_a_state_their_file_cannot_say_as_subscribed(
 
 
 def test_listmonk_import_from_the_command_line_takes_the_list(tmp_path: Path) -> None:
-    runner = CliRunner()
+    runner = ClockedRunner()
     cfg = tmp_path / "c" / "digest.toml"
     assert runner.invoke(cli, ["--config", str(cfg), "init"]).exit_code == 0
     path = _listmonk_json(tmp_path / "listmonk.json", WEEKLY_DOUBLE)

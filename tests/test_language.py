@@ -27,6 +27,8 @@ from digest.models import Article
 from .conftest import NOW, REPO, make_config
 
 LOCALE = REPO / "digest" / "locale"
+# Besides English: the catalogues that must ship, each complete.
+SHIPPED = ("de", "pt", "es", "fr", "it", "nl", "ar", "he", "ja", "zh_Hans")
 _PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|\{\w+\}")
 
 
@@ -37,7 +39,7 @@ def test_every_catalogue_has_every_message_of_the_sources() -> None:
         text=True,
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert {"de", "pt"} <= set(shipped_languages())
+    assert set(SHIPPED) <= set(shipped_languages())
 
 
 def test_the_catalogue_check_ignores_the_dated_header_but_not_a_lost_message(
@@ -157,7 +159,7 @@ def test_greetings_in_the_newsletters_language(tmp_path: Path) -> None:
 
 
 def test_a_language_without_a_catalogue_gets_english_words_and_its_own_dates() -> None:
-    words = language("fr")
+    words = language("sv")
     assert words.gettext("In this issue") == "In this issue"
     assert "nov." in words.date(NOW)
 
@@ -165,3 +167,88 @@ def test_a_language_without_a_catalogue_gets_english_words_and_its_own_dates() -
 def test_an_unknown_language_is_refused_with_what_to_write(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"language.*BCP 47"):
         make_config(tmp_path, newsletter={"language": "klingon-x"})
+
+
+@pytest.mark.parametrize("tag", ["ar", "he"])
+def test_dates_names_and_weeks_are_isolated_in_right_to_left_editions(
+    tmp_path: Path, make_article: Callable[..., Article], tag: str
+) -> None:
+    from digest.content.render import FSI, PDI
+    from digest.language import language
+
+    config, variant = _copy(tmp_path, make_article, tag, author="John Smith")
+    words = language(tag)
+    page = lxml.html.document_fromstring(variant.html)
+    metas = page.find_class("article-meta")
+    assert metas
+    for meta in metas:
+        spans = meta.findall("span")
+        assert [s.get("dir") for s in spans] == ["ltr", words.direction]  # name, date
+        assert spans[0].text == "John Smith"
+        assert spans[1].text in {words.date(a.published_at) for a in _week(config)}
+    intro = page.find_class("intro-text")[0]
+    assert (
+        intro.find("span") is not None and intro.find("span").text == variant.subject.split(": ")[1]
+    )  # type: ignore[union-attr]
+    dated = [line for line in variant.text.splitlines() if "John Smith" in line]
+    assert dated and all(line.strip().startswith(f"{FSI}John Smith{PDI} - {FSI}") for line in dated)
+    assert all(line.endswith(PDI) for line in dated)
+
+
+def _week(config: Config) -> list[Article]:
+    from digest import store as s
+
+    return s.all_articles(s.open_store(config.store_path))
+
+
+def test_left_to_right_plain_text_has_no_invisible_isolates(
+    tmp_path: Path, make_article: Callable[..., Article]
+) -> None:
+    from digest.content.render import FSI, text_direction
+
+    _, variant = _copy(tmp_path, make_article, "en", author="محمد علي")
+    assert FSI not in variant.text
+    meta = lxml.html.document_fromstring(variant.html).find_class("article-meta")[0]
+    assert meta.find("span").get("dir") == "rtl"  # type: ignore[union-attr]
+    assert text_direction("02\u200f/07\u200f/2021", "ltr") == "rtl"
+    assert text_direction("2026", "rtl") == "rtl" and text_direction("IPv6 خدمة", "rtl") == "ltr"
+
+
+@pytest.mark.parametrize("tag", ["es", "fr", "it", "nl", "ar", "he", "ja", "zh-CN", "zh-Hans"])
+def test_each_shipped_language_keeps_no_english_word_of_the_templates(
+    tmp_path: Path, make_article: Callable[..., Article], tag: str
+) -> None:
+    _, variant = _copy(tmp_path, make_article, tag, topics=("Gardening",))
+    english = [
+        "Here is what we published",
+        "Unsubscribe",
+        "Choose your topics",
+        "View this email in your browser",
+        "The lead story",
+        "You are receiving",
+        "More",
+    ]
+    for words in english:
+        assert words not in variant.text and words not in variant.html, (tag, words)
+    assert "This week:" not in variant.html  # the preheader too
+
+
+def test_traditional_chinese_never_gets_the_simplified_words() -> None:
+    from digest.language import language
+
+    assert language("zh-TW").gettext("In this issue") == "In this issue"
+    assert language("zh").gettext("In this issue") == language("zh-CN").gettext("In this issue")
+
+
+def test_a_notice_isolates_the_newsletters_name_in_a_right_to_left_language(
+    tmp_path: Path,
+) -> None:
+    from digest.content.render import FSI, PDI
+    from digest.readers.notices import confirm_notice
+
+    arabic = confirm_notice(
+        make_config(tmp_path, newsletter={"language": "ar"}), "https://x.example/c"
+    )
+    assert f"{FSI}The Weekly Wrap{PDI}" in arabic.subject and "أكّد" in arabic.subject
+    english = confirm_notice(make_config(tmp_path), "https://x.example/c")
+    assert FSI not in english.subject and "The Weekly Wrap" in english.subject

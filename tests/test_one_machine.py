@@ -4,12 +4,13 @@ refused, because SQLite's write-ahead log and locks do not hold across machines.
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from digest import store
 from digest.cli import cli
 from digest.errors import StoreError
 from digest.store import network_filesystem
+
+from .conftest import ClockedRunner
 
 MOUNTS = """\
 22 1 259:2 / / rw,relatime shared:1 - ext4 /dev/nvme0n1p2 rw
@@ -51,7 +52,7 @@ def test_a_store_on_a_network_filesystem_is_refused_before_it_is_made(
     with pytest.raises(StoreError, match=r"network filesystem \(nfs\).*send --workers"):
         store.open_store(share / "digest.db")
     assert not (share / "digest.db").exists()
-    runner = CliRunner()
+    runner = ClockedRunner()
     cfg = tmp_path / "c" / "digest.toml"
     assert runner.invoke(cli, ["--config", str(cfg), "init"]).exit_code == 0
     on_share = {"DIGEST_STORE_PATH": str(share / "digest.db")}

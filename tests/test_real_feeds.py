@@ -15,7 +15,7 @@ import pytest
 
 from digest import store
 from digest.config import Config
-from digest.content.copies import choose_copy
+from digest.content.copies import choose_copy, web_version
 from digest.content.edition import build_edition
 from digest.content.feeds import import_feed
 from digest.content.plaintext import display_width
@@ -139,6 +139,17 @@ def test_each_edition_reads_as_an_editor_made_it(built: list[Built]) -> None:
         # Nothing configured: one list under the lead, never a heading per raw category.
         assert {s.topic for s in copy.sections} <= {"More", "Mais", "Weitere Meldungen"}, b.name
         page = lxml.html.document_fromstring(b.preview.html)
+        # No section's cap on a sectionless week: the week, up to max_articles, and
+        # what is left is named, linking the web version, which has the whole week.
+        week = len(b.edition.candidates)
+        assert len(shown) == min(week, b.config.digest.max_articles), b.name
+        if week > len(shown):
+            [more] = page.find_class("more-web")
+            assert str(week - len(shown)) in more.text_content(), b.name
+            assert more.xpath(".//a[contains(@href, '/archive/')]"), b.name
+        web = lxml.html.document_fromstring(web_version(b.config, b.edition))
+        linked = {a.get("href") for a in web.iter("a")}
+        assert {a.url for a in b.edition.candidates} <= linked, b.name
         if len(shown) > 1:
             assert copy.lead is not None and copy.lead.rank == min(a.rank for a in shown)
             [title] = page.find_class("lead-title")
@@ -148,9 +159,16 @@ def test_each_edition_reads_as_an_editor_made_it(built: list[Built]) -> None:
                 b.name,
                 article.excerpt,
             )
+        titles = {a.image_url: a.title for a in shown}
         for img in page.iter("img"):
-            width = int(img.get("width") or 0)
-            assert width == 0 or width >= PICTURE_MIN_WIDTH, (b.name, img.get("src"))
+            # Every img has a width (Outlook lays it out by it); none is an icon.
+            assert (img.get("width") or "").isdigit(), (b.name, img.get("src"))
+            assert int(img.get("width") or 0) >= PICTURE_MIN_WIDTH, (b.name, img.get("src"))
+            assert not re.search(r"filetype|/(?:jpe?g|gif|png|pdf)\.gif$", img.get("src") or "")
+            # An alt that repeats the headline beside it, or says nothing, is empty.
+            alt = (img.get("alt") or "").casefold().strip(" .")
+            assert alt != titles.get(img.get("src") or "", "").casefold().strip(" ."), b.name
+            assert alt not in {"alt", "image", "photo", "picture", "img"}, b.name
         for line in b.preview.text.splitlines():
             if "://" not in line and "@" not in line:
                 assert display_width(line) <= 76, (b.name, line)
@@ -169,7 +187,11 @@ def test_each_edition_passes_lint(built: list[Built]) -> None:
         )
         # A file import cannot learn a picture's size (`import --feeds` over HTTP reads
         # it from the picture's first bytes): only that may be said, as a warning.
-        unsized = [f for f in findings if f.message.startswith("no width (its size is unknown)")]
+        unsized = [
+            f
+            for f in findings
+            if f.message.startswith(("no width (its size is unknown)", "no height (its size"))
+        ]
         assert [f for f in findings if f.level != "note" and f not in unsized] == [], b.name
         assert all(f.level == "warning" for f in unsized)
 

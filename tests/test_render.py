@@ -103,7 +103,10 @@ def test_sponsor_line_is_shown_for_its_section(
         tmp_path, sponsors={"DNS": {"name": "Acme DNS", "url": "https://acme.example"}}
     )
     variant = render_copy(config, _edition(config, db, [make_article()]), "")
-    assert "DNS, sponsored by" in variant.html and 'href="https://acme.example"' in variant.html
+    assert (
+        '<span dir="ltr">DNS</span>, sponsored by' in variant.html
+        and 'href="https://acme.example"' in variant.html
+    )
     assert "DNS, sponsored by Acme DNS\nhttps://acme.example\n" in variant.text
 
 

@@ -190,12 +190,12 @@ def test_send_refuses_at_the_refuse_rate_without_force(tmp_path: Any) -> None:
 def test_send_and_status_on_the_command_line(tmp_path: Any) -> None:
     import json
 
-    from click.testing import CliRunner
-
     from digest.cli import cli
     from digest.config import load_config
 
-    runner = CliRunner()
+    from .conftest import ClockedRunner
+
+    runner = ClockedRunner()
     cfg = tmp_path / "config" / "digest.toml"
     env = {"DIGEST_SECRET": SECRET, "DIGEST_SMTP_HOST": ""}
     args = ["--config", str(cfg)]

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
 from digest import store
 from digest.backups import backup_store, restore_store
@@ -20,7 +19,7 @@ from digest.errors import StoreError
 from digest.readers.subscribers import remove_subscriber
 from digest.readers.unsubscribe import unsubscribe
 
-from .conftest import NOW, LocalController, RecordingHandler, make_config
+from .conftest import NOW, ClockedRunner, LocalController, RecordingHandler, make_config
 from .fixtures import load_week
 
 WEEK = "2026-W47"
@@ -311,7 +310,7 @@ def test_a_cp_copy_with_its_wal_beside_it_keeps_the_last_writes(
 
 
 def test_restore_from_the_command_line_says_what_it_carried_over(tmp_path: Path) -> None:
-    runner = CliRunner()
+    runner = ClockedRunner()
     cfg = tmp_path / "c" / "digest.toml"
     assert runner.invoke(cli, ["--config", str(cfg), "init", "--demo"]).exit_code == 0
     copy = tmp_path / "nightly.db"

@@ -7,12 +7,14 @@ from pathlib import Path
 from digest.content.sections import (
     SectionPlan,
     copy_sections,
+    in_scope,
     place,
     rank_articles,
     section_plan,
     sections_of,
     split_lead,
     substance,
+    whole_week,
 )
 from digest.models import Article, Edition, EditionArticle, Sponsor, Week
 
@@ -133,3 +135,44 @@ def test_the_lead_is_the_best_of_the_copy_and_is_not_shown_twice() -> None:
     assert [a.title for s in rest for a in s.articles] == ["t1", "t3", "t2"]
     reader = copy_sections(plan, edition, "cybersecurity")
     assert split_lead(reader) == (None, reader)  # one article: no lead, just the list
+
+
+def test_a_week_without_configured_sections_is_one_list_up_to_max_articles(
+    make_article: Callable[..., Article],
+) -> None:
+    articles = [make_article(title=f"s{i}", topics=("Gardening",)) for i in range(20)]
+    unsectioned = SectionPlan(named=(), aliases={}, other="More", max_per_section=4)
+    sections = place(articles, unsectioned)
+    assert [(s.topic, len(s.articles)) for s in sections] == [("More", 12)]  # not a section's 4
+    # Sections configured but none of the week's articles in one: "More" is the copy.
+    assert [len(s.articles) for s in place(articles, _plan())] == [12]
+    # Beside a configured section, "More" has a section's room.
+    mixed = [make_article(title="dns", topics=("DNS",)), *articles]
+    assert [(s.topic, len(s.articles)) for s in place(mixed, _plan())] == [("DNS", 1), ("More", 3)]
+
+
+def test_the_whole_week_and_what_a_copy_could_carry(make_article: Callable[..., Article]) -> None:
+    plan = _plan(max_articles=4, max_per_section=2)
+    ranked = [
+        EditionArticle(f"https://x.example/{i}", f"t{i}", "", "", T, rank=i, topics=(topic,))
+        for i, topic in enumerate(["DNS"] * 5 + ["Fishing"] * 5 + ["Cybersecurity"])
+    ]
+    edition = Edition(Week("2026-W47", T, T), sections_of(plan, ranked), tuple(ranked))
+    assert edition.article_count == 4
+    whole = whole_week(plan, edition)
+    assert {s.topic: len(s.articles) for s in whole} == {"DNS": 5, "Cybersecurity": 1, "More": 5}
+    assert in_scope(plan, edition, "") == 11
+    assert in_scope(plan, edition, "dns") == 5
+    assert in_scope(plan, edition, "cybersecurity,dns") == 6
+
+
+def test_a_topic_choice_stored_with_the_old_ascii_keys_still_finds_its_section() -> None:
+    plan = SectionPlan(named=(("straße", "Straße"), ("dns", "DNS")), aliases={}, other="More")
+    assert plan.chosen("strae,dns") == {"straße", "dns"}
+    ranked = [
+        EditionArticle(f"https://x.example/{i}", f"t{i}", "", "", T, rank=i, topics=(topic,))
+        for i, topic in enumerate(["Straße", "DNS", "Straße"])
+    ]
+    edition = Edition(Week("2026-W47", T, T), sections_of(plan, ranked), tuple(ranked))
+    assert [s.topic for s in copy_sections(plan, edition, "strae")] == ["Straße"]
+    assert in_scope(plan, edition, "strae") == 2

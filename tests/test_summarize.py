@@ -251,6 +251,35 @@ def test_a_short_first_line_stays_unless_it_is_the_headline() -> None:
             "<p>Prices rose again.</p><p>The reasons are:</p><ul><li>demand</li></ul>",
             "Prices rose again.",
         ),
+        # A lead-in to a quotation is no lede: what it quotes comes with it.
+        (
+            "<p>Jane Doe, writing for The Atlantic:</p><blockquote><p>The city's bike "
+            "lanes cut crash deaths by a third.</p></blockquote>",
+            "Jane Doe, writing for The Atlantic: The city's bike lanes cut crash deaths "
+            "by a third.",
+        ),
+        (
+            "<p>Gruber:</p><blockquote><p>Rates fell for a third month.</p></blockquote>",
+            "Gruber: Rates fell for a third month.",
+        ),
+        ("<p>The reasons are:</p><ul><li>demand</li><li>supply</li></ul>", "demand; supply"),
+        (
+            "<p>My first homelab, with the following specs:</p><ul><li>64GB</li></ul>"
+            "<p>The BIOS is up to date.</p>",
+            "The BIOS is up to date.",
+        ),
+        # A feed's own cut ends on a whole word with one proper ellipsis.
+        (
+            "<p>The council voted on Tuesday to expand the bike la...</p>",
+            "The council voted on Tuesday to expand the bike…",
+        ),
+        (
+            "<p>Radiant floor heating throughou [...]</p>",
+            "Radiant floor heating…",
+        ),
+        ("<p>The council voted. It met on Tuesday [&#8230;]</p>", "The council voted. It met on…"),
+        ("<p>The council voted. [...]</p>", "The council voted."),
+        ("<p>He paused… Then he spoke.</p>", "He paused… Then he spoke."),
         # Feed furniture: a teaser link, a forum's byline and counts, a share row.
         (
             "<p>The vote was close.</p><p><a href='/x'>Continue reading...</a></p>",
@@ -281,6 +310,14 @@ def test_a_short_first_line_stays_unless_it_is_the_headline() -> None:
 )
 def test_feed_furniture_and_paragraph_boundaries(body: str, excerpt: str) -> None:
     assert make_excerpt(body, 300) == excerpt
+
+
+def test_a_lead_in_and_its_quotation_that_do_not_fit_together_give_the_quotation() -> None:
+    body = (
+        "<p>Jane Doe, writing at length for The Atlantic this week:</p><blockquote><p>"
+        "The city's bike lanes cut crash deaths by a third.</p></blockquote>"
+    )
+    assert make_excerpt(body, 60) == "The city's bike lanes cut crash deaths by a third."
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 import threading
 import urllib.request
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -303,3 +304,41 @@ def test_the_event_loop_answers_while_a_send_holds_the_store(tmp_path: Path) -> 
     assert answered["unsubscribe"] == (200, True)
     with store.open_store(config.store_path) as db:
         assert store.subscriber_status(db, reader.id) == "unsubscribed"
+
+
+def test_topics_in_any_script_are_their_own_sections_choices_and_keys(tmp_path: Path) -> None:
+    from digest.content.copies import choose_copy
+    from digest.content.edition import build_edition
+    from digest.content.weeks import week_window
+
+    sections = ["سياسة", "اقتصاد", "رياضة", "経済", "Политика"]
+    config = make_config(
+        tmp_path, newsletter={"language": "ar"}, digest={"section_order": sections}
+    )
+    db = store.open_store(config.store_path)
+    week = week_window("2026-W47", config.tz)
+    for i, topic in enumerate(sections * 2):
+        url = f"https://news.example.com/{i}"
+        when = week.start + timedelta(hours=10 + i)
+        store.upsert_article(db, Article(0, url, f"خبر {i}", when, topics=(topic,)), NOW)
+    assert len({row[0] for row in store.all_topics(db)}) == len(sections)
+    edition = build_edition(config, db, week)
+    assert edition is not None
+    assert [s.topic for s in edition.sections] == sections  # no "More": each its own
+    save_subscriber(db, "reader@example.org", "", ["اقتصاد"], NOW)
+    reader = store.get_subscriber(db, "reader@example.org")
+    assert reader is not None and reader.topics == ("اقتصاد",)
+    copy = choose_copy(config, edition, ",".join(reader.topics))
+    assert {a.topics[0] for a in copy.articles} == {"اقتصاد"}  # not the whole week
+    db.close()
+    with TestClient(
+        create_app(config, clock=lambda: NOW, send_queue=False),
+        base_url="https://news.example.com",
+    ) as client:
+        form = client.get("/digest/subscribe")
+        assert all(f'value="{s.lower()}"' in form.text for s in sections)
+        url = _url(config, reader.id, "preferences")
+        saved = client.post(url, data={"action": "save", "topics": ["経済", "политика"]})
+        assert saved.status_code == 200
+    db = store.open_store(config.store_path)
+    assert store.get_subscriber(db, "reader@example.org").topics == ("политика", "経済")  # type: ignore[union-attr]

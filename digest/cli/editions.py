@@ -246,16 +246,31 @@ def _send_summary(report: Any, dry_run: bool) -> str:
 @cli.command()
 @week_option
 @click.option("--check-links", is_flag=True, help="Also fetch every link (5 s timeout each).")
+@click.option(
+    "--check-unsubscribe",
+    is_flag=True,
+    help="Also unsubscribe a test reader in one click on the running serve (RFC 8058), "
+    "and check that DKIM signs List-Unsubscribe and List-Unsubscribe-Post.",
+)
 @json_option
 @pass_context
-def lint(obj: Context, week: str | None, check_links: bool, as_json: bool) -> None:
+def lint(
+    obj: Context, week: str | None, check_links: bool, check_unsubscribe: bool, as_json: bool
+) -> None:
     """Check the rendered edition for size, links, images, text part, subject and clients."""
     from digest.content.edition import empty_week, resolve_week
     from digest.delivery.lint import lint_edition
 
     config = obj.config()
     window = resolve_week(config, week, obj.now())
-    report = lint_edition(config, obj.store(config), window, obj.now(), links=check_links)
+    report = lint_edition(
+        config,
+        obj.store(config),
+        window,
+        obj.now(),
+        links=check_links,
+        one_click=check_unsubscribe,
+    )
     if report is None:
         raise click.ClickException(empty_week(config, obj.store(config), window))
     errors = report.errors

@@ -16,8 +16,9 @@ from sqlite_utils import Database
 
 from digest import store
 from digest.config import Config
+from digest.content.copies import web_version
 from digest.content.frozen import edition_from_payload
-from digest.content.render import render_web_version, week_label
+from digest.content.render import week_label
 from digest.errors import ArchiveError
 from digest.language import Language, language
 from digest.models import Edition
@@ -33,7 +34,7 @@ def publish_edition(config: Config, db: Database, edition: Edition, now: datetim
     page = page_path(config, edition.week.label)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        _write(page, render_web_version(config, edition))
+        _write(page, web_version(config, edition))
         write_index(config, db, now)
     except OSError as e:
         raise ArchiveError(
@@ -55,11 +56,34 @@ def is_published(config: Config, week: str) -> bool:
 
 
 def write_index(config: Config, db: Database, now: datetime) -> None:
-    """index.html and feed.xml over every frozen edition, newest first."""
+    """index.html, feed.xml and sitemap.xml over every frozen edition, newest first
+    (no sitemap with `[archive] noindex`)."""
     rows = [(row, edition_from_payload(config, row.payload)) for row, _ in store.list_editions(db)]
     folder = config.archive_path
     _write(folder / "index.html", _index_html(config, [(r.subject, e) for r, e in rows]))
-    _write(folder / "feed.xml", _atom(config, [(r.subject, r.created_at, e) for r, e in rows], now))
+    dated = [(r.subject, r.created_at, e) for r, e in rows]
+    _write(folder / "feed.xml", _atom(config, dated, now))
+    sitemap = folder / "sitemap.xml"
+    if config.archive.noindex:
+        sitemap.unlink(missing_ok=True)
+    else:
+        _write(sitemap, _sitemap(config, dated, now))
+
+
+def _sitemap(config: Config, editions: list[tuple[str, str, Edition]], now: datetime) -> str:
+    """The sitemaps.org list of the archive: its index and each edition's page."""
+    base = f"{config.base_url}/archive/"
+    newest = max((created for _, created, _ in editions), default=store.to_db_time(now))
+    urls = [(base, newest)] + [(f"{base}{e.week.label}.html", c) for _, c, e in editions]
+    entries = "".join(
+        f"<url><loc>{html.escape(url)}</loc><lastmod>{stamp[:10]}</lastmod></url>\n"
+        for url, stamp in urls
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
+        f"{entries}</urlset>\n"
+    )
 
 
 def _index_html(config: Config, editions: list[tuple[str, Edition]]) -> str:
@@ -78,7 +102,10 @@ def _index_html(config: Config, editions: list[tuple[str, Edition]]) -> str:
         '<meta charset="utf-8">\n'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{all_editions}</title>\n"
-        f'<link rel="alternate" type="application/atom+xml" title="{name}" href="feed.xml">\n'
+        f'<link rel="canonical" href="{html.escape(config.base_url)}/archive/">\n'
+        f'<meta name="description" content="{every}">\n'
+        + ('<meta name="robots" content="noindex">\n' if config.archive.noindex else "")
+        + f'<link rel="alternate" type="application/atom+xml" title="{name}" href="feed.xml">\n'
         "<style>body{font-family:Helvetica,Arial,sans-serif;max-width:600px;margin:40px auto;"
         "padding:0 16px;color:#1f2933}a{color:#0b3d62;font-weight:bold}li{margin:0 0 16px}"
         "span{color:#616e7c;font-size:14px}</style>\n</head>\n<body>\n"
@@ -112,8 +139,10 @@ def _atom(config: Config, editions: list[tuple[str, str, Edition]], now: datetim
 
 
 def _top_titles(words: Language, edition: Edition) -> str:
-    """The edition's three best titles, and how many more."""
-    ranked = sorted((a for s in edition.sections for a in s.articles), key=lambda a: a.rank)
+    """The edition's three best titles, and how many more the week has (its web
+    version carries them all)."""
+    shown = [a for s in edition.sections for a in s.articles]
+    ranked = sorted(edition.candidates or shown, key=lambda a: a.rank)
     titles = "; ".join(a.title for a in ranked[:3])
     rest = len(ranked) - 3
     if rest <= 0:

@@ -10,18 +10,21 @@ and the fewest articles to leave out are found by bisection, a handful of render
 from __future__ import annotations
 
 import html
+from dataclasses import replace
 
 from sqlite_utils import Database
 
 from digest import store
 from digest.bodies import part_size
 from digest.config import Config
-from digest.content.render import render_variant
+from digest.content.render import render_variant, render_web_version
 from digest.content.sections import (
     copy_sections,
+    in_scope,
     section_plan,
     split_lead,
     trim_order,
+    whole_week,
     without,
 )
 from digest.errors import EditionError
@@ -38,9 +41,23 @@ _SAMPLE_VALUES = {
 
 
 def choose_copy(config: Config, edition: Edition, key: str) -> Copy:
-    """The copy for the topic choice ``key``, before any trimming."""
-    lead, sections = split_lead(copy_sections(section_plan(config), edition, key))
-    return Copy(key, lead, sections)
+    """The copy for the topic choice ``key``, before any trimming, with how many of the
+    week's articles it could carry (what it leaves out is said in it)."""
+    plan = section_plan(config)
+    lead, sections = split_lead(copy_sections(plan, edition, key))
+    return Copy(key, lead, sections, in_week=in_scope(plan, edition, key))
+
+
+def web_copy(config: Config, edition: Edition) -> Copy:
+    """The web version's copy: the whole week, every article in its section."""
+    lead, sections = split_lead(whole_week(section_plan(config), edition))
+    copy = Copy("", lead, sections)
+    return replace(copy, in_week=len(copy.articles))
+
+
+def web_version(config: Config, edition: Edition) -> str:
+    """The edition's web page: the whole week, every topic, no reader's links."""
+    return render_web_version(config, edition, web_copy(config, edition))
 
 
 def render_copy(config: Config, edition: Edition, key: str) -> RenderedVariant:
@@ -65,7 +82,8 @@ def render_within_budget(config: Config, edition: Edition, key: str) -> Rendered
 
     def trimmed(count: int) -> RenderedVariant:
         gone = order[:count]
-        copy = Copy(key, full.lead, without(full.sections, {a.url for a in gone}), tuple(gone))
+        sections = without(full.sections, {a.url for a in gone})
+        copy = replace(full, sections=sections, left_out=tuple(gone))
         return render_variant(config, edition, copy)
 
     low, high = 1, len(order)  # the fewest left out that fit lie in [low, high]
@@ -111,3 +129,25 @@ def left_out_warning(config: Config, variant: RenderedVariant) -> str:
         + "; ".join(variant.left_out)
         + " (they are in the web version)"
     )
+
+
+def cut_warning(variants: list[RenderedVariant], names: dict[str, str]) -> str:
+    """What the editor is told when copies carry fewer of the week's stories than it has
+    for reasons other than the size budget (their limits); "" when none do."""
+    cut = [v for v in variants if v.more > len(v.left_out)]
+    if not cut:
+        return ""
+    said = "; ".join(
+        f"{_copy_label(v.key, names)} {v.article_count} of {v.article_count + v.more}" for v in cut
+    )
+    return (
+        f"Copies carry fewer stories than the week has ([digest] max_articles, "
+        f"max_per_section, max_sections): {said}. Each email names the rest and links "
+        "the web version, which has them all"
+    )
+
+
+def _copy_label(key: str, names: dict[str, str]) -> str:
+    if not key:
+        return "all topics"
+    return ", ".join(names.get(k, k) for k in key.split(","))

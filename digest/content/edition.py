@@ -14,6 +14,7 @@ from sqlite_utils import Database
 from digest import store
 from digest.config import Config
 from digest.content.frozen import edition_from_payload
+from digest.content.images import meaningful_alt
 from digest.content.ingest import canonical_url
 from digest.content.notes import week_note
 from digest.content.sections import rank_articles, section_plan, sections_of
@@ -164,7 +165,7 @@ def _edition_article(config: Config, a: Article, excerpt: Excerpt, rank: int) ->
         a.image_url,
         rank,
         a.topics,
-        a.image_alt,
+        meaningful_alt(a.image_alt, a.title, a.image_url),
         a.image_width,
         a.image_height,
     )

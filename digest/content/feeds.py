@@ -187,7 +187,15 @@ def feed_base(feed: Any) -> str:
 
 
 def _link(entry: Any, base: str) -> str:
-    candidates = [entry.get("link", "")]
+    """The entry's address: the original a feed proxy names (FeedBurner's and Pheedo's
+    ``origLink``, instead of its ``feeds.feedburner.com/~r/...`` redirect), else its
+    link, else a permalink GUID."""
+    originals = [
+        str(value)
+        for key, value in entry.items()
+        if str(key).endswith("_origlink") and _ABSOLUTE.match(str(value or "").strip())
+    ]
+    candidates = [*(o.strip() for o in originals), entry.get("link", "")]
     guid = str(entry.get("id") or "")
     if entry.get("guidislink") or re.match(r"^https?://", guid, re.I):
         candidates.append(guid)  # a permalink GUID stands in for a missing link

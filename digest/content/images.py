@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -100,9 +101,28 @@ def looks_like_picture_file(url: str) -> bool:
 # spacers, badges, sprites and forum theme images are never a picture of the story.
 _DECORATION = re.compile(
     r"(?:^|[/_.-])(?:icons?|emoji|emoticons?|smil(?:ey|ies)|avatars?|buttons?|logos?|"
-    r"spacer|pixel|badges?|sprites?|style_images|share|social|feedflare|~ff)(?:[/_.-]|$)",
+    r"spacer|pixel|badges?|sprites?|style_images|share|social|feedflare|~ff|"
+    r"file-?types?|mime-?types?|mimes?|ext-?icons?)(?:[/_.-]|$)",
     re.I,
 )
+# A file named after a file type ("filetype/jpg.gif", "pdf.png"): the icon of an
+# attachment, not the attachment.
+_TYPE_ICON = re.compile(
+    r"(?:^|/)(?:jpe?g|png|gif|bmp|webp|tiff?|pdf|docx?|xlsx?|pptx?|odt|zip|rar|7z|txt|"
+    r"mp[34]|mov|avi|wav|flac)\.(?:gif|png|svg|ico)$",
+    re.I,
+)
+
+
+def is_decoration(url: str) -> bool:
+    """True for an image that is decoration by its address: an icon, emoji, avatar,
+    button, logo, spacer, badge, sprite, a forum's theme image or a file-type icon."""
+    path = urlsplit(url).path
+    return bool(_DECORATION.search(path) or _TYPE_ICON.search(path))
+
+
+# Stated lower than this, an image is a strip (a divider, a banner), not a picture.
+_STRIP_HEIGHT = 40
 # A picture opens the article: at most a headline's worth of text comes before it.
 _OPENING_CHARS = 120
 # Stated this wide or wider, a picture fills most of the column.
@@ -155,7 +175,7 @@ def body_images(html: str, site: str = "") -> list[PageImage]:
     return [
         image
         for image, link in reader.found
-        if not _DECORATION.search(urlsplit(image.url).path)
+        if not is_decoration(image.url)
         and not (site and link.startswith("http") and registered_site(link) != site)
     ]
 
@@ -170,8 +190,16 @@ def best_image(candidates: Iterable[PageImage]) -> PageImage:
     """The best picture among ``candidates`` (in the source's order of preference): the
     largest stated to be at least 300 px wide, else the first of unknown size, else the
     largest thumbnail; never an icon, an avatar or a tracking pixel (stated narrower
-    than `PICTURE_MIN_WIDTH`)."""
-    usable = [c for c in candidates if c.url and not (0 < c.width < PICTURE_MIN_WIDTH)]
+    than `PICTURE_MIN_WIDTH`), a strip (a divider or a banner, stated lower than 40 px)
+    nor decoration by its address (`is_decoration`)."""
+    usable = [
+        c
+        for c in candidates
+        if c.url
+        and not (0 < c.width < PICTURE_MIN_WIDTH)
+        and not (0 < c.height < _STRIP_HEIGHT)
+        and not is_decoration(c.url)
+    ]
     large = [c for c in usable if c.width >= _FULL_PICTURE]
     unknown = [c for c in usable if not c.width]
     small = [c for c in usable if 0 < c.width < _FULL_PICTURE]
@@ -182,6 +210,94 @@ def best_image(candidates: Iterable[PageImage]) -> PageImage:
 
 def _area(image: PageImage) -> tuple[int, int]:
     return image.width * max(image.height, 1), image.width
+
+
+# ---------------------------------------------------------------- alt text
+
+# Words that describe no picture: what a CMS writes when nobody wrote an alt.
+_PLACEHOLDER_ALTS = frozenset(
+    {
+        "alt",
+        "alt-text",
+        "image",
+        "img",
+        "photo",
+        "photograph",
+        "picture",
+        "pic",
+        "thumbnail",
+        "thumb",
+        "untitled",
+        "placeholder",
+        "null",
+        "none",
+        "undefined",
+        "default",
+        "featured",
+        "featured-image",
+        "image-description",
+        "banner",
+        "header",
+        "hero",
+        "cover",
+        "attachment",
+        "media",
+        "file",
+        "foto",
+        "fotografia",
+        "imagem",
+        "imagen",
+        "immagine",
+        "bild",
+        "afbeelding",
+        "photo-credit",
+        "画像",
+        "写真",
+        "图片",
+        "图像",
+        "照片",
+        "صورة",
+        "תמונה",
+    }
+)
+# A camera's or an uploader's file name: "IMG_1234.jpg", "DSC00012", "photo-3.png".
+_FILE_NAME = re.compile(
+    r"^(?:[\w.-]+\.(?:jpe?g|png|gif|webp|avif|svg|bmp|tiff?|heic)|"
+    r"(?:img|dsc|dscn|dscf|pxl|image|photo|screenshot|screen-shot|capture)[\w-]*\d[\w-]*)$",
+    re.I,
+)
+
+
+def _words(text: str) -> list[str]:
+    """The letters and digits of ``text`` as lower-case words (any script)."""
+    kept = "".join(
+        c if unicodedata.category(c)[0] in "LNM" else " "
+        for c in unicodedata.normalize("NFKC", text).casefold()
+    )
+    return kept.split()
+
+
+def meaningful_alt(alt: str, title: str, url: str = "") -> str:
+    """``alt`` when it describes the picture; "" (a decorative image, which a screen
+    reader skips) when it says nothing: a placeholder ("alt", "image", "photo"), a file
+    name or the picture's own address, no letters at all, or the headline beside it
+    again (whole, or a part of it: the reader has just heard it)."""
+    text = " ".join(alt.split())
+    words = _words(text)
+    if not words:
+        return ""
+    joined = "-".join(words)
+    if joined in _PLACEHOLDER_ALTS or _FILE_NAME.match(text) or _FILE_NAME.match(joined):
+        return ""
+    if text.lower().startswith(("http://", "https://", "www.")):
+        return ""
+    stem = urlsplit(url).path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    if stem and joined == "-".join(_words(stem)):
+        return ""
+    headline = "-".join(_words(title))
+    if headline and (joined == headline or f"-{joined}-" in f"-{headline}-"):
+        return ""
+    return text
 
 
 # ---------------------------------------------------------------- a picture's own size

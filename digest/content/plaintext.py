@@ -24,8 +24,9 @@ _NO_LINE_END = set("（「『【〔〈《〘〖〝‘“｛〚([{")
 
 def char_width(char: str) -> int:
     """Columns one character takes in a monospace terminal: 2 for East Asian wide and
-    full-width characters, 0 for combining marks, else 1."""
-    if unicodedata.combining(char):
+    full-width characters, 0 for combining marks and invisible format characters (the
+    bidi isolates and marks, joiners), else 1."""
+    if unicodedata.combining(char) or unicodedata.category(char) == "Cf":
         return 0
     return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
 

@@ -7,8 +7,10 @@ differs per subscriber (address, greeting, signed token) is left as placeholders
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
+import unicodedata
 from collections.abc import Mapping
 from datetime import timedelta
 from functools import lru_cache
@@ -16,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 from premailer import Premailer
 
 from digest.config import Config
 from digest.content.plaintext import wrap
-from digest.content.sections import split_lead
 from digest.errors import RenderError
 from digest.language import Language, language
 from digest.models import Copy, Edition, EditionArticle, RenderedVariant, slot_text
@@ -56,14 +58,47 @@ def make_environment(folder: Path, tag: str = "en") -> jinja2.Environment:
     env.install_gettext_translations(words.translations, newstyle=True)  # type: ignore[attr-defined]
     env.filters["date"] = words.date
     env.filters["wrap"] = wrap
+    env.filters["bidi"] = lambda value: isolated_html(value, words.direction)
+    env.filters["isolate"] = lambda value: isolated_text(str(value), words.direction)
     return env
+
+
+# A character's bidi class: strong left-to-right, strong right-to-left.
+_STRONG = {"L": "ltr", "R": "rtl", "AL": "rtl"}
+FSI, PDI = "\u2068", "\u2069"  # first strong isolate ... pop directional isolate
+
+
+def text_direction(text: str, default: str) -> str:
+    """The direction of ``text`` by its first strong character (what `dir="auto"`
+    finds), else ``default``."""
+    for char in text:
+        found = _STRONG.get(unicodedata.bidirectional(char))
+        if found:
+            return found
+    return default
+
+
+def isolated_html(value: object, direction: str) -> Markup:
+    """``value`` (a date, a name, a week, put into a sentence; text, or markup such as
+    a link) isolated from the text around it: a span with its own direction, which
+    HTML isolates, so "02/07/2021" or a Latin name inside Arabic text keeps its order."""
+    inner = value if isinstance(value, Markup) else Markup.escape(str(value))
+    own = text_direction(inner.striptags(), direction)
+    return Markup('<span dir="{}">{}</span>').format(own, inner)
+
+
+def isolated_text(value: str, direction: str) -> str:
+    """``value`` between Unicode's first-strong isolate and its end (U+2068, U+2069)
+    in a right-to-left edition's plain text; as it is in a left-to-right one."""
+    return f"{FSI}{value}{PDI}" if direction == "rtl" and value else value
 
 
 def render_variant(config: Config, edition: Edition, copy: Copy) -> RenderedVariant:
     """Render and inline one copy of ``edition`` (see `copies.choose_copy`).
 
-    Articles the copy left out to fit the size budget are counted near the top and at
-    the end, with a link to the web version, which has them all.
+    The week's articles the copy does not show (its limits, the size budget) are
+    counted near the top and at the end, with a link to the web version, which has
+    them all.
     """
     marker = secrets.token_hex(8)  # per render: content can never name a reader's slot
     context = _context(config, edition, copy, marker)
@@ -79,6 +114,7 @@ def render_variant(config: Config, edition: Edition, copy: Copy) -> RenderedVari
         len(copy.articles),
         left_out=tuple(a.title for a in copy.left_out),
         slots=marker,
+        more=copy.more,
     )
 
 
@@ -126,6 +162,7 @@ def _context(config: Config, edition: Edition, copy: Copy, marker: str) -> dict[
         "email": slot_text(marker, "email"),
         "archive": False,
         "left_out": len(copy.left_out),
+        "more": copy.more,
         "shown": len(articles),
         "links": {
             "home": base + "/",
@@ -136,14 +173,51 @@ def _context(config: Config, edition: Edition, copy: Copy, marker: str) -> dict[
     }
 
 
-def render_web_version(config: Config, edition: Edition) -> str:
-    """The edition as a public web page: every topic, no subscriber's links or address."""
-    lead, sections = split_lead(edition.sections)
-    context = _context(config, edition, Copy("", lead, sections), secrets.token_hex(8))
+def render_web_version(config: Config, edition: Edition, copy: Copy) -> str:
+    """The edition as a public web page (``copy``: the whole week, `copies.web_copy`),
+    no subscriber's links or address."""
+    context = _context(config, edition, copy, secrets.token_hex(8))
     words = language(config.newsletter.language)
-    context.update(archive=True, greeting=words.gettext("Hello,"), email="")
+    lead_picture = copy.lead.picture(full=True) if copy.lead else None
+    context.update(
+        archive=True,
+        greeting=words.gettext("Hello,"),
+        email="",
+        noindex=config.archive.noindex,
+        share_image=copy.lead.image_url if copy.lead and lead_picture else "",
+        structured_data=structured_data(context["subject"], context["links"], copy),
+    )
     env = make_environment(templates_dir(config), config.newsletter.language)
     return inline_css(_render(env, HTML_TEMPLATE, context), config.base_url)
+
+
+def structured_data(subject: str, links: Mapping[str, str], copy: Copy) -> str:
+    """The web version's schema.org JSON-LD: an ItemList of the week's stories, each a
+    NewsArticle (headline, address, date, author, picture), safe inside <script>."""
+    items = []
+    for position, article in enumerate(copy.articles, start=1):
+        story: dict[str, Any] = {
+            "@type": "NewsArticle",
+            "headline": article.title[:110],
+            "url": article.url,
+            "datePublished": article.published_at.isoformat(),
+        }
+        if article.author:
+            story["author"] = {"@type": "Person", "name": article.author}
+        if article.image_url and article.picture(full=True):
+            story["image"] = article.image_url
+        items.append({"@type": "ListItem", "position": position, "item": story})
+    data = {
+        "@context": "https://schema.org",
+        "@type": "ItemList",
+        "name": subject,
+        "url": links["view_in_browser"],
+        "numberOfItems": len(items),
+        "itemListElement": items,
+    }
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    # Nothing in it may close the script or open a comment.
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def week_label(config: Config, edition: Edition) -> str:

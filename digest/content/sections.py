@@ -8,6 +8,11 @@
   section_order`, the topics of the `[topics]` map, sponsored topics). An article goes
   under the first of its categories that is one of them and has room; every other
   article goes under one "More" section; a copy shows at most `[digest] max_sections`.
+  "More" has a section's room (`max_per_section`) beside configured sections; alone
+  (nothing configured, or no article of the week in a configured section) it is the
+  whole copy, up to `max_articles`.
+- **Whole week** (`whole_week`): every article of the week in its section, no limit:
+  the web version, which carries what a copy's limits left out.
 - **Copies** (`copy_sections`, `split_lead`): the all-topics copy, or the best articles
   of a reader's chosen topics, picked from the whole week.
 - **Trimming** (`trim_order`): when a copy is over the size budget, the lowest-ranked
@@ -24,12 +29,14 @@ from typing import Generic, Protocol, TypeVar
 from digest.config import Config
 from digest.language import language
 from digest.models import (
+    FULL_PICTURE_MIN_WIDTH,
     PICTURE_MIN_WIDTH,
     Article,
     Edition,
     EditionArticle,
     Section,
     Sponsor,
+    ascii_slug,
     slugify,
 )
 
@@ -85,6 +92,18 @@ class SectionPlan:
                 found.append(slug)
         return found
 
+    def chosen(self, key: str) -> set[str]:
+        """The section keys of a stored topic choice ("a,b"). A key stored before keys
+        kept every script (the ASCII-only form, "strae" for "Straße") still finds its
+        section: the store's migration re-keys the topics it knows, this the rest."""
+        current = {slug for slug, _ in self.named}
+        legacy = {
+            ascii_slug(name): slug
+            for slug, name in self.named
+            if ascii_slug(name) and ascii_slug(name) != slug and ascii_slug(name) not in current
+        }
+        return {legacy.get(k, k) for k in key.split(",") if k}
+
     def name_of(self, slug: str) -> str:
         """A section's heading."""
         return dict(self.named).get(slug, self.other)
@@ -139,11 +158,14 @@ def substance(article: Article, prose_words: int, plan: SectionPlan) -> float:
     """How much an article offers a reader, 0 to 1: 0.4 its own prose (growing with the
     log of its words up to a full story), 0.35 a picture (a lead without one is a wall
     of text; a picture with nothing to read is not a story, so it counts in full from
-    a paragraph's worth of prose), 0.25 the weight of its section. Recency plays no
+    a paragraph's worth of prose; a thumbnail, narrower than half the column, counts
+    half), 0.25 the weight of its section. Recency plays no
     part."""
     length = min(1.0, math.log1p(prose_words) / math.log1p(_FULL_STORY_WORDS))
     shown = is_picture(article.image_url, article.image_width)
-    picture = min(1.0, prose_words / _PARAGRAPH_WORDS) if shown else 0.0
+    # A thumbnail (narrower than half the column) is never drawn across it: half a picture.
+    small = 0 < article.image_width < FULL_PICTURE_MIN_WIDTH
+    picture = min(1.0, prose_words / _PARAGRAPH_WORDS) * (0.5 if small else 1.0) if shown else 0.0
     return 0.4 * length + 0.35 * picture + 0.25 * plan.weight(article.topics)
 
 
@@ -214,6 +236,10 @@ def _fill(
     no open section under "More" (all-topics copies only); each article once."""
     placed: dict[str, list[T]] = {}
     seen: set[str] = set()
+    alone = chosen is None and not any(
+        h not in closed for a in ranked for h in plan.homes(a.topics)
+    )
+    other_room = plan.max_articles if alone else plan.max_per_section
     for article in ranked:
         if len(seen) >= plan.max_articles:
             break
@@ -232,7 +258,7 @@ def _fill(
             continue  # its sections are full: the best of them are in already
         else:
             slot = plan.other_slug
-            if len(placed.get(slot, ())) >= plan.max_per_section:
+            if len(placed.get(slot, ())) >= other_room:
                 continue
         placed.setdefault(slot, []).append(article)
         seen.add(article.url)
@@ -244,6 +270,25 @@ def sections_of(plan: SectionPlan, ranked: Sequence[EditionArticle]) -> tuple[Se
     return tuple(Section(g.topic, g.slug, g.articles, g.sponsor) for g in place(ranked, plan))
 
 
+def whole_week(plan: SectionPlan, edition: Edition) -> tuple[Section, ...]:
+    """Every article of the week in its section, without the copies' limits (the web
+    version); an edition frozen before candidates were kept has only its copy's."""
+    if not edition.candidates:
+        return edition.sections
+    room = len(edition.candidates) + 1
+    unlimited = replace(plan, max_articles=room, max_per_section=room, max_sections=room)
+    return sections_of(unlimited, edition.candidates)
+
+
+def in_scope(plan: SectionPlan, edition: Edition, key: str) -> int:
+    """How many of the week's articles a copy for ``key`` could carry: all of them for
+    the all-topics copy, else those with a home in a chosen topic."""
+    if not key or not edition.candidates:
+        return max(len(edition.candidates), edition.article_count)
+    chosen = plan.chosen(key)
+    return sum(1 for a in edition.candidates if chosen & set(plan.homes(a.topics)))
+
+
 def copy_sections(plan: SectionPlan, edition: Edition, key: str) -> tuple[Section, ...]:
     """The sections a topic choice gets: the all-topics copy for an empty choice, else
     the best articles of the chosen topics within the limits, picked from every article
@@ -251,7 +296,7 @@ def copy_sections(plan: SectionPlan, edition: Edition, key: str) -> tuple[Sectio
     had room for)."""
     if not key:
         return edition.sections
-    chosen = set(key.split(","))
+    chosen = plan.chosen(key)
     if not edition.candidates:  # frozen before candidates were kept
         return tuple(s for s in edition.sections if s.slug in chosen)
     gathered = place(edition.candidates, plan, chosen)

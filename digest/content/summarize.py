@@ -220,49 +220,100 @@ def fit_blocks(blocks: list[Block], max_chars: int, title: str = "") -> str:
     Paragraph and list boundaries end sentences: a paragraph without an end mark (a
     standfirst, a line before a list) closes the excerpt rather than run into the
     next; headings and list items are never taken into prose that came before them,
-    and a lead-in ending in ":" is dropped with its list. When no whole sentence fits,
-    the first is cut after a word with an ellipsis. Only list items and nothing else:
-    the first items, joined.
+    and a lead-in ending in ":" is dropped with its list (the prose after it may open
+    the excerpt). A lead-in to a quotation (a
+    linked-list blog's "Jane Doe, writing for The Atlantic:") is no lede: the quoted
+    paragraph that follows is taken with it, or alone when both do not fit. When no
+    whole sentence fits, the first is cut after a word with an ellipsis; a cut the feed
+    made ("... the bike la...") ends on a whole word with "…". Only list items and
+    nothing else: the first items, joined.
     """
     taken: list[str] = []
     length = 0
     first = ""
     prose = [b for b in blocks if b.kind == "p"]
+    last_prose = prose[-1] if prose else None
+    lead_in = False  # the block before ended in ":" and this one is what it introduces
+    ended_body = False  # the excerpt ends where the article's text ends
     for i, block in enumerate(blocks):
         if block.kind != "p" or not any(c.isalnum() for c in block.text):
             if taken and block.kind != "p":
                 break
             continue
         closed = _ENDS_SENTENCE.search(block.text) is not None
-        if taken and not closed:
+        introduces = _LEAD_IN.search(block.text) is not None and _next_is_prose(blocks, i)
+        if taken and not closed and not lead_in and not introduces:
             break  # a heading, a label or a line without its full stop: the excerpt ends
+        if not taken and not introduces and _LEAD_IN.search(block.text):
+            continue  # the lead-in of a list: it goes with its list, the prose after stays
         sentences = split_sentences(block.text.lstrip("—–-:|·• "))  # after a run-in head
         if not taken and title and sentences and _repeats(sentences[0], title):
             sentences = sentences[1:]
-        label = not closed and len(block.text.split()) < _LABEL_WORDS and i + 1 < len(blocks)
+        label = (
+            not closed
+            and not introduces
+            and len(block.text.split()) < _LABEL_WORDS
+            and i + 1 < len(blocks)
+        )
         if not sentences or label:
             continue
-        first = first or sentences[0]
+        if not introduces:
+            first = first or sentences[0]
         full = False
-        for sentence in sentences:
+        for n, sentence in enumerate(sentences):
             extra = len(sentence) + (1 if taken else 0)
             if length + extra > max_chars:
                 full = True
                 break
             taken.append(sentence)
             length += extra
-        if full or not closed:
+            ended_body = block is last_prose and n == len(sentences) - 1
+        lead_in = introduces
+        if full or (not closed and not introduces):
             break
-    if len(taken) > 1 and taken[-1].endswith(":"):
-        taken.pop()
+    while taken and _LEAD_IN.search(taken[-1]):
+        taken.pop()  # a lead-in without what it leads to
     if taken:
-        return " ".join(taken)
+        return close_feed_cut(" ".join(taken), whole=not ended_body)
     if first:
-        return fit_text(first, max_chars)
-    if not prose:
+        return close_feed_cut(fit_text(first, max_chars), whole=True)
+    if not prose or all(_LEAD_IN.search(b.text) for b in prose):
         items = [b.text for b in blocks if b.kind == "item"]
         return fit_text("; ".join(items), max_chars) if items else ""
     return ""
+
+
+# A line that introduces what follows: it ends in a colon (maybe inside a quote).
+_LEAD_IN = re.compile(r"[:：][\"'”’)\]]*$")
+# What a feed puts where it cut an entry's text: "...", "…", "[...]", "[…]", "(...)".
+_FEED_CUT = re.compile(r"\s*(?:\[\s*(?:\.{3}|…)\s*\]|\(\s*(?:\.{3}|…)\s*\)|\.{3,}|…)$")
+
+
+def _next_is_prose(blocks: list[Block], i: int) -> bool:
+    """True when the block after ``i`` that has letters is a paragraph."""
+    for block in blocks[i + 1 :]:
+        if any(c.isalnum() for c in block.text):
+            return block.kind == "p"
+    return False
+
+
+def close_feed_cut(text: str, *, whole: bool) -> str:
+    """``text`` whose end a feed cut ("... the bike la...", "heating throughou [...]")
+    ending on a whole word with one proper ellipsis. At the end of the article's text
+    (not ``whole``) the word before the mark may be half a word, spaced or not (feeds
+    cut at a length): it goes, unless a sentence ended there (then no ellipsis)."""
+    found = _FEED_CUT.search(text)
+    if not found:
+        return text
+    head = text[: found.start()].rstrip()
+    if not whole:
+        if _ENDS_SENTENCE.search(head):
+            return head
+        space = head.rfind(" ")
+        if space > 0:
+            head = head[:space]
+    head = _drop_dangling(head)
+    return head + ELLIPSIS if head else ""
 
 
 def _tidy_lines(text: str) -> list[str]:

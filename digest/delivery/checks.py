@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -103,6 +104,8 @@ def images(page: Any, natural: Mapping[str, int]) -> list[Finding]:
     """Alt text, whole-pixel sizes, a width Outlook can use, and no picture shown wider
     than it is (``natural``: the known widths by address)."""
     found = []
+    no_width: list[str] = []
+    no_height: list[str] = []
     for img in page.iter("img"):
         src = img.get("src", "")
         if img.get("alt") is None:
@@ -130,24 +133,36 @@ def images(page: Any, natural: Mapping[str, int]) -> list[Finding]:
                 )
             )
         if img.get("width") is None:
-            found.append(
-                Finding(
-                    "images",
-                    "warning",
-                    f"no width (its size is unknown): Outlook for Windows shows it at its own "
-                    f"size; import image_width and image_height: {src}",
-                )
-            )
+            no_width.append(src)
         elif img.get("height") is None:
-            found.append(
-                Finding(
-                    "images",
-                    "warning",
-                    f"no height (its size is unknown): the box collapses while images "
-                    f"are blocked; import image_width and image_height: {src}",
-                )
+            no_height.append(src)
+    # Said once for the message, not once a picture: one import fixes them all.
+    if no_width:
+        found.append(
+            Finding(
+                "images",
+                "warning",
+                f"no width (its size is unknown) on {_pictures(no_width)}: Outlook for "
+                "Windows shows it at its own size; import image_width and image_height",
             )
+        )
+    if no_height:
+        found.append(
+            Finding(
+                "images",
+                "warning",
+                f"no height (its size is unknown) on {_pictures(no_height)}: the box "
+                "collapses while images are blocked; import image_width and image_height",
+            )
+        )
     return found
+
+
+def _pictures(sources: list[str]) -> str:
+    """'https://x/a.jpg' for one picture, '3 pictures (https://x/a.jpg, ...)' for more."""
+    if len(sources) == 1:
+        return sources[0]
+    return f"{len(sources)} pictures ({sources[0]}, ...)"
 
 
 def _shown_width(img: Any) -> int:
@@ -236,9 +251,10 @@ def subject(decoded: str) -> list[Finding]:
         return [
             Finding(
                 "subject",
-                "error",
-                f"subject is {len(decoded)} characters; keep it "
-                f"under {MAX_SUBJECT} so phones show it whole",
+                "warning",
+                f"subject is {len(decoded)} characters: phones show about {MAX_SUBJECT} and "
+                "cut the rest (a long {top_title} does this; a shorter [digest] subject, or "
+                "a shorter headline, shows whole)",
             )
         ]
     return []
@@ -260,7 +276,7 @@ def long_words(page: Any) -> list[Finding]:
         if not isinstance(element.tag, str) or element.tag in ("style", "title", "head"):
             continue
         for text, holder in ((element.text, element), (element.tail, element.getparent())):
-            words = [w for w in (text or "").split() if len(w) > LONGEST_UNBROKEN]
+            words = [w for w in unbreakable_runs(text or "") if len(w) > LONGEST_UNBROKEN]
             if words and holder is not None and not _may_break(holder):
                 found.append(
                     Finding(
@@ -271,6 +287,34 @@ def long_words(page: Any) -> list[Finding]:
                     )
                 )
     return found
+
+
+def _breaks_anywhere(char: str) -> bool:
+    """True for a character a line may break before or after without a space: the
+    scripts written without spaces (Chinese, Japanese, Korean, wide and full-width
+    forms; Thai, Lao, Khmer and Myanmar, broken by a dictionary)."""
+    if unicodedata.east_asian_width(char) in ("W", "F"):
+        return True
+    point = ord(char)
+    return 0x0E00 <= point <= 0x0EFF or 0x1780 <= point <= 0x17FF or 0x1000 <= point <= 0x109F
+
+
+def unbreakable_runs(text: str) -> list[str]:
+    """The runs of ``text`` a browser cannot wrap inside: its words, each split further
+    wherever the script itself lets a line break (`_breaks_anywhere`)."""
+    runs: list[str] = []
+    for word in text.split():
+        run = ""
+        for char in word:
+            if _breaks_anywhere(char):
+                if run:
+                    runs.append(run)
+                run = ""
+            else:
+                run += char
+        if run:
+            runs.append(run)
+    return runs
 
 
 def _may_break(element: Any) -> bool:

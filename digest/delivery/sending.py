@@ -19,6 +19,7 @@ from digest.addresses import normalize_email
 from digest.config import DEVELOPMENT_SECRET, Config, require_real_secret
 from digest.content.archive import is_published, publish_edition
 from digest.content.copies import (
+    cut_warning,
     left_out_warning,
     reader_key,
     render_within_budget,
@@ -26,6 +27,7 @@ from digest.content.copies import (
 )
 from digest.content.edition import build_edition, edition_for_week, resolve_week
 from digest.content.frozen import edition_from_payload, edition_payload
+from digest.content.sections import topic_choices
 from digest.delivery.dkimsign import sign_message
 from digest.delivery.ledger import Progress, deliver_edition
 from digest.delivery.message import build_message, message_parts, prepare_variant
@@ -202,8 +204,11 @@ class SendPlan:
     skipped: dict[str, str]  # topic choice -> why its readers get nothing this week
 
     def warnings(self, config: Config) -> list[str]:
-        """What the editor is told: articles left out of a copy to fit the budget."""
-        return [left_out_warning(config, v) for v in self.variants if v.left_out]
+        """What the editor is told: articles left out of a copy to fit the budget, and
+        copies whose limits leave stories of the week to the web version."""
+        said = [left_out_warning(config, v) for v in self.variants if v.left_out]
+        cut = cut_warning(list(self.variants), dict(topic_choices(config)))
+        return [*said, cut] if cut else said
 
 
 def plan_send(config: Config, db: Database, edition: Edition) -> SendPlan:

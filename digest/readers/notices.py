@@ -19,7 +19,7 @@ from sqlite_utils import Database
 
 from digest import store
 from digest.config import Config
-from digest.content.render import render_notice
+from digest.content.render import isolated_text, render_notice
 from digest.delivery.dkimsign import sign_message
 from digest.delivery.pool import Job, Outcome
 from digest.delivery.transports import pool_settings, send_messages
@@ -140,9 +140,10 @@ def leave_check_notice(config: Config, unsubscribe_url: str) -> Notice:
 
 def _words(config: Config) -> tuple[Callable[[str], str], Callable[[str], str]]:
     """gettext in the newsletter's language, and the same with the newsletter's name
-    put in for %(name)s."""
+    put in for %(name)s (bidi-isolated in a right-to-left language, so a Latin name
+    keeps its place in an Arabic or Hebrew sentence)."""
     words = language(config.newsletter.language)
-    name = config.newsletter.name
+    name = isolated_text(config.newsletter.name, words.direction)
 
     def _named(message: str) -> str:
         return words.gettext(message) % {"name": name}

@@ -37,7 +37,7 @@ from digest.addresses import clean_name, mailbox_key, normalize_email
 from digest.config import Config
 from digest.content.sections import topic_choices
 from digest.errors import RowError, TooManySignups
-from digest.models import Subscriber, SubscriberStatus
+from digest.models import Subscriber, SubscriberStatus, slugify
 from digest.readers.notices import already_notice, confirm_notice, queue_notice, welcome_notice
 from digest.readers.subscribers import suppression_keys
 from digest.tokens import (
@@ -141,7 +141,7 @@ def _email(
     )
     kind = "already" if subscriber.status == SubscriberStatus.ACTIVE else "confirm"
     offered = {slug for slug, _ in signup_topics(db, config)}
-    topics = store.topics_key([t for t in request.topics if t in offered])
+    topics = store.topics_key([t for t in request.topics if slugify(t) in offered])
     signup_id = store.add_signup(
         db,
         subscriber.id,

@@ -8,15 +8,15 @@ idempotent change recorded in the subscriber's events.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlite_utils import Database
 
 from digest import store
 from digest.config import Config
-from digest.content.sections import topic_choices
-from digest.models import Subscriber, SubscriberStatus
+from digest.content.sections import section_plan, topic_choices
+from digest.models import Subscriber, SubscriberStatus, slugify
 from digest.readers.signup import needs_fresh_opt_in, rejoin
 from digest.tokens import verify_token
 
@@ -48,7 +48,8 @@ def preferences_view(db: Database, config: Config, subscriber: Subscriber) -> Pr
     """The subscriber's current choice and the topics they can pick from: the
     configured sections (`sections.topic_choices`)."""
     current = store.get_subscriber_by_id(db, subscriber.id) or subscriber
-    return PreferencesView(current, topic_choices(config))
+    keys = section_plan(config).chosen(",".join(current.topics))  # old ASCII keys too
+    return PreferencesView(replace(current, topics=tuple(sorted(keys))), topic_choices(config))
 
 
 PREFERENCE_ACTIONS = {
@@ -79,7 +80,7 @@ def apply_preferences(
         return None
     current = store.get_subscriber_by_id(db, subscriber.id) or subscriber
     known = {slug for slug, _ in topic_choices(config)}
-    chosen = [t for t in topics if t in known]
+    chosen = [slugify(t) for t in topics if slugify(t) in known]  # a key, or its name
     if action == "save":
         store.change_subscriber(db, subscriber.id, now, "preferences", topics=chosen)
     elif action == "resubscribe" and needs_fresh_opt_in(db, current):

@@ -334,6 +334,47 @@ def m017_subscriber_mailbox(db: Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS subscribers_mailbox ON subscribers (mailbox)")
 
 
+@migrations()
+def m018_topic_keys_in_any_script(db: Database) -> None:
+    """Topic keys for names in any script (`models.slugify`): a key kept only ASCII, so
+    names in Arabic, Chinese or Cyrillic shared one empty key (and "Straße" was
+    "strae"). Each topic's key is made again from its name, topics that now share a key
+    are merged, readers' and sign-ups' choices follow their topics' new keys, and the
+    articles filed under the one empty key are marked changed, so the next import of
+    their feed files them under their own categories again."""
+    from digest.models import slugify
+
+    renamed: dict[str, str] = {}
+    for row in list(db.query("SELECT id, slug, name FROM topics ORDER BY id")):
+        new = slugify(row["name"])
+        if new == row["slug"]:
+            continue
+        renamed.setdefault(row["slug"], new)
+        if row["slug"] == "":
+            db.execute(
+                "UPDATE articles SET content_hash = '' WHERE id IN "
+                "(SELECT article_id FROM article_topics WHERE topic_id = ?)",
+                [row["id"]],
+            )
+        taken = list(db.query("SELECT id FROM topics WHERE slug = ?", [new]))
+        if taken:  # the same key as another name now: one topic
+            db.execute(
+                "INSERT OR IGNORE INTO article_topics (article_id, topic_id, position) "
+                "SELECT article_id, ?, position FROM article_topics WHERE topic_id = ?",
+                [taken[0]["id"], row["id"]],
+            )
+            db.execute("DELETE FROM article_topics WHERE topic_id = ?", [row["id"]])
+            db.execute("DELETE FROM topics WHERE id = ?", [row["id"]])
+        else:
+            db.execute("UPDATE topics SET slug = ? WHERE id = ?", [new, row["id"]])
+    for table in ("subscribers", "signups"):
+        for row in list(db.query(f"SELECT id, topics FROM {table} WHERE topics != ''")):
+            keys = [k for k in row["topics"].split(",") if k]
+            moved = ",".join(sorted({slugify(renamed.get(k, k)) for k in keys} - {""}))
+            if moved != row["topics"]:
+                db.execute(f"UPDATE {table} SET topics = ? WHERE id = ?", [moved, row["id"]])
+
+
 def migration_names() -> list[str]:
     """The names of every migration this digest knows, in order."""
     return [m.name for m in migrations._migrations]

@@ -57,3 +57,45 @@ def test_published_articles_are_the_half_open_window_oldest_first(
     found = store.published_articles(db, start, NOW)
     # The window is [start, end); the ranking is the content stage's, not the store's.
     assert [a.url for a in found] == ["https://a.example.com/in", "https://a.example.com/f"]
+
+
+def test_topic_keys_are_distinct_in_any_script_and_stable() -> None:
+    from digest.models import slugify
+
+    names = ["Domain Names", "سياسة", "اقتصاد", "経済", "政治", "Политика", "हिंदी समाचार"]
+    keys = [slugify(n) for n in names]
+    assert len(set(keys)) == len(names) and all(keys)
+    assert keys[0] == "domain-names" and slugify("Économie") == "economie"  # as always
+    assert slugify("🏀") != slugify("⚽") and slugify("🏀").startswith("t-")  # no letters
+    assert slugify(" ") == "" and all(slugify(k) == k for k in keys)  # a key is its key
+
+
+def test_the_migration_gives_every_topic_its_own_key_and_readers_follow(
+    tmp_path: Any, make_article: Callable[..., Article]
+) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    db = store.open_store(path)
+    for i, topics in enumerate([("DNS",), ("Straße",), ("سياسة",), ("اقتصاد",)]):
+        store.upsert_article(db, make_article(url=f"https://a.example/{i}", topics=topics), NOW)
+    store.insert_subscriber(db, "a@example.org", "", ["Straße", "DNS"], NOW)
+    db.close()
+    with sqlite3.connect(path) as conn:  # the store as the ASCII-only keys left it
+        conn.execute("UPDATE topics SET slug = 'strae' WHERE name = 'Straße'")
+        conn.execute("UPDATE topics SET slug = '' WHERE name = 'سياسة'")
+        arabic = conn.execute("SELECT id FROM topics WHERE name = 'اقتصاد'").fetchone()[0]
+        politics = conn.execute("SELECT id FROM topics WHERE name = 'سياسة'").fetchone()[0]
+        conn.execute(
+            "UPDATE article_topics SET topic_id = ? WHERE topic_id = ?", [politics, arabic]
+        )
+        conn.execute("DELETE FROM topics WHERE id = ?", [arabic])
+        conn.execute("UPDATE subscribers SET topics = 'dns,strae'")
+        conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm017_topic_keys_in_any_script'")
+    db = store.open_store(path)
+    assert dict(store.all_topics(db)) == {"dns": "DNS", "straße": "Straße", "سياسة": "سياسة"}
+    assert store.get_subscriber(db, "a@example.org").topics == ("dns", "straße")  # type: ignore[union-attr]
+    # The article filed under the one empty key is imported again as changed, under its own.
+    again = make_article(url="https://a.example/3", topics=("اقتصاد",))
+    assert store.upsert_article(db, again, NOW) == "updated"
+    assert "اقتصاد" in dict(store.all_topics(db))
