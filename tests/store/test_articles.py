@@ -91,7 +91,7 @@ def test_the_migration_gives_every_topic_its_own_key_and_readers_follow(
         )
         conn.execute("DELETE FROM topics WHERE id = ?", [arabic])
         conn.execute("UPDATE subscribers SET topics = 'dns,strae'")
-        conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm017_topic_keys_in_any_script'")
+        conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm018_topic_keys_in_any_script'")
     db = store.open_store(path)
     assert dict(store.all_topics(db)) == {"dns": "DNS", "straße": "Straße", "سياسة": "سياسة"}
     assert store.get_subscriber(db, "a@example.org").topics == ("dns", "straße")  # type: ignore[union-attr]
