@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-clocks lint docs messages bench bench-send bench-million bench-excerpts bench-returns clean
+.PHONY: site docs-serve demo test test-clocks lint docs messages bench bench-send bench-million bench-excerpts bench-returns clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,9 +42,17 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check digest tests benchmarks scripts
 	$(BIN)/mypy digest
 
-## make docs: the README's settings and secrets tables, from the declarations.
+## make docs: the manual's settings and secrets tables, from the declarations.
 docs: $(VENV)/.installed
 	$(BIN)/python scripts/settings_reference.py
+
+## make site: the manual (docs/) as a site in site/, every link inside it checked.
+site: $(VENV)/.installed
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+## make docs-serve: the manual served live at http://127.0.0.1:8000 while you edit it.
+docs-serve: $(VENV)/.installed
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
 
 ## make messages: the templates' words into digest/locale/*.po, for translators.
 messages: $(VENV)/.installed

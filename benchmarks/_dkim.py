@@ -12,7 +12,7 @@ from typing import Any
 
 def dkim_ms_per_message(config: Any, messages: list[bytes]) -> float:
     """Milliseconds dkimpy takes to sign one of ``messages`` with a fresh RSA-2048 key."""
-    from digest.delivery.dkimsign import sign_message
+    from digest.mail.dkimsign import sign_message
 
     with tempfile.TemporaryDirectory() as tmp:
         key = Path(tmp) / "k.pem"

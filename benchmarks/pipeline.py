@@ -45,8 +45,8 @@ from digest.content.render import (
     templates_dir,
 )
 from digest.content.weeks import week_window
-from digest.delivery.message import build_message, prepare_variant
 from digest.delivery.sending import send_edition
+from digest.mail.message import build_message, prepare_variant
 from digest.models import Subscriber
 from digest.resources import default_config_text
 from digest.starter import load_demo

@@ -110,7 +110,7 @@ def build_store(config_path: Path, subscribers: int, freeze: bool = True) -> int
     from digest.content.edition import build_edition
     from digest.content.frozen import edition_payload
     from digest.content.weeks import week_window
-    from digest.delivery.message import build_message, prepare_variant
+    from digest.mail.message import build_message, prepare_variant
     from digest.models import Article
 
     config = load_config(config_path, {"DIGEST_SECRET": SECRET})
@@ -302,7 +302,7 @@ def sample_message(config_path: Path, folder: Path) -> Path:
     """One subscriber's message as digest builds it, for the two baselines to send."""
     from digest import store
     from digest.config import load_config
-    from digest.delivery.message import build_message, prepare_variant
+    from digest.mail.message import build_message, prepare_variant
 
     config = load_config(config_path, {"DIGEST_SECRET": SECRET})
     db = store.open_store(config.store_path)

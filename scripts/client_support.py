@@ -1,4 +1,4 @@
-"""Rebuild digest/delivery/client_support.json from caniemail.com's data.
+"""Rebuild digest/lint/client_support.json from caniemail.com's data.
 
     python scripts/client_support.py [../shared/testdata/caniemail.json]
 
@@ -45,7 +45,7 @@ def main() -> None:
         Path(sys.argv[1]) if len(sys.argv) > 1 else REPO.parent / "shared/testdata/caniemail.json"
     )
     table = build(json.loads(path.read_text()))
-    out = REPO / "digest" / "delivery" / "client_support.json"
+    out = REPO / "digest" / "lint" / "client_support.json"
     out.write_text(json.dumps(table, indent=1, ensure_ascii=False, sort_keys=True) + "\n")
     print(f"{len(table['features'])} features written to {out}")
 

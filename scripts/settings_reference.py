@@ -1,8 +1,8 @@
-"""Rewrite the README's settings and secrets tables from digest's own declarations.
+"""Rewrite the manual's settings and secrets tables from digest's own declarations.
 
     python scripts/settings_reference.py     (or: make docs)
 
-tests/test_docs.py fails when the README and the declarations differ.
+tests/test_docs.py fails when docs/configuration.md and the declarations differ.
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ from pathlib import Path
 
 from digest.config import settings_reference
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
 BLOCK = re.compile(r"(<!-- settings: made by `make docs` -->\n).*?(<!-- /settings -->)", re.S)
 
 
 def main() -> None:
     text = README.read_text(encoding="utf-8")
     if not BLOCK.search(text):
-        raise SystemExit("README.md has no settings block to rewrite")
+        raise SystemExit("docs/configuration.md has no settings block to rewrite")
     README.write_text(BLOCK.sub(lambda m: m.group(1) + settings_reference() + m.group(2), text))
 
 

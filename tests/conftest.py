@@ -45,6 +45,36 @@ needs_chromium = pytest.mark.skipif(
     reason="needs Chromium: apt-get install chromium (Debian's package)",
 )
 
+ARTIFACTS = REPO / "test-artifacts"  # screenshots the browser tests keep, for a person
+# What Chromium needs on this closed network (no background connections, no sandbox as root).
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+AXE = REPO / "tests" / ".node" / "node_modules" / "axe-core" / "axe.min.js"
+needs_axe = pytest.mark.skipif(
+    not AXE.exists() and not _IN_CI,
+    reason="needs axe-core: npm install --no-save --prefix tests/.node axe-core@4.11",
+)
+
+
+def axe_audit(browser: Any, html: str, width: int, scheme: str, name: str) -> list[dict[str, Any]]:
+    """axe-core's serious and critical findings on ``html`` drawn at ``width`` in the
+    ``scheme`` (light, dark); the screenshot is kept in test-artifacts/ as ``name``."""
+    page = browser.new_page(viewport={"width": width, "height": 900}, color_scheme=scheme)
+    page.set_content(html, wait_until="domcontentloaded")
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}-{scheme}-{width}.png"), full_page=True)
+    page.close()
+    return [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
+
 
 class ClockedRunner(CliRunner):
     """A CliRunner whose commands read the suite's clock (``NOW``, or the ``now`` given),
@@ -231,3 +261,17 @@ def running(app: Any, sock: socket.socket | None = None) -> Iterator[int]:
         server.should_exit = True
         thread.join(timeout=30)
         sock.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that needs a browser, axe-core, SpamAssassin or a Dovecot of its own is a
+    system test: it is `slow` too, so `pytest -m "not slow"` leaves it for CI."""
+    system = ("needs Chromium", "needs axe-core", "needs SpamAssassin", "needs Dovecot")
+    for item in items:
+        reasons = [str(m.kwargs.get("reason", "")) for m in item.iter_markers("skipif")]
+        if any(r.startswith(system) for r in reasons):
+            item.add_marker(pytest.mark.slow)
+
+
+# The providers' local APIs (tests/providers.py), fixtures for every test file.
+from .providers import mailgun_api, moto  # noqa: E402, F401

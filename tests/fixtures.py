@@ -6,8 +6,11 @@ dated by the same code `init --demo` uses.
 
 from __future__ import annotations
 
+import base64
 import json
+import subprocess
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from digest import store
@@ -28,3 +31,16 @@ def load_week(config: Config, db: Any, now: datetime) -> None:
         store.upsert_article(db, article, now)
     for reader in data["subscribers"]:
         save_subscriber(db, reader["email"], reader["name"], reader["topics"], now)
+
+
+def rsa_key(tmp_path: Path) -> tuple[str, bytes]:
+    """A fresh 2048-bit RSA key: (private PEM, the DNS TXT record that publishes it)."""
+    key = tmp_path / "dkim.pem"
+    subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True)
+    public = subprocess.run(
+        ["openssl", "rsa", "-in", str(key), "-pubout", "-outform", "DER"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+    return key.read_text(), record

@@ -19,9 +19,9 @@ from digest.content.copies import render_copy
 from digest.content.edition import build_edition
 from digest.content.plaintext import display_width, wrap
 from digest.content.weeks import week_window
-from digest.delivery.message import greeting_for
 from digest.errors import ConfigError
 from digest.language import language, shipped_languages
+from digest.mail.message import greeting_for
 from digest.models import Article
 
 from .conftest import NOW, REPO, make_config

@@ -12,9 +12,9 @@ from digest.content import edition
 from digest.content.edition import list_articles, resolve_week
 from digest.content.feeds import add_feed, import_source, list_feeds, remove_feed
 from digest.content.weeks import week_window
-from digest.delivery import sending
-from digest.delivery.lint import lint_edition
+from digest.delivery import preview, sending
 from digest.errors import EditionError, IngestError, RowError, SubscriberError
+from digest.lint.edition import lint_edition
 
 from .conftest import NOW, make_config
 from .fixtures import load_week
@@ -77,10 +77,10 @@ def test_a_malformed_week_names_where_it_came_from(config: Config) -> None:
 def test_preview_of_a_subscriber_not_on_the_list_says_so(config: Config, db: Any) -> None:
     load_week(config, db, NOW)
     week = resolve_week(config, None, NOW)
-    found = sending.preview_for(config, db, week, "ana.sousa@example.org", NOW)
+    found = preview.preview_for(config, db, week, "ana.sousa@example.org", NOW)
     assert found is not None and "ana.sousa@example.org" in found.message.decode()
     with pytest.raises(SubscriberError, match=r"nobody@example\.org is not on the list"):
-        sending.preview_for(config, db, week, "nobody@example.org", NOW)
+        preview.preview_for(config, db, week, "nobody@example.org", NOW)
 
 
 def test_lint_checks_the_edition_as_send_builds_it(config: Config, db: Any) -> None:

@@ -55,7 +55,7 @@ def preview(
         _serve_preview(obj, port, open_, PreviewView(week, subscriber or "", text))
         return
     from digest.content.edition import empty_week, resolve_week
-    from digest.delivery.sending import preview_for
+    from digest.delivery.preview import preview_for
 
     config = obj.config()
     window = resolve_week(config, week, obj.now())
@@ -175,7 +175,7 @@ def send(
         "already_sent": report.already_sent,
         **{str(s): report.count(s) for s in DELIVERY_STATUSES},
     }
-    from digest.delivery.transports import transport_name
+    from digest.mail.transports import transport_name
 
     via = transport_name(config, config.outbox_path / report.week)
     where = "" if dry_run or report.already_sent else f" (via {via})"
@@ -259,7 +259,7 @@ def lint(
 ) -> None:
     """Check the rendered edition for size, links, images, text part, subject and clients."""
     from digest.content.edition import empty_week, resolve_week
-    from digest.delivery.lint import lint_edition
+    from digest.lint.edition import lint_edition
 
     config = obj.config()
     window = resolve_week(config, week, obj.now())

@@ -2,7 +2,7 @@
 
 A variant is the body shared by every subscriber with the same topic choice. What
 differs per subscriber (address, greeting, signed token) is left as placeholders that
-``digest.delivery.message`` fills in by substitution, so premailer runs once per variant.
+``digest.mail.message`` fills in by substitution, so premailer runs once per variant.
 """
 
 from __future__ import annotations

@@ -24,11 +24,11 @@ from sqlite_utils import Database
 from digest import store
 from digest.addresses import ascii_domain
 from digest.config import Config
-from digest.delivery.dkimsign import sign_message
-from digest.delivery.message import PreparedVariant, build_message, prepare_variant
-from digest.delivery.pool import Job, Outcome
-from digest.delivery.transports import Shard, pool_settings, send_messages
 from digest.errors import EditionLockedError, HeaderError
+from digest.mail.dkimsign import sign_message
+from digest.mail.message import PreparedVariant, build_message, prepare_variant
+from digest.mail.pool import Job, Outcome
+from digest.mail.transports import Shard, pool_settings, send_messages
 from digest.models import Clock, DeliveryStatus, SubscriberStatus
 from digest.tokens import Sent, verp_address
 

@@ -1,4 +1,4 @@
-"""Sending an edition: preview, freeze, deliver, test copies, resume, and the checks a
+"""Sending an edition: freeze, deliver, test copies, resume, and the checks a
 send must pass first (postal address, signing key).
 
     build (edition) -> freeze (edition, variants, ledger) -> archive -> deliver (delivery)
@@ -28,14 +28,14 @@ from digest.content.copies import (
 from digest.content.edition import build_edition, edition_for_week, resolve_week
 from digest.content.frozen import edition_from_payload, edition_payload
 from digest.content.sections import topic_choices
-from digest.delivery.dkimsign import sign_message
 from digest.delivery.ledger import Progress, deliver_edition
-from digest.delivery.message import build_message, message_parts, prepare_variant
-from digest.delivery.pool import Job, Outcome
 from digest.delivery.reputation import check_reputation, edition_groups, verdict_before
-from digest.delivery.transports import Shard, send_messages
 from digest.delivery.workers import run_workers
-from digest.errors import ConfigError, DeliveryError, EditionError, RowError, SubscriberError
+from digest.errors import ConfigError, DeliveryError, EditionError, RowError
+from digest.mail.dkimsign import sign_message
+from digest.mail.message import build_message, prepare_variant
+from digest.mail.pool import Job, Outcome
+from digest.mail.transports import Shard, send_messages
 from digest.models import (
     DELIVERY_STATUSES,
     NOTHING_IN_TOPICS,
@@ -102,93 +102,6 @@ def check_week_is_over(week: Week, now: datetime) -> None:
             "published after now would be left out. Send it then, or pass --force to "
             "send it now."
         )
-
-
-# ---------------------------------------------------------------- preview
-
-
-@dataclass(frozen=True)
-class Preview:
-    """What one subscriber would receive: the raw message and its two parts."""
-
-    week: str
-    message: bytes
-    html: str
-    text: str
-    frozen: bool
-    left_out: tuple[str, ...] = ()
-    key: str = ""  # the copy's topic choice, "" = all topics
-
-
-def preview_edition(
-    config: Config, db: Database, week: Week, subscriber: Subscriber | None, now: datetime
-) -> Preview | None:
-    """The message ``send`` would send to ``subscriber`` (a sample reader if None)."""
-    config = signing_config(config)  # one config from here on: the one that signs
-    reader = subscriber or _sample_reader("")
-    frozen = store.get_edition(db, week.label)
-    stored = store.edition_variants(db, frozen.id) if frozen else {}
-    variant = stored.get(reader_key(reader))
-    if variant is None:
-        edition = edition_for_week(config, db, week)
-        if edition is None:
-            return None
-        variant = render_within_budget(config, edition, reader_key(reader))
-    return _preview(config, variant, week, reader, now, frozen is not None)
-
-
-def preview_variants(
-    config: Config, db: Database, edition: Edition, week: Week, now: datetime
-) -> list[Preview]:
-    """One sample message per copy ``week``'s ``edition`` would send: the all-topics copy
-    and each distinct topic choice of the active subscribers (frozen ones as frozen)."""
-    config = signing_config(config)  # one config from here on: the one that signs
-    keys = list(dict.fromkeys(["", *store.active_topic_choices(db)]))
-    frozen = store.get_edition(db, week.label)
-    stored = store.edition_variants(db, frozen.id) if frozen else {}
-    return [
-        _preview(
-            config,
-            stored.get(key) or render_within_budget(config, edition, key),
-            week,
-            _sample_reader(key),
-            now,
-            frozen is not None,
-        )
-        for key in keys
-    ]
-
-
-def _sample_reader(key: str) -> Subscriber:
-    return Subscriber(
-        id=0,
-        email="reader@example.com",
-        name="Reader",
-        topics=tuple(t for t in key.split(",") if t),
-    )
-
-
-def _preview(
-    config: Config,
-    variant: RenderedVariant,
-    week: Week,
-    reader: Subscriber,
-    now: datetime,
-    frozen: bool,
-) -> Preview:
-    raw = build_message(config, prepare_variant(config, variant, week.label, now), reader)
-    html, text = message_parts(raw)
-    return Preview(week.label, raw, html, text, frozen, variant.left_out, variant.key)
-
-
-def preview_for(
-    config: Config, db: Database, week: Week, email: str | None, now: datetime
-) -> Preview | None:
-    """`preview [--subscriber EMAIL]`: that subscriber's copy, or a sample reader's."""
-    reader = store.get_subscriber(db, email) if email else None
-    if email and reader is None:
-        raise SubscriberError(f"{email} is not on the list.")
-    return preview_edition(config, db, week, reader, now)
 
 
 # ---------------------------------------------------------------- send

@@ -20,11 +20,11 @@ from sqlite_utils import Database
 from digest import store
 from digest.config import Config
 from digest.content.render import isolated_text, render_notice
-from digest.delivery.dkimsign import sign_message
-from digest.delivery.pool import Job, Outcome
-from digest.delivery.transports import pool_settings, send_messages
 from digest.errors import DeliveryError
 from digest.language import language
+from digest.mail.dkimsign import sign_message
+from digest.mail.pool import Job, Outcome
+from digest.mail.transports import pool_settings, send_messages
 from digest.models import Clock, DeliveryStatus
 
 

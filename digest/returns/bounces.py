@@ -31,7 +31,7 @@ from typing import Any
 
 from flufl.bounce import all_failures
 
-from digest.delivery.replies import STATUS_CODE, says_address_is_gone, status_code
+from digest.mail.replies import STATUS_CODE, says_address_is_gone, status_code
 
 KINDS = (
     "bounce",

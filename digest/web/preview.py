@@ -28,7 +28,7 @@ from digest import store
 from digest.config import Config
 from digest.content.edition import resolve_week
 from digest.content.render import templates_dir
-from digest.delivery.sending import preview_for
+from digest.delivery.preview import preview_for
 from digest.errors import WeekError
 from digest.models import Clock, SubscriberStatus, Week
 from digest.readers.subscribers import list_subscribers
