@@ -192,6 +192,29 @@ class RecordingHandler:
         return "250 Message accepted"
 
 
+@dataclass
+class SenderBlockingRelay(RecordingHandler):
+    """A relay that refuses the envelope sender for everyone (a blocked account) while
+    ``blocked``; ``mails`` counts the MAIL commands it was given."""
+
+    blocked: bool = True
+    mails: int = 0
+
+    async def handle_MAIL(
+        self,
+        server: SMTPServer,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        mail_options: list[str],
+    ) -> str:
+        self.mails += 1
+        if self.blocked:
+            return "550 5.7.1 Sender blocked: this account may not send"
+        envelope.mail_from = address
+        return "250 OK"
+
+
 class LocalController(Controller):
     """aiosmtpd on 127.0.0.1, on the port the kernel gives it as it binds (no port is
     picked first and bound later, which another process could take in between)."""

@@ -1,8 +1,5 @@
-"""Moving a list in from another tool without mailing anyone who left; the suppression
-list; backups taken while the store is in use, and restores that check first.
-
-The export files are written here the way each tool writes them (its columns, its
-quoting, its encoding), from each tool's documentation of its export."""
+"""Backups taken while the store is in use (SQLite's online backup API), and restores
+that check the copy first and never run during a send."""
 
 import shutil
 import sqlite3

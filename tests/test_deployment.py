@@ -1,8 +1,4 @@
-"""Moving a list in from another tool without mailing anyone who left; the suppression
-list; backups taken while the store is in use, and restores that check first.
-
-The export files are written here the way each tool writes them (its columns, its
-quoting, its encoding), from each tool's documentation of its export."""
+"""The deployment files: the systemd units verify with systemd-analyze and run hardened."""
 
 import shutil
 import subprocess

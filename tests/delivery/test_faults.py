@@ -31,7 +31,15 @@ from digest.delivery.sending import send_edition
 from digest.errors import ArchiveError, StoreError
 from digest.readers.subscribers import save_subscriber
 
-from ..conftest import NOW, REPO, LocalController, RecordingHandler, free_port, make_config
+from ..conftest import (
+    NOW,
+    REPO,
+    LocalController,
+    RecordingHandler,
+    SenderBlockingRelay,
+    free_port,
+    make_config,
+)
 from ..fixtures import load_week
 
 pytestmark = pytest.mark.slow  # a system test: see tests/conftest.py
@@ -283,28 +291,10 @@ def _demo_week(path: Path) -> str:
     return last_complete_week(NOW, ZoneInfo("America/Vancouver")).label
 
 
-@dataclass
-class RefusingSenderHandler(RecordingHandler):
-    """A relay that refuses the envelope sender for everyone (a blocked account)."""
-
-    mails: int = 0
-
-    async def handle_MAIL(
-        self,
-        server: SMTPServer,
-        session: Session,
-        envelope: Envelope,
-        address: str,
-        mail_options: list[str],
-    ) -> str:
-        self.mails += 1
-        return "550 5.7.1 Sender blocked"
-
-
 def test_relay_refusing_the_sender_stops_the_run_early(tmp_path: Path) -> None:
     from digest.errors import DeliveryError
 
-    handler = RefusingSenderHandler()
+    handler = SenderBlockingRelay()
     controller = LocalController(handler)
     controller.start()
     try:

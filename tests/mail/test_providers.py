@@ -1,11 +1,8 @@
-"""Sending through email providers' APIs and learning from their webhooks.
-
-Amazon SES v2 and SNS run as moto's server (a real local endpoint boto3 talks to over
-HTTP, through AWS_ENDPOINT_URL). Mailgun's API is a local HTTP server that answers as
-Mailgun documents. Webhook requests are signed in the tests with generated keys exactly
-the way each provider signs (SNS: RSA over its canonical fields with a certificate;
-SendGrid: ECDSA P-256 over timestamp and body; Mailgun: HMAC-SHA256; Postmark: basic
-auth), beside the forged, stale and replayed requests that must change nothing.
+"""Sending through email providers' APIs: Amazon SES v2 as moto's server (a real local
+endpoint boto3 talks to over HTTP, through AWS_ENDPOINT_URL) and Mailgun as a local HTTP
+server that answers as Mailgun documents (tests/providers.py): the raw message digest
+built, the provider's id kept, and answers about the run (the sender, the request, an
+endpoint that is not the provider's) that bounce nobody.
 """
 
 import email

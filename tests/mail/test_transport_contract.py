@@ -21,8 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.smtp import SMTP as SMTPServer
-from aiosmtpd.smtp import Envelope, Session
 
 from digest import store
 from digest.config import Config
@@ -31,33 +29,13 @@ from digest.delivery.preview import preview_edition
 from digest.delivery.sending import send_edition
 from digest.errors import DeliveryError
 
-from ..conftest import NOW, SECRET, LocalController, RecordingHandler, make_config
+from ..conftest import NOW, SECRET, LocalController, SenderBlockingRelay, make_config
 from ..fixtures import load_week
 from ..providers import MailgunApi, reset, sent_by_ses
 
 WEEK = "2026-W47"
 READERS = 6  # the tests' week has six
 REFUSED = "ben.hughes@example.org"
-
-
-@dataclass
-class SwitchingRelay(RecordingHandler):
-    """A relay that can refuse the envelope sender for everyone (a blocked account)."""
-
-    blocked: bool = False
-
-    async def handle_MAIL(
-        self,
-        server: SMTPServer,
-        session: Session,
-        envelope: Envelope,
-        address: str,
-        mail_options: list[str],
-    ) -> str:
-        if self.blocked:
-            return "550 5.7.1 Sender blocked: this account may not send"
-        envelope.mail_from = address
-        return "250 OK"
 
 
 @dataclass
@@ -85,7 +63,7 @@ def _outbox(tmp_path: Path, request: pytest.FixtureRequest) -> Transport:
 
 
 def _smtp(tmp_path: Path, request: pytest.FixtureRequest) -> Transport:
-    handler = SwitchingRelay()
+    handler = SenderBlockingRelay(blocked=False)
     controller = LocalController(handler)
     controller.start()
     request.addfinalizer(controller.stop)

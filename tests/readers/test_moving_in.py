@@ -1,5 +1,5 @@
-"""Moving a list in from another tool without mailing anyone who left; the suppression
-list; backups taken while the store is in use, and restores that check first.
+"""Moving a list in from another tool without mailing anyone who left, and the
+suppression list.
 
 The export files are written here the way each tool writes them (its columns, its
 quoting, its encoding), from each tool's documentation of its export."""

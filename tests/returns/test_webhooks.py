@@ -1,11 +1,9 @@
-"""Sending through email providers' APIs and learning from their webhooks.
-
-Amazon SES v2 and SNS run as moto's server (a real local endpoint boto3 talks to over
-HTTP, through AWS_ENDPOINT_URL). Mailgun's API is a local HTTP server that answers as
-Mailgun documents. Webhook requests are signed in the tests with generated keys exactly
-the way each provider signs (SNS: RSA over its canonical fields with a certificate;
-SendGrid: ECDSA P-256 over timestamp and body; Mailgun: HMAC-SHA256; Postmark: basic
-auth), beside the forged, stale and replayed requests that must change nothing.
+"""Learning from providers' signed webhooks: SES through SNS, SendGrid, Mailgun and
+Postmark, each request signed in the test with a generated key exactly the way the
+provider signs (SNS: RSA over its canonical fields with a certificate; SendGrid: ECDSA
+P-256 over timestamp and body; Mailgun: HMAC-SHA256; Postmark: basic auth), beside the
+forged, stale and replayed requests that must change nothing, and each provider's own
+verdicts read as it means them.
 """
 
 import base64
