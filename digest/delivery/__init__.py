@@ -1,2 +1,3 @@
-"""Delivery: messages built per variant, the pool, the transports (outbox, SMTP), the
-ledger and its workers, and the send use cases (preview, freeze, send, test copies)."""
+"""An edition's send: the plan, the freeze, the ledger and its workers, the status, the
+reputation guard, and the preview (any reader's copy exactly as `send` builds it), over
+the wire in `digest/mail/`."""

@@ -1,1 +1,1 @@
-"""The web adapters: the subscriber pages, the sign-up pages, the editors' desk."""
+"""The web adapters: the subscriber pages, the sign-up pages, the editors' local preview."""
