@@ -239,6 +239,19 @@ def smtp_server() -> Iterator[tuple[Controller, RecordingHandler]]:
         controller.stop()
 
 
+def child_pids(pid: int) -> list[int]:
+    """The processes whose parent is ``pid``, read from /proc (no pgrep needed)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return sorted(found)
+
+
 def free_port() -> int:
     """A port nothing listens on now: only for "nobody is there", or for a daemon that
     must be told its port (a server of ours binds its own socket instead)."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -34,13 +33,19 @@ def load_week(config: Config, db: Any, now: datetime) -> None:
 
 
 def rsa_key(tmp_path: Path) -> tuple[str, bytes]:
-    """A fresh 2048-bit RSA key: (private PEM, the DNS TXT record that publishes it)."""
-    key = tmp_path / "dkim.pem"
-    subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True)
-    public = subprocess.run(
-        ["openssl", "rsa", "-in", str(key), "-pubout", "-outform", "DER"],
-        check=True,
-        capture_output=True,
-    ).stdout
-    record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
-    return key.read_text(), record
+    """A fresh 2048-bit RSA key: (private PEM, the DNS TXT record that publishes it),
+    made with `cryptography` (no openssl executable needed); kept in ``tmp_path``."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    ).decode()
+    (tmp_path / "dkim.pem").write_text(private)
+    public = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return private, b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)

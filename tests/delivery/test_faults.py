@@ -37,6 +37,7 @@ from ..conftest import (
     LocalController,
     RecordingHandler,
     SenderBlockingRelay,
+    child_pids,
     free_port,
     make_config,
 )
@@ -587,10 +588,9 @@ def test_a_worker_killed_mid_send_is_started_again_and_nobody_is_lost(
     )
     senders.append(sender)
     _wait_for(lambda: handler.data_seen > 100, 120)
-    workers = subprocess.run(["pgrep", "-P", str(sender.pid)], capture_output=True, text=True)
-    children = [int(p) for p in workers.stdout.split()]
+    children = child_pids(sender.pid)
     victims = [p for p in children if _is_worker(p)]
-    assert victims, workers.stdout
+    assert victims, children
     os.kill(victims[0], signal.SIGKILL)
     handler.gate.set()
     out, err = sender.communicate(timeout=120)

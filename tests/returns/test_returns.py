@@ -33,7 +33,16 @@ from digest.returns.mailboxes import MaildirBox, delivered_at
 from digest.returns.process import process_return_path
 from digest.tokens import Sent, parse_verp, sign_message_id, sign_token, verp_address
 
-from ..conftest import NOW, SECRET, TESTDATA, ClockedRunner, free_port, make_config, needs_testdata
+from ..conftest import (
+    NOW,
+    SECRET,
+    TESTDATA,
+    ClockedRunner,
+    child_pids,
+    free_port,
+    make_config,
+    needs_testdata,
+)
 
 BOUNCES = TESTDATA / "bounces"
 CASES = sorted(p.stem for p in BOUNCES.glob("*.eml")) if BOUNCES.is_dir() else []
@@ -971,8 +980,7 @@ def _stop_dovecot(root: Path, conf: Path) -> None:
     except (OSError, ValueError, IndexError):
         subprocess.run([DOVECOT, "-c", str(conf), "stop"], capture_output=True, check=False)
         return
-    found = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True)
-    family = [master, *(int(p) for p in found.stdout.split())]
+    family = [master, *child_pids(master)]
     for pid in family:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
