@@ -316,6 +316,16 @@ def m016_suppressions(db: Database) -> None:
     )
 
 
+@migrations()
+def m017_article_picture_index(db: Database) -> None:
+    """The sizes stored with pictures, found by address: a feed import looks its
+    unsized pictures up, and without an index each look-up scans every article."""
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS articles_sized_pictures ON articles (image_url) "
+        "WHERE image_width > 0"
+    )
+
+
 def migration_names() -> list[str]:
     """The names of every migration this digest knows, in order."""
     return [m.name for m in migrations._migrations]
