@@ -215,11 +215,13 @@ __all__ = [
 ]
 
 
-def open_store(path: Path) -> Database:
-    """Open (creating if needed) the store at ``path`` and bring its schema up to date."""
+def open_store(path: Path, *, any_thread: bool = False) -> Database:
+    """Open (creating if needed) the store at ``path`` and bring its schema up to date.
+    With ``any_thread`` the connection may be used by another thread than the one that
+    opened it (never by two at once: the caller sees to that)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(path), timeout=30)
+        conn = sqlite3.connect(str(path), timeout=30, check_same_thread=not any_thread)
         db = Database(conn)
         db.enable_wal()
         db.execute("PRAGMA synchronous = NORMAL")

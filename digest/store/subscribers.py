@@ -226,8 +226,18 @@ def subscriber_status(db: Database, subscriber_id: int) -> str | None:
 
 def get_subscriber_by_id(db: Database, subscriber_id: int) -> Subscriber | None:
     """The subscriber with this id."""
-    rows = list(db.query("SELECT * FROM subscribers WHERE id = ?", [subscriber_id]))
-    return subscriber_from_row(rows[0]) if rows else None
+    row = _one_row(db, "SELECT * FROM subscribers WHERE id = ?", (subscriber_id,))
+    return subscriber_from_row(row) if row else None
+
+
+def _one_row(db: Database, sql: str, params: tuple[Any, ...]) -> dict[str, Any] | None:
+    """One row as a dict, straight from the connection: a page's read, without the
+    savepoint sqlite-utils' ``query`` wraps around every statement."""
+    cursor = db.conn.execute(sql, params)
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    return {d[0]: v for d, v in zip(cursor.description, row, strict=True)}
 
 
 def delete_subscriber(db: Database, email: str) -> bool:
