@@ -202,3 +202,42 @@ def test_the_subscriber_use_cases_validate_and_name_what_is_wrong(config: Config
     assert store.get_subscriber(db, "ann@example.org") is None
     with pytest.raises(SubscriberError, match="is not on the list"):
         remove_subscriber(db, config, "ann@example.org", NOW)
+
+
+def test_the_list_shows_what_came_back_for_each_reader_in_one_pass(db: Any) -> None:
+    from digest.readers.subscribers import subscriber_rows
+
+    a = store.insert_subscriber(db, "a@example.org", "A", [], NOW)
+    store.insert_subscriber(db, "b@example.org", "B", [], NOW)
+    for event in ("soft-bounce", "soft-bounce", "complaint", "unsubscribed"):
+        store.add_event(db, a, event, "smtp", NOW)
+    store.set_subscriber_status(db, "b@example.org", "bounced", NOW)  # logs the bounce
+    rows = {r["email"]: r["returned"] for r in subscriber_rows(db)}
+    assert rows == {
+        "a@example.org": {"hard_bounces": 0, "soft_bounces": 2, "complaints": 1},
+        "b@example.org": {"hard_bounces": 1, "soft_bounces": 0, "complaints": 0},
+    }
+    assert [r["email"] for r in subscriber_rows(db, "bounced")] == ["b@example.org"]
+
+
+def test_a_streamed_json_list_is_what_emit_prints() -> None:
+    import json
+
+    import click
+    from click.testing import CliRunner
+
+    from digest.cli.app import emit, emit_list
+
+    for items in ([], [{"a": 1, "b": [1, {"é": None}]}], [{"a": 1}, "two", 3]):
+
+        @click.command()
+        def streamed(items: list[Any] = items) -> None:
+            emit_list("subscribers", iter(items))
+
+        @click.command()
+        def whole(items: list[Any] = items) -> None:
+            emit({"subscribers": items})
+
+        out = CliRunner().invoke(streamed).output
+        assert out == CliRunner().invoke(whole).output
+        assert json.loads(out) == {"subscribers": items}

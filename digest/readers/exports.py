@@ -16,7 +16,9 @@ that lacks the address column is refused with the columns it has.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import functools
 import io
 import json
 import zipfile
@@ -24,10 +26,11 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO
 
 from digest.addresses import clean_name, normalize_email
 from digest.content.ingest import parse_topic_names
-from digest.content.summarize import decode_bytes
+from digest.content.summarize import declared_charset
 from digest.errors import IngestError, RowError
 
 TOOLS = ("mailchimp", "substack", "ghost", "buttondown", "listmonk", "csv")
@@ -69,43 +72,77 @@ def read_export(path: Path, tool: str) -> Iterator[Row]:
 
 
 def _tables(path: Path) -> Iterator[Table]:
-    """A CSV file, or each CSV in a zip."""
+    """A CSV file, or each CSV in a zip, read as it streams (never all in memory)."""
     try:
-        raw = path.read_bytes()
+        plain = (
+            None
+            if zipfile.is_zipfile(path)
+            else _table(path.name, lambda: path.open("rb"), path.stat().st_size)
+        )
     except FileNotFoundError:
         raise IngestError(f"No such file: {path}. Check the path and try again.") from None
     except OSError as e:
         raise IngestError(f"Cannot read {path}: {e.strerror}.") from e
-    if zipfile.is_zipfile(io.BytesIO(raw)):
-        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
-            names = sorted(n for n in archive.namelist() if n.lower().endswith(".csv"))
-            if not names:
-                raise IngestError(f"{path} is a zip without CSV files in it.")
-            for name in names:
-                yield _table(Path(name).name, archive.read(name))
+    if plain is not None:
+        yield plain
         return
-    yield _table(path.name, raw)
+    with zipfile.ZipFile(path) as archive:
+        names = sorted(n for n in archive.namelist() if n.lower().endswith(".csv"))
+        if not names:
+            raise IngestError(f"{path} is a zip without CSV files in it.")
+        for name in names:
+            size = archive.getinfo(name).file_size
+            yield _table(Path(name).name, functools.partial(archive.open, name), size)
 
 
 @dataclass(frozen=True)
 class Table:
-    """One CSV file of an export: its name, its columns (lower case), its rows by line."""
+    """One CSV file of an export: its name, its columns (lower case), its rows by line
+    (read as they are iterated, once)."""
 
     name: str
     columns: tuple[str, ...]
-    rows: list[tuple[int, dict[str, str]]]
+    rows: Iterator[tuple[int, dict[str, str]]]
 
 
-def _table(name: str, data: bytes) -> Table:
-    text = decode_bytes(data)  # UTF-8 (with or without BOM), else the declared or Latin-1
-    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    columns = tuple((f or "").strip().lower() for f in reader.fieldnames or [])
-    reader.fieldnames = list(columns)
-    rows = [
-        (reader.line_num, {k: (v or "").strip() for k, v in row.items() if k}) for row in reader
-    ]
-    return Table(name, columns, rows)
+def _table(name: str, opener: Callable[[], IO[bytes]], size: int) -> Table:
+    encoding = _encoding(opener)  # UTF-8 (with or without BOM), else the declared or Latin-1
+    csv.field_size_limit(max(csv.field_size_limit(), size + 1))
+
+    def reader() -> tuple[io.TextIOWrapper, csv.DictReader[str]]:
+        text = io.TextIOWrapper(opener(), encoding=encoding, errors="replace", newline="")
+        found = csv.DictReader(text)
+        found.fieldnames = [(f or "").strip().lower() for f in found.fieldnames or []]
+        return text, found
+
+    text, header = reader()  # the columns now; the rows when they are read
+    with text:
+        columns = tuple(header.fieldnames or ())
+
+    def rows() -> Iterator[tuple[int, dict[str, str]]]:
+        text, found = reader()
+        with text:
+            for row in found:
+                yield found.line_num, {k: (v or "").strip() for k, v in row.items() if k}
+
+    return Table(name, columns, rows())
+
+
+def _encoding(opener: Callable[[], IO[bytes]], chunk: int = 1 << 20) -> str:
+    """The file's encoding as `decode_bytes` would choose it for the whole file, found
+    in one pass over it a chunk at a time: UTF-8 when every byte decodes as UTF-8."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    with opener() as raw:
+        head = raw.read(4096)
+        try:
+            decoder.decode(head)
+            while block := raw.read(chunk):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+            return "utf-8-sig"
+        except UnicodeDecodeError:
+            pass
+    return declared_charset(head) or "latin-1"
 
 
 def _need(table: Table, *columns: str) -> str:

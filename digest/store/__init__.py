@@ -11,6 +11,7 @@
     signups       requests to join, until confirmed or expired
     notes         the editor's note of each week
     picks         the editor's choice of each week's lead
+    imports       a list import's people, staged while its file is read
     suppressions  keyed hashes of erased readers' mailboxes
     webhooks      provider webhook events already taken
 
@@ -66,6 +67,14 @@ from digest.store.editions import (
     swap_lock_holder,
 )
 from digest.store.feeds import FeedRow, add_feed, list_feeds, record_feed_fetch, remove_feed
+from digest.store.imports import (
+    close_stage,
+    open_stage,
+    stage,
+    staged,
+    staged_people,
+    staged_states,
+)
 from digest.store.notes import clear_note, get_note, set_note
 from digest.store.outgoing import (
     QueuedEmail,
@@ -112,6 +121,7 @@ from digest.store.subscribers import (
     status_changed_since,
     subscriber_events,
     subscriber_status,
+    subscribers_with_returns,
     topics_key,
     update_profile,
 )
@@ -138,6 +148,7 @@ __all__ = [
     "bounce_subscribers",
     "change_subscriber",
     "clear_note",
+    "close_stage",
     "content_hash",
     "delete_subscriber",
     "delete_subscriber_by_id",
@@ -173,6 +184,7 @@ __all__ = [
     "newest_published_before",
     "open_deliveries",
     "open_delivery_count",
+    "open_stage",
     "open_store",
     "outgoing_counts",
     "picture_sizes",
@@ -197,9 +209,14 @@ __all__ = [
     "skipped_deliveries",
     "soft_bounce_editions",
     "soft_bounced_in",
+    "stage",
+    "staged",
+    "staged_people",
+    "staged_states",
     "status_changed_since",
     "subscriber_events",
     "subscriber_status",
+    "subscribers_with_returns",
     "suppress",
     "suppression_count",
     "swap_lock_holder",

@@ -188,6 +188,27 @@ def return_counts_by_edition(db: Database) -> dict[int, dict[str, int]]:
     return _return_counts(db, "edition_id")
 
 
+def subscribers_with_returns(
+    db: Database, status: str | None = None
+) -> Iterator[tuple[Subscriber, dict[str, int]]]:
+    """Subscribers in id order (optionally of one status), each with {event: n} of the
+    hard bounces, soft bounces and complaints that came back: one pass, streamed."""
+    counts = ", ".join(
+        f"(SELECT count(*) FROM subscriber_events e WHERE e.subscriber_id = s.id "
+        f"AND e.event = '{event}') AS \"{event}\""
+        for event in RETURN_EVENTS
+    )
+    where = "WHERE s.status = ?" if status else ""
+    cursor = db.conn.execute(
+        f"SELECT s.*, {counts} FROM subscribers s {where} ORDER BY s.id",
+        [status] if status else [],
+    )
+    names = [d[0] for d in cursor.description]
+    for values in cursor:
+        row = dict(zip(names, values, strict=True))
+        yield subscriber_from_row(row), {e: row[e] for e in RETURN_EVENTS if row[e]}
+
+
 def return_counts_by_subscriber(db: Database) -> dict[int, dict[str, int]]:
     """{subscriber id: {event: n}} of hard bounces, soft bounces and complaints."""
     return _return_counts(db, "subscriber_id")
