@@ -173,6 +173,12 @@ def _deliver(
         if progress:
             progress(done, total)
 
+    def skipped(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress and n:
+            progress(done, total)
+
     def left_meanwhile(job: Job) -> str | None:
         # Asked right before each message: an unsubscribe that arrives mid-send counts.
         status = store.subscriber_status(db, job.subscriber_id)
@@ -180,7 +186,7 @@ def _deliver(
             return None
         return f"{status or 'erased'} after the edition was frozen"
 
-    jobs = _jobs(config, db, edition_id, prepared, clock, shard)
+    jobs = _jobs(config, db, edition_id, prepared, clock, shard, skipped)
     send_messages(
         config,
         jobs,
@@ -198,7 +204,10 @@ def _jobs(
     prepared: dict[str, PreparedVariant],
     clock: Clock,
     shard: Shard,
+    skipped: Callable[[int], None],
 ) -> Iterator[Job]:
+    """The shard's open deliveries as jobs; those who left meanwhile are recorded
+    skipped in their batch (and counted done, with ``skipped``)."""
     for batch in store.open_deliveries(db, edition_id, shard):
         gone = [
             d
@@ -210,6 +219,7 @@ def _jobs(
             store.record_deliveries(
                 db, [(d.id, DeliveryStatus.SKIPPED, reason) for d in gone], clock()
             )
+            skipped(len(gone))
         for d in batch:
             if d not in gone:
                 yield _job(config, prepared[d.variant], d, edition_id)

@@ -65,6 +65,19 @@ def open_delivery_count(db: Database, edition_id: int, shard: tuple[int, int] = 
     return int(next(rows)["n"])
 
 
+def open_delivery_counts_by_shard(db: Database, edition_id: int, shards: int) -> list[int]:
+    """How many deliveries are still to be attempted in each of ``shards`` shards (the
+    first shard's count first), in one pass over the edition's open rows."""
+    counts = [0] * shards
+    for index, n in db.conn.execute(
+        f"SELECT subscriber_id % ?, count(*) FROM deliveries WHERE edition_id = ? "
+        f"AND status IN {OPEN} GROUP BY 1",
+        (shards, edition_id),
+    ):
+        counts[int(index)] = int(n)
+    return counts
+
+
 def record_delivery(
     db: Database,
     delivery_id: int,
