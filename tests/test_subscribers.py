@@ -148,6 +148,64 @@ def test_each_topic_variant_is_rendered_once(
     assert sorted(calls) == ["", "cybersecurity,dns", "domain-names,new-tlds", "ipv4-markets"]
 
 
+def test_the_sender_prepares_each_variant_once_and_holds_one_at_a_time(
+    config: Config, db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+    import weakref
+
+    from digest.delivery import ledger
+
+    load_week(config, db, NOW)
+    for i in range(20):  # interleaved choices: the ledger's id order mixes the variants
+        save_subscriber(db, f"more{i}@example.org", "", [["DNS", "Cybersecurity"], []][i % 2], NOW)
+    held: list[weakref.ref[Any]] = []
+    keys: list[str] = []
+    real = ledger.prepare_variant
+
+    def watching(config: Config, variant: Any, *args: Any) -> Any:
+        gc.collect()
+        assert [r for r in held if r() is not None] == []  # the one before is let go
+        keys.append(variant.key)
+        prepared = real(config, variant, *args)
+        held.append(weakref.ref(prepared))
+        return prepared
+
+    monkeypatch.setattr(ledger, "prepare_variant", watching)
+    report = send_edition(config, db, week_window("2026-W47", config.tz), lambda: NOW)
+    assert report is not None and report.count("sent") == 26
+    assert sorted(keys) == ["", "cybersecurity,dns", "domain-names,new-tlds", "ipv4-markets"]
+
+
+def test_the_freeze_holds_one_rendered_variant_at_a_time(
+    config: Config, db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+    import weakref
+
+    load_week(config, db, NOW)
+    held: list[weakref.ref[Any]] = []
+    real = copies.render_within_budget
+
+    def watching(config: Config, edition: Any, key: str) -> Any:
+        gc.collect()
+        assert [r for r in held if r() is not None] == []  # the one before is in the store
+        rendered = real(config, edition, key)
+        held.append(weakref.ref(rendered))
+        return rendered
+
+    monkeypatch.setattr(copies, "render_within_budget", watching)
+    report = send_edition(config, db, week_window("2026-W47", config.tz), lambda: NOW)
+    assert report is not None and report.count("sent") == 6 and len(held) == 4
+    frozen = store.get_edition(db, "2026-W47")
+    assert frozen is not None
+    stored = store.edition_variants(db, frozen.id)
+    assert sorted(stored) == ["", "cybersecurity,dns", "domain-names,new-tlds", "ipv4-markets"]
+    assert all(v.html and v.text for v in stored.values())
+    tables = db.execute("SELECT count(*) FROM sqlite_temp_master WHERE type = 'table'")
+    assert tables.fetchone()[0] == 0  # the stage is gone
+
+
 def test_topic_choice_with_nothing_this_week_gets_no_email(config: Config, db: Any) -> None:
     load_week(config, db, NOW)
     save_subscriber(db, "brand@example.org", "", ["Brand Protection"], NOW)

@@ -33,8 +33,6 @@ def open_stage(db: Database) -> None:
 
 def close_stage(db: Database) -> None:
     """Drop the stage."""
-    if db.conn.in_transaction:
-        db.conn.commit()
     db.conn.execute(f"DROP TABLE IF EXISTS {STAGE}")
 
 

@@ -326,6 +326,16 @@ def m017_article_picture_index(db: Database) -> None:
     )
 
 
+@migrations()
+def m018_deliveries_by_variant(db: Database) -> None:
+    """A sender walks an edition's deliveries one variant at a time (holding one
+    rendered variant, not all): their index by variant, in subscriber order."""
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS deliveries_variant "
+        "ON deliveries (edition_id, variant, subscriber_id)"
+    )
+
+
 def migration_names() -> list[str]:
     """The names of every migration this digest knows, in order."""
     return [m.name for m in migrations._migrations]
