@@ -71,6 +71,8 @@ def choices(count: int) -> list[list[str]]:
 
 
 def build_store(config_path: Path, count: int, per_choice: int) -> None:
+    if not TESTDATA.is_dir():
+        sys.exit(f"{TESTDATA} is missing: the benchmark renders its real articles.")
     sys.path.insert(0, str(REPO))
     from digest import store
     from digest.config import load_config
