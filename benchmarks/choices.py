@@ -6,9 +6,9 @@ The 22 real articles of ../shared/testdata/extraction under 12 topics (each arti
 two), and readers whose topic choices are that many distinct subsets of the 12 (4,095
 at most), two readers each. For each count: `digest send --dry-run` (the plan: every
 copy rendered once), then `digest send --workers 1` (render, freeze and send into the
-outbox, one process), each a fresh process whose peak RSS is read from the kernel
-(wait4). The smallest count is the baseline: memory flat in the copies means the same
-peak at every count. Prints figures; asserts nothing about time.
+outbox, one process), each a fresh process whose peak RSS and CPU time are read from
+the kernel (wait4). The smallest count is the baseline: memory flat in the copies
+means the same peak at every count. Prints figures; asserts nothing about time.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -116,14 +115,14 @@ def build_store(config_path: Path, count: int, per_choice: int) -> None:
 
 
 def run(config_path: Path, *args: str) -> tuple[float, int]:
-    """One `digest send` command: wall seconds and peak RSS (KB) from the kernel."""
+    """One `digest send` command: CPU seconds (user + system) and peak RSS (KB), from
+    the kernel."""
     env = {**os.environ, "DIGEST_SECRET": SECRET, "PYTHONPATH": str(REPO)}
     command = [sys.executable, "-m", "digest", "--config", str(config_path), "send", *args]
-    start = time.perf_counter()
     proc = subprocess.Popen(command, env=env, cwd=config_path.parent, stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0, f"digest send {' '.join(args)} failed"
-    return time.perf_counter() - start, usage.ru_maxrss
+    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss
 
 
 def main() -> None:
@@ -141,16 +140,16 @@ def main() -> None:
                 "send --workers 1": run(config_path, "--week", WEEK, "--workers", "1"),
             }
     base = args.choices[0]
-    print(f"{'command':<18}" + "".join(f"{f'{n:,} choices':>26}" for n in args.choices))
+    print(f"{'command':<18}" + "".join(f"{f'{n:,} choices':>30}" for n in args.choices))
     for label in results[base]:
         cells = []
         for count in args.choices:
             seconds, peak = results[count][label]
             ratio = peak / results[base][label][1]
-            cells.append(f"{peak / 1024:7.1f} MB {ratio:5.2f}x {seconds:6.1f} s")
-        print(f"{label:<18}" + "".join(f"{c:>26}" for c in cells))
+            cells.append(f"{peak / 1024:7.1f} MB {ratio:5.2f}x {seconds:6.1f} s CPU")
+        print(f"{label:<18}" + "".join(f"{c:>30}" for c in cells))
     per = args.readers_per_choice
-    print(f"(peak RSS, its ratio to {base:,} choices, wall time; {per} readers a choice)")
+    print(f"(peak RSS, its ratio to {base:,} choices, CPU time; {per} readers a choice)")
 
 
 if __name__ == "__main__":
