@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: site docs-serve demo test test-clocks lint docs messages bench bench-send bench-million bench-excerpts bench-returns clean
+.PHONY: site docs-serve demo test test-clocks lint docs messages bench bench-send bench-million \
+	bench-excerpts bench-returns bench-feeds bench-web bench-subscribers bench-choices clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -77,6 +78,22 @@ bench-send: $(VENV)/.installed
 ## make bench-million: a million subscribers frozen, dry-run and sent into smtp-sink.
 bench-million: $(VENV)/.installed
 	$(BIN)/python benchmarks/million.py
+
+## make bench-feeds: a feed import into 100,000 articles vs. the same into an empty store.
+bench-feeds: $(VENV)/.installed
+	$(BIN)/python benchmarks/feed_import.py
+
+## make bench-web: one-click unsubscribes, digest's pages vs. a bare Starlette app.
+bench-web: $(VENV)/.installed
+	$(BIN)/python benchmarks/web.py
+
+## make bench-subscribers: peak memory of import, list and export at 200k and 1M rows.
+bench-subscribers: $(VENV)/.installed
+	$(BIN)/python benchmarks/subscribers.py
+
+## make bench-choices: a send's peak memory at 10, 100 and 1,000 topic choices.
+bench-choices: $(VENV)/.installed
+	$(BIN)/python benchmarks/choices.py
 
 clean:
 	rm -rf $(VENV) var dist build .pytest_cache .mypy_cache .ruff_cache

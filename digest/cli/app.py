@@ -11,9 +11,10 @@ import os
 import re
 import sqlite3
 import sys
+import textwrap
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -96,6 +97,18 @@ class DigestGroup(click.Group):
 def emit(data: dict[str, Any]) -> None:
     """Print one JSON object on stdout, and nothing else."""
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def emit_list(key: str, items: Iterable[Any]) -> None:
+    """Print ``{key: [items]}`` as `emit` would, an item at a time (a list of any
+    length in flat memory)."""
+    first = True
+    for item in items:
+        text = json.dumps(item, indent=2, ensure_ascii=False, default=str)
+        click.echo(("{\n" + f"  {json.dumps(key)}: [\n" if first else ",\n"), nl=False)
+        click.echo(textwrap.indent(text, "    "), nl=False)
+        first = False
+    click.echo(f"{{\n  {json.dumps(key)}: []\n}}" if first else "\n  ]\n}")
 
 
 @click.group(cls=DigestGroup)

@@ -12,6 +12,7 @@ from digest.cli.app import (
     DigestGroup,
     cli,
     emit,
+    emit_list,
     json_option,
     pass_context,
     returned_note,
@@ -124,9 +125,9 @@ def subscribers_list(obj: Context, status: str | None, as_json: bool) -> None:
     from digest.readers.subscribers import subscriber_rows
 
     config = obj.config()
-    rows = list(subscriber_rows(obj.store(config), status))
+    rows = subscriber_rows(obj.store(config), status)
     if as_json:
-        emit({"subscribers": rows})
+        emit_list("subscribers", rows)
         return
     for r in rows:
         topics = ", ".join(r["topics"]) or "all topics"

@@ -10,6 +10,7 @@ and the fewest articles to leave out are found by bisection, a handful of render
 from __future__ import annotations
 
 import html
+from collections.abc import Iterator
 from dataclasses import replace
 
 from sqlite_utils import Database
@@ -100,20 +101,27 @@ def render_within_budget(config: Config, edition: Edition, key: str) -> Rendered
 
 def render_variants(config: Config, edition: Edition, keys: list[str]) -> list[RenderedVariant]:
     """Render and inline each distinct topic choice once, each within the size budget."""
-    return [render_within_budget(config, edition, key) for key in dict.fromkeys(keys)]
+    return list(iter_variants(config, edition, keys))
+
+
+def iter_variants(config: Config, edition: Edition, keys: list[str]) -> Iterator[RenderedVariant]:
+    """`render_variants` one at a time, as they are asked for (one held, not all)."""
+    for key in dict.fromkeys(keys):
+        yield render_within_budget(config, edition, key)
 
 
 def variants_for_subscribers(
     config: Config, db: Database, edition: Edition
-) -> list[RenderedVariant]:
-    """One rendered variant per distinct topic choice of the active subscribers."""
+) -> Iterator[RenderedVariant]:
+    """One rendered variant per distinct topic choice of the active subscribers, each
+    rendered as it is asked for."""
     keys = store.active_topic_choices(db)
     if not keys:
         raise EditionError(
             "No active subscribers: nothing to send. Add some with `subscribers add` "
             "or `subscribers import`."
         )
-    return render_variants(config, edition, keys)
+    return iter_variants(config, edition, keys)
 
 
 def reader_key(subscriber: Subscriber) -> str:

@@ -5,6 +5,7 @@ Pure functions only: text in, text out, limits as arguments.
 
 from __future__ import annotations
 
+import codecs
 import logging
 import re
 import unicodedata
@@ -366,13 +367,21 @@ def decode_bytes(data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         pass
-    declared = _CHARSET.search(data[:4096])
+    declared = declared_charset(data[:4096])
     if declared:
-        try:
-            return data.decode(declared.group(1).decode("ascii"), errors="replace")
-        except LookupError:
-            pass
+        return data.decode(declared, errors="replace")
     return data.decode("latin-1")
+
+
+def declared_charset(head: bytes) -> str:
+    """The charset a file's first bytes declare, when Python knows it ("" else)."""
+    declared = _CHARSET.search(head)
+    if not declared:
+        return ""
+    try:
+        return codecs.lookup(declared.group(1).decode("ascii")).name
+    except (LookupError, UnicodeDecodeError):
+        return ""
 
 
 def looks_binary(data: bytes) -> bool:

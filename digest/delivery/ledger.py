@@ -151,9 +151,7 @@ def _deliver(
     progress: Progress | None,
     renew: Callable[[], None],
 ) -> None:
-    variants = store.edition_variants(db, edition_id)
     now = clock()
-    prepared = {k: prepare_variant(config, v, week, now) for k, v in variants.items()}
     total = store.open_delivery_count(db, edition_id, shard)
     done = 0
     renewed = time.monotonic()
@@ -173,6 +171,12 @@ def _deliver(
         if progress:
             progress(done, total)
 
+    def skipped(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress and n:
+            progress(done, total)
+
     def left_meanwhile(job: Job) -> str | None:
         # Asked right before each message: an unsubscribe that arrives mid-send counts.
         status = store.subscriber_status(db, job.subscriber_id)
@@ -180,7 +184,7 @@ def _deliver(
             return None
         return f"{status or 'erased'} after the edition was frozen"
 
-    jobs = _jobs(config, db, edition_id, prepared, clock, shard)
+    jobs = _jobs(config, db, week, edition_id, now, clock, shard, skipped)
     # What earlier runs delivered is evidence the relay delivers, for a resume with only
     # refused readers left (see `breaker`).
     sent = store.delivery_counts(db, edition_id).get(DeliveryStatus.SENT, 0)
@@ -197,25 +201,40 @@ def _deliver(
 def _jobs(
     config: Config,
     db: Database,
+    week: str,
     edition_id: int,
-    prepared: dict[str, PreparedVariant],
+    now: datetime,
     clock: Clock,
     shard: Shard,
+    skipped: Callable[[int], None],
 ) -> Iterator[Job]:
-    for batch in store.open_deliveries(db, edition_id, shard):
-        gone = [
-            d
-            for d in batch
-            if d.subscriber.status != SubscriberStatus.ACTIVE or d.variant not in prepared
-        ]
+    """The shard's open deliveries as jobs, a variant at a time: each variant is read
+    from the store and prepared once, and only one is held (memory flat in the number
+    of topic choices). Those who left meanwhile, and deliveries of a variant the
+    edition has no rendering of, are recorded skipped (and counted done, ``skipped``)."""
+    reason = "left the list after the edition was frozen"
+
+    def skip(gone: list[store.OpenDelivery]) -> None:
         if gone:
-            reason = "left the list after the edition was frozen"
             store.record_deliveries(
                 db, [(d.id, DeliveryStatus.SKIPPED, reason) for d in gone], clock()
             )
-        for d in batch:
-            if d not in gone:
-                yield _job(config, prepared[d.variant], d, edition_id)
+            skipped(len(gone))
+
+    for key in store.edition_variant_keys(db, edition_id):
+        variant = store.edition_variant(db, edition_id, key)
+        if variant is None:  # cannot happen within one edition; the last pass skips them
+            continue
+        prepared = prepare_variant(config, variant, week, now)
+        del variant
+        for batch in store.open_deliveries(db, edition_id, shard, variant=key):
+            skip([d for d in batch if d.subscriber.status != SubscriberStatus.ACTIVE])
+            for d in batch:
+                if d.subscriber.status == SubscriberStatus.ACTIVE:
+                    yield _job(config, prepared, d, edition_id)
+        del prepared  # before the next is prepared: one held at a time
+    for batch in store.open_deliveries(db, edition_id, shard, unstored_variants=True):
+        skip(batch)
 
 
 def _job(config: Config, prepared: PreparedVariant, d: store.OpenDelivery, edition_id: int) -> Job:

@@ -6,7 +6,7 @@ send must pass first (postal address, signing key).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -113,7 +113,9 @@ class SendPlan:
     the dry run reports it, the freeze stores it."""
 
     edition: Edition
-    variants: tuple[RenderedVariant, ...]  # one per topic choice of the active readers
+    # One per topic choice of the active readers, without their bodies: those wait in
+    # the store's stage (`store.staged_variants`) for the freeze, never all in memory.
+    variants: tuple[RenderedVariant, ...]
     skipped: dict[str, str]  # topic choice -> why its readers get nothing this week
 
     def warnings(self, config: Config) -> list[str]:
@@ -128,7 +130,7 @@ def plan_send(config: Config, db: Database, edition: Edition) -> SendPlan:
     """Render each topic choice of the active readers (within the size budget); a choice
     whose copy has no article is skipped, unless the whole week is a deliberate quiet
     one (no articles at all, sent anyway)."""
-    variants = tuple(variants_for_subscribers(config, db, edition))
+    variants = tuple(_staged(db, variants_for_subscribers(config, db, edition)))
     quiet = edition.article_count == 0
     skipped = {
         v.key: f"{NOTHING_IN_TOPICS} ({v.key.replace(',', ', ')})"
@@ -136,6 +138,17 @@ def plan_send(config: Config, db: Database, edition: Edition) -> SendPlan:
         if v.article_count == 0 and not quiet
     }
     return SendPlan(edition, variants, skipped)
+
+
+def _staged(db: Database, variants: Iterable[RenderedVariant]) -> Iterator[RenderedVariant]:
+    """Each variant as it is rendered into the store's stage; what the plan keeps is
+    without its bodies."""
+    store.open_variant_stage(db)
+    for v in variants:
+        store.stage_variant(db, v)
+        light = replace(v, html="", text="")
+        del v  # not held while the next is rendered
+        yield light
 
 
 def send_edition(
@@ -186,6 +199,7 @@ def send_edition(
         if plan is None:
             return None
         edition_id = _freeze(db, week.label, plan, clock())
+        store.close_variant_stage(db)
         warnings = plan.warnings(config)
         publish_edition(config, db, plan.edition, clock())  # before the first link is clicked
     else:
@@ -237,6 +251,7 @@ def _dry_run(
             week.label, frozen.id, counts, skipped=store.skipped_deliveries(db, frozen.id)
         )
     plan = _plan_week(config, db, week, edition, allow_empty=False)
+    store.close_variant_stage(db)
     if plan is None:
         return None
     by_choice = store.active_choice_counts(db)
@@ -305,7 +320,9 @@ def _freeze(db: Database, week: str, plan: SendPlan, now: datetime) -> int:
     try:
         with store.writes(f"freezing {week}"):
             payload = edition_payload(plan.edition)
-            return store.freeze_edition(db, week, payload, plan.variants, now, plan.skipped)
+            keys = [v.key for v in plan.variants]
+            staged = store.staged_variants(db, keys)
+            return store.freeze_edition(db, week, payload, staged, now, plan.skipped)
     except EditionError:
         frozen = store.get_edition(db, week)
         if frozen is None:

@@ -1,10 +1,13 @@
 """`send --workers N`: one frozen edition delivered by N sender processes at once, each
 over its own shard (subscriber id modulo N), with one progress bar and one summary.
 
-The ledger is the only shared state: each worker takes its shard's lease and records
-every outcome, the parent reads progress from the ledger. A worker that dies is started
-again once on its shard (it takes over its own dead lease and goes on where the ledger
-says); if it dies again, the next `send` resumes that shard.
+The ledger is the shared state: each worker takes its shard's lease and records every
+outcome. For the progress bar each worker also keeps, in a slot of shared memory, how
+many of its shard's deliveries are still open; the parent counts the ledger once at
+the start and then only adds up the slots (nothing that grows with the list). A worker
+that dies is started again once on its shard (it takes over its own dead lease and goes
+on where the ledger says: its restart counts its shard afresh); if it dies again, the
+next `send` resumes that shard.
 """
 
 from __future__ import annotations
@@ -36,9 +39,13 @@ def run_workers(
     context = multiprocessing.get_context("spawn")  # no inherited SQLite handles
     errors: Any = context.Queue()
     db = store.open_store(config.store_path)
-    total = store.open_delivery_count(db, edition_id)
+    by_shard = store.open_delivery_counts_by_shard(db, edition_id, count)
+    db.close()
+    total = sum(by_shard)
+    # Each worker's open deliveries, as it last said (subscriber id % count == i - 1).
+    remaining: Any = context.Array("q", by_shard, lock=False)
     procs = {
-        i: _start(context, config, week, edition_id, (i, count), errors)
+        i: _start(context, config, week, edition_id, (i, count), errors, remaining)
         for i in range(1, count + 1)
     }
     restarts = dict.fromkeys(procs, 0)
@@ -47,7 +54,7 @@ def run_workers(
         said = _drain(errors, _POLL)
         failures += said
         if progress:
-            progress(total - store.open_delivery_count(db, edition_id), total)
+            progress(total - sum(remaining), total)
         for i, proc in list(procs.items()):
             if proc.is_alive():
                 continue
@@ -59,7 +66,7 @@ def run_workers(
                 log.warning(
                     "worker %d/%d died (signal %d); starting it again", i, count, -proc.exitcode
                 )
-                procs[i] = _start(context, config, week, edition_id, (i, count), errors)
+                procs[i] = _start(context, config, week, edition_id, (i, count), errors, remaining)
             else:
                 del procs[i]
                 if proc.exitcode is not None and proc.exitcode < 0:
@@ -68,28 +75,48 @@ def run_workers(
                         "`send --resume` delivers its shard"
                     )
     failures += _drain(errors, 0)
-    db.close()
     return failures
 
 
 def _start(
-    context: Any, config: Config, week: str, edition_id: int, shard: tuple[int, int], errors: Any
+    context: Any,
+    config: Config,
+    week: str,
+    edition_id: int,
+    shard: tuple[int, int],
+    errors: Any,
+    remaining: Any,
 ) -> Any:
     proc = context.Process(
-        target=_work, args=(config, week, edition_id, shard, errors), name=f"digest-{shard[0]}"
+        target=_work,
+        args=(config, week, edition_id, shard, errors, remaining),
+        name=f"digest-{shard[0]}",
     )
     proc.start()
     return proc
 
 
-def _work(config: Config, week: str, edition_id: int, shard: tuple[int, int], errors: Any) -> None:
+def _work(
+    config: Config,
+    week: str,
+    edition_id: int,
+    shard: tuple[int, int],
+    errors: Any,
+    remaining: Any,
+) -> None:
     """One worker: its shard of the edition, then exit 0; a DigestError is reported to
     the parent and ends the worker with exit 1. It dies with its parent: a `send` that
-    is killed stops sending."""
+    is killed stops sending. After each outcome it puts its shard's open count in its
+    slot of ``remaining`` (one writer per slot)."""
     _die_with_parent()
+    slot = shard[0] - 1  # shard i: subscriber id % count == i - 1, as the ledger counts
+
+    def report(done: int, total: int) -> None:
+        remaining[slot] = total - done
+
     db = store.open_store(config.store_path)
     try:
-        deliver_edition(config, db, week, edition_id, lambda: datetime.now(UTC), shard)
+        deliver_edition(config, db, week, edition_id, lambda: datetime.now(UTC), shard, report)
     except DigestError as e:
         errors.put(f"worker {shard[0]}/{shard[1]}: {e}")
         raise SystemExit(1) from e

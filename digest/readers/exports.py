@@ -18,7 +18,9 @@ line, and both are said.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import functools
 import io
 import json
 import zipfile
@@ -26,6 +28,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO, Any
 
 from digest.addresses import clean_name, normalize_email
 from digest.content.ingest import parse_topic_names
@@ -96,14 +99,17 @@ _CHUNK = 1024 * 1024
 
 
 def _tables(path: Path) -> Iterator[Table]:
-    """A CSV file, or each CSV in a zip (unpacked member by member, within
-    `MAX_UNPACKED` and `MAX_RATIO`)."""
+    """A CSV file, or each CSV in a zip (within `MAX_UNPACKED` and `MAX_RATIO`), each
+    read as it streams: never all in memory."""
     try:
         is_zip = zipfile.is_zipfile(path)
-    except OSError:
-        is_zip = False
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise IngestError(f"No such file: {path}. Check the path and try again.") from None
+    except OSError as e:
+        raise IngestError(f"Cannot read {path}: {e.strerror}.") from e
     if not is_zip:
-        yield _table(path.name, _read(path))
+        yield _table(path.name, lambda: path.open("rb"), size)
         return
     try:
         with zipfile.ZipFile(path) as archive:
@@ -115,49 +121,78 @@ def _tables(path: Path) -> Iterator[Table]:
                 raise IngestError(f"{path} is a zip without CSV files in it.")
             budget = MAX_UNPACKED
             for member in members:
-                data = _unpack(path, archive, member, budget)
-                budget -= len(data)
-                yield _table(Path(member.filename).name, data)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError) as e:
+                _check_unpacked(path, member, budget)
+                budget -= member.file_size
+                opener = functools.partial(
+                    _capped, path, archive, member, budget + member.file_size
+                )
+                yield _table(Path(member.filename).name, opener, member.file_size)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile) as e:
         raise IngestError(f"{path} is a broken zip ({e}): export it again.") from e
 
 
-def _unpack(path: Path, archive: zipfile.ZipFile, member: zipfile.ZipInfo, budget: int) -> bytes:
-    """One member's bytes, read in chunks and refused as soon as it would unpack past
-    ``budget`` or `MAX_RATIO` times its packed size (the sizes the zip declares are
-    checked first; zipfile never reads past the declared size)."""
-    packed = max(member.compress_size, 1)
-    limit = min(budget, MAX_RATIO * packed)
+def _limit(member: zipfile.ZipInfo, budget: int) -> int:
+    return min(budget, MAX_RATIO * max(member.compress_size, 1))
 
-    def refuse(size: str) -> IngestError:
-        return IngestError(
-            f"{path.name}: {member.filename} unpacks to {size} from {packed:,} bytes packed; "
-            f"an export's files may unpack to at most {MAX_UNPACKED // 2**20} MB together and "
-            f"{MAX_RATIO} times their packed size, so it is refused (a zip bomb, or not an "
-            "export). Unzip it yourself and import the CSV files one by one if it is real."
-        )
 
-    if member.file_size > limit:
-        raise refuse(f"{member.file_size:,} bytes (as the zip says)")
-    chunks: list[bytes] = []
-    size = 0
-    with archive.open(member) as stream:
-        while chunk := stream.read(_CHUNK):
-            size += len(chunk)
-            if size > limit:
-                raise refuse(f"more than {limit:,} bytes")
-            chunks.append(chunk)
-    return b"".join(chunks)
+def _refused(path: Path, member: zipfile.ZipInfo, size: str) -> IngestError:
+    return IngestError(
+        f"{path.name}: {member.filename} unpacks to {size} from "
+        f"{max(member.compress_size, 1):,} bytes packed; an export's files may unpack to at "
+        f"most {MAX_UNPACKED // 2**20} MB together and {MAX_RATIO} times their packed size, "
+        "so it is refused (a zip bomb, or not an export). Unzip it yourself and import the "
+        "CSV files one by one if it is real."
+    )
+
+
+def _check_unpacked(path: Path, member: zipfile.ZipInfo, budget: int) -> None:
+    """Refuse a member whose declared size passes the budget or the ratio (zipfile
+    never reads past the declared size: a lying header ends in a broken zip)."""
+    if member.file_size > _limit(member, budget):
+        raise _refused(path, member, f"{member.file_size:,} bytes (as the zip says)")
+
+
+class _Capped(io.RawIOBase):
+    """A member's stream that stops with the refusal past ``limit`` bytes."""
+
+    def __init__(self, stream: IO[bytes], limit: int, refuse: Callable[[], IngestError]) -> None:
+        self.stream, self.limit, self.refuse, self.seen = stream, limit, refuse, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.stream.read(min(len(buffer), _CHUNK))
+        self.seen += len(data)
+        if self.seen > self.limit:
+            raise self.refuse()
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self.stream.close()
+        super().close()
+
+
+def _capped(
+    path: Path, archive: zipfile.ZipFile, member: zipfile.ZipInfo, budget: int
+) -> IO[bytes]:
+    limit = _limit(member, budget)
+    raw = _Capped(
+        archive.open(member), limit, lambda: _refused(path, member, f"more than {limit:,} bytes")
+    )
+    return io.BufferedReader(raw, _CHUNK)
 
 
 @dataclass(frozen=True)
 class Table:
-    """One CSV file of an export: its name, its columns (lower case), its rows by line."""
+    """One CSV file of an export: its name, its columns (lower case), its rows by line
+    (read as they are iterated, once), and how it was read (encoding, delimiter)."""
 
     name: str
     columns: tuple[str, ...]
-    rows: list[tuple[int, dict[str, str]]]
-    read_as: str = ""  # the encoding and delimiter it was read with
+    rows: Iterator[tuple[int, dict[str, str]]]
+    read_as: str = ""
 
 
 _BOMS = (
@@ -170,55 +205,83 @@ _BOMS = (
 
 
 def decode_export(name: str, data: bytes) -> tuple[str, str]:
-    """A spreadsheet's or a tool's text file and the encoding it was read in: by its
-    byte-order mark (UTF-8, UTF-16 as Excel's "Unicode text" writes it, UTF-32), else
-    UTF-16 by its zero bytes, else UTF-8 when it is valid, else Windows-1252 (what
-    Excel's "CSV" writes on Western Windows; its quotes and dashes kept), else Latin-1.
-    IngestError for a file that its own mark says is UTF-16 or -32 and is not."""
+    """A spreadsheet's or a tool's text file and how it was read (`export_encoding`)."""
+    codec, label = export_encoding(name, lambda: io.BytesIO(data))
+    return data.decode(codec), label
+
+
+def export_encoding(name: str, opener: Callable[[], IO[bytes]]) -> tuple[str, str]:
+    """The codec a spreadsheet's or a tool's text file is in, and how it was told, in one
+    pass over the file a chunk at a time: by its byte-order mark (UTF-8, UTF-16 as
+    Excel's "Unicode text" writes it, UTF-32), else UTF-16 by its zero bytes, else UTF-8
+    when every byte decodes, else Windows-1252 (what Excel's "CSV" writes on Western
+    Windows; its quotes and dashes kept), else Latin-1. IngestError for a file that its
+    own mark says is UTF-16 or -32 and is not."""
+    with opener() as raw:
+        head = raw.read(4096)
     for mark, codec, label in _BOMS:
-        if data.startswith(mark):
-            try:
-                return data.decode(codec), f"{label} (byte-order mark)"
-            except UnicodeDecodeError as e:
-                raise IngestError(f"{name} starts as {label} but is not ({e}).") from e
-    head = data[:4096]
+        if head.startswith(mark):
+            problem = _undecodable(opener, codec)
+            if problem:
+                raise IngestError(f"{name} starts as {label} but is not ({problem}).")
+            return codec, f"{label} (byte-order mark)"
     if len(head) >= 4 and head.count(0) * 4 > len(head):
         codec = "utf-16-le" if head[1::2].count(0) > head[0::2].count(0) else "utf-16-be"
-        try:
-            return data.decode(codec), "UTF-16 (no byte-order mark)"
-        except UnicodeDecodeError:
-            pass
+        if not _undecodable(opener, codec):
+            return codec, "UTF-16 (no byte-order mark)"
     for codec, label in (("utf-8", "UTF-8"), ("cp1252", "Windows-1252")):
-        try:
-            return data.decode(codec), label
-        except UnicodeDecodeError:
-            continue
-    return data.decode("latin-1"), "Latin-1"
+        if not _undecodable(opener, codec):
+            return codec, label
+    return "latin-1", "Latin-1"
+
+
+def _undecodable(opener: Callable[[], IO[bytes]], codec: str) -> str:
+    """Why the file does not decode as ``codec`` ("" when it does), read a chunk at a time."""
+    decoder = codecs.getincrementaldecoder(codec)()
+    try:
+        with opener() as raw:
+            while block := raw.read(_CHUNK):
+                decoder.decode(block)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError as e:
+        return str(e)
+    return ""
 
 
 _DELIMITERS = {",": "comma", "\t": "tab", ";": "semicolon"}
 
 
-def _delimiter(text: str) -> str:
+def _delimiter(first_line: str) -> str:
     """The delimiter of a CSV by its first line: the commonest of comma, tab (Excel's
     "Unicode text") and semicolon (Excel where the comma is the decimal sign)."""
-    first = text.split("\n", 1)[0]
-    counts = {d: first.count(d) for d in _DELIMITERS}
+    counts = {d: first_line.count(d) for d in _DELIMITERS}
     best = max(counts, key=lambda d: counts[d])
     return best if counts[best] > counts[","] else ","
 
 
-def _table(name: str, data: bytes) -> Table:
-    text, encoding = decode_export(name, data)
-    delimiter = _delimiter(text)
-    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
-    columns = tuple((f or "").strip().lower() for f in reader.fieldnames or [])
-    reader.fieldnames = list(columns)
-    rows = [
-        (reader.line_num, {k: (v or "").strip() for k, v in row.items() if k}) for row in reader
-    ]
-    return Table(name, columns, rows, f"{encoding}, {_DELIMITERS[delimiter]}-separated")
+def _table(name: str, opener: Callable[[], IO[bytes]], size: int) -> Table:
+    codec, encoding = export_encoding(name, opener)
+    csv.field_size_limit(max(csv.field_size_limit(), size + 1))
+    with io.TextIOWrapper(opener(), encoding=codec, newline="") as head:
+        delimiter = _delimiter(head.readline())
+
+    def reader() -> tuple[io.TextIOWrapper, csv.DictReader[str]]:
+        text = io.TextIOWrapper(opener(), encoding=codec, newline="")
+        found = csv.DictReader(text, delimiter=delimiter)
+        found.fieldnames = [(f or "").strip().lower() for f in found.fieldnames or []]
+        return text, found
+
+    text, header = reader()  # the columns now; the rows when they are read
+    with text:
+        columns = tuple(header.fieldnames or ())
+
+    def rows() -> Iterator[tuple[int, dict[str, str]]]:
+        text, found = reader()
+        with text:
+            for row in found:
+                yield found.line_num, {k: (v or "").strip() for k, v in row.items() if k}
+
+    return Table(name, columns, rows(), f"{encoding}, {_DELIMITERS[delimiter]}-separated")
 
 
 def _need(table: Table, *columns: str, why: str = "is it the right --from?") -> str:

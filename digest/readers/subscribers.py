@@ -130,9 +130,7 @@ def list_subscribers(db: Database, status: str | None = None) -> Iterator[Subscr
 
 def subscriber_rows(db: Database, status: str | None = None) -> Iterator[dict[str, Any]]:
     """`subscribers list`: each subscriber with the bounces and complaints that came back."""
-    returns = store.return_counts_by_subscriber(db)
-    for s in store.iter_subscribers(db, status):
-        back = returns.get(s.id, {})
+    for s, back in store.subscribers_with_returns(db, status):
         yield {
             "email": s.email,
             "name": s.name,
@@ -199,37 +197,78 @@ def import_subscribers(
     or cannot say who is subscribed.
     """
     report = ListImport(tool=tool, dry_run=dry_run)
-    people: dict[str, Exported] = {}
+    chosen: set[str] = set()
+    store.open_stage(db)
+    try:
+        with db.atomic():  # the stage only: no lock on the store while the file is read
+            _stage_export(db, path, tool, report, list_name)
+        report.states = store.staged_states(db)
+        try:
+            with store.transaction(db):
+                for person in _staged_people(db):
+                    chosen.update(person.topics)
+                    _take(db, config, person, now, report)
+                if dry_run:
+                    raise _DryRun
+        except _DryRun:
+            pass
+    finally:
+        store.close_stage(db)
+    known = known_topics(db, config)
+    report.unknown_topics = sorted(t for t in chosen if slugify(t) not in known)
+    return report
+
+
+def _stage_export(
+    db: Database, path: Path, tool: str, report: ListImport, list_name: str = ""
+) -> None:
+    """Every row of the export into the stage, one per address: a duplicate is merged
+    into the first (the state that mails nobody wins, the first name, every topic)."""
+    seq = 0
     for (name, line), row in read_export(path, tool, list_name=list_name, read_as=report.read_as):
         if isinstance(row, RowError):
             report.reject(row.reason, row.value, file=name, line=line)
             continue
         key = row.email.lower()
-        if key in people:
+        found = store.staged(db, key)
+        if found is not None:
             report.merged += 1
-            first = people[key]
+            first = _exported(found)
             merged = first.stricter(row)
-            people[key] = replace(
+            row = replace(
                 merged,
                 name=first.name or row.name,
                 topics=tuple(sorted({*first.topics, *row.topics})),
             )
-        else:
-            people[key] = row
-    for person in people.values():
-        report.states[person.state] = report.states.get(person.state, 0) + 1
-    try:
-        with store.transaction(db):
-            for person in people.values():
-                _take(db, config, person, now, report)
-            if dry_run:
-                raise _DryRun
-    except _DryRun:
-        pass
-    known = known_topics(db, config)
-    chosen = {t for p in people.values() for t in p.topics}
-    report.unknown_topics = sorted(t for t in chosen if slugify(t) not in known)
-    return report
+        seq += 1
+        store.stage(db, key, seq, _stage_row(row))
+
+
+def _stage_row(person: Exported) -> dict[str, Any]:
+    return {
+        "email": person.email,
+        "name": person.name,
+        "state": person.state,
+        "consent_at": person.consent_at.isoformat() if person.consent_at else None,
+        "source": person.source,
+        "topics": "\x1f".join(person.topics),
+    }
+
+
+def _exported(row: dict[str, Any]) -> Exported:
+    consent = row["consent_at"]
+    return Exported(
+        email=row["email"],
+        name=row["name"],
+        state=row["state"],
+        consent_at=datetime.fromisoformat(consent) if consent else None,
+        source=row["source"],
+        topics=tuple(t for t in row["topics"].split("\x1f") if t),
+    )
+
+
+def _staged_people(db: Database) -> Iterator[Exported]:
+    return (_exported(row) for row in store.staged_people(db))
 
 
 def _take(

@@ -11,6 +11,7 @@
     signups       requests to join, until confirmed or expired
     notes         the editor's note of each week
     picks         the editor's choice of each week's lead
+    imports       a list import's people, staged while its file is read
     suppressions  keyed hashes of erased readers' mailboxes
     webhooks      provider webhook events already taken
 
@@ -47,6 +48,7 @@ from digest.store.deliveries import (
     delivery_status,
     open_deliveries,
     open_delivery_count,
+    open_delivery_counts_by_shard,
     record_deliveries,
     record_delivery,
     skipped_deliveries,
@@ -54,8 +56,11 @@ from digest.store.deliveries import (
 )
 from digest.store.editions import (
     EditionRow,
+    close_variant_stage,
     edition_before,
     edition_locks,
+    edition_variant,
+    edition_variant_keys,
     edition_variants,
     freeze_edition,
     get_edition,
@@ -64,11 +69,22 @@ from digest.store.editions import (
     list_editions,
     lock_holder,
     mark_edition_sent,
+    open_variant_stage,
     release_lock,
     renew_lock,
+    stage_variant,
+    staged_variants,
     swap_lock_holder,
 )
 from digest.store.feeds import FeedRow, add_feed, list_feeds, record_feed_fetch, remove_feed
+from digest.store.imports import (
+    close_stage,
+    open_stage,
+    stage,
+    staged,
+    staged_people,
+    staged_states,
+)
 from digest.store.notes import clear_note, get_note, set_note
 from digest.store.outgoing import (
     QueuedEmail,
@@ -117,6 +133,7 @@ from digest.store.subscribers import (
     subscriber_events,
     subscriber_status,
     subscribers_of_mailbox,
+    subscribers_with_returns,
     topics_key,
     update_profile,
 )
@@ -144,6 +161,8 @@ __all__ = [
     "bounce_subscribers",
     "change_subscriber",
     "clear_note",
+    "close_stage",
+    "close_variant_stage",
     "content_hash",
     "delete_subscriber",
     "delete_subscriber_by_id",
@@ -152,6 +171,8 @@ __all__ = [
     "delivery_status",
     "edition_before",
     "edition_locks",
+    "edition_variant",
+    "edition_variant_keys",
     "edition_variants",
     "emails_sent_since",
     "event_of",
@@ -180,7 +201,10 @@ __all__ = [
     "newest_published_before",
     "open_deliveries",
     "open_delivery_count",
+    "open_delivery_counts_by_shard",
+    "open_stage",
     "open_store",
+    "open_variant_stage",
     "outgoing_counts",
     "picture_sizes",
     "published_articles",
@@ -205,10 +229,17 @@ __all__ = [
     "skipped_deliveries",
     "soft_bounce_editions",
     "soft_bounced_in",
+    "stage",
+    "stage_variant",
+    "staged",
+    "staged_people",
+    "staged_states",
+    "staged_variants",
     "status_changed_since",
     "subscriber_events",
     "subscriber_status",
     "subscribers_of_mailbox",
+    "subscribers_with_returns",
     "suppress",
     "suppression_count",
     "swap_lock_holder",
@@ -225,13 +256,15 @@ __all__ = [
 ]
 
 
-def open_store(path: Path) -> Database:
+def open_store(path: Path, *, any_thread: bool = False) -> Database:
     """Open (creating if needed) the store at ``path`` and bring its schema up to date.
-    StoreError for a store on a network filesystem (`network_filesystem`)."""
+    StoreError for a store on a network filesystem (`network_filesystem`). With
+    ``any_thread`` the connection may be used by another thread than the one that opened
+    it (never by two at once: the caller sees to that)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         _refuse_a_network_filesystem(path)
-        conn = sqlite3.connect(str(path), timeout=30)
+        conn = sqlite3.connect(str(path), timeout=30, check_same_thread=not any_thread)
         db = Database(conn)
         db.enable_wal()
         db.execute("PRAGMA synchronous = NORMAL")

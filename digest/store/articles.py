@@ -53,10 +53,21 @@ def upsert_article(db: Database, article: Article, now: datetime) -> str:
     return outcome
 
 
+# The index on guid is partial (`WHERE guid != ''`); SQLite uses a partial index for a
+# bound parameter only when the query's WHERE repeats the index's, so this one does.
+# Without it every lookup scans the table and an import is quadratic in the store.
+GUID_LOOKUP = "SELECT id, url, content_hash FROM articles WHERE guid = ? AND guid != ''"
+# The same for the partial index on sized pictures (`WHERE image_width > 0`).
+PICTURE_SIZES = (
+    "SELECT image_url, image_width, image_height FROM articles "
+    "WHERE image_url IN ({marks}) AND image_width > 0"
+)
+
+
 def _find_article(db: Database, url: str, guid: str) -> dict[str, Any] | None:
     rows = list(db.query("SELECT id, url, content_hash FROM articles WHERE url = ?", [url]))
     if not rows and guid:
-        rows = list(db.query("SELECT id, url, content_hash FROM articles WHERE guid = ?", [guid]))
+        rows = list(db.query(GUID_LOOKUP, [guid]))
     return rows[0] if rows else None
 
 
@@ -176,10 +187,6 @@ def picture_sizes(db: Database, image_urls: Sequence[str]) -> dict[str, tuple[in
     for start in range(0, len(wanted), 500):
         chunk = wanted[start : start + 500]
         marks = ",".join("?" * len(chunk))
-        for r in db.query(
-            "SELECT image_url, image_width, image_height FROM articles "
-            f"WHERE image_url IN ({marks}) AND image_width > 0",
-            chunk,
-        ):
+        for r in db.query(PICTURE_SIZES.format(marks=marks), chunk):
             found[r["image_url"]] = (r["image_width"], r["image_height"])
     return found

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlite_utils import Database
 
@@ -26,24 +27,42 @@ class OpenDelivery:
 
 
 def open_deliveries(
-    db: Database, edition_id: int, shard: tuple[int, int] = (1, 1), batch_size: int = 1000
+    db: Database,
+    edition_id: int,
+    shard: tuple[int, int] = (1, 1),
+    batch_size: int = 1000,
+    *,
+    variant: str | None = None,
+    unstored_variants: bool = False,
 ) -> Iterator[list[OpenDelivery]]:
     """Deliveries of one shard still to be attempted (pending, deferred, or failed by
-    the relay: see `OPEN`), in batches, by subscriber id.
+    the relay: see `OPEN`), in batches, by subscriber id: of one ``variant`` when given
+    (through its index: a sender walks the ledger a variant at a time), or with
+    ``unstored_variants`` those whose variant the edition has no rendering of.
 
     Shard ``(i, n)`` holds the subscribers whose id is ``i - 1`` modulo ``n``.
     """
     index, count = shard
+    source, extra, params = "deliveries d", "", list[Any]()
+    if variant is not None:
+        source, extra, params = (
+            "deliveries d INDEXED BY deliveries_variant",
+            "AND d.variant = ?",
+            [variant],
+        )
+    elif unstored_variants:
+        extra = "AND d.variant NOT IN (SELECT key FROM edition_variants WHERE edition_id = ?)"
+        params = [edition_id]
     after = -1
     while True:
         rows = list(
             db.query(
-                "SELECT d.id AS delivery_id, d.variant, d.attempts, s.* FROM deliveries d "
+                f"SELECT d.id AS delivery_id, d.variant, d.attempts, s.* FROM {source} "
                 "JOIN subscribers s ON s.id = d.subscriber_id "
-                f"WHERE d.edition_id = ? AND d.status IN {OPEN} "
+                f"WHERE d.edition_id = ? {extra} AND d.status IN {OPEN} "
                 "AND d.subscriber_id > ? AND d.subscriber_id % ? = ? "
                 "ORDER BY d.subscriber_id LIMIT ?",
-                [edition_id, after, count, index - 1, batch_size],
+                [edition_id, *params, after, count, index - 1, batch_size],
             )
         )
         if not rows:
@@ -63,6 +82,19 @@ def open_delivery_count(db: Database, edition_id: int, shard: tuple[int, int] = 
         [edition_id, shard[1], shard[0] - 1],
     )
     return int(next(rows)["n"])
+
+
+def open_delivery_counts_by_shard(db: Database, edition_id: int, shards: int) -> list[int]:
+    """How many deliveries are still to be attempted in each of ``shards`` shards (the
+    first shard's count first), in one pass over the edition's open rows."""
+    counts = [0] * shards
+    for index, n in db.conn.execute(
+        f"SELECT subscriber_id % ?, count(*) FROM deliveries WHERE edition_id = ? "
+        f"AND status IN {OPEN} GROUP BY 1",
+        (shards, edition_id),
+    ):
+        counts[int(index)] = int(n)
+    return counts
 
 
 def record_delivery(

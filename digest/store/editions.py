@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -52,19 +52,20 @@ def freeze_edition(
     db: Database,
     week: str,
     payload: dict[str, Any],
-    variants: Sequence[RenderedVariant],
+    variants: Iterable[RenderedVariant],
     now: datetime,
     skipped: Mapping[str, str] | None = None,
 ) -> int:
     """Store the edition, its variants and one delivery per active subscriber whose
     topic choice was rendered: pending, or skipped with the reason ``skipped`` gives
-    for that choice.
+    for that choice. ``variants`` is read once, one at a time (`staged_variants`
+    streams them, so no more than one is held).
 
     One transaction: either the whole ledger exists or none of it. A second freeze of
     the same week fails on the unique week, which is what keeps two senders apart.
     """
     stamp = to_db_time(now)
-    by_key = {v.key: v for v in variants}
+    by_key: list[str] = []
     try:
         with transaction(db):
             edition_id = insert_row(
@@ -72,13 +73,18 @@ def freeze_edition(
                 "editions",
                 {
                     "week": week,
-                    "subject": variants[0].subject if variants else "",
+                    "subject": "",
                     "payload": json.dumps(payload),
                     "status": "frozen",
                     "created_at": stamp,
                 },
             )
             for v in variants:
+                if not by_key:
+                    db.execute(
+                        "UPDATE editions SET subject = ? WHERE id = ?", [v.subject, edition_id]
+                    )
+                by_key.append(v.key)
                 db.execute(
                     "INSERT INTO edition_variants (edition_id, key, subject, html, text, "
                     "article_count, slots) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -120,6 +126,74 @@ def edition_variants(db: Database, edition_id: int) -> dict[str, RenderedVariant
         )
         for r in rows
     }
+
+
+STAGED_VARIANTS = "temp.staged_variants"
+
+
+def open_variant_stage(db: Database) -> None:
+    """An empty stage for the variants a send renders before it freezes them (SQLite's
+    temp database: this connection only, spilled to disk, no lock on the store)."""
+    db.conn.execute(f"DROP TABLE IF EXISTS {STAGED_VARIANTS}")
+    db.conn.execute(
+        f"""CREATE TABLE {STAGED_VARIANTS} (
+            key TEXT PRIMARY KEY,
+            subject TEXT NOT NULL,
+            html TEXT NOT NULL,
+            text TEXT NOT NULL,
+            article_count INTEGER NOT NULL,
+            slots TEXT NOT NULL
+        )"""
+    )
+
+
+def stage_variant(db: Database, v: RenderedVariant) -> None:
+    """Keep one rendered variant's bodies in the stage until the freeze."""
+    with db.atomic():
+        db.conn.execute(
+            f"INSERT OR REPLACE INTO {STAGED_VARIANTS} VALUES (?, ?, ?, ?, ?, ?)",
+            (v.key, v.subject, v.html, v.text, v.article_count, v.slots),
+        )
+
+
+def staged_variants(db: Database, keys: Iterable[str]) -> Iterator[RenderedVariant]:
+    """The staged variants of ``keys``, read one at a time."""
+    for key in keys:
+        row = db.conn.execute(
+            f"SELECT key, subject, html, text, article_count, slots FROM {STAGED_VARIANTS} "
+            "WHERE key = ?",
+            (key,),
+        ).fetchone()
+        if row is not None:
+            yield RenderedVariant(row[0], row[1], row[2], row[3], row[4], slots=row[5])
+
+
+def close_variant_stage(db: Database) -> None:
+    """Drop the stage."""
+    db.conn.execute(f"DROP TABLE IF EXISTS {STAGED_VARIANTS}")
+
+
+def edition_variant_keys(db: Database, edition_id: int) -> list[str]:
+    """The topic-choice keys of a frozen edition's variants, in key order."""
+    rows = db.conn.execute(
+        "SELECT key FROM edition_variants WHERE edition_id = ? ORDER BY key", (edition_id,)
+    )
+    return [str(r[0]) for r in rows]
+
+
+def edition_variant(db: Database, edition_id: int, key: str) -> RenderedVariant | None:
+    """One rendered variant of a frozen edition (a sender holds one at a time)."""
+    rows = list(
+        db.query(
+            "SELECT * FROM edition_variants WHERE edition_id = ? AND key = ?", [edition_id, key]
+        )
+    )
+    if not rows:
+        return None
+    r = rows[0]
+    return RenderedVariant(
+        r["key"], r["subject"], r["html"], r["text"], r["article_count"], slots=r["slots"]
+    )
 
 
 def insert_lock(db: Database, edition_id: int, shard: str, owner: str, expires: datetime) -> bool:

@@ -375,6 +375,26 @@ def m018_topic_keys_in_any_script(db: Database) -> None:
                 db.execute(f"UPDATE {table} SET topics = ? WHERE id = ?", [moved, row["id"]])
 
 
+@migrations()
+def m019_article_picture_index(db: Database) -> None:
+    """The sizes stored with pictures, found by address: a feed import looks its
+    unsized pictures up, and without an index each look-up scans every article."""
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS articles_sized_pictures ON articles (image_url) "
+        "WHERE image_width > 0"
+    )
+
+
+@migrations()
+def m020_deliveries_by_variant(db: Database) -> None:
+    """A sender walks an edition's deliveries one variant at a time (holding one
+    rendered variant, not all): their index by variant, in subscriber order."""
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS deliveries_variant "
+        "ON deliveries (edition_id, variant, subscriber_id)"
+    )
+
+
 def migration_names() -> list[str]:
     """The names of every migration this digest knows, in order."""
     return [m.name for m in migrations._migrations]

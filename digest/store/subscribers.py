@@ -191,6 +191,27 @@ def return_counts_by_edition(db: Database) -> dict[int, dict[str, int]]:
     return _return_counts(db, "edition_id")
 
 
+def subscribers_with_returns(
+    db: Database, status: str | None = None
+) -> Iterator[tuple[Subscriber, dict[str, int]]]:
+    """Subscribers in id order (optionally of one status), each with {event: n} of the
+    hard bounces, soft bounces and complaints that came back: one pass, streamed."""
+    counts = ", ".join(
+        f"(SELECT count(*) FROM subscriber_events e WHERE e.subscriber_id = s.id "
+        f"AND e.event = '{event}') AS \"{event}\""
+        for event in RETURN_EVENTS
+    )
+    where = "WHERE s.status = ?" if status else ""
+    cursor = db.conn.execute(
+        f"SELECT s.*, {counts} FROM subscribers s {where} ORDER BY s.id",
+        [status] if status else [],
+    )
+    names = [d[0] for d in cursor.description]
+    for values in cursor:
+        row = dict(zip(names, values, strict=True))
+        yield subscriber_from_row(row), {e: row[e] for e in RETURN_EVENTS if row[e]}
+
+
 def return_counts_by_subscriber(db: Database) -> dict[int, dict[str, int]]:
     """{subscriber id: {event: n}} of hard bounces, soft bounces and complaints."""
     return _return_counts(db, "subscriber_id")
@@ -229,8 +250,18 @@ def subscriber_status(db: Database, subscriber_id: int) -> str | None:
 
 def get_subscriber_by_id(db: Database, subscriber_id: int) -> Subscriber | None:
     """The subscriber with this id."""
-    rows = list(db.query("SELECT * FROM subscribers WHERE id = ?", [subscriber_id]))
-    return subscriber_from_row(rows[0]) if rows else None
+    row = _one_row(db, "SELECT * FROM subscribers WHERE id = ?", (subscriber_id,))
+    return subscriber_from_row(row) if row else None
+
+
+def _one_row(db: Database, sql: str, params: tuple[Any, ...]) -> dict[str, Any] | None:
+    """One row as a dict, straight from the connection: a page's read, without the
+    savepoint sqlite-utils' ``query`` wraps around every statement."""
+    cursor = db.conn.execute(sql, params)
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    return {d[0]: v for d, v in zip(cursor.description, row, strict=True)}
 
 
 def delete_subscriber(db: Database, email: str) -> bool:

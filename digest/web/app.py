@@ -74,6 +74,7 @@ from digest.returns.webhook_auth import (
 from digest.returns.webhooks import WebhookResult
 from digest.returns.webhooks import receive as receive_webhook
 from digest.web.signup_pages import SignupPages, client_address
+from digest.web.stores import StorePool
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -130,7 +131,7 @@ def create_app(
             Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(config)),
             Middleware(_SameOrigin, allowed=allowed_origins(config)),
         ],
-        lifespan=_queue_sender(config, pages) if send_queue else None,
+        lifespan=_lifespan(config, pages, send_queue),
     )
 
 
@@ -146,17 +147,24 @@ def allowed_origins(config: Config) -> frozenset[str]:
     return frozenset({f"{parts.scheme}://{parts.netloc}", *config.web.origins})
 
 
-def _queue_sender(config: Config, pages: _Pages) -> Callable[[Starlette], Any]:
+def _lifespan(config: Config, pages: _Pages, send_queue: bool) -> Callable[[Starlette], Any]:
+    """The queue's sender task beside the pages (when ``send_queue``); the pages' store
+    connections closed at the end."""
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        pages.queued = asyncio.Event()
-        task = asyncio.create_task(_send_queue_forever(config, pages.clock, pages.queued))
+        task = None
+        if send_queue:
+            pages.queued = asyncio.Event()
+            task = asyncio.create_task(_send_queue_forever(config, pages.clock, pages.queued))
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            pages.stores.close()
 
     return lifespan
 
@@ -233,8 +241,12 @@ class _Pages:
         self.queued: asyncio.Event | None = None  # set to wake the queue's sender
         self.certificates: CertificateFetcher = fetch_certificate
         self.guesses = Guesses()  # wrong webhook passwords per client
+        # One store connection per worker thread at a time, reused: opening the store
+        # (WAL, pragmas, the migration check) costs more than a one-click unsubscribe.
+        self.stores = StorePool(config.store_path)
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(packaged_templates("web"))),
+            auto_reload=False,  # packaged pages: no stat of each template per request
             autoescape=True,
             undefined=jinja2.StrictUndefined,
         )
@@ -244,14 +256,10 @@ class _Pages:
         return HTMLResponse(html, status_code=code, headers=_HEADERS)
 
     async def in_thread(self, work: Callable[[Database], T]) -> T:
-        """Run ``work`` with a store of its own in the thread pool, off the event loop."""
-
-        def run() -> T:
-            with store.open_store(self.config.store_path) as db:
-                return work(db)
-
+        """Run ``work`` with a store connection of its own (`StorePool`) in the thread
+        pool, off the event loop."""
         try:
-            return await run_in_threadpool(run)
+            return await run_in_threadpool(self.stores.run, work)
         finally:
             if self.queued is not None:  # whatever it queued goes out now
                 self.queued.set()

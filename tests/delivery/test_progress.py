@@ -1,12 +1,19 @@
 import io
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
 
+from digest import store
 from digest.cli.app import SHARD
+from digest.content.weeks import week_window
 from digest.delivery.progress import SendProgress
-from digest.errors import EditionError
+from digest.delivery.sending import send_edition
+from digest.errors import DigestError, EditionError
+
+from .conftest import NOW, SECRET, free_port, make_config
+from .fixtures import load_week
 
 
 class Tty(io.StringIO):
@@ -79,3 +86,59 @@ def test_log_lines_follow_counts_that_jump_and_end_once() -> None:
         progress(done, 3000)
     lines = out.getvalue().splitlines()
     assert [line.split()[1] for line in lines] == ["1,312/3,000", "2,450/3,000", "3,000/3,000"]
+
+
+def test_workers_progress_comes_from_the_workers_not_a_count_of_the_ledger(
+    tmp_path: Path, smtp_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    controller, handler = smtp_server
+    config = make_config(
+        tmp_path,
+        env={"DIGEST_SECRET": SECRET},
+        smtp={"host": "127.0.0.1", "port": controller.port, "tls": "none"},
+    )
+    db = store.open_store(config.store_path)
+    load_week(config, db, NOW)
+
+    def counted(*args: Any, **kwargs: Any) -> int:
+        raise AssertionError("the parent counts the ledger's open rows")
+
+    monkeypatch.setattr(store, "open_delivery_count", counted)  # the parent's only
+    seen: list[tuple[int, int]] = []
+    report = send_edition(
+        config,
+        db,
+        week_window("2026-W47", config.tz),
+        lambda: NOW,
+        workers=2,
+        progress=lambda done, total: seen.append((done, total)),
+    )
+    assert report is not None and report.count("sent") == 6 and len(handler.received) == 6
+    assert seen[-1] == (6, 6)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
+def test_readers_who_left_after_the_freeze_count_as_done(tmp_path: Path, smtp_server: Any) -> None:
+    controller, _handler = smtp_server
+    down = make_config(
+        tmp_path,
+        env={"DIGEST_SECRET": SECRET},
+        smtp={"host": "127.0.0.1", "port": free_port(), "tls": "none", "timeout": 2},
+    )
+    db = store.open_store(down.store_path)
+    load_week(down, db, NOW)
+    week = week_window("2026-W47", down.tz)
+    with pytest.raises(DigestError):  # frozen, nothing sent: the relay is not there
+        send_edition(down, db, week, lambda: NOW)
+    store.set_subscriber_status(db, "ana.sousa@example.org", "unsubscribed", NOW)
+    up = make_config(
+        tmp_path,
+        env={"DIGEST_SECRET": SECRET},
+        smtp={"host": "127.0.0.1", "port": controller.port, "tls": "none"},
+    )
+    seen: list[tuple[int, int]] = []
+    report = send_edition(
+        up, db, week, lambda: NOW, progress=lambda done, total: seen.append((done, total))
+    )
+    assert report is not None and report.count("sent") == 5 and report.count("skipped") == 1
+    assert seen[-1] == (6, 6)

@@ -190,6 +190,68 @@ def test_an_export_in_latin_1_and_a_file_of_another_tool(
         import_subscribers(db, ghost, NOW, config, tool="buttondown")
 
 
+def test_a_late_byte_that_is_not_utf_8_decides_the_whole_files_encoding(
+    config: Config, db: Any, tmp_path: Path
+) -> None:
+    # The file is read a chunk at a time: a Latin-1 byte far past the first chunk must
+    # still make the whole file Latin-1, as when it was decoded at once.
+    rows = "".join(f"reader{i}@example.org,Reader {i}\n" for i in range(3000))
+    path = tmp_path / "old.csv"
+    path.write_bytes(("email,name\n" + rows + "zoe@example.org,Zoë\n").encode("latin-1"))
+    assert path.stat().st_size > 64 * 1024
+    report = import_subscribers(db, path, NOW, config)
+    assert report.added == 3001 and report.skipped == 0
+    assert store.get_subscriber(db, "zoe@example.org").name == "Zoë"  # type: ignore[union-attr]
+    assert store.get_subscriber(db, "reader0@example.org").name == "Reader 0"  # type: ignore[union-attr]
+
+
+def test_duplicates_across_a_zips_files_merge_and_the_stage_is_dropped(
+    config: Config, db: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "export.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("a.csv", "email,name,topics\nAna@Example.org,Ana,dns\nb@example.org,,\n")
+        archive.writestr("b.csv", "email,name,topics,status\nana@example.org,,tls,unsubscribed\n")
+    dry = import_subscribers(db, path, NOW, config, dry_run=True)
+    assert dry.merged == 1 and dry.states == {"unsubscribed": 1, "active": 1}
+    assert store.get_subscriber(db, "ana@example.org") is None  # a dry run changes nothing
+    report = import_subscribers(db, path, NOW, config)
+    assert report.merged == 1 and report.added == 2
+    ana = store.get_subscriber(db, "ana@example.org")
+    assert ana is not None and (ana.name, ana.status, ana.topics) == (
+        "Ana",
+        "unsubscribed",
+        ("dns", "tls"),
+    )
+    left = db.execute("SELECT count(*) FROM sqlite_temp_master WHERE type = 'table'").fetchone()
+    assert left[0] == 0
+
+
+def _import_peak(config: Config, db: Any, path: Path, rows: int) -> int:
+    import tracemalloc
+
+    path.write_text(
+        "email,name,topics\n"
+        + "".join(f"reader{i}@example.org,Reader {i},dns\n" for i in range(rows))
+    )
+    tracemalloc.start()
+    try:
+        report = import_subscribers(db, path, NOW, config, dry_run=True)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        assert report.states == {"active": rows}
+
+
+def test_an_import_holds_no_more_in_memory_for_ten_times_the_rows(
+    config: Config, db: Any, tmp_path: Path
+) -> None:
+    small = _import_peak(config, db, tmp_path / "small.csv", 300)
+    large = _import_peak(config, db, tmp_path / "large.csv", 3_000)
+    # Held whole, ten times the rows took about ten times the memory.
+    assert large < 2 * small, (small, large)
+
+
 def test_an_active_reader_the_old_tool_says_left_is_taken_off(
     config: Config, db: Any, tmp_path: Path
 ) -> None:

@@ -148,6 +148,64 @@ def test_each_topic_variant_is_rendered_once(
     assert sorted(calls) == ["", "cybersecurity,dns", "domain-names,new-tlds", "ipv4-markets"]
 
 
+def test_the_sender_prepares_each_variant_once_and_holds_one_at_a_time(
+    config: Config, db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+    import weakref
+
+    from digest.delivery import ledger
+
+    load_week(config, db, NOW)
+    for i in range(20):  # interleaved choices: the ledger's id order mixes the variants
+        save_subscriber(db, f"more{i}@example.org", "", [["DNS", "Cybersecurity"], []][i % 2], NOW)
+    held: list[weakref.ref[Any]] = []
+    keys: list[str] = []
+    real = ledger.prepare_variant
+
+    def watching(config: Config, variant: Any, *args: Any) -> Any:
+        gc.collect()
+        assert [r for r in held if r() is not None] == []  # the one before is let go
+        keys.append(variant.key)
+        prepared = real(config, variant, *args)
+        held.append(weakref.ref(prepared))
+        return prepared
+
+    monkeypatch.setattr(ledger, "prepare_variant", watching)
+    report = send_edition(config, db, week_window("2026-W47", config.tz), lambda: NOW)
+    assert report is not None and report.count("sent") == 26
+    assert sorted(keys) == ["", "cybersecurity,dns", "domain-names,new-tlds", "ipv4-markets"]
+
+
+def test_the_freeze_holds_one_rendered_variant_at_a_time(
+    config: Config, db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+    import weakref
+
+    load_week(config, db, NOW)
+    held: list[weakref.ref[Any]] = []
+    real = copies.render_within_budget
+
+    def watching(config: Config, edition: Any, key: str) -> Any:
+        gc.collect()
+        assert [r for r in held if r() is not None] == []  # the one before is in the store
+        rendered = real(config, edition, key)
+        held.append(weakref.ref(rendered))
+        return rendered
+
+    monkeypatch.setattr(copies, "render_within_budget", watching)
+    report = send_edition(config, db, week_window("2026-W47", config.tz), lambda: NOW)
+    assert report is not None and report.count("sent") == 6 and len(held) == 4
+    frozen = store.get_edition(db, "2026-W47")
+    assert frozen is not None
+    stored = store.edition_variants(db, frozen.id)
+    assert sorted(stored) == ["", "cybersecurity,dns", "domain-names,new-tlds", "ipv4-markets"]
+    assert all(v.html and v.text for v in stored.values())
+    tables = db.execute("SELECT count(*) FROM sqlite_temp_master WHERE type = 'table'")
+    assert tables.fetchone()[0] == 0  # the stage is gone
+
+
 def test_topic_choice_with_nothing_this_week_gets_no_email(config: Config, db: Any) -> None:
     load_week(config, db, NOW)
     save_subscriber(db, "brand@example.org", "", ["Brand Protection"], NOW)
@@ -202,3 +260,42 @@ def test_the_subscriber_use_cases_validate_and_name_what_is_wrong(config: Config
     assert store.get_subscriber(db, "ann@example.org") is None
     with pytest.raises(SubscriberError, match="is not on the list"):
         remove_subscriber(db, config, "ann@example.org", NOW)
+
+
+def test_the_list_shows_what_came_back_for_each_reader_in_one_pass(db: Any) -> None:
+    from digest.readers.subscribers import subscriber_rows
+
+    a = store.insert_subscriber(db, "a@example.org", "A", [], NOW)
+    store.insert_subscriber(db, "b@example.org", "B", [], NOW)
+    for event in ("soft-bounce", "soft-bounce", "complaint", "unsubscribed"):
+        store.add_event(db, a, event, "smtp", NOW)
+    store.set_subscriber_status(db, "b@example.org", "bounced", NOW)  # logs the bounce
+    rows = {r["email"]: r["returned"] for r in subscriber_rows(db)}
+    assert rows == {
+        "a@example.org": {"hard_bounces": 0, "soft_bounces": 2, "complaints": 1},
+        "b@example.org": {"hard_bounces": 1, "soft_bounces": 0, "complaints": 0},
+    }
+    assert [r["email"] for r in subscriber_rows(db, "bounced")] == ["b@example.org"]
+
+
+def test_a_streamed_json_list_is_what_emit_prints() -> None:
+    import json
+
+    import click
+    from click.testing import CliRunner
+
+    from digest.cli.app import emit, emit_list
+
+    for items in ([], [{"a": 1, "b": [1, {"é": None}]}], [{"a": 1}, "two", 3]):
+
+        @click.command()
+        def streamed(items: list[Any] = items) -> None:
+            emit_list("subscribers", iter(items))
+
+        @click.command()
+        def whole(items: list[Any] = items) -> None:
+            emit({"subscribers": items})
+
+        out = CliRunner().invoke(streamed).output
+        assert out == CliRunner().invoke(whole).output
+        assert json.loads(out) == {"subscribers": items}

@@ -5,6 +5,7 @@ from typing import Any
 
 from digest import store
 from digest.models import Article
+from digest.store import articles
 
 from ..conftest import NOW
 
@@ -18,6 +19,44 @@ def test_weekly_query_uses_its_index(db: Any) -> None:
         )
     )
     assert "articles_status_published" in plan
+
+
+def _plan(db: Any, sql: str, params: list[Any]) -> str:
+    return " ".join(r["detail"] for r in db.query(f"EXPLAIN QUERY PLAN {sql}", params))
+
+
+def test_an_imports_lookups_use_an_index_for_a_bound_parameter(db: Any) -> None:
+    # A scan here makes every feed import pay for the whole store, once per item.
+    guid = _plan(db, articles.GUID_LOOKUP, ["g-1"])
+    assert "articles_guid" in guid and "SCAN" not in guid
+    pictures = _plan(db, articles.PICTURE_SIZES.format(marks="?,?"), ["a", "b"])
+    assert "articles_sized_pictures" in pictures and "SCAN" not in pictures
+
+
+def test_an_empty_guid_never_matches_another_article(
+    db: Any, make_article: Callable[..., Article]
+) -> None:
+    store.upsert_article(db, make_article(url="https://a.example.com/1", guid=""), NOW)
+    assert store.upsert_article(db, make_article(url="https://a.example.com/2"), NOW) == "added"
+    assert len(store.all_articles(db)) == 2
+
+
+def test_stored_picture_sizes_are_found_by_address(
+    db: Any, make_article: Callable[..., Article]
+) -> None:
+    sized = make_article(
+        url="https://a.example.com/1",
+        image_url="https://img.example.com/a.jpg",
+        image_width=640,
+        image_height=480,
+    )
+    unsized = make_article(url="https://a.example.com/2", image_url="https://img.example.com/b.jpg")
+    for a in (sized, unsized):
+        store.upsert_article(db, a, NOW)
+    found = store.picture_sizes(
+        db, ["https://img.example.com/a.jpg", "https://img.example.com/b.jpg"]
+    )
+    assert found == {"https://img.example.com/a.jpg": (640, 480)}
 
 
 def test_upsert_reports_added_unchanged_updated(
