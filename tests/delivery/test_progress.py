@@ -12,8 +12,8 @@ from digest.delivery.progress import SendProgress
 from digest.delivery.sending import send_edition
 from digest.errors import DigestError, EditionError
 
-from .conftest import NOW, SECRET, free_port, make_config
-from .fixtures import load_week
+from ..conftest import NOW, SECRET, free_port, make_config
+from ..fixtures import load_week
 
 
 class Tty(io.StringIO):
