@@ -1,8 +1,9 @@
 """One-off emails to one reader: the sign-up confirmation, "you are already subscribed",
-the optional welcome, a probe of an address reported as failing, and the check that a
-reader asked to leave. Rendered from the notice templates (HTML and text), and queued in
-the store (`queue_notice`), then sent over the configured relay or written to the outbox
-by whoever runs next (`send_queued`), each outcome recorded.
+the optional welcome, a probe of an address reported as failing, the check that a
+reader asked to leave, and the sunset's re-permission email. Rendered from the notice
+templates (HTML and text), and queued in the store (`queue_notice`), then sent over the
+configured relay or written to the outbox by whoever runs next (`send_queued`), each
+outcome recorded.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from digest.models import Clock, DeliveryStatus
 class Notice:
     """What a notice says: subject, heading, paragraphs, and one button."""
 
-    kind: str  # confirm, already, welcome
+    kind: str  # confirm, already, welcome, probe, leave-check, sunset
     subject: str
     heading: str
     paragraphs: tuple[str, ...]
@@ -135,6 +136,32 @@ def leave_check_notice(config: Config, unsubscribe_url: str) -> Notice:
         _("Unsubscribe"),
         unsubscribe_url,
         _("If you did not ask, ignore this email: you stay subscribed."),
+    )
+
+
+def sunset_notice(config: Config, keep_url: str) -> Notice:
+    """The re-permission email (`readers.sunset`): to a reader who has shown no sign of
+    life in many editions, asked once; one signed link keeps them on the list."""
+    _, _named = _words(config)
+    days = config.sunset.answer_days
+    return Notice(
+        "sunset",
+        _named("Do you still want %(name)s?"),
+        _named("Do you still want %(name)s?"),
+        (
+            _named(
+                "You have been getting %(name)s for a while, and we have not heard from "
+                "you in many editions. We only want to send it to people who read it."
+            ),
+            _("If you want to keep receiving it, use the button below: one click is enough."),
+        ),
+        _("Keep sending it"),
+        keep_url,
+        _(
+            "If we hear nothing within %(days)s days, we stop sending it to this address. "
+            "The same button brings you back later."
+        )
+        % {"days": days},
     )
 
 
