@@ -209,13 +209,21 @@ def _jobs(
             if d.subscriber.status != SubscriberStatus.ACTIVE or d.variant not in prepared
         ]
         if gone:
-            reason = "left the list after the edition was frozen"
             store.record_deliveries(
-                db, [(d.id, DeliveryStatus.SKIPPED, reason) for d in gone], clock()
+                db, [(d.id, DeliveryStatus.SKIPPED, _gone_reason(d)) for d in gone], clock()
             )
         for d in batch:
             if d not in gone:
                 yield _job(config, prepared[d.variant], d, edition_id)
+
+
+def _gone_reason(d: store.OpenDelivery) -> str:
+    """Why an open delivery is skipped: its reader's state since the freeze."""
+    if d.subscriber.status == SubscriberStatus.LAPSED:
+        return "lapsed after the edition was frozen (no answer to the re-permission email)"
+    if d.subscriber.status != SubscriberStatus.ACTIVE:
+        return "left the list after the edition was frozen"
+    return "its copy was not rendered"
 
 
 def _job(config: Config, prepared: PreparedVariant, d: store.OpenDelivery, edition_id: int) -> Job:

@@ -351,6 +351,12 @@ def iter_subscribers(db: Database, status: str | None = None) -> Iterator[Subscr
     return (subscriber_from_row(r) for r in rows)
 
 
+def count_with_status(db: Database, status: str) -> int:
+    """How many subscribers have ``status``."""
+    row = db.conn.execute("SELECT count(*) FROM subscribers WHERE status = ?", (status,))
+    return int(row.fetchone()[0])
+
+
 def active_topic_choices(db: Database) -> list[str]:
     """The distinct topic choices of active subscribers: one variant each."""
     rows = db.query("SELECT DISTINCT topics FROM subscribers WHERE status = 'active'")
