@@ -958,6 +958,8 @@ def test_an_ses_answer_about_the_run_bounces_nobody_and_moto_then_gets_each_once
     assert report is not None and report.count("sent") == READERS
     recipients = [str(m["destinations"]) for m in _sent_by_ses(moto)]
     assert len(recipients) == len(set(recipients)) == READERS
+
+
 def test_mailgun_suppressions_say_who_left_and_who_complained(sent: Any) -> None:
     """A permanent failure Mailgun gives for its own suppression lists is what put the
     address there: an unsubscribe, a complaint; never a bounce."""

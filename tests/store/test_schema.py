@@ -31,6 +31,7 @@ def test_schema_is_migrated_once_and_uses_wal(tmp_path: Path) -> None:
         "m015_webhook_events",
         "m016_suppressions",
         "m017_subscriber_mailbox",
+        "m018_lapsed_status",
     ]
     assert next(db.query("PRAGMA journal_mode"))["journal_mode"] == "wal"
     assert {
