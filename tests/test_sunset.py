@@ -479,3 +479,63 @@ def test_the_lapsed_migration_keeps_every_column_index_trigger_and_id(tmp_path: 
     db.close()
     again = store.open_store(path)  # applied once; a second open changes nothing
     assert again.execute("SELECT count(*) FROM subscribers").fetchone() == (3,)
+
+
+def test_a_restore_of_a_copy_from_before_a_lapse_keeps_the_reader_lapsed(
+    sunset_config: Config, tmp_path: Path
+) -> None:
+    from digest.backups import backup_store, restore_store
+
+    db = store.open_store(sunset_config.store_path)
+    ids = _list(db, sunset_config)
+    copy = tmp_path / "before.db"
+    backup_store(sunset_config, copy)
+    store.change_subscriber(db, ids["quiet@example.org"], NOW, "sunset", status="lapsed")
+    db.close()
+    done = restore_store(sunset_config, copy, NOW)
+    assert done.carried["lapsed"] == 1
+    assert _status(sunset_config, "quiet@example.org") == "lapsed"  # never mailed again
+    assert _status(sunset_config, "alive@example.org") == "active"
+
+
+def test_a_proven_complaint_from_a_lapsed_reader_takes_them_off(tmp_path: Path) -> None:
+    """Pressing "spam" on an old edition after lapsing: unsubscribed, so their keep link
+    no longer brings them back."""
+    from digest.returns.process import process_return_path
+
+    from .test_returns import _arf, _delivered_to, _maildir, _reader, _sent, _setup, _verp
+
+    config, db = _setup(tmp_path, sunset={"after_editions": 4})
+    reader = _reader(db, "quiet@gmail.com")
+    edition = _sent(db, "2026-W47", reader)
+    store.change_subscriber(db, reader.id, NOW, "sunset", status="lapsed")
+    raw = _delivered_to(_arf("abuse", "quiet@gmail.com"), _verp(config, reader, edition))
+    process_return_path(db, config, NOW, maildir=_maildir(tmp_path / "M", [raw]))
+    assert _status(config, "quiet@gmail.com") == "unsubscribed"
+    assert store.left_by_complaint(db, reader.id)
+
+
+def test_a_lapsed_reader_is_kept_off_by_add_import_and_digests_own_csv(
+    sunset_config: Config, sdb: Database, tmp_path: Path
+) -> None:
+    import io
+
+    from digest.errors import SubscriberKeptError
+    from digest.readers.subscribers import add_subscriber, export_subscribers, import_subscribers
+
+    ids = _list(sdb, sunset_config)
+    store.change_subscriber(sdb, ids["quiet@example.org"], NOW, "sunset", status="lapsed")
+    with pytest.raises(SubscriberKeptError, match="lapsed"):
+        add_subscriber(sdb, sunset_config, "quiet@example.org", "", "", NOW)
+    out = io.StringIO()
+    export_subscribers(sdb, out)
+    csv_file = tmp_path / "list.csv"
+    csv_file.write_text(out.getvalue(), encoding="utf-8")
+    again = import_subscribers(sdb, csv_file, NOW, sunset_config)
+    assert again.skipped == 0 and _status(sunset_config, "quiet@example.org") == "lapsed"
+    elsewhere = make_config(tmp_path / "other")
+    other = store.open_store(elsewhere.store_path)
+    moved = import_subscribers(other, csv_file, NOW, elsewhere)
+    assert moved.skipped == 0 and moved.states["unsubscribed"] == 1  # mails nobody there
+    found = store.get_subscriber(other, "quiet@example.org")
+    assert found is not None and found.status == "unsubscribed"
