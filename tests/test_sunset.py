@@ -26,9 +26,10 @@ from digest.readers.notices import send_queued
 from digest.readers.sunset import plan_sunset, run_sunset
 from digest.readers.unsubscribe import apply_preferences
 from digest.store.columns import to_db_time
+from digest.tokens import sign_token
 from digest.web.app import create_app
 
-from .conftest import NOW, ClockedRunner, make_config
+from .conftest import NOW, SECRET, ClockedRunner, make_config
 from .fixtures import load_week
 
 WEEK = timedelta(weeks=1)
@@ -224,6 +225,13 @@ def test_no_answer_in_30_days_lapses_the_reader_with_an_injected_clock(
     assert set(links) == {"quiet@example.org", "confirmed@example.org"}
     message = next((sunset_config.outbox_path / "notices" / "sunset").glob("*.eml"))
     assert "Do you still want The Weekly Wrap?" in message.read_text()
+    headers = email.message_from_bytes(message.read_bytes())
+    assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    leave = str(headers["List-Unsubscribe"]).strip().strip("<>")
+    reader = store.get_subscriber(sdb, str(headers["To"]))
+    assert reader is not None
+    token = sign_token(SECRET, sunset_config.list_id, reader.id)
+    assert leave == f"https://news.example.com/digest/unsubscribe/{token}"
     # asked once: a second run the next day asks nobody again
     assert not run_sunset(sdb, sunset_config, NOW + timedelta(days=1)).ask
     almost = run_sunset(sdb, sunset_config, sent_at + timedelta(days=29, hours=23))

@@ -40,6 +40,7 @@ class Notice:
     button_label: str = ""
     button_url: str = ""
     footnote: str = ""
+    unsubscribe_url: str = ""  # one-click (RFC 8058) for a notice sent to many at once
 
 
 def confirm_notice(config: Config, url: str) -> Notice:
@@ -139,9 +140,10 @@ def leave_check_notice(config: Config, unsubscribe_url: str) -> Notice:
     )
 
 
-def sunset_notice(config: Config, keep_url: str) -> Notice:
+def sunset_notice(config: Config, keep_url: str, unsubscribe_url: str) -> Notice:
     """The re-permission email (`readers.sunset`): to a reader who has shown no sign of
-    life in many editions, asked once; one signed link keeps them on the list."""
+    life in many editions, asked once; one signed link keeps them on the list. Sent to
+    many readers at once, it carries the editions' one-click List-Unsubscribe."""
     _, _named = _words(config)
     days = config.sunset.answer_days
     return Notice(
@@ -162,6 +164,7 @@ def sunset_notice(config: Config, keep_url: str) -> Notice:
             "The same button brings you back later."
         )
         % {"days": days},
+        unsubscribe_url,
     )
 
 
@@ -203,6 +206,9 @@ def build_notice(
     msg["Auto-Submitted"] = "auto-generated"  # no vacation replies to it, please
     if config.newsletter.reply_to:
         msg["Reply-To"] = config.newsletter.reply_to
+    if notice.unsubscribe_url:
+        msg["List-Unsubscribe"] = f"<{notice.unsubscribe_url}>"
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")
     return sign_message(config, msg.as_bytes(policy=SMTP))

@@ -32,7 +32,7 @@ from digest.config import Config
 from digest.models import Clock, DeliveryStatus, Subscriber, SubscriberStatus
 from digest.readers.notices import queue_notice, send_queued, sunset_notice
 from digest.store.outgoing import MAX_ATTEMPTS
-from digest.tokens import keep_ask_id, sign_keep, verify_keep
+from digest.tokens import keep_ask_id, sign_keep, sign_token, verify_keep
 
 SOURCE = "sunset"
 # A reader is judged on at least this many editions delivered, whatever the setting.
@@ -226,9 +226,10 @@ def _ask(db: Database, config: Config, entry: SunsetEntry, now: datetime) -> Non
     event: the keep link is signed for that event."""
     ask_id = store.add_event(db, entry.subscriber_id, store.SUNSET_ASKED, SOURCE, now)
     url = keep_url(config, entry.subscriber_id, ask_id, now)
-    queued = queue_notice(
-        config, db, sunset_notice(config, url), entry.email, now, subscriber_id=entry.subscriber_id
-    )
+    token = sign_token(config.secret, config.list_id, entry.subscriber_id)
+    leave = f"{config.base_url}/unsubscribe/{token}"
+    notice = sunset_notice(config, url, leave)
+    queued = queue_notice(config, db, notice, entry.email, now, subscriber_id=entry.subscriber_id)
     store.set_event_detail(db, ask_id, f"email {queued}; {entry.why}")
 
 
