@@ -101,38 +101,50 @@ class SunsetReport:
 
 def plan_sunset(db: Database, config: Config, now: datetime) -> SunsetReport:
     """What the sunset would do now, changing nothing."""
+    return _plan(db, config, now)[0]
+
+
+def _plan(
+    db: Database, config: Config, now: datetime
+) -> tuple[SunsetReport, dict[int, store.SunsetFacts]]:
     report = SunsetReport(config.sunset.after_editions, dry_run=True)
+    judged: dict[int, store.SunsetFacts] = {}
     if report.off:
-        return report
+        return report, judged
     for facts in store.sunset_facts(db, _needed(config)):
         kind, entry = _classify(db, config, facts, now)
         if kind == "alive":
             report.alive += 1
         elif entry is not None:
             getattr(report, kind).append(entry)
-    return report
+            judged[facts.id] = facts
+    return report, judged
 
 
 def run_sunset(
     db: Database, config: Config, now: datetime, *, dry_run: bool = False
 ) -> SunsetReport:
     """`subscribers sunset` and the weekly run's step: ask the readers due, lapse those
-    who never answered; ``dry_run`` says so and changes nothing. Each reader is judged
-    again under the write lock as it is changed: a click meanwhile counts."""
-    report = plan_sunset(db, config, now)
+    who never answered; ``dry_run`` says so and changes nothing. Each reader is checked
+    again under the write lock as they are changed: one who clicked, left or was asked
+    by another run meanwhile is left alone."""
+    report, judged = _plan(db, config, now)
     report.dry_run = dry_run
     if dry_run or report.off:
         return report
     for kind in ("ask", "lapse"):
         done = []
         for entry in getattr(report, kind):
+            facts = judged[entry.subscriber_id]
             with store.transaction(db):
-                facts = store.sunset_facts(db, _needed(config), only=entry.subscriber_id)
-                again = _classify(db, config, facts[0], now) if facts else ("gone", None)
-                if again[0] != kind or again[1] is None:
+                if store.sunset_marks(db, entry.subscriber_id) != (
+                    SubscriberStatus.ACTIVE,
+                    facts.last_life,
+                    facts.ask_id,
+                ):
                     continue
                 if kind == "ask":
-                    _ask(db, config, again[1], now)
+                    _ask(db, config, entry, now)
                 else:
                     store.change_subscriber(
                         db,
@@ -140,9 +152,9 @@ def run_sunset(
                         now,
                         SOURCE,
                         status=SubscriberStatus.LAPSED,
-                        detail=again[1].why,
+                        detail=entry.why,
                     )
-                done.append(again[1])
+                done.append(entry)
         setattr(report, kind, done)
     return report
 

@@ -125,6 +125,7 @@ from digest.store.subscribers import (
     subscriber_status,
     subscribers_of_mailbox,
     sunset_facts,
+    sunset_marks,
     topics_key,
     update_profile,
 )
@@ -225,6 +226,7 @@ __all__ = [
     "subscriber_status",
     "subscribers_of_mailbox",
     "sunset_facts",
+    "sunset_marks",
     "suppress",
     "suppression_count",
     "swap_lock_holder",

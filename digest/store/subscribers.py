@@ -212,18 +212,15 @@ class SunsetFacts:
     ask_detail: str
 
 
-def sunset_facts(db: Database, needed: int, only: int | None = None) -> list[SunsetFacts]:
-    """`SunsetFacts` of every active reader (or of reader ``only``), in id order; the
-    window is the last ``needed`` editions delivered (sent) to each, or all of them when
-    fewer."""
+def sunset_facts(db: Database, needed: int) -> list[SunsetFacts]:
+    """`SunsetFacts` of every active reader, in id order; the window is the last
+    ``needed`` editions delivered (sent) to each, or all of them when fewer."""
     marks = ", ".join("?" * len(SIGNS_OF_LIFE))
-    one = "" if only is None else " AND d.subscriber_id = ?"
-    who = () if only is None else (only,)
     rows = db.conn.execute(
         "WITH ranked AS (SELECT d.subscriber_id AS sid, e.created_at AS at, "
         "row_number() OVER (PARTITION BY d.subscriber_id ORDER BY e.id DESC) AS rn, "
         "count(*) OVER (PARTITION BY d.subscriber_id) AS n FROM deliveries d "
-        f"JOIN editions e ON e.id = d.edition_id WHERE d.status = 'sent'{one}), "
+        "JOIN editions e ON e.id = d.edition_id WHERE d.status = 'sent'), "
         "windows AS (SELECT sid, n, at FROM ranked WHERE rn = min(n, ?)), "
         f"life AS (SELECT subscriber_id AS sid, max(at) AS at FROM subscriber_events "
         f"WHERE event IN ({marks}) GROUP BY subscriber_id), "
@@ -232,10 +229,8 @@ def sunset_facts(db: Database, needed: int, only: int | None = None) -> list[Sun
         "SELECT s.id, s.email, s.created_at, coalesce(w.n, 0), w.at, l.at, a.id, e.at, "
         "coalesce(e.detail, '') FROM subscribers s LEFT JOIN windows w ON w.sid = s.id "
         "LEFT JOIN life l ON l.sid = s.id LEFT JOIN asks a ON a.sid = s.id "
-        "LEFT JOIN subscriber_events e ON e.id = a.id WHERE s.status = 'active'"
-        + (" AND s.id = ?" if who else "")
-        + " ORDER BY s.id",
-        (*who, needed, *SIGNS_OF_LIFE, SUNSET_ASKED, *who),
+        "LEFT JOIN subscriber_events e ON e.id = a.id WHERE s.status = 'active' ORDER BY s.id",
+        (needed, *SIGNS_OF_LIFE, SUNSET_ASKED),
     ).fetchall()
     return [
         SunsetFacts(
@@ -251,6 +246,25 @@ def sunset_facts(db: Database, needed: int, only: int | None = None) -> list[Sun
         )
         for r in rows
     ]
+
+
+def sunset_marks(
+    db: Database, subscriber_id: int
+) -> tuple[str | None, datetime | None, int | None]:
+    """(status, last sign of life, last ask's id) of one reader, by the events index:
+    what may have changed since the sunset planned (a click, another run's ask)."""
+    marks = ", ".join("?" * len(SIGNS_OF_LIFE))
+    row = db.conn.execute(
+        "SELECT (SELECT status FROM subscribers WHERE id = ?), "
+        f"(SELECT max(at) FROM subscriber_events WHERE subscriber_id = ? AND event IN ({marks})), "
+        "(SELECT max(id) FROM subscriber_events WHERE subscriber_id = ? AND event = ?)",
+        (subscriber_id, subscriber_id, *SIGNS_OF_LIFE, subscriber_id, SUNSET_ASKED),
+    ).fetchone()
+    return (
+        None if row[0] is None else str(row[0]),
+        from_db_time(row[1]) if row[1] else None,
+        None if row[2] is None else int(row[2]),
+    )
 
 
 def ask_of(db: Database, ask_id: int) -> tuple[int, datetime] | None:
