@@ -547,3 +547,18 @@ def test_a_lapsed_reader_is_kept_off_by_add_import_and_digests_own_csv(
     assert moved.skipped == 0 and moved.states["unsubscribed"] == 1  # mails nobody there
     found = store.get_subscriber(other, "quiet@example.org")
     assert found is not None and found.status == "unsubscribed"
+
+
+def test_keep_pressed_before_the_30_days_end_the_reader_is_never_lapsed(
+    sunset_config: Config, sdb: Database
+) -> None:
+    _list(sdb, sunset_config)
+    run_sunset(sdb, sunset_config, NOW)
+    send_queued(sunset_config, sdb, lambda: NOW)
+    path = _keep_links(sunset_config)["quiet@example.org"].removeprefix("https://news.example.com")
+    with _client(sunset_config, NOW + timedelta(days=3)) as client:
+        answer = client.post(path, headers=FORM)
+        assert answer.status_code == 200 and "stays on its way" in answer.text
+    later = run_sunset(sdb, sunset_config, NOW + timedelta(days=31))
+    assert [e.email for e in later.lapse] == ["confirmed@example.org"]
+    assert _status(sunset_config, "quiet@example.org") == "active"

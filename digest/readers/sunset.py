@@ -21,6 +21,7 @@ whose email failed for good is asked again. Nothing here runs with the setting o
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -207,7 +208,7 @@ def _asked(
     config: Config,
     f: store.SunsetFacts,
     now: datetime,
-    entry: Any,
+    entry: Callable[[str], SunsetEntry],
 ) -> tuple[str, SunsetEntry | None]:
     """A reader asked and not answered: waiting, due to lapse, or to be asked again when
     the email never went out."""
