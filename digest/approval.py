@@ -150,7 +150,8 @@ def _sunset(db: Database, config: Config, clock: Clock, report: RunReport) -> No
     except (DigestError, OSError) as e:
         report.step("sunset", "failed", f"the sunset could not run: {e}")
         return
-    report.step("sunset", "would" if report.dry_run else "done", done.summary())
+    status = "failed" if done.problem else "would" if report.dry_run else "done"
+    report.step("sunset", status, done.summary())
 
 
 def _send_queued(db: Database, config: Config, clock: Clock, report: RunReport) -> None:

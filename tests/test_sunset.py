@@ -562,3 +562,29 @@ def test_keep_pressed_before_the_30_days_end_the_reader_is_never_lapsed(
     later = run_sunset(sdb, sunset_config, NOW + timedelta(days=31))
     assert [e.email for e in later.lapse] == ["confirmed@example.org"]
     assert _status(sunset_config, "quiet@example.org") == "active"
+
+
+def test_subscribers_sunset_asks_and_sends_the_emails_at_once(sunset_config: Config) -> None:
+    db = store.open_store(sunset_config.store_path)
+    ids = _list(db, sunset_config)
+    db.close()
+    _write_config_file(sunset_config)
+    args = ["--config", str(sunset_config.path), "subscribers", "sunset"]
+    refused = ClockedRunner().invoke(cli, args, env={"DIGEST_SECRET": ""})
+    assert refused.exit_code == 1  # a keep link `serve` could never verify: nobody asked
+    assert "2 readers were not asked: DIGEST_SECRET is not set" in refused.output
+    assert not (sunset_config.outbox_path / "notices").exists()
+    result = ClockedRunner().invoke(cli, args, env={"DIGEST_SECRET": SECRET})
+    assert result.exit_code == 0, result.output
+    assert "Sunset: 2 readers were asked" in result.output
+    assert "asked: quiet@example.org" in result.output
+    assert set(_keep_links(sunset_config)) == {"quiet@example.org", "confirmed@example.org"}
+    with _client(sunset_config, NOW) as client:  # a lapsed reader's own preferences page
+        db = store.open_store(sunset_config.store_path)
+        store.change_subscriber(db, ids["quiet@example.org"], NOW, "sunset", status="lapsed")
+        db.close()
+        token = sign_token(SECRET, sunset_config.list_id, ids["quiet@example.org"])
+        page = client.get(f"/digest/preferences/{token}")
+        assert "not sent any more" in page.text and "Resubscribe" in page.text
+        client.post(f"/digest/preferences/{token}", data={"action": "resubscribe"})
+    assert _status(sunset_config, "quiet@example.org") == "active"

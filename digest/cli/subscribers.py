@@ -181,6 +181,8 @@ def subscribers_sunset(obj: Context, dry_run: bool, as_json: bool) -> None:
     report = sunset_and_send(obj.store(config), config, obj.clock, dry_run=dry_run)
     if as_json:
         emit(report.as_dict())
+        if report.problem:
+            raise click.exceptions.Exit(1)
         return
     click.echo(f"{'Dry run' if dry_run else 'Sunset'}: {report.summary()}")
     named = (
@@ -194,6 +196,8 @@ def subscribers_sunset(obj: Context, dry_run: bool, as_json: bool) -> None:
             click.echo(f"  {label}: {entry.email} ({entry.why})")
     if report.notices.get("problem"):
         click.echo(f"Warning: queued emails wait: {report.notices['problem']}", err=True)
+    if report.problem:
+        raise click.ClickException(report.problem)
 
 
 @subscribers.command("purge-pending")

@@ -29,7 +29,8 @@ from typing import Any
 from sqlite_utils import Database
 
 from digest import store
-from digest.config import Config
+from digest.config import Config, require_real_secret
+from digest.errors import ConfigError
 from digest.models import Clock, DeliveryStatus, Subscriber, SubscriberStatus
 from digest.readers.notices import queue_notice, send_queued, sunset_notice
 from digest.store.outgoing import MAX_ATTEMPTS
@@ -68,6 +69,7 @@ class SunsetReport:
     too_new: list[SunsetEntry] = field(default_factory=list)
     alive: int = 0
     notices: dict[str, Any] = field(default_factory=dict)  # the queue's pass, when sent
+    problem: str = ""  # why the readers due were not asked (the lapses went ahead)
 
     @property
     def off(self) -> bool:
@@ -83,7 +85,7 @@ class SunsetReport:
             f"{len(self.ask)} readers {done} asked whether they still want it, "
             f"{len(self.lapse)} {done} lapsed, {len(self.waiting)} asked and not answered "
             f"yet, {len(self.too_new)} too new to judge, {self.alive} with a sign of life"
-        )
+        ) + (f"; {self.problem}" if self.problem else "")
 
     def as_dict(self) -> dict[str, Any]:
         """The report for `--json`."""
@@ -97,6 +99,7 @@ class SunsetReport:
             "too_new": [e.as_dict() for e in self.too_new],
             "alive": self.alive,
             "notices": self.notices,
+            "problem": self.problem,
         }
 
 
@@ -133,6 +136,12 @@ def run_sunset(
     report.dry_run = dry_run
     if dry_run or report.off:
         return report
+    try:  # a keep link must verify where `digest serve` checks it
+        require_real_secret(config, "The sunset's re-permission email (its keep link is signed)")
+    except ConfigError as e:
+        if report.ask:
+            report.problem = f"{len(report.ask)} readers were not asked: {e}"
+            report.ask = []
     for kind in ("ask", "lapse"):
         done = []
         for entry in getattr(report, kind):
