@@ -24,6 +24,7 @@ from digest.errors import DigestError, EditionError
 from digest.models import DELIVERY_STATUSES, Clock, DeliveryStatus, Edition, SendReport, Week
 from digest.readers.notices import send_queued
 from digest.readers.signup import purge_pending
+from digest.readers.sunset import run_sunset
 from digest.returns.process import process_configured_mail
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,8 @@ class RunReport:
 
 def run_weekly(config: Config, clock: Clock, *, dry_run: bool = False) -> RunReport:
     """The scheduled run (`digest run` now, `digest schedule` at its time): import the
-    feeds, read the return-path mailbox, send queued emails, remove stale sign-ups, then
+    feeds, read the return-path mailbox, ask readers with no sign of life and lapse those
+    who never answered (`[sunset]`), send queued emails, remove stale sign-ups, then
     send last week's edition, each step reported; ``dry_run`` changes nothing and
     says what each step would do.
 
@@ -93,6 +95,7 @@ def run_weekly(config: Config, clock: Clock, *, dry_run: bool = False) -> RunRep
     report = RunReport(week.label, dry_run=dry_run)
     _import_feeds(db, config, clock, report)
     _process_returns(db, config, clock, report)
+    _sunset(db, config, clock, report)
     _send_queued(db, config, clock, report)
     _purge_pending(db, config, clock, report)
     _edition(db, config, week, clock, report)
@@ -133,6 +136,22 @@ def _process_returns(db: Database, config: Config, clock: Clock, report: RunRepo
             f"{mail.count('probe')} probes, "
             f"{sum(m.disposition == 'aside' for m in mail.messages)} set aside",
         )
+
+
+def _sunset(db: Database, config: Config, clock: Clock, report: RunReport) -> None:
+    """Readers with no sign of life asked whether they still want it, those who never
+    answered lapsed (`readers.sunset`), after the returns and before the queued emails
+    go out (the re-permission emails among them)."""
+    if config.sunset.after_editions == 0:
+        report.step("sunset", "skipped", "off ([sunset] after_editions = 0)")
+        return
+    try:
+        done = run_sunset(db, config, clock(), dry_run=report.dry_run)
+    except (DigestError, OSError) as e:
+        report.step("sunset", "failed", f"the sunset could not run: {e}")
+        return
+    status = "failed" if done.problem else "would" if report.dry_run else "done"
+    report.step("sunset", status, done.summary())
 
 
 def _send_queued(db: Database, config: Config, clock: Clock, report: RunReport) -> None:

@@ -79,6 +79,7 @@ class Restore:
 CARRIED = {  # the kinds `Restore.carried` counts, in the order they are told: (one, many)
     "unsubscribed": ("unsubscribed", "unsubscribed"),
     "bounced": ("bounced", "bounced"),
+    "lapsed": ("lapsed", "lapsed"),
     "erased": ("erased", "erased"),
     "suppressions": ("on the suppression list", "on the suppression list"),
     "editions": ("edition", "editions"),

@@ -391,6 +391,27 @@ class ReputationConfig:
 
 
 @dataclass(frozen=True)
+class SunsetConfig:
+    """Readers who show no sign of life (confirming, a preferences page's button, the
+    "keep sending" link, a resubscribe) are asked once whether they still want the
+    newsletter, and lapse without an answer. Opens are never counted: digest follows
+    nobody."""
+
+    after_editions: int = setting(
+        0,
+        "editions delivered to a reader with no sign of life before they are asked; "
+        "0 = off (26 is half a year of a weekly)",
+        low=0,
+    )
+    answer_days: int = setting(
+        30, "days to answer the re-permission email before the reader lapses", low=1
+    )
+    keep_days: int = setting(
+        365, 'how long its one-click "keep sending" link works (a lapsed reader\'s way back)', low=1
+    )
+
+
+@dataclass(frozen=True)
 class ImapConfig:
     """A hosted return-path mailbox, read by `process-mail --imap` and the weekly run."""
 
@@ -492,6 +513,7 @@ _SECTIONS: dict[str, type] = {
     "dkim": DkimConfig,
     "bounces": BouncesConfig,
     "reputation": ReputationConfig,
+    "sunset": SunsetConfig,
     "imap": ImapConfig,
     "web": WebConfig,
     "delivery": DeliveryConfig,
@@ -535,6 +557,7 @@ class Config:
     signup: SignupConfig = field(default_factory=SignupConfig)
     bounces: BouncesConfig = field(default_factory=BouncesConfig)
     reputation: ReputationConfig = field(default_factory=ReputationConfig)
+    sunset: SunsetConfig = field(default_factory=SunsetConfig)
     dkim: DkimConfig = field(default_factory=DkimConfig)
     imap: ImapConfig = field(default_factory=ImapConfig)
     web: WebConfig = field(default_factory=WebConfig)

@@ -66,12 +66,14 @@ class SubscriberError(DigestError):
 
 
 class SubscriberKeptError(SubscriberError):
-    """An unsubscribed or bounced address was left as is; the message says how to re-add."""
+    """An unsubscribed, bounced or lapsed address was left as is; the message says how to
+    re-add."""
 
     def __init__(self, email: str) -> None:
         super().__init__(
-            f"{email} unsubscribed or bounced earlier and was left as is. To re-activate "
-            "on purpose (they asked to come back), run `subscribers reactivate EMAIL`."
+            f"{email} unsubscribed, bounced or lapsed earlier and was left as is. To "
+            "re-activate on purpose (they asked to come back), run `subscribers reactivate "
+            "EMAIL`."
         )
         self.email = email
 

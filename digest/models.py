@@ -19,6 +19,7 @@ class SubscriberStatus(StrEnum):
     ACTIVE = "active"
     UNSUBSCRIBED = "unsubscribed"
     BOUNCED = "bounced"  # the address is gone
+    LAPSED = "lapsed"  # no sign of life, no answer to the re-permission email: never mailed
 
 
 class DeliveryStatus(StrEnum):

@@ -1,6 +1,6 @@
 """Everything digest signs with DIGEST_SECRET (HMAC-SHA256): the per-subscriber tokens of
 unsubscribe and preference links, VERP return paths, Message-IDs, confirmation links and
-keyed hashes of client addresses.
+"keep sending" links and keyed hashes of client addresses.
 
 A token is the subscriber id and a signature over the list id and that subscriber id.
 It carries no address, never expires, is bound to one list, and any change to it breaks
@@ -188,6 +188,31 @@ def verify_confirmation(
 
 def _confirm_signature(secret: str, list_id: str, signup_id: int, email: str, issued: int) -> str:
     message = f"confirm\x1f{list_id}\x1f{signup_id}\x1f{email.lower()}\x1f{issued}".encode()
+    mac = hmac.new(secret.encode(), message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac[:16]).decode().rstrip("=")
+
+
+def sign_keep(secret: str, list_id: str, subscriber_id: int, ask_id: int, issued: int) -> str:
+    """The token of a re-permission email's "keep sending" link: the ask's id (a
+    subscriber event), signed over the list, the subscriber and when it was asked."""
+    return f"{ask_id}.{_keep_signature(secret, list_id, subscriber_id, ask_id, issued)}"
+
+
+def keep_ask_id(token: str) -> int | None:
+    """The ask a well-formed keep token names (not yet verified)."""
+    match = _TOKEN.fullmatch(token)
+    return int(match.group(1)) if match else None
+
+
+def verify_keep(
+    secret: str, list_id: str, token: str, subscriber_id: int, ask_id: int, issued: int
+) -> bool:
+    """True when ``token`` was signed for this ask of this subscriber."""
+    return hmac.compare_digest(token, sign_keep(secret, list_id, subscriber_id, ask_id, issued))
+
+
+def _keep_signature(secret: str, list_id: str, subscriber_id: int, ask_id: int, issued: int) -> str:
+    message = f"keep\x1f{list_id}\x1f{subscriber_id}\x1f{ask_id}\x1f{issued}".encode()
     mac = hmac.new(secret.encode(), message, hashlib.sha256).digest()
     return base64.urlsafe_b64encode(mac[:16]).decode().rstrip("=")
 

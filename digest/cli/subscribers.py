@@ -1,4 +1,5 @@
-"""Commands for the list: subscribers add, import, list, export, remove, reactivate."""
+"""Commands for the list: subscribers add, import, list, export, remove, reactivate,
+sunset, purge-pending."""
 
 from __future__ import annotations
 
@@ -166,6 +167,38 @@ def subscribers_remove(obj: Context, email: str, forget: bool) -> None:
     config = obj.config()
     remove_subscriber(obj.store(config), config, email, obj.now(), forget=forget)
     click.echo(f"{email}: {'erased' if forget else 'unsubscribed'}")
+
+
+@subscribers.command("sunset")
+@click.option("--dry-run", is_flag=True, help="Name who would be asked and lapse; change nothing.")
+@json_option
+@pass_context
+def subscribers_sunset(obj: Context, dry_run: bool, as_json: bool) -> None:
+    """Ask readers with no sign of life over [sunset] after_editions editions whether they
+    still want it (one email, a "keep sending" link); lapse those who never answered."""
+    from digest.readers.sunset import sunset_and_send
+
+    config = obj.config()
+    report = sunset_and_send(obj.store(config), config, obj.clock, dry_run=dry_run)
+    if as_json:
+        emit(report.as_dict())
+        if report.problem:
+            raise click.exceptions.Exit(1)
+        return
+    click.echo(f"{'Dry run' if dry_run else 'Sunset'}: {report.summary()}")
+    named = (
+        ("would be asked" if dry_run else "asked", report.ask),
+        ("would lapse" if dry_run else "lapsed", report.lapse),
+        ("waiting for an answer", report.waiting),
+        ("too new", report.too_new),
+    )
+    for label, entries in named:
+        for entry in entries:
+            click.echo(f"  {label}: {entry.email} ({entry.why})")
+    if report.notices.get("problem"):
+        click.echo(f"Warning: queued emails wait: {report.notices['problem']}", err=True)
+    if report.problem:
+        raise click.ClickException(report.problem)
 
 
 @subscribers.command("purge-pending")

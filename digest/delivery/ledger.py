@@ -212,12 +212,11 @@ def _jobs(
     from the store and prepared once, and only one is held (memory flat in the number
     of topic choices). Those who left meanwhile, and deliveries of a variant the
     edition has no rendering of, are recorded skipped (and counted done, ``skipped``)."""
-    reason = "left the list after the edition was frozen"
 
     def skip(gone: list[store.OpenDelivery]) -> None:
         if gone:
             store.record_deliveries(
-                db, [(d.id, DeliveryStatus.SKIPPED, reason) for d in gone], clock()
+                db, [(d.id, DeliveryStatus.SKIPPED, _gone_reason(d)) for d in gone], clock()
             )
             skipped(len(gone))
 
@@ -235,6 +234,15 @@ def _jobs(
         del prepared  # before the next is prepared: one held at a time
     for batch in store.open_deliveries(db, edition_id, shard, unstored_variants=True):
         skip(batch)
+
+
+def _gone_reason(d: store.OpenDelivery) -> str:
+    """Why an open delivery is skipped: its reader's state since the freeze."""
+    if d.subscriber.status == SubscriberStatus.LAPSED:
+        return "lapsed after the edition was frozen (no answer to the re-permission email)"
+    if d.subscriber.status != SubscriberStatus.ACTIVE:
+        return "left the list after the edition was frozen"
+    return "its copy was not rendered"
 
 
 def _job(config: Config, prepared: PreparedVariant, d: store.OpenDelivery, edition_id: int) -> Job:

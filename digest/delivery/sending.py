@@ -46,6 +46,7 @@ from digest.models import (
     RenderedVariant,
     SendReport,
     Subscriber,
+    SubscriberStatus,
     Week,
 )
 from digest.resources import PLACEHOLDER
@@ -187,6 +188,8 @@ def send_edition(
         verdict = verdict_before(config, db, week.label)
         if report is not None and frozen is None and verdict.holds:
             report.warnings.append(f"the reputation guard: {verdict.describe()}")
+        if report is not None and frozen is None:
+            report.warnings.extend(lapsed_warning(db))
         return report
     check_ready_to_send(config)
     warnings: list[str] = []
@@ -200,7 +203,7 @@ def send_edition(
             return None
         edition_id = _freeze(db, week.label, plan, clock())
         store.close_variant_stage(db)
-        warnings = plan.warnings(config)
+        warnings = plan.warnings(config) + lapsed_warning(db)
         publish_edition(config, db, plan.edition, clock())  # before the first link is clicked
     else:
         edition_id = frozen.id
@@ -208,6 +211,18 @@ def send_edition(
             publish_edition(config, db, edition_from_payload(config, frozen.payload), clock())
     processes = workers if shard == (1, 1) else 1
     return _deliver(config, db, week, edition_id, clock, shard, processes, progress, warnings)
+
+
+def lapsed_warning(db: Database) -> list[str]:
+    """What the editor is told of the lapsed readers an edition leaves out (`sunset`)."""
+    lapsed = store.count_with_status(db, SubscriberStatus.LAPSED)
+    if not lapsed:
+        return []
+    return [
+        f"{lapsed} lapsed readers are not mailed: no sign of life and no answer to the "
+        "re-permission email (`[sunset]`); their keep link or a new sign-up brings them "
+        "back (`digest subscribers list --status lapsed` names them)"
+    ]
 
 
 def choose_week(

@@ -632,6 +632,8 @@ def _csv(table: Table) -> Iterator[Row]:
     for line, raw in table.rows:
         r = {key: from_spreadsheet(value) for key, value in raw.items()}
         state = r.get("status", "").lower() or "active"
+        if state == "lapsed":  # the sunset's: mails nobody, like one who left
+            state = "unsubscribed"
         if state not in STATES:
             yield (table.name, line), RowError(f"status must be one of {', '.join(STATES)}", state)
             continue

@@ -1,8 +1,9 @@
 """One-off emails to one reader: the sign-up confirmation, "you are already subscribed",
-the optional welcome, a probe of an address reported as failing, and the check that a
-reader asked to leave. Rendered from the notice templates (HTML and text), and queued in
-the store (`queue_notice`), then sent over the configured relay or written to the outbox
-by whoever runs next (`send_queued`), each outcome recorded.
+the optional welcome, a probe of an address reported as failing, the check that a
+reader asked to leave, and the sunset's re-permission email. Rendered from the notice
+templates (HTML and text), and queued in the store (`queue_notice`), then sent over the
+configured relay or written to the outbox by whoever runs next (`send_queued`), each
+outcome recorded.
 """
 
 from __future__ import annotations
@@ -32,13 +33,14 @@ from digest.models import Clock, DeliveryStatus
 class Notice:
     """What a notice says: subject, heading, paragraphs, and one button."""
 
-    kind: str  # confirm, already, welcome
+    kind: str  # confirm, already, welcome, probe, leave-check, sunset
     subject: str
     heading: str
     paragraphs: tuple[str, ...]
     button_label: str = ""
     button_url: str = ""
     footnote: str = ""
+    unsubscribe_url: str = ""  # one-click (RFC 8058) for a notice sent to many at once
 
 
 def confirm_notice(config: Config, url: str) -> Notice:
@@ -138,6 +140,34 @@ def leave_check_notice(config: Config, unsubscribe_url: str) -> Notice:
     )
 
 
+def sunset_notice(config: Config, keep_url: str, unsubscribe_url: str) -> Notice:
+    """The re-permission email (`readers.sunset`): to a reader who has shown no sign of
+    life in many editions, asked once; one signed link keeps them on the list. Sent to
+    many readers at once, it carries the editions' one-click List-Unsubscribe."""
+    _, _named = _words(config)
+    days = config.sunset.answer_days
+    return Notice(
+        "sunset",
+        _named("Do you still want %(name)s?"),
+        _named("Do you still want %(name)s?"),
+        (
+            _named(
+                "You have been getting %(name)s for a while, and we have not heard from "
+                "you in many editions. We only want to send it to people who read it."
+            ),
+            _("If you want to keep receiving it, use the button below: one click is enough."),
+        ),
+        _("Keep sending it"),
+        keep_url,
+        _(
+            "If we hear nothing within %(days)s days, we stop sending it to this address. "
+            "The same button brings you back later."
+        )
+        % {"days": days},
+        unsubscribe_url,
+    )
+
+
 def _words(config: Config) -> tuple[Callable[[str], str], Callable[[str], str]]:
     """gettext in the newsletter's language, and the same with the newsletter's name
     put in for %(name)s (bidi-isolated in a right-to-left language, so a Latin name
@@ -177,6 +207,9 @@ def build_notice(
     msg["Auto-Submitted"] = "auto-generated"  # no vacation replies to it, please
     if config.newsletter.reply_to:
         msg["Reply-To"] = config.newsletter.reply_to
+    if notice.unsubscribe_url:
+        msg["List-Unsubscribe"] = f"<{notice.unsubscribe_url}>"
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")
     return sign_message(config, msg.as_bytes(policy=SMTP))

@@ -9,6 +9,7 @@ them active:
     active                        -> a short "already subscribed" email
     bounced, or left by complaint -> nothing (they come back through their own
                                      preferences link: `rejoin`)
+    lapsed (the sunset)           -> the confirmation (they stay lapsed until then)
     honeypot filled in            -> nothing
 
 Emails are queued (`notices.queue_notice`), never sent while the reader waits, so
@@ -306,6 +307,7 @@ def confirm(db: Database, config: Config, token: str, now: datetime) -> Confirma
             SubscriberStatus.PENDING,
             SubscriberStatus.UNSUBSCRIBED,
             SubscriberStatus.BOUNCED,
+            SubscriberStatus.LAPSED,
         ):
             store.update_profile(db, found.subscriber.id, signup.name, signup.topics, now)
             store.change_subscriber(

@@ -75,14 +75,19 @@ def apply_preferences(
     """Save topics, resubscribe or unsubscribe from the preferences page; return what to
     tell the reader, or None for an unknown action. Unknown topic slugs are ignored. A
     reader who bounced or complained is not resubscribed by the click: they get a fresh
-    confirmation email (`signup.rejoin`)."""
+    confirmation email (`signup.rejoin`). Every button pressed is recorded (the
+    consent record, and a sign of life for `sunset`); only the page's buttons count, never
+    a visit: mail scanners fetch every link of every email."""
     if action not in PREFERENCE_ACTIONS:
         return None
     current = store.get_subscriber_by_id(db, subscriber.id) or subscriber
     known = {slug for slug, _ in topic_choices(config)}
     chosen = [slugify(t) for t in topics if slugify(t) in known]  # a key, or its name
     if action == "save":
-        store.change_subscriber(db, subscriber.id, now, "preferences", topics=chosen)
+        if not store.change_subscriber(db, subscriber.id, now, "preferences", topics=chosen):
+            # the same topics saved again: no change, but the reader's own act all the
+            # same (a sign of life for the sunset)
+            store.add_event(db, subscriber.id, "preferences", "preferences", now, "saved")
     elif action == "resubscribe" and needs_fresh_opt_in(db, current):
         return REJOIN_SENT if rejoin(db, config, current, now) else REJOIN_LIMIT
     elif action == "resubscribe":

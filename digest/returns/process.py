@@ -329,6 +329,11 @@ def _plan_left(plan: MessagePlan) -> None:
     _plan_leaving(plan, "unsubscribed", detail, "the event names no message digest sent")
 
 
+# Who a complaint or an unsubscribe still takes off: a lapsed reader too, so that their
+# old keep link no longer brings them back.
+_MAY_LEAVE = (SubscriberStatus.ACTIVE, SubscriberStatus.PENDING, SubscriberStatus.LAPSED)
+
+
 def _plan_leaving(plan: MessagePlan, what: str, detail: str, unproven: str) -> None:
     """A reader taking themselves off (a complaint, an unsubscribe), only on proof."""
     proof = plan.proof
@@ -336,7 +341,7 @@ def _plan_leaving(plan: MessagePlan, what: str, detail: str, unproven: str) -> N
         plan.action = f"none: {unproven}"
         return
     subscriber = proof.subscriber
-    if subscriber.status not in (SubscriberStatus.ACTIVE, SubscriberStatus.PENDING):
+    if subscriber.status not in _MAY_LEAVE:
         plan.action = f"none: {subscriber.email} is already {subscriber.status}"
         if what == "complaint" and proof.edition_id is not None:
             # the provider counts it against the list all the same: so does the guard
@@ -355,7 +360,7 @@ def _plan_request(db: Database, config: Config, plan: MessagePlan, now: datetime
         subscriber = subscriber_for_token(db, config, returned.token)
         if subscriber is None:
             plan.action = "none: the token is not valid"
-        elif subscriber.status in (SubscriberStatus.ACTIVE, SubscriberStatus.PENDING):
+        elif subscriber.status in _MAY_LEAVE:
             plan.proof = Proof("headers", subscriber, None)
             plan.changes.append(Change(subscriber, "unsubscribed", "mailto request"))
             plan.action = _describe(plan.changes[0])

@@ -212,20 +212,21 @@ class Leaving:
 
     old_id: int
     email: str
-    status: str  # unsubscribed or bounced, in the replaced store
+    status: str  # unsubscribed, bounced or lapsed, in the replaced store
     changed_at: str  # when the replaced store last changed them
     main_id: int | None  # the same address in the copy
     main_status: str
 
 
 def leavings(db: Database) -> list[Leaving]:
-    """Every reader the replaced store has as unsubscribed or bounced, with the copy's
+    """Every reader the replaced store has as unsubscribed, bounced or lapsed (the
+    sunset: never mailed either), with the copy's
     row for the same address (any case), if any."""
     rows = db.conn.execute(
         "SELECT o.id, o.email, o.status, o.updated_at, m.id, m.status "
         "FROM old.subscribers o LEFT JOIN main.subscribers m "
-        "ON m.email = o.email COLLATE NOCASE WHERE o.status IN ('unsubscribed', 'bounced') "
-        "ORDER BY o.id"
+        "ON m.email = o.email COLLATE NOCASE "
+        "WHERE o.status IN ('unsubscribed', 'bounced', 'lapsed') ORDER BY o.id"
     ).fetchall()
     return [
         Leaving(

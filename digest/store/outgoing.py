@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlite_utils import Database
 
 from digest.models import DeliveryStatus
-from digest.store.columns import insert_row, to_db_time
+from digest.store.columns import from_db_time, insert_row, to_db_time
 
 # A queued email is tried this many times, then left failed (and counted in `status`).
 MAX_ATTEMPTS = 8
@@ -101,3 +101,11 @@ def outgoing_counts(db: Database) -> dict[str, int]:
         key = "waiting" if waiting else failed
         counts[key] = counts.get(key, 0) + r["n"]
     return counts
+
+
+def email_state(db: Database, email_id: int) -> tuple[str, int, datetime] | None:
+    """(status, attempts, when last tried or queued) of one queued email."""
+    row = db.conn.execute(
+        "SELECT status, attempts, updated_at FROM outgoing WHERE id = ?", (email_id,)
+    ).fetchone()
+    return (str(row[0]), int(row[1]), from_db_time(row[2])) if row else None

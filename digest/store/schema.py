@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
@@ -393,6 +395,63 @@ def m020_deliveries_by_variant(db: Database) -> None:
         "CREATE INDEX IF NOT EXISTS deliveries_variant "
         "ON deliveries (edition_id, variant, subscriber_id)"
     )
+
+
+@migrations()
+def m021_lapsed_status(db: Database) -> None:
+    """A reader may be ``lapsed`` (no sign of life, no answer to the re-permission email:
+    never mailed). SQLite cannot change a CHECK, so the table is rebuilt from its own
+    current definition in sqlite_master: whatever columns, indexes and triggers it has
+    by now (another migration may have added some) are kept as they are, and so is its
+    AUTOINCREMENT counter (a forgotten reader's id is never given again)."""
+    _rebuild_with_status(db, "subscribers", "lapsed")
+
+
+def _rebuild_with_status(db: Database, table: str, status: str) -> None:
+    """Rebuild ``table`` with ``status`` added to its ``CHECK (status IN (...))``; nothing
+    when it is there already."""
+    row = db.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [table]
+    ).fetchone()
+    create = str(row[0])
+    check = re.search(r"CHECK\s*\(\s*status\s+IN\s*\(([^)]*)\)", create, re.I)
+    if check is None:
+        raise ValueError(f"{table} has no CHECK (status IN (...)) to add {status!r} to")
+    allowed = [v.strip() for v in check.group(1).split(",")]
+    if f"'{status}'" in allowed:
+        return
+    new_list = ", ".join([*allowed, f"'{status}'"])
+    create = create[: check.start(1)] + new_list + create[check.end(1) :]
+    temporary = f"{table}_rebuilt"
+    head = re.match(r"\s*CREATE\s+TABLE\s+(\"?\w+\"?|\[\w+\]|`\w+`)", create, re.I)
+    assert head is not None, create
+    create = f"CREATE TABLE {temporary}" + create[head.end() :]
+    others = db.execute(
+        "SELECT sql FROM sqlite_master WHERE tbl_name = ? AND type IN ('index', 'trigger') "
+        "AND sql IS NOT NULL ORDER BY type, name",
+        [table],
+    ).fetchall()
+    columns = ", ".join(f'"{c.name}"' for c in db.table(table).columns)
+    sequence = (
+        db.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", [table]).fetchone()
+        if db["sqlite_sequence"].exists()
+        else None
+    )
+    db.execute(create)
+    db.execute(f"INSERT INTO {temporary} ({columns}) SELECT {columns} FROM {table}")
+    db.execute(f"DROP TABLE {table}")
+    db.execute(f"ALTER TABLE {temporary} RENAME TO {table}")
+    for (statement,) in others:
+        db.execute(statement)
+    if sequence is not None:
+        db.execute(
+            "UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = ?", [sequence[0], table]
+        )
+        db.execute(
+            "INSERT INTO sqlite_sequence (name, seq) SELECT ?, ? "
+            "WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = ?)",
+            [table, sequence[0], table],
+        )
 
 
 def migration_names() -> list[str]:

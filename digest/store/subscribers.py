@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -185,6 +186,100 @@ def left_by_complaint(db: Database, subscriber_id: int) -> bool:
 
 RETURN_EVENTS = ("bounced", "soft-bounce", "complaint")
 
+# What a reader does that shows they want the newsletter (`readers.sunset`): confirming
+# a sign-up, coming back (a resubscribe, `subscribers reactivate` on their request), a
+# button of the preferences page, the re-permission email's "keep sending" link. Opens
+# and link fetches are never among them: digest follows nobody, and mail scanners fetch
+# every link.
+SIGNS_OF_LIFE = ("confirmed", "active", "topics", "preferences", "kept")
+SUNSET_ASKED = "sunset-asked"
+
+
+@dataclass(frozen=True)
+class SunsetFacts:
+    """What the sunset knows of one active reader: when they joined, how many editions
+    reached them, when the window of the last ``needed`` of them began, their last sign
+    of life, and their last re-permission email (the ask event and its detail)."""
+
+    id: int
+    email: str
+    joined: datetime
+    delivered: int
+    window_start: datetime | None  # the oldest edition of the window (None: none yet)
+    last_life: datetime | None
+    ask_id: int | None
+    asked_at: datetime | None
+    ask_detail: str
+
+
+def sunset_facts(db: Database, needed: int) -> list[SunsetFacts]:
+    """`SunsetFacts` of every active reader, in id order; the window is the last
+    ``needed`` editions delivered (sent) to each, or all of them when fewer."""
+    marks = ", ".join("?" * len(SIGNS_OF_LIFE))
+    rows = db.conn.execute(
+        "WITH ranked AS (SELECT d.subscriber_id AS sid, e.created_at AS at, "
+        "row_number() OVER (PARTITION BY d.subscriber_id ORDER BY e.id DESC) AS rn, "
+        "count(*) OVER (PARTITION BY d.subscriber_id) AS n FROM deliveries d "
+        "JOIN editions e ON e.id = d.edition_id WHERE d.status = 'sent'), "
+        "windows AS (SELECT sid, n, at FROM ranked WHERE rn = min(n, ?)), "
+        f"life AS (SELECT subscriber_id AS sid, max(at) AS at FROM subscriber_events "
+        f"WHERE event IN ({marks}) GROUP BY subscriber_id), "
+        "asks AS (SELECT subscriber_id AS sid, max(id) AS id FROM subscriber_events "
+        "WHERE event = ? GROUP BY subscriber_id) "
+        "SELECT s.id, s.email, s.created_at, coalesce(w.n, 0), w.at, l.at, a.id, e.at, "
+        "coalesce(e.detail, '') FROM subscribers s LEFT JOIN windows w ON w.sid = s.id "
+        "LEFT JOIN life l ON l.sid = s.id LEFT JOIN asks a ON a.sid = s.id "
+        "LEFT JOIN subscriber_events e ON e.id = a.id WHERE s.status = 'active' ORDER BY s.id",
+        (needed, *SIGNS_OF_LIFE, SUNSET_ASKED),
+    ).fetchall()
+    return [
+        SunsetFacts(
+            int(r[0]),
+            str(r[1]),
+            from_db_time(r[2]),
+            int(r[3]),
+            from_db_time(r[4]) if r[4] else None,
+            from_db_time(r[5]) if r[5] else None,
+            int(r[6]) if r[6] is not None else None,
+            from_db_time(r[7]) if r[7] else None,
+            str(r[8]),
+        )
+        for r in rows
+    ]
+
+
+def sunset_marks(
+    db: Database, subscriber_id: int
+) -> tuple[str | None, datetime | None, int | None]:
+    """(status, last sign of life, last ask's id) of one reader, by the events index:
+    what may have changed since the sunset planned (a click, another run's ask)."""
+    marks = ", ".join("?" * len(SIGNS_OF_LIFE))
+    row = db.conn.execute(
+        "SELECT (SELECT status FROM subscribers WHERE id = ?), "
+        f"(SELECT max(at) FROM subscriber_events WHERE subscriber_id = ? AND event IN ({marks})), "
+        "(SELECT max(id) FROM subscriber_events WHERE subscriber_id = ? AND event = ?)",
+        (subscriber_id, subscriber_id, *SIGNS_OF_LIFE, subscriber_id, SUNSET_ASKED),
+    ).fetchone()
+    return (
+        None if row[0] is None else str(row[0]),
+        from_db_time(row[1]) if row[1] else None,
+        None if row[2] is None else int(row[2]),
+    )
+
+
+def ask_of(db: Database, ask_id: int) -> tuple[int, datetime] | None:
+    """(subscriber id, when) of a re-permission ask, if that event is one."""
+    row = db.conn.execute(
+        "SELECT subscriber_id, at FROM subscriber_events WHERE id = ? AND event = ?",
+        (ask_id, SUNSET_ASKED),
+    ).fetchone()
+    return (int(row[0]), from_db_time(row[1])) if row else None
+
+
+def set_event_detail(db: Database, event_id: int, detail: str) -> None:
+    """Say more on an event already recorded (the queued email an ask sent)."""
+    db.execute("UPDATE subscriber_events SET detail = ? WHERE id = ?", [detail, event_id])
+
 
 def return_counts_by_edition(db: Database) -> dict[int, dict[str, int]]:
     """{edition id: {event: n}} of hard bounces, soft bounces and complaints."""
@@ -286,7 +381,7 @@ def subscribers_of_mailbox(db: Database, email: str) -> list[Subscriber]:
     spelling: `addresses.mailbox_key`), those who left first."""
     rows = db.query(
         "SELECT * FROM subscribers WHERE mailbox = ? "
-        "ORDER BY status IN ('unsubscribed', 'bounced') DESC, id",
+        "ORDER BY status IN ('unsubscribed', 'bounced', 'lapsed') DESC, id",
         [mailbox_key(email)],
     )
     return [subscriber_from_row(r) for r in rows]
@@ -299,6 +394,12 @@ def iter_subscribers(db: Database, status: str | None = None) -> Iterator[Subscr
     else:
         rows = db.query("SELECT * FROM subscribers ORDER BY id")
     return (subscriber_from_row(r) for r in rows)
+
+
+def count_with_status(db: Database, status: str) -> int:
+    """How many subscribers have ``status``."""
+    row = db.conn.execute("SELECT count(*) FROM subscribers WHERE status = ?", (status,))
+    return int(row.fetchone()[0])
 
 
 def active_topic_choices(db: Database) -> list[str]:

@@ -10,7 +10,7 @@ form posts to the public URL built from base_url, so it works either way.
 - POST of ``List-Unsubscribe=One-Click`` (form-encoded or multipart, no cookies, no
   CSRF token: what Gmail and Yahoo send, from their servers) unsubscribes at once,
   answers 200, and is idempotent.
-- The other POSTs (sign-up, confirmation, preferences) come only from the site's own
+- The other POSTs (sign-up, confirmation, preferences, keep sending) come only from the site's own
   pages: a browser's Origin (or Referer) must be base_url's origin or one of
   `[web] origins`; a request that carries neither (not a browser) is taken.
 - Only the Host names of base_url, `[web] hosts` and localhost are answered (400 else):
@@ -57,6 +57,8 @@ from digest.config import Config, require_real_secret
 from digest.errors import DigestError
 from digest.models import Clock
 from digest.readers.notices import send_queued
+from digest.readers.signup import preferences_url
+from digest.readers.sunset import KeepLink, check_keep, keep
 from digest.readers.unsubscribe import (
     apply_preferences,
     mask_email,
@@ -116,6 +118,7 @@ def create_app(
         Route("/confirm/{token}", signup.confirm, methods=["GET", "POST"]),
         Route("/unsubscribe/{token}", pages.unsubscribe, methods=["GET", "POST"]),
         Route("/preferences/{token}", pages.preferences, methods=["GET", "POST"]),
+        Route("/keep/{token}", pages.keep, methods=["GET", "POST"]),
         Route("/healthz", pages.health, methods=["GET"]),
         Route("/webhooks/{provider}", pages.webhook, methods=["POST"]),
         Mount(
@@ -345,6 +348,47 @@ class _Pages:
             )
 
         return await self.in_thread(work)
+
+    async def keep(self, request: Request) -> Response:
+        """The re-permission email's link. GET: a page with one button, changing nothing
+        (mail scanners fetch every link). POST (from the page): the reader stays, or
+        comes back from lapsed. 404 for a forged or altered link, 410 for an expired one
+        or a reader who left the list since."""
+        token = request.path_params["token"]
+        posted = request.method == "POST"
+        if posted:
+            await _form(request)  # a form, within the size limit, like every other POST
+
+        def work(db: Database) -> HTMLResponse:
+            now = self.clock()
+            found = (keep if posted else check_keep)(db, self.config, token, now)
+            return self._keep_page(found, token, posted)
+
+        return await self.in_thread(work)
+
+    def _keep_page(self, found: KeepLink, token: str, posted: bool) -> HTMLResponse:
+        subscriber = found.subscriber
+        if found.state == "invalid" or subscriber is None:
+            raise HTTPException(404)
+        subscribe = f"{self.config.base_url}/subscribe"
+        if found.state in ("expired", "left"):
+            message = (
+                "Links to keep receiving it work for a limited time, and this one ran out."
+                if found.state == "expired"
+                else "You left the list since this email, so this link no longer brings you back."
+            )
+            heading = "This link has expired" if found.state == "expired" else "You left the list"
+            return self.render(
+                "signup_again.html.j2", 410, heading=heading, message=message, subscribe=subscribe
+            )
+        links = {
+            "action": f"{self.config.base_url}/keep/{token}",
+            "preferences": preferences_url(self.config, subscriber.id),
+        }
+        masked = mask_email(subscriber.email)
+        if not posted:
+            return self.render("keep.html.j2", masked=masked, **links)
+        return self.render("kept.html.j2", masked=masked, back=found.kept, **links)
 
     def _apply_preferences(self, db: Database, subscriber: Any, form: dict[str, Any]) -> str:
         action = (form.get("action") or [""])[0]

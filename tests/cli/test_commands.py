@@ -468,7 +468,8 @@ def test_run_does_the_scheduled_run_once_and_its_dry_run_changes_nothing(
     planned = json.loads(dry.stdout)
     assert planned["dry_run"] is True and planned["week"] == "2026-W47"
     steps = {s["step"]: s for s in planned["steps"]}
-    assert list(steps) == ["feeds", "returns", "queued emails", "sign-ups", "send"]
+    assert list(steps) == ["feeds", "returns", "sunset", "queued emails", "sign-ups", "send"]
+    assert steps["sunset"]["status"] == "skipped"  # off by default
     assert steps["send"]["status"] == "would" and "6 would be sent" in steps["send"]["said"]
     assert steps["feeds"]["said"] == "1 feeds would be fetched and imported"
     assert rows() == before and not config.outbox_path.exists()

@@ -25,13 +25,10 @@ from typing import Any
 import pytest
 
 from digest import store
-from digest.config import Config
-from digest.models import RenderedVariant
-from digest.readers.subscribers import save_subscriber
 from digest.returns.bounces import classify, is_hard
 from digest.returns.mailboxes import MaildirBox, delivered_at
 from digest.returns.process import process_return_path
-from digest.tokens import Sent, parse_verp, sign_message_id, sign_token, verp_address
+from digest.tokens import Sent, parse_verp, sign_message_id, sign_token
 
 from ..conftest import (
     NOW,
@@ -43,57 +40,14 @@ from ..conftest import (
     make_config,
     needs_testdata,
 )
+from ..returned import RETURN_PATH, _arf, _delivered_to, _maildir, _reader, _sent, _setup, _verp
 
 BOUNCES = TESTDATA / "bounces"
 CASES = sorted(p.stem for p in BOUNCES.glob("*.eml")) if BOUNCES.is_dir() else []
-RETURN_PATH = "bounces@news.example.com"
 
 
 def _label(name: str) -> dict[str, Any]:
     return json.loads((BOUNCES / f"{name}.json").read_text())
-
-
-def _maildir(folder: Path, messages: list[bytes]) -> Path:
-    """A Maildir holding ``messages`` byte for byte, read in the order given (the
-    mailbox module's own names sort by a counter that passes 9 to 10)."""
-    mailbox.Maildir(str(folder), create=True)
-    for n, raw in enumerate(messages):
-        (folder / "new" / f"{n:06d}.test").write_bytes(raw)
-    return folder
-
-
-def _setup(tmp_path: Path, **sections: Any) -> tuple[Config, Any]:
-    smtp = {"return_path": RETURN_PATH, **sections.pop("smtp", {})}
-    config = make_config(tmp_path, smtp=smtp, **sections)
-    return config, store.open_store(config.store_path)
-
-
-def _reader(db: Any, address: str) -> Any:
-    save_subscriber(db, address, "", [], NOW)
-    return store.get_subscriber(db, address)
-
-
-def _sent(db: Any, week: str, *readers: Any) -> int:
-    """An edition of ``week`` frozen and sent to ``readers``: what a return can answer."""
-    variant = RenderedVariant("", "Subject", "<p>x</p>", "x", 1)
-    edition = store.get_edition(db, week)
-    edition_id = edition.id if edition else store.freeze_edition(db, week, {}, [variant], NOW)
-    for reader in readers:
-        row = db.conn.execute(
-            "SELECT id FROM deliveries WHERE edition_id = ? AND subscriber_id = ?",
-            (edition_id, reader.id),
-        ).fetchone()
-        store.record_delivery(db, row[0], "sent", "", NOW)
-    return edition_id
-
-
-def _verp(config: Config, reader: Any, edition: int) -> str:
-    return verp_address(SECRET, config.list_id, config.return_path, reader.id, Sent(edition))
-
-
-def _delivered_to(raw: bytes, address: str) -> bytes:
-    """The message as the return path's mailbox stores it: Postfix's X-Original-To."""
-    return f"X-Original-To: {address}\nDelivered-To: {address}\n".encode() + raw
 
 
 def _dsn(to: str, recipient: str, status: str, quoted: str = "") -> bytes:
@@ -106,18 +60,6 @@ def _dsn(to: str, recipient: str, status: str, quoted: str = "") -> bytes:
         f"Final-Recipient: rfc822; {recipient}\nAction: failed\nStatus: {status}\n"
         f"Diagnostic-Code: smtp; 550 {status} user unknown\n\n"
         f"--B\nContent-Type: text/rfc822-headers\n\n{quoted}Subject: The Weekly Wrap\n\n--B--\n"
-    ).encode()
-
-
-def _arf(feedback_type: str, recipient: str, quoted: str = "") -> bytes:
-    return (
-        "From: fbl@isp.example.net\nTo: abuse@news.example.com\nSubject: FBL\n"
-        "MIME-Version: 1.0\nContent-Type: multipart/report; report-type=feedback-report; "
-        'boundary="B"\n\n--B\nContent-Type: text/plain\n\nA complaint.\n\n'
-        f"--B\nContent-Type: message/feedback-report\n\nFeedback-Type: {feedback_type}\n"
-        f"Version: 1\nOriginal-Rcpt-To: {recipient}\n\n"
-        f"--B\nContent-Type: message/rfc822\n\nTo: {recipient}\n{quoted}"
-        "Subject: The Weekly Wrap\n\nHello\n--B--\n"
     ).encode()
 
 

@@ -34,6 +34,7 @@ def test_schema_is_migrated_once_and_uses_wal(tmp_path: Path) -> None:
         "m018_topic_keys_in_any_script",
         "m019_article_picture_index",
         "m020_deliveries_by_variant",
+        "m021_lapsed_status",
     ]
     assert next(db.query("PRAGMA journal_mode"))["journal_mode"] == "wal"
     assert {
