@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import secrets
 import unicodedata
 from collections.abc import Mapping
@@ -188,7 +189,17 @@ def render_web_version(config: Config, edition: Edition, copy: Copy) -> str:
         structured_data=structured_data(context["subject"], context["links"], copy),
     )
     env = make_environment(templates_dir(config), config.newsletter.language)
-    return inline_css(_render(env, HTML_TEMPLATE, context), config.base_url)
+    return _for_the_web(inline_css(_render(env, HTML_TEMPLATE, context), config.base_url))
+
+
+# Outlook's own CSS properties (mso-hide, mso-line-height-rule...): the email needs them,
+# a web page is invalid with them (the Nu checker refuses unknown properties).
+_MSO = re.compile(r"\s*mso-[a-z-]+\s*:\s*[^;\"'}]+;?")
+
+
+def _for_the_web(page: str) -> str:
+    """The email's HTML as a web page: without the properties only Outlook reads."""
+    return _MSO.sub("", page)
 
 
 def structured_data(subject: str, links: Mapping[str, str], copy: Copy) -> str:

@@ -1,10 +1,15 @@
 """The archive: the "view in browser" page, the index and the Atom feed, served."""
 
+import json
+import os
+import shutil
+import subprocess
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from starlette.testclient import TestClient
 
 from digest import store
@@ -14,7 +19,7 @@ from digest.delivery.sending import send_edition
 from digest.models import Article
 from digest.web.app import create_app
 
-from ..conftest import NOW
+from ..conftest import NOW, REPO
 from ..fixtures import load_week
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -211,3 +216,27 @@ def test_each_web_version_is_found_and_shared(
     assert not (hidden.archive_path / "sitemap.xml").exists()
     mail = next((config.outbox_path / "2026-W47").glob("*.eml")).read_text()
     assert "og:title" not in mail and "ld+json" not in mail  # the email has none of it
+
+
+VNU = REPO / "tests" / ".node" / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
+JAVA = shutil.which("java")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    (not VNU.exists() or JAVA is None) and not os.environ.get("CI"),
+    reason="needs the Nu HTML checker: npm install --prefix tests/.node vnu-jar@26, and java",
+)
+def test_the_nu_checker_finds_no_error_in_the_web_version_or_the_index(config: Config) -> None:
+    """The W3C's Nu HTML checker (vnu.jar), as the world checks a page, on the web
+    version (canonical, Open Graph, JSON-LD and all) and the archive's index."""
+    _sent(config)
+    pages = [config.archive_path / "2026-W47.html", config.archive_path / "index.html"]
+    done = subprocess.run(
+        [JAVA or "java", "-jar", str(VNU), "--errors-only", "--format", "json", *map(str, pages)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    messages = json.loads(done.stderr or done.stdout or '{"messages": []}')["messages"]
+    assert [m for m in messages if m.get("type") == "error"] == [], messages
