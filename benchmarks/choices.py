@@ -23,6 +23,8 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+from _articles import load_articles
+
 REPO = Path(__file__).resolve().parent.parent
 TESTDATA = REPO.parent / "shared" / "testdata" / "extraction"
 WEEK = "2026-W47"
@@ -76,29 +78,12 @@ def build_store(config_path: Path, count: int, per_choice: int) -> None:
     from digest import store
     from digest.config import load_config
     from digest.content.weeks import week_window
-    from digest.models import Article
 
     config = load_config(config_path, {"DIGEST_SECRET": SECRET})
     db = store.open_store(config.store_path)
     week = week_window(WEEK, config.tz)
     now = datetime(2026, 11, 25, tzinfo=UTC)
-    for i, page in enumerate(sorted(TESTDATA.glob("*.json"))):
-        record = json.loads(page.read_text())
-        body = "".join(f"<p>{p}</p>" for p in record["body"].split("\n") if p.strip())
-        store.upsert_article(
-            db,
-            Article(
-                id=0,
-                url=record["url"],
-                title=record["title"],
-                body=body,
-                author="Staff",
-                published_at=week.start.replace(hour=8) + (week.end - week.start) * i / 23,
-                topics=(TOPICS[i % 12], TOPICS[(i + 5) % 12]),
-                score=float(i % 5),
-            ),
-            now,
-        )
+    load_articles(db, week, now, lambda i: (TOPICS[i % 12], TOPICS[(i + 5) % 12]))
     stamp = store.to_db_time(now)
     readers = [
         (f"reader{n}-{k}@example.org", store.topics_key(choice))

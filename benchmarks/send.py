@@ -38,6 +38,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from _articles import load_articles
 from _net import free_port, wait_until_listening
 
 REPO = Path(__file__).resolve().parent.parent
@@ -111,30 +112,12 @@ def build_store(config_path: Path, subscribers: int, freeze: bool = True) -> int
     from digest.content.frozen import edition_payload
     from digest.content.weeks import week_window
     from digest.mail.message import build_message, prepare_variant
-    from digest.models import Article
 
     config = load_config(config_path, {"DIGEST_SECRET": SECRET})
     db = store.open_store(config.store_path)
     week = week_window(WEEK, config.tz)
     now = datetime(2026, 11, 25, tzinfo=UTC)
-    for i, page in enumerate(sorted(TESTDATA.glob("*.json"))):
-        record = json.loads(page.read_text())
-        body = "".join(f"<p>{p}</p>" for p in record["body"].split("\n") if p.strip())
-        store.upsert_article(
-            db,
-            Article(
-                id=0,
-                url=record["url"],
-                title=record["title"],
-                body=body,
-                author="Staff",
-                published_at=week.start.replace(hour=8) + (week.end - week.start) * i / 23,
-                topics=(TOPICS[i % len(TOPICS)],),
-                score=float(i % 5),
-                image_url=f"https://news.example.com/img/{i}.jpg",
-            ),
-            now,
-        )
+    load_articles(db, week, now, lambda i: (TOPICS[i % len(TOPICS)],), pictures=True)
     stamp = store.to_db_time(now)
     with db.atomic():
         db.conn.executemany(
