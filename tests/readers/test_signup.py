@@ -416,27 +416,34 @@ def test_sign_ups_wait_for_a_send_holding_the_ledgers_write_lock(
         releases.append(timer)
         timer.start()
 
+    armed = threading.Event()  # set before each sign-up: its first transaction meets the lock
+
     def open_traced(path: Path, **options: Any) -> Any:
         found = opened(path, **options)
 
-        def trace(statement: str) -> None:  # at every transaction the pages begin
-            if statement.startswith("BEGIN"):
+        def trace(statement: str) -> None:
+            if statement.startswith("BEGIN") and armed.is_set():
+                armed.clear()
                 hold_the_ledger()
 
         found.conn.set_trace_callback(trace)
         return found
+
+    def sign_up(n: int) -> int:
+        armed.set()
+        return _post(client, f"during.send{n}@example.org").status_code
 
     # The pages keep their connections (web/stores.py): they are opened traced.
     monkeypatch.setattr(store, "open_store", open_traced)
     app = create_app(config, clock=lambda: NOW, send_queue=False)
     client = TestClient(app, "https://news.example.com", raise_server_exceptions=False)
     with client:
-        answers = [_post(client, f"during.send{i}@example.org").status_code for i in range(8)]
+        answers = [sign_up(i) for i in range(8)]
     monkeypatch.setattr(store, "open_store", opened)
     for timer in releases:
         timer.join()
     ledger.close()
-    assert len(releases) >= 8  # every sign-up met the held lock
+    assert len(releases) == 8  # every sign-up met the held lock
     assert answers == [200] * 8  # before each transaction took its lock first: 8 x 500
     with store.open_store(config.store_path) as after:
         pending = [s for s in store.iter_subscribers(after) if s.email.startswith("during.")]
