@@ -115,3 +115,7 @@ class ReputationError(EditionError):
 
 class DeliveryError(DigestError):
     """The relay refuses the run as a whole (authentication, sender refused)."""
+
+
+class AccessError(DigestError):
+    """An API token or webhook endpoint cannot be made, found or used as asked."""

@@ -89,9 +89,13 @@ def remove_subscriber(
     the default): the least that is needed to honour the objection, so no later
     import of an old file brings the person back."""
     if forget:
-        found = store.delete_subscriber(db, email)
-        if found and config.privacy.forget == "hash":
-            store.suppress(db, suppression_key(config, email), "erased on request", now)
+        with store.transaction(db):  # the erasure and its event (no address) are one
+            gone = store.get_subscriber(db, email)
+            found = store.delete_subscriber(db, email)
+            if found and config.privacy.forget == "hash":
+                store.suppress(db, suppression_key(config, email), "erased on request", now)
+            if found and gone is not None:
+                store.record_hook_event(db, "subscriber.forgotten", {"subscriber_id": gone.id}, now)
     else:
         found = store.set_subscriber_status(db, email, SubscriberStatus.UNSUBSCRIBED, now)
     if not found:

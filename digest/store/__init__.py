@@ -13,6 +13,8 @@
     picks         the editor's choice of each week's lead
     suppressions  keyed hashes of erased readers' mailboxes
     webhooks      provider webhook events already taken
+    apitokens     API tokens (their hashes and scopes)
+    hooks         webhooks out: endpoints and the events each change writes
 
 Policy (who counts as "kept", when a lock may be taken over) lives with the use case
 that needs it; this package only reads and writes rows.
@@ -27,6 +29,15 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from digest.errors import StoreError
+from digest.store.apitokens import (
+    TokenRow,
+    all_tokens,
+    delete_token,
+    insert_token,
+    mark_token_used,
+    token_by_hash,
+    token_named,
+)
 from digest.store.approvals import approval, approve, request_approval
 from digest.store.articles import (
     all_articles,
@@ -69,6 +80,21 @@ from digest.store.editions import (
     swap_lock_holder,
 )
 from digest.store.feeds import FeedRow, add_feed, list_feeds, record_feed_fetch, remove_feed
+from digest.store.hooks import (
+    Endpoint,
+    HookEvent,
+    advance,
+    delete_endpoint,
+    enable_endpoint,
+    endpoint,
+    endpoints,
+    failed_attempt,
+    insert_endpoint,
+    next_event,
+    prune_hook_events,
+    record_hook_event,
+    rotate_secret,
+)
 from digest.store.notes import clear_note, get_note, set_note
 from digest.store.outgoing import (
     QueuedEmail,
@@ -126,10 +152,13 @@ from digest.store.webhooks import take_webhook_event
 __all__ = [
     "RETURN_EVENTS",
     "EditionRow",
+    "Endpoint",
     "FeedRow",
+    "HookEvent",
     "OpenDelivery",
     "QueuedEmail",
     "SignupRow",
+    "TokenRow",
     "accepted_by_domain",
     "active_choice_counts",
     "active_topic_choices",
@@ -137,7 +166,9 @@ __all__ = [
     "add_event",
     "add_feed",
     "add_signup",
+    "advance",
     "all_articles",
+    "all_tokens",
     "all_topics",
     "approval",
     "approve",
@@ -145,8 +176,10 @@ __all__ = [
     "change_subscriber",
     "clear_note",
     "content_hash",
+    "delete_endpoint",
     "delete_subscriber",
     "delete_subscriber_by_id",
+    "delete_token",
     "delivery_counts",
     "delivery_for_provider_id",
     "delivery_status",
@@ -154,8 +187,12 @@ __all__ = [
     "edition_locks",
     "edition_variants",
     "emails_sent_since",
+    "enable_endpoint",
+    "endpoint",
+    "endpoints",
     "event_of",
     "expired_pending",
+    "failed_attempt",
     "first_previous_status",
     "freeze_edition",
     "from_db_time",
@@ -165,8 +202,10 @@ __all__ = [
     "get_subscriber",
     "get_subscriber_by_id",
     "held_locks",
+    "insert_endpoint",
     "insert_lock",
     "insert_subscriber",
+    "insert_token",
     "is_suppressed",
     "iter_subscribers",
     "last_event_at",
@@ -176,13 +215,16 @@ __all__ = [
     "lock_holder",
     "mark_confirmed",
     "mark_edition_sent",
+    "mark_token_used",
     "newer_signup",
     "newest_published_before",
+    "next_event",
     "open_deliveries",
     "open_delivery_count",
     "open_store",
     "outgoing_counts",
     "picture_sizes",
+    "prune_hook_events",
     "published_articles",
     "published_at_of",
     "queue_email",
@@ -191,6 +233,7 @@ __all__ = [
     "record_delivery",
     "record_email",
     "record_feed_fetch",
+    "record_hook_event",
     "release_lock",
     "remove_feed",
     "renew_lock",
@@ -198,6 +241,7 @@ __all__ = [
     "return_counts_by_edition",
     "return_counts_by_subscriber",
     "returned_by_domain",
+    "rotate_secret",
     "set_note",
     "set_pick",
     "set_subscriber_status",
@@ -214,6 +258,8 @@ __all__ = [
     "swap_lock_holder",
     "take_webhook_event",
     "to_db_time",
+    "token_by_hash",
+    "token_named",
     "topics_key",
     "transaction",
     "undelivered_reasons",

@@ -375,6 +375,56 @@ def m018_topic_keys_in_any_script(db: Database) -> None:
                 db.execute(f"UPDATE {table} SET topics = ? WHERE id = ?", [moved, row["id"]])
 
 
+@migrations()
+def m019_api_tokens(db: Database) -> None:
+    """API tokens (`digest tokens add`): a name, the scopes, and only the SHA-256 of the
+    token itself (shown once, never stored)."""
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS api_tokens (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            hash TEXT NOT NULL UNIQUE,
+            scopes TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            last_used_at TEXT NOT NULL DEFAULT ''
+        )"""
+    )
+
+
+@migrations()
+def m020_webhooks_out(db: Database) -> None:
+    """Webhooks out (`digest webhooks add`): the endpoints with their secrets and where
+    each is in the stream, and the events, each written in the transaction of the change
+    it reports, its body kept as first signed so every retry sends the same bytes."""
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS hook_endpoints (
+            id INTEGER PRIMARY KEY,
+            url TEXT NOT NULL,
+            events TEXT NOT NULL,
+            secret TEXT NOT NULL,
+            old_secret TEXT NOT NULL DEFAULT '',
+            old_until TEXT NOT NULL DEFAULT '',
+            enabled INTEGER NOT NULL DEFAULT 1,
+            disabled_reason TEXT NOT NULL DEFAULT '',
+            cursor INTEGER NOT NULL DEFAULT 0,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL DEFAULT '',
+            last_error TEXT NOT NULL DEFAULT '',
+            delivered INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS hook_events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            msg_id TEXT NOT NULL UNIQUE,
+            type TEXT NOT NULL,
+            body TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )"""
+    )
+
+
 def migration_names() -> list[str]:
     """The names of every migration this digest knows, in order."""
     return [m.name for m in migrations._migrations]
