@@ -425,6 +425,30 @@ def m020_webhooks_out(db: Database) -> None:
     )
 
 
+@migrations()
+def m021_subscriber_change_order(db: Database) -> None:
+    """Each subscriber's place in the order of changes (`change_seq`), kept by triggers
+    on every insert and every change of address, name, topics or status, whatever
+    module writes it: the API's sync reads the list from a cursor, not a time (two
+    changes in one second, or a clock set back, lose nothing)."""
+    columns = {c.name for c in db.table("subscribers").columns}
+    if "change_seq" not in columns:
+        db.execute("ALTER TABLE subscribers ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0")
+        db.execute("UPDATE subscribers SET change_seq = id")
+    db.execute("CREATE INDEX IF NOT EXISTS subscribers_change_seq ON subscribers (change_seq)")
+    for name, when in (
+        ("subscribers_seq_insert", "AFTER INSERT ON subscribers"),
+        ("subscribers_seq_update", "AFTER UPDATE OF email, name, topics, status ON subscribers"),
+    ):
+        db.execute(
+            f"""CREATE TRIGGER IF NOT EXISTS {name} {when} BEGIN
+                UPDATE subscribers SET change_seq =
+                    (SELECT coalesce(max(change_seq), 0) + 1 FROM subscribers)
+                WHERE id = NEW.id;
+            END"""
+        )
+
+
 def migration_names() -> list[str]:
     """The names of every migration this digest knows, in order."""
     return [m.name for m in migrations._migrations]

@@ -351,3 +351,15 @@ def returned_by_domain(
         [edition_id, event, exclude_detail, exclude_detail, exclude_detail],
     ).fetchall()
     return {str(domain): int(n) for domain, n in rows}
+
+
+def subscribers_changed_after(
+    db: Database, after: int, limit: int
+) -> list[tuple[int, dict[str, Any]]]:
+    """(change_seq, row) of the subscribers changed after ``after``, in the order of
+    change, at most ``limit``."""
+    rows = db.query(
+        "SELECT * FROM subscribers WHERE change_seq > ? ORDER BY change_seq LIMIT ?",
+        [after, limit],
+    )
+    return [(int(r["change_seq"]), dict(r)) for r in rows]

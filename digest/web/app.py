@@ -23,6 +23,7 @@ form posts to the public URL built from base_url, so it works either way.
 - ``POST /webhooks/<provider>`` (ses, sendgrid, mailgun, postmark) takes a provider's
   bounce, complaint and unsubscribe events, each request verified the provider's way
   (`returns.webhooks`); 401/403 and no change for anything else.
+- ``/api/v1`` (`web.api`): the API for a CMS and a CRM, bearer tokens with scopes.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ from digest.returns.webhook_auth import (
 )
 from digest.returns.webhooks import WebhookResult
 from digest.returns.webhooks import receive as receive_webhook
+from digest.web.api import Api
 from digest.web.signup_pages import SignupPages, client_address
 
 log = logging.getLogger(__name__)
@@ -117,6 +119,7 @@ def create_app(
         Route("/preferences/{token}", pages.preferences, methods=["GET", "POST"]),
         Route("/healthz", pages.health, methods=["GET"]),
         Route("/webhooks/{provider}", pages.webhook, methods=["POST"]),
+        *Api(config, pages.clock, pages.in_thread).routes(),
         Mount(
             "/archive",
             _WithHeaders(StaticFiles(directory=config.archive_path, html=True, check_dir=False)),
@@ -202,6 +205,8 @@ class _SameOrigin:
     def _foreign(self, scope: Scope) -> bool:
         if "/unsubscribe/" in scope["path"] or "/webhooks/" in scope["path"]:
             return False  # the mailbox provider's POST; a provider's signed webhook
+        if "/api/v1/" in scope["path"]:
+            return False  # a bearer token, never a cookie: no other site can borrow it
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         origin = headers.get("origin", "")
         if not origin and headers.get("referer"):

@@ -34,6 +34,7 @@ def test_schema_is_migrated_once_and_uses_wal(tmp_path: Path) -> None:
         "m018_topic_keys_in_any_script",
         "m019_api_tokens",
         "m020_webhooks_out",
+        "m021_subscriber_change_order",
     ]
     assert next(db.query("PRAGMA journal_mode"))["journal_mode"] == "wal"
     assert {
