@@ -492,7 +492,9 @@ class ApiConfig:
 class WebhooksConfig:
     """Webhooks out (`digest webhooks add`): how the sender reaches the endpoints."""
 
-    timeout: float = setting(10.0, "seconds per delivery attempt", above=0)
+    timeout: float = setting(
+        15.0, "seconds per delivery attempt (the specification: 15 to 30)", above=0
+    )
     allow_private_targets: bool = setting(
         False,
         "let webhook endpoints be on loopback, private or link-local addresses (a CRM on "

@@ -160,6 +160,15 @@ def enable_endpoint(db: Database, endpoint_id: int) -> bool:
     )
 
 
+def hook_events_waiting(db: Database) -> int:
+    """How many events some enabled endpoint is not past yet."""
+    row = db.conn.execute(
+        "SELECT count(*) FROM hook_events WHERE id > "
+        "(SELECT min(cursor) FROM hook_endpoints WHERE enabled = 1)"
+    ).fetchone()
+    return int(row[0])
+
+
 def prune_hook_events(db: Database) -> int:
     """Drop the events every endpoint is past; how many."""
     row = db.conn.execute("SELECT min(cursor) FROM hook_endpoints").fetchone()

@@ -19,7 +19,7 @@ form posts to the public URL built from base_url, so it works either way.
 - SQLite and rendering run in a thread pool, never on the event loop: a send's long
   transaction cannot hold a one-click unsubscribe.
 - Queued one-off emails (sign-up confirmations, welcomes) are sent by a task beside the
-  pages, never while a reader waits.
+  pages, never while a reader waits; so are the webhooks out (`hooks.sender`).
 - ``POST /webhooks/<provider>`` (ses, sendgrid, mailgun, postmark) takes a provider's
   bounce, complaint and unsubscribe events, each request verified the provider's way
   (`returns.webhooks`); 401/403 and no change for anything else.
@@ -56,6 +56,7 @@ from starlette.types import Message as AsgiMessage
 from digest import store
 from digest.config import Config, require_real_secret
 from digest.errors import DigestError
+from digest.hooks.sender import deliver as deliver_hooks
 from digest.models import Clock
 from digest.readers.notices import send_queued
 from digest.readers.unsubscribe import (
@@ -82,6 +83,7 @@ T = TypeVar("T")
 MAX_BODY = 16 * 1024  # a form with every topic ticked is far below this
 MAX_WEBHOOK_BODY = 4 * 1024 * 1024  # a provider's batch of events (SendGrid: up to ~1,000)
 QUEUE_EVERY = 5.0  # seconds between passes over the queued emails
+HOOKS_EVERY = 2.0  # seconds between passes of the webhook sender
 # Headers of every page, the archive's included.
 SECURITY_HEADERS = {
     # A token may be in the URL: never pass it to another site. (Not "no-referrer": a
@@ -153,13 +155,18 @@ def _queue_sender(config: Config, pages: _Pages) -> Callable[[Starlette], Any]:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         pages.queued = asyncio.Event()
-        task = asyncio.create_task(_send_queue_forever(config, pages.clock, pages.queued))
+        tasks = [
+            asyncio.create_task(_send_queue_forever(config, pages.clock, pages.queued)),
+            asyncio.create_task(_send_webhooks_forever(config, pages.clock)),
+        ]
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     return lifespan
 
@@ -175,6 +182,28 @@ async def _send_queue_forever(config: Config, clock: Clock, queued: asyncio.Even
             log.error("queued emails could not be sent: %s", e)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(queued.wait(), QUEUE_EVERY)
+
+
+async def _send_webhooks_forever(config: Config, clock: Clock) -> None:
+    """Webhooks out (`hooks.sender`), every `HOOKS_EVERY` seconds."""
+    while True:
+        try:
+            await run_in_threadpool(send_webhooks_once, config, clock)
+        except (DigestError, OSError) as e:  # the store: try again later
+            log.error("webhooks could not be sent: %s", e)
+        await asyncio.sleep(HOOKS_EVERY)
+
+
+def send_webhooks_once(config: Config, clock: Clock) -> None:
+    """One pass of the webhook sender, with a store of its own."""
+    with store.open_store(config.store_path) as db:
+        if not store.endpoints(db, enabled_only=True):
+            return
+        report = deliver_hooks(db, config, clock)
+    for problem in report.problems:
+        log.warning("webhook not delivered: %s", problem)
+    for disabled in report.disabled:
+        log.error("webhook endpoint disabled: %s", disabled)
 
 
 def send_queue_once(config: Config, clock: Clock) -> None:
