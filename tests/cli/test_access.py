@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 
 from digest import store
 from digest.cli import cli
@@ -76,3 +77,40 @@ def test_an_unknown_scope_is_refused_with_the_known_ones(runner: ClockedRunner, 
     bad = runner.invoke(cli, ["--config", str(cfg), "tokens", "add", "x", "--scope", "admin"])
     assert bad.exit_code == 1
     assert "unknown scope admin" in bad.output and "subscribers:import" in bad.output
+
+
+def test_webhooks_add_prints_the_secret_once_then_list_test_rotate_remove(
+    runner: ClockedRunner, cfg: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ..hooks.receiver import receiver
+
+    monkeypatch.setenv("DIGEST_WEBHOOKS_ALLOW_PRIVATE_TARGETS", "true")
+    with receiver() as hook:
+
+        def run(*args: str) -> Result:
+            return runner.invoke(cli, ["--config", str(cfg), "webhooks", *args])
+
+        added = run("add", hook.url, "--events", "subscriber.confirmed,edition.sent", "--json")
+        assert added.exit_code == 0, added.output
+        made = json.loads(added.stdout)
+        assert made["secret"].startswith("whsec_")
+        assert made["events"] == ["edition.sent", "subscriber.confirmed"]
+        listed = run("list", "--json")
+        assert made["secret"] not in listed.stdout
+        assert json.loads(listed.stdout)["endpoints"][0]["enabled"] is True
+        tested = run("test", "1", "--json")
+        assert tested.exit_code == 0, tested.output
+        assert json.loads(tested.stdout)["delivered"] is True
+        assert hook.got[0].headers["webhook-id"] == json.loads(tested.stdout)["id"]
+        rotated = run("rotate", "1", "--json")
+        assert json.loads(rotated.stdout)["secret"] not in (made["secret"], "")
+        hook.answer = lambda _: 500
+        failed = run("test", "1")
+        assert failed.exit_code == 1 and "answered 500" in failed.stdout
+        assert run("remove", "1").exit_code == 0
+        assert "no webhook endpoint has id 1" in run("remove", "1").output
+    bad = runner.invoke(
+        cli,
+        ["--config", str(cfg), "webhooks", "add", "https://crm.example.com/h", "--events", "x.y"],
+    )
+    assert bad.exit_code == 1 and "unknown event x.y" in bad.output

@@ -28,7 +28,7 @@ def receiver() -> Iterator[Receiver]:
     state = Receiver()
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             one = Received({k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length))
             state.got.append(one)
