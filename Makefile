@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: site docs-serve demo test test-clocks lint docs messages bench bench-send bench-million bench-excerpts bench-returns clean
+.PHONY: site docs-serve demo test test-clocks lint docs messages bench bench-send bench-million bench-excerpts bench-returns bench-api clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -77,6 +77,10 @@ bench-send: $(VENV)/.installed
 ## make bench-million: a million subscribers frozen, dry-run and sent into smtp-sink.
 bench-million: $(VENV)/.installed
 	$(BIN)/python benchmarks/million.py
+
+## make bench-api: the API on loopback (a 10,000-article batch import, sync pages) vs the CLI.
+bench-api: $(VENV)/.installed
+	$(BIN)/python benchmarks/api.py
 
 clean:
 	rm -rf $(VENV) var dist build .pytest_cache .mypy_cache .ruff_cache
