@@ -24,6 +24,7 @@ EVENT_TYPES: dict[str, str] = {
     "edition.held": "an edition waits for approval",
     "edition.approved": "a held edition was approved",
     "edition.sent": "no delivery of an edition is left to attempt",
+    "delivery.stopped": "a send stopped (the relay's set-up, the store): `send --resume`",
 }
 ROTATION_OVERLAP = timedelta(hours=24)  # the old secret signs too, this long
 
