@@ -42,6 +42,7 @@ from digest.store.approvals import approval, approve, request_approval
 from digest.store.articles import (
     all_articles,
     all_topics,
+    article_by_key,
     content_hash,
     newest_published_before,
     picture_sizes,
@@ -174,6 +175,7 @@ __all__ = [
     "all_topics",
     "approval",
     "approve",
+    "article_by_key",
     "bounce_subscribers",
     "change_subscriber",
     "clear_note",

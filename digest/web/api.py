@@ -242,6 +242,41 @@ class Api:
             _HEADERS,
         )
 
+    @route("GET", "/articles/{key:path}", "articles:read")
+    async def get_article(self, request: Request, caller: Caller) -> Response:
+        """One article as the store holds it, by the CMS's key or its URL."""
+        key = unquote(request.path_params["key"])
+        keyed = _keyed(key, {})
+        url = str(keyed.get("url", ""))
+        found = await self.in_thread(
+            lambda db: store.article_by_key(db, url, str(keyed.get("guid", "")))
+        )
+        if found is None:
+            raise ApiError(
+                404,
+                "not_found",
+                f"no article has the key {key!r}",
+                "PUT it first, or name it by its CMS key or percent-encoded URL",
+            )
+        return JSONResponse(
+            {
+                "key": request.path_params["key"],
+                "url": found.url,
+                "guid": found.guid,
+                "title": found.title,
+                "excerpt": found.excerpt,
+                "author": found.author,
+                "published_at": found.published_at.isoformat(),
+                "topics": list(found.topics),
+                "status": found.status,
+                "featured": found.featured,
+                "score": found.score,
+                "image_url": found.image_url,
+            },
+            200,
+            _HEADERS,
+        )
+
     @route("POST", "/articles:batch", "articles:write")
     async def batch_articles(self, request: Request, caller: Caller) -> Response:
         """Many articles; each bad one named by its index while the rest import."""

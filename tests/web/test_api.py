@@ -367,3 +367,22 @@ def test_the_document_is_served_and_the_api_answers_on_a_real_server(
         )
         with urllib.request.urlopen(request) as answer:
             assert json.load(answer)["added"] == 1
+
+
+def test_an_article_is_read_back_by_its_key_or_url_with_articles_read(
+    api: TestClient, config: Config
+) -> None:
+    writer = _token(config, "articles:write", name="w")
+    reader = _token(config, "articles:read", name="r")
+    record = {"url": "https://news.example.com/s", "title": "S", "topics": ["Tech"]}
+    assert api.put("/api/v1/articles/cms-7", json=record, headers=writer).status_code == 201
+    by_key = api.get("/api/v1/articles/cms-7", headers=reader).json()
+    assert (by_key["url"], by_key["guid"], by_key["topics"]) == (
+        "https://news.example.com/s",
+        "cms-7",
+        ["Tech"],
+    )
+    by_url = api.get(f"/api/v1/articles/{quote(record['url'], safe='')}", headers=reader).json()
+    assert by_url["guid"] == "cms-7"
+    _error(api.get("/api/v1/articles/cms-8", headers=reader), 404, "not_found")
+    _error(api.get("/api/v1/articles/cms-7", headers=writer), 403, "missing_scope")
