@@ -102,16 +102,19 @@ def run_weekly(config: Config, clock: Clock, *, dry_run: bool = False) -> RunRep
 
 
 def _deliver_webhooks(db: Database, config: Config, clock: Clock, report: RunReport) -> None:
-    """Webhooks out last, so the edition's own events go with this run; a receiver
-    that is down waits for its next attempt (its events kept), and one disabled now
-    fails the step, so someone looks."""
+    """Webhooks out last, so the edition's own events go with this run (no step
+    without an enabled endpoint); a receiver that is down waits for its next attempt
+    (its events kept), and one disabled now fails the step, so someone looks."""
     endpoints = store.endpoints(db, enabled_only=True)
     if not endpoints:
-        report.step("webhooks", "skipped", "no webhook endpoints (`digest webhooks add`)")
-        return
+        return  # no step: nothing was asked for
     if report.dry_run:
         waiting = store.hook_events_waiting(db)
-        report.step("webhooks", "would", f"{waiting} events would go to {len(endpoints)} endpoints")
+        report.step(
+            "webhooks",
+            "would",
+            f"{waiting} events waiting would go out; enabled endpoints: {len(endpoints)}",
+        )
         return
     try:
         sent = deliver_hooks(db, config, clock)
