@@ -9,13 +9,16 @@ order is kept) and is tried again on the specification's schedule (5 s, 5 min, 3
 after the last, or at a ``410 Gone``, the endpoint is disabled (`webhooks list` says
 why; `webhooks enable` resumes it where it stopped). A 3xx is a failure, never
 followed. Targets on loopback, private or link-local addresses are refused unless
-`[webhooks] allow_private_targets` (the fetch guard, `fetching.Reach`).
+`[webhooks] allow_private_targets` (the fetch guard, `fetching.Reach`). One sender at
+a time holds an endpoint (a lease in the store, renewed each event and outlived by a
+sender that was killed), so `serve` and `digest run` at once keep its order.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import secrets
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -44,6 +47,7 @@ RETRY_DELAYS = (
 )
 JITTER = 0.1
 MAX_ANSWER = 64 * 1024  # of a receiver's answer body, read and dropped
+LEASE_MARGIN = 30.0  # seconds a sender holds an endpoint beyond two attempts' timeouts
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,7 @@ class HookReport:
     waiting: int = 0  # endpoints holding events until their next attempt
     disabled: list[str] = field(default_factory=list)  # "URL: why"
     problems: list[str] = field(default_factory=list)  # "URL: what failed"
+    busy: int = 0  # endpoints another sender was at
 
     def line(self) -> str:
         said = f"{self.delivered} delivered, {self.failed} failed, {self.waiting} waiting to retry"
@@ -111,8 +116,13 @@ def deliver(
     post = poster or http_poster(config)
     jitter = rng or random.Random()
     report = HookReport()
+    holder = secrets.token_hex(8)
     for found in store.endpoints(db, enabled_only=True):
-        _endpoint(db, config, clock, found, post, jitter, most, report)
+        try:
+            _endpoint(db, config, clock, found, post, jitter, most, report, holder)
+        finally:
+            with store.transaction(db):
+                store.release_lease(db, found.id, holder)
     with store.transaction(db):
         store.prune_hook_events(db)
     return report
@@ -127,12 +137,18 @@ def _endpoint(
     jitter: random.Random,
     most: int,
     report: HookReport,
+    holder: str,
 ) -> None:
     endpoint: store.Endpoint | None = found
     for _ in range(most):
         if endpoint is None or not endpoint.enabled:
             return
         now = clock()
+        lease = now + timedelta(seconds=2 * config.webhooks.timeout + LEASE_MARGIN)
+        with store.transaction(db):
+            if not store.take_lease(db, endpoint.id, holder, now, lease):
+                report.busy += 1
+                return  # another sender (serve, or a run) is at this endpoint: the order
         if endpoint.next_attempt_at and endpoint.next_attempt_at > store.to_db_time(now):
             report.waiting += 1
             return
@@ -213,8 +229,6 @@ def send_test(
 ) -> tuple[str, str]:
     """`webhooks test`: one signed ``webhook.test`` to an endpoint now, nothing stored;
     (msg id, "" or what failed)."""
-    import secrets
-
     found = store.endpoint(db, endpoint_id)
     if found is None:
         raise AccessError(

@@ -95,7 +95,9 @@ from digest.store.hooks import (
     next_event,
     prune_hook_events,
     record_hook_event,
+    release_lease,
     rotate_secret,
+    take_lease,
 )
 from digest.store.notes import clear_note, get_note, set_note
 from digest.store.outgoing import (
@@ -239,6 +241,7 @@ __all__ = [
     "record_email",
     "record_feed_fetch",
     "record_hook_event",
+    "release_lease",
     "release_lock",
     "remove_feed",
     "renew_lock",
@@ -262,6 +265,7 @@ __all__ = [
     "suppress",
     "suppression_count",
     "swap_lock_holder",
+    "take_lease",
     "take_webhook_event",
     "to_db_time",
     "token_by_hash",

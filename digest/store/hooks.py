@@ -148,6 +148,28 @@ def failed_attempt(db: Database, endpoint_id: int, error: str, next_at: datetime
     )
 
 
+def take_lease(db: Database, endpoint_id: int, holder: str, now: datetime, until: datetime) -> bool:
+    """Hold an endpoint until ``until`` (or renew a hold): False while another sender
+    holds it. A sender killed holding it is outlived by its lease."""
+    return (
+        db.execute(
+            "UPDATE hook_endpoints SET lease_holder = ?, lease_until = ? WHERE id = ? "
+            "AND (lease_holder = ? OR lease_until < ?)",
+            [holder, to_db_time(until), endpoint_id, holder, to_db_time(now)],
+        ).rowcount
+        > 0
+    )
+
+
+def release_lease(db: Database, endpoint_id: int, holder: str) -> None:
+    """Let go of an endpoint this sender holds."""
+    db.execute(
+        "UPDATE hook_endpoints SET lease_holder = '', lease_until = '' "
+        "WHERE id = ? AND lease_holder = ?",
+        [endpoint_id, holder],
+    )
+
+
 def enable_endpoint(db: Database, endpoint_id: int) -> bool:
     """Enable an endpoint again, its retries starting afresh where it stopped."""
     return (

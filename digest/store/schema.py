@@ -393,9 +393,11 @@ def m019_api_tokens(db: Database) -> None:
 
 @migrations()
 def m020_webhooks_out(db: Database) -> None:
-    """Webhooks out (`digest webhooks add`): the endpoints with their secrets and where
-    each is in the stream, and the events, each written in the transaction of the change
-    it reports, its body kept as first signed so every retry sends the same bytes."""
+    """Webhooks out (`digest webhooks add`): the endpoints with their secrets, where
+    each is in the stream and which sender holds it (a lease: one sender an endpoint,
+    so `serve` and `digest run` at once keep the order), and the events, each written
+    in the transaction of the change it reports, its body kept as first signed so every
+    retry sends the same bytes."""
     db.execute(
         """CREATE TABLE IF NOT EXISTS hook_endpoints (
             id INTEGER PRIMARY KEY,
@@ -411,6 +413,8 @@ def m020_webhooks_out(db: Database) -> None:
             next_attempt_at TEXT NOT NULL DEFAULT '',
             last_error TEXT NOT NULL DEFAULT '',
             delivered INTEGER NOT NULL DEFAULT 0,
+            lease_holder TEXT NOT NULL DEFAULT '',
+            lease_until TEXT NOT NULL DEFAULT '',
             created_at TEXT NOT NULL
         )"""
     )

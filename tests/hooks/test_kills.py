@@ -8,6 +8,7 @@ import random
 import signal
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from digest import store
@@ -28,7 +29,8 @@ from digest.hooks.sender import deliver
 config = load_config(Path(sys.argv[1]))
 now = datetime.fromisoformat(sys.argv[2])
 with store.open_store(config.store_path) as db:
-    deliver(db, config, lambda: now)
+    report = deliver(db, config, lambda: now)
+sys.exit(3 if report.busy else 0)  # held by a lease a killed sender left: not done
 """
 
 CONFIG = """
@@ -58,7 +60,7 @@ def test_sigkill_of_the_sender_loses_no_event_and_a_duplicate_keeps_its_id(
         for n in range(readers):
             add_subscriber(db, config, f"r{n}@example.org", "", "", NOW)
         expected: list[str] = []
-        kills = 0
+        kills = starts = 0
         process: subprocess.Popen[bytes] | None = None
         kill_at: set[int] = set()
 
@@ -80,8 +82,10 @@ def test_sigkill_of_the_sender_loses_no_event_and_a_duplicate_keeps_its_id(
             start = len(hook.got)
             kill_at = {start + chance.randrange(1, 120)}
             while True:
+                starts += 1  # each start later than the lease a killed one left (60 s)
+                at = NOW + timedelta(minutes=2 * starts)
                 process = subprocess.Popen(
-                    [sys.executable, "-c", SENDER, str(path), NOW.isoformat()],
+                    [sys.executable, "-c", SENDER, str(path), at.isoformat()],
                     cwd=REPO,
                     env={**os.environ, "DIGEST_SECRET": SECRET},
                     stderr=subprocess.DEVNULL,

@@ -253,3 +253,20 @@ def test_a_rotation_signs_with_both_secrets_for_a_day(
     assert Webhook(new).verify(later.body, later.headers)
     with pytest.raises(WebhookVerificationError):
         Webhook(old).verify(later.body, later.headers)
+
+
+def test_one_sender_at_a_time_holds_an_endpoint_and_a_dead_ones_lease_runs_out(
+    local: Config, hook: Receiver
+) -> None:
+    _secret(local, hook.url)
+    _reader_changes(local)
+    db = store.open_store(local.store_path)
+    assert store.take_lease(db, 1, "a killed sender", NOW, NOW + timedelta(seconds=60))
+    db.commit()
+    db.close()
+    clock = Clock()
+    held = _deliver(local, clock)
+    assert held.busy == 1 and hook.got == []  # serve and a run at once: one sends
+    clock.now += timedelta(seconds=61)
+    after = _deliver(local, clock)
+    assert after.delivered == 7 and after.busy == 0
