@@ -440,14 +440,22 @@ def m021_subscriber_change_order(db: Database) -> None:
         db.execute("ALTER TABLE subscribers ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0")
         db.execute("UPDATE subscribers SET change_seq = id")
     db.execute("CREATE INDEX IF NOT EXISTS subscribers_change_seq ON subscribers (change_seq)")
+    # One counter that only grows: a reader erased at the top of the order never
+    # gives their number to the next change (a cursor past it would miss that one).
+    db.execute("CREATE TABLE IF NOT EXISTS subscriber_changes (n INTEGER NOT NULL)")
+    if db.execute("SELECT count(*) FROM subscriber_changes").fetchone()[0] == 0:
+        db.execute(
+            "INSERT INTO subscriber_changes (n) "
+            "SELECT coalesce(max(change_seq), 0) FROM subscribers"
+        )
     for name, when in (
         ("subscribers_seq_insert", "AFTER INSERT ON subscribers"),
         ("subscribers_seq_update", "AFTER UPDATE OF email, name, topics, status ON subscribers"),
     ):
         db.execute(
             f"""CREATE TRIGGER IF NOT EXISTS {name} {when} BEGIN
-                UPDATE subscribers SET change_seq =
-                    (SELECT coalesce(max(change_seq), 0) + 1 FROM subscribers)
+                UPDATE subscriber_changes SET n = n + 1;
+                UPDATE subscribers SET change_seq = (SELECT n FROM subscriber_changes)
                 WHERE id = NEW.id;
             END"""
         )

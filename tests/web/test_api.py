@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 
 from digest import store
 from digest.config import Config
-from digest.readers.subscribers import add_subscriber
+from digest.readers.subscribers import add_subscriber, remove_subscriber
 from digest.web.access import add_token
 from digest.web.api import MAX_BATCH, ROUTES, openapi_document
 from digest.web.app import create_app
@@ -200,6 +200,14 @@ def test_the_sync_pages_from_a_cursor_and_sees_every_later_change(
     assert [(s["email"], s["status"]) for s in later["subscribers"]] == [
         ("r0@example.org", "unsubscribed")
     ]
+    db = store.open_store(config.store_path)  # the newest change erased: its number stays used
+    remove_subscriber(db, config, "r0@example.org", NOW, forget=True)
+    store.set_subscriber_status(db, "r1@example.org", "unsubscribed", NOW)
+    db.close()
+    after = api.get(
+        f"/api/v1/subscribers?changed_since={later['next_cursor']}", headers=auth
+    ).json()
+    assert [s["email"] for s in after["subscribers"]] == ["r1@example.org"]
     _error(api.get("/api/v1/subscribers?changed_since=2026-11-25", headers=auth), 400, "bad_cursor")
     _error(api.get("/api/v1/subscribers?limit=5000", headers=auth), 400, "bad_limit")
 
