@@ -434,7 +434,8 @@ def m021_subscriber_change_order(db: Database) -> None:
     """Each subscriber's place in the order of changes (`change_seq`), kept by triggers
     on every insert and every change of address, name, topics or status, whatever
     module writes it: the API's sync reads the list from a cursor, not a time (two
-    changes in one second, or a clock set back, lose nothing)."""
+    changes in one second, or a clock set back, lose nothing); a reader deleted leaves
+    only their id in that order (`subscribers_gone`)."""
     columns = {c.name for c in db.table("subscribers").columns}
     if "change_seq" not in columns:
         db.execute("ALTER TABLE subscribers ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0")
@@ -459,6 +460,22 @@ def m021_subscriber_change_order(db: Database) -> None:
                 WHERE id = NEW.id;
             END"""
         )
+    # A reader who goes (erased, or a sign-up never confirmed) leaves their id and their
+    # place in the order, nothing else: the sync tells a CRM they are gone.
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS subscribers_gone (
+            change_seq INTEGER PRIMARY KEY,
+            subscriber_id INTEGER NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TRIGGER IF NOT EXISTS subscribers_seq_delete AFTER DELETE ON subscribers
+        BEGIN
+            UPDATE subscriber_changes SET n = n + 1;
+            INSERT INTO subscribers_gone (change_seq, subscriber_id)
+                SELECT n, OLD.id FROM subscriber_changes;
+        END"""
+    )
 
 
 def migration_names() -> list[str]:

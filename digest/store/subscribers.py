@@ -357,9 +357,16 @@ def subscribers_changed_after(
     db: Database, after: int, limit: int
 ) -> list[tuple[int, dict[str, Any]]]:
     """(change_seq, row) of the subscribers changed after ``after``, in the order of
-    change, at most ``limit``."""
+    change, at most ``limit``; one deleted since is ``{"id", "gone": True}``."""
     rows = db.query(
         "SELECT * FROM subscribers WHERE change_seq > ? ORDER BY change_seq LIMIT ?",
         [after, limit],
     )
-    return [(int(r["change_seq"]), dict(r)) for r in rows]
+    found = [(int(r["change_seq"]), dict(r)) for r in rows]
+    gone = db.query(
+        "SELECT change_seq, subscriber_id FROM subscribers_gone WHERE change_seq > ? "
+        "ORDER BY change_seq LIMIT ?",
+        [after, limit],
+    )
+    found += [(int(r["change_seq"]), {"id": r["subscriber_id"], "gone": True}) for r in gone]
+    return sorted(found, key=lambda pair: pair[0])[:limit]

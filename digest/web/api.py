@@ -577,6 +577,8 @@ def _consent(value: Any) -> tuple[datetime, str]:
 
 
 def _subscriber(r: dict[str, Any]) -> dict[str, Any]:
+    if r.get("gone"):  # erased or never confirmed: the id only, nothing of the person
+        return {"id": r["id"], "status": "gone"}
     return {
         "id": r["id"],
         "email": r["email"],
