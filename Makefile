@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 
 .PHONY: site docs-serve demo test test-clocks lint docs messages bench bench-send bench-million \
-	bench-excerpts bench-returns bench-feeds bench-web bench-subscribers bench-choices clean
+	bench-excerpts bench-returns bench-feeds bench-web bench-subscribers bench-choices bench-api clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -96,6 +96,9 @@ bench-subscribers: $(VENV)/.installed
 ## make bench-choices: a send's peak memory at 10, 100 and 1,000 topic choices.
 bench-choices: $(VENV)/.installed
 	$(BIN)/python benchmarks/choices.py
+## make bench-api: the API on loopback (a 10,000-article batch import, sync pages) vs the CLI.
+bench-api: $(VENV)/.installed
+	$(BIN)/python benchmarks/api.py
 
 clean:
 	rm -rf $(VENV) var dist build .pytest_cache .mypy_cache .ruff_cache

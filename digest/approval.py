@@ -21,6 +21,7 @@ from digest.content.weeks import last_complete_week
 from digest.delivery.reputation import verdict_before
 from digest.delivery.sending import send_edition, send_test
 from digest.errors import DigestError, EditionError
+from digest.hooks.sender import deliver as deliver_hooks
 from digest.models import DELIVERY_STATUSES, Clock, DeliveryStatus, Edition, SendReport, Week
 from digest.readers.notices import send_queued
 from digest.readers.signup import purge_pending
@@ -81,8 +82,8 @@ def run_weekly(config: Config, clock: Clock, *, dry_run: bool = False) -> RunRep
     """The scheduled run (`digest run` now, `digest schedule` at its time): import the
     feeds, read the return-path mailbox, ask readers with no sign of life and lapse those
     who never answered (`[sunset]`), send queued emails, remove stale sign-ups, then
-    send last week's edition, each step reported; ``dry_run`` changes nothing and
-    says what each step would do.
+    send last week's edition, then the webhooks out, each step reported; ``dry_run``
+    changes nothing and says what each step would do.
 
     Skips a week already sent and one with fewer than ``min_articles``; with ``hold``,
     or when the reputation guard holds the week (the last edition's complaints or hard
@@ -99,7 +100,31 @@ def run_weekly(config: Config, clock: Clock, *, dry_run: bool = False) -> RunRep
     _send_queued(db, config, clock, report)
     _purge_pending(db, config, clock, report)
     _edition(db, config, week, clock, report)
+    _deliver_webhooks(db, config, clock, report)
     return report
+
+
+def _deliver_webhooks(db: Database, config: Config, clock: Clock, report: RunReport) -> None:
+    """Webhooks out last, so the edition's own events go with this run (no step
+    without an enabled endpoint); a receiver that is down waits for its next attempt
+    (its events kept), and one disabled now fails the step, so someone looks."""
+    endpoints = store.endpoints(db, enabled_only=True)
+    if not endpoints:
+        return  # no step: nothing was asked for
+    if report.dry_run:
+        waiting = store.hook_events_waiting(db)
+        report.step(
+            "webhooks",
+            "would",
+            f"{waiting} events waiting would go out; enabled endpoints: {len(endpoints)}",
+        )
+        return
+    try:
+        sent = deliver_hooks(db, config, clock)
+    except (DigestError, OSError) as e:
+        report.step("webhooks", "failed", f"webhooks could not be sent: {e}")
+        return
+    report.step("webhooks", "failed" if sent.disabled else "done", sent.line())
 
 
 def describe_run(week: Week, report: SendReport | None) -> str:

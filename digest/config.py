@@ -499,6 +499,30 @@ class FeedsConfig:
     )
 
 
+@dataclass(frozen=True)
+class ApiConfig:
+    """`/api/v1` on `digest serve`: per-token limits."""
+
+    requests_per_minute: int = setting(
+        600, "requests each API token may make a minute (then 429 with Retry-After)", low=1
+    )
+    burst: int = setting(60, "requests a token may make at once before the rate applies", low=1)
+
+
+@dataclass(frozen=True)
+class WebhooksConfig:
+    """Webhooks out (`digest webhooks add`): how the sender reaches the endpoints."""
+
+    timeout: float = setting(
+        15.0, "seconds per delivery attempt (the specification: 15 to 30)", above=0
+    )
+    allow_private_targets: bool = setting(
+        False,
+        "let webhook endpoints be on loopback, private or link-local addresses (a CRM on "
+        "the publication's own network); cloud metadata addresses are never reached",
+    )
+
+
 _SECTIONS: dict[str, type] = {
     "newsletter": NewsletterConfig,
     "store": StoreConfig,
@@ -522,6 +546,8 @@ _SECTIONS: dict[str, type] = {
     "mailgun": MailgunConfig,
     "sendgrid": SendgridConfig,
     "postmark": PostmarkConfig,
+    "api": ApiConfig,
+    "webhooks": WebhooksConfig,
 }
 # TOML keys that are Python keywords or would shadow a builtin.
 _KEY_ALIASES = {("newsletter", "from"): "sender"}
@@ -567,6 +593,8 @@ class Config:
     mailgun: MailgunConfig = field(default_factory=MailgunConfig)
     sendgrid: SendgridConfig = field(default_factory=SendgridConfig)
     postmark: PostmarkConfig = field(default_factory=PostmarkConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
+    webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
     sponsors: Mapping[str, Sponsor] = field(default_factory=dict)  # by topic slug
     topic_aliases: Mapping[str, str] = field(default_factory=dict)  # lower-case category
     secret: str = ""  # DIGEST_SECRET

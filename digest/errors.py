@@ -17,7 +17,8 @@
     │   ├── EditionLockedError   another sender holds this week's edition
     │   ├── WeekError            a week label is malformed or out of range (a usage error)
     │   └── ReputationError      the last edition's complaints or bounces refuse a send
-    └── DeliveryError            the relay refuses the whole run (auth, 5xx at MAIL)
+    ├── DeliveryError            the relay refuses the whole run (auth, 5xx at MAIL)
+    └── AccessError              an API token or webhook endpoint cannot be made or found
 
 Third-party errors (sqlite3, tomllib, jinja2, aiosmtplib) are wrapped where they
 happen, with ``raise ... from e``, so the cause stays visible with ``-v``.
@@ -117,3 +118,7 @@ class ReputationError(EditionError):
 
 class DeliveryError(DigestError):
     """The relay refuses the run as a whole (authentication, sender refused)."""
+
+
+class AccessError(DigestError):
+    """An API token or webhook endpoint cannot be made, found or used as asked."""

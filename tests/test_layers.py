@@ -30,6 +30,7 @@ FLOORS = [
     ["digest.lint"],
     ["digest.readers"],
     ["digest.returns"],
+    ["digest.hooks"],
     ["digest.backups", "digest.starter", "digest.approval"],
     ["digest.web"],
     ["digest.scheduler"],

@@ -21,7 +21,7 @@ import urllib.request
 import zlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -89,10 +89,11 @@ class Reach:
     allow_private: bool = False
     trusted: frozenset[tuple[str, int]] = frozenset()
     resolve: Resolver = field(default=_resolve, compare=False)
+    setting: str = "[feeds] allow_private_addresses"  # what lets private ranges through
 
     def trusting(self, url: str) -> Reach:
         """This reach with ``url``'s host and port trusted (a configured feed)."""
-        return Reach(self.allow_private, self.trusted | {_host_port(url)}, self.resolve)
+        return replace(self, trusted=self.trusted | {_host_port(url)})
 
     def addresses(self, host: str, port: int) -> Sequence[tuple[Any, ...]]:
         """``host``'s addresses, once each is known to be one a fetch may reach;
@@ -110,7 +111,7 @@ class Reach:
                 hint = (
                     ""
                     if kind == "cloud metadata"
-                    else " (set [feeds] allow_private_addresses = true if this publication "
+                    else f" (set {self.setting} = true if this publication "
                     "needs its own private addresses)"
                 )
                 raise Unreachable(f"{host} is {ip}, a {kind} address: not fetched{hint}")
@@ -199,20 +200,32 @@ class _Redirects(urllib.request.HTTPRedirectHandler):
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
-def open_url(request: urllib.request.Request, reach: Reach, timeout: float) -> Any:
-    """urlopen through the guard: the request's own host and each redirect's checked.
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A 3xx is the answer itself (an HTTPError), never followed."""
+
+    def redirect_request(
+        self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any, newurl: str
+    ) -> urllib.request.Request | None:
+        return None
+
+
+def open_url(
+    request: urllib.request.Request, reach: Reach, timeout: float, *, redirects: bool = True
+) -> Any:
+    """urlopen through the guard: the request's own host and each redirect's checked
+    (``redirects=False``: a 3xx is not followed but answered as an HTTPError).
     Unreachable when one is not an address ``reach`` allows."""
     host, port = _host_port(request.full_url)
     proxies = urllib.request.getproxies()
     proxied = {_host_port(u) for u in proxies.values() if "://" in u}
-    guarded = Reach(reach.allow_private, reach.trusted | proxied, reach.resolve)
+    guarded = replace(reach, trusted=reach.trusted | proxied)
     if urlsplit(request.full_url).scheme in proxies and host:
         guarded.addresses(host, port)  # a proxy connects for us: look first
     opener = urllib.request.build_opener(
         urllib.request.ProxyHandler(proxies),
         _HTTPHandler(guarded),
         _HTTPSHandler(guarded),
-        _Redirects(guarded),
+        _Redirects(guarded) if redirects else _NoRedirects(),
     )
     return opener.open(request, timeout=timeout)
 

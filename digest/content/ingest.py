@@ -293,12 +293,42 @@ def import_articles(db: Database, path: Path, fmt: str, tz: tzinfo, now: datetim
         try:
             if isinstance(record, RowError):
                 raise record
-            article = _keep_known_date(db, record_to_article(record, tz, now), record)
+            outcome = import_record(db, record, tz, now)
         except RowError as e:
             report.reject(e.reason, _short(e.value), line=line)
             continue
-        report.tally(upsert_article(db, article, now))
+        report.tally(outcome)
     return report
+
+
+def import_record(db: Database, record: Mapping[str, Any], tz: tzinfo, now: datetime) -> str:
+    """One record by the import's rules (validated, canonical URL, an undated record
+    keeping its first date), upserted: added, updated or unchanged. RowError says what
+    is wrong with it. `import` and the API's article routes both come through here."""
+    article = _keep_known_date(db, record_to_article(record, tz, now), record)
+    return upsert_article(db, article, now)
+
+
+def import_batch(db: Database, records: list[Any], tz: tzinfo, now: datetime) -> ImportCounts:
+    """Many records, each bad one named by its position (``index``, from 0) while the
+    rest import, in one transaction."""
+    report = ImportCounts()
+    with store.transaction(db):
+        for index, record in enumerate(records):
+            try:
+                if not isinstance(record, Mapping):
+                    raise RowError("each article must be a JSON object", _short(record))
+                outcome = import_record(db, record, tz, now)
+            except RowError as e:
+                report.reject(e.reason, _short(e.value), index=index)
+                continue
+            report.tally(outcome)
+    return report
+
+
+def short_value(value: Any) -> Any:
+    """A value as an error names it (long text cut)."""
+    return _short(value)
 
 
 def _keep_known_date(db: Database, article: Article, record: Mapping[str, Any]) -> Article:

@@ -6,6 +6,8 @@ send must pass first (postal address, signing key).
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -50,6 +52,8 @@ from digest.models import (
     Week,
 )
 from digest.resources import PLACEHOLDER
+
+log = logging.getLogger(__name__)
 
 
 def signing_config(config: Config) -> Config:
@@ -302,13 +306,32 @@ def _deliver(
         else:
             deliver_edition(config, db, week.label, edition_id, clock, shard, progress)
     except DeliveryError as e:
-        raise DeliveryError(f"{e} {left_to_deliver(db, edition_id)}") from e
+        left = left_to_deliver(db, edition_id)
+        _report_stop(db, week.label, edition_id, f"{e}", clock())
+        raise DeliveryError(f"{e} {left}") from e
     counts = store.delivery_counts(db, edition_id)
     if _open_count(counts) == 0:
         with store.writes(f"finishing {week.label}"):
             store.mark_edition_sent(db, edition_id, clock())
     undelivered = store.undelivered_reasons(db, edition_id) if _open_count(counts) else []
     return SendReport(week.label, edition_id, counts, warnings=warnings, undelivered=undelivered)
+
+
+def _report_stop(db: Database, week: str, edition_id: int, why: str, now: datetime) -> None:
+    """The `delivery.stopped` webhook event (its own transaction: a stop changes no
+    row); a store that cannot take it leaves the send's own error to be said."""
+    counts = store.delivery_counts(db, edition_id)
+    data = {
+        "edition_id": edition_id,
+        "week": week,
+        "reason": why[:500],
+        "left": _open_count(counts),
+    }
+    try:
+        with store.transaction(db):
+            store.record_hook_event(db, "delivery.stopped", data, now)
+    except sqlite3.Error as e:
+        log.warning("the delivery.stopped webhook event could not be written: %s", e)
 
 
 def left_to_deliver(db: Database, edition_id: int) -> str:

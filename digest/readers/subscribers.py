@@ -89,9 +89,13 @@ def remove_subscriber(
     the default): the least that is needed to honour the objection, so no later
     import of an old file brings the person back."""
     if forget:
-        found = store.delete_subscriber(db, email)
-        if found and config.privacy.forget == "hash":
-            store.suppress(db, suppression_key(config, email), "erased on request", now)
+        with store.transaction(db):  # the erasure and its event (no address) are one
+            gone = store.get_subscriber(db, email)
+            found = store.delete_subscriber(db, email)
+            if found and config.privacy.forget == "hash":
+                store.suppress(db, suppression_key(config, email), "erased on request", now)
+            if found and gone is not None:
+                store.record_hook_event(db, "subscriber.forgotten", {"subscriber_id": gone.id}, now)
     else:
         found = store.set_subscriber_status(db, email, SubscriberStatus.UNSUBSCRIBED, now)
     if not found:
@@ -337,3 +341,42 @@ def export_csv(subscribers: Iterable[Subscriber], out: TextIO) -> int:
         writer.writerow([spreadsheet_safe(cell) for cell in row])
         count += 1
     return count
+
+
+def add_with_consent(
+    db: Database,
+    config: Config,
+    email: str,
+    name: str,
+    topics: Sequence[str],
+    consent_at: datetime,
+    source: str,
+    now: datetime,
+) -> tuple[str, str]:
+    """Add a reader another system has the consent evidence for (when and how they
+    joined), active at once, the evidence kept in the consent record: added, updated or
+    unchanged. The rules of every import hold: RowError for a bad address,
+    SubscriberKeptError for one who left, SubscriberError for one erased at their
+    request. (address, outcome)."""
+    try:
+        address = normalize_email(email)
+    except RowError as e:
+        raise RowError(f"{email!r} is not a valid address: {e.reason}", email) from e
+    detail = f"{source}; subscribed {consent_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    with store.transaction(db):
+        found = find_subscriber(db, address)
+        if found is None and is_erased(db, config, address):
+            raise SubscriberError(
+                f"{address} was erased from this list at their request: only their own "
+                "sign-up (with its confirmation) brings them back."
+            )
+        if found is None:
+            new = store.insert_subscriber(
+                db, address, clean_name(name), topics, now, created=consent_at
+            )
+            store.add_event(db, new, "subscribed", "api", now, detail)
+            return address, "added"
+        outcome = save_subscriber(db, found.email, clean_name(name), topics, now)
+    if outcome == "kept":
+        raise SubscriberKeptError(address)
+    return found.email, outcome

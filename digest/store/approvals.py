@@ -6,15 +6,19 @@ from datetime import datetime
 
 from sqlite_utils import Database
 
-from digest.store.columns import from_db_time, to_db_time
+from digest.store.columns import from_db_time, to_db_time, transaction
+from digest.store.hooks import record_hook_event
 
 
 def request_approval(db: Database, week: str, now: datetime) -> bool:
     """Record that ``week`` waits for approval; False when it already did."""
-    cursor = db.execute(
-        "INSERT OR IGNORE INTO approvals (week, requested_at) VALUES (?, ?)",
-        [week, to_db_time(now)],
-    )
+    with transaction(db):
+        cursor = db.execute(
+            "INSERT OR IGNORE INTO approvals (week, requested_at) VALUES (?, ?)",
+            [week, to_db_time(now)],
+        )
+        if cursor.rowcount == 1:
+            record_hook_event(db, "edition.held", {"week": week}, now)
     return cursor.rowcount == 1
 
 
@@ -29,12 +33,15 @@ def approval(db: Database, week: str) -> tuple[datetime, datetime | None] | None
 
 def approve(db: Database, week: str, by: str, now: datetime) -> None:
     """Approve a held week (idempotent: the first approval stands)."""
-    db.execute(
-        "INSERT OR IGNORE INTO approvals (week, requested_at) VALUES (?, ?)",
-        [week, to_db_time(now)],
-    )
-    db.execute(
-        "UPDATE approvals SET approved_at = ?, approved_by = ? "
-        "WHERE week = ? AND approved_at IS NULL",
-        [to_db_time(now), by, week],
-    )
+    with transaction(db):
+        db.execute(
+            "INSERT OR IGNORE INTO approvals (week, requested_at) VALUES (?, ?)",
+            [week, to_db_time(now)],
+        )
+        approved = db.execute(
+            "UPDATE approvals SET approved_at = ?, approved_by = ? "
+            "WHERE week = ? AND approved_at IS NULL",
+            [to_db_time(now), by, week],
+        ).rowcount
+        if approved:
+            record_hook_event(db, "edition.approved", {"week": week}, now)

@@ -190,3 +190,12 @@ def picture_sizes(db: Database, image_urls: Sequence[str]) -> dict[str, tuple[in
         for r in db.query(PICTURE_SIZES.format(marks=marks), chunk):
             found[r["image_url"]] = (r["image_width"], r["image_height"])
     return found
+
+
+def article_by_key(db: Database, url: str, guid: str) -> Article | None:
+    """The article with this canonical URL, else with this guid (the API's key)."""
+    rows = list(db.query("SELECT * FROM articles WHERE url = ?", [url])) if url else []
+    if not rows and guid:
+        rows = list(db.query("SELECT * FROM articles WHERE guid = ? ORDER BY id LIMIT 1", [guid]))
+    found = _with_topics(db, rows)
+    return found[0] if found else None

@@ -15,6 +15,7 @@ from digest.errors import EditionError
 from digest.models import RenderedVariant
 from digest.store.columns import from_db_time, insert_row, to_db_time, transaction
 from digest.store.deliveries import delivery_counts
+from digest.store.hooks import record_hook_event
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ def freeze_edition(
             )
             for key, reason in (skipped or {}).items():
                 _mark_skipped(db, edition_id, key, reason, stamp)
+            record_hook_event(db, "edition.frozen", {"edition_id": edition_id, "week": week}, now)
     except sqlite3.IntegrityError as e:
         raise EditionError(
             f"Edition {week} was frozen by another run at the same moment; "
@@ -256,10 +258,17 @@ def release_lock(db: Database, edition_id: int, shard: str, owner: str) -> None:
 
 def mark_edition_sent(db: Database, edition_id: int, now: datetime) -> None:
     """Record that no delivery of the edition is left to attempt."""
-    db.execute(
-        "UPDATE editions SET status = 'sent', finished_at = ? WHERE id = ?",
-        [to_db_time(now), edition_id],
-    )
+    with transaction(db):
+        changed = db.execute(
+            "UPDATE editions SET status = 'sent', finished_at = ? WHERE id = ? "
+            "AND status != 'sent'",
+            [to_db_time(now), edition_id],
+        ).rowcount
+        if changed:
+            week = db.conn.execute(
+                "SELECT week FROM editions WHERE id = ?", (edition_id,)
+            ).fetchone()[0]
+            record_hook_event(db, "edition.sent", {"edition_id": edition_id, "week": week}, now)
 
 
 def edition_before(db: Database, week: str) -> EditionRow | None:

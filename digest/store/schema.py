@@ -407,6 +407,109 @@ def m021_lapsed_status(db: Database) -> None:
     _rebuild_with_status(db, "subscribers", "lapsed")
 
 
+@migrations()
+def m022_api_tokens(db: Database) -> None:
+    """API tokens (`digest tokens add`): a name, the scopes, and only the SHA-256 of the
+    token itself (shown once, never stored)."""
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS api_tokens (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            hash TEXT NOT NULL UNIQUE,
+            scopes TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            last_used_at TEXT NOT NULL DEFAULT ''
+        )"""
+    )
+
+
+@migrations()
+def m023_webhooks_out(db: Database) -> None:
+    """Webhooks out (`digest webhooks add`): the endpoints with their secrets, where
+    each is in the stream and which sender holds it (a lease: one sender an endpoint,
+    so `serve` and `digest run` at once keep the order), and the events, each written
+    in the transaction of the change it reports, its body kept as first signed so every
+    retry sends the same bytes."""
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS hook_endpoints (
+            id INTEGER PRIMARY KEY,
+            url TEXT NOT NULL,
+            events TEXT NOT NULL,
+            secret TEXT NOT NULL,
+            old_secret TEXT NOT NULL DEFAULT '',
+            old_until TEXT NOT NULL DEFAULT '',
+            enabled INTEGER NOT NULL DEFAULT 1,
+            disabled_reason TEXT NOT NULL DEFAULT '',
+            cursor INTEGER NOT NULL DEFAULT 0,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL DEFAULT '',
+            last_error TEXT NOT NULL DEFAULT '',
+            delivered INTEGER NOT NULL DEFAULT 0,
+            lease_holder TEXT NOT NULL DEFAULT '',
+            lease_until TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS hook_events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            msg_id TEXT NOT NULL UNIQUE,
+            type TEXT NOT NULL,
+            body TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )"""
+    )
+
+
+@migrations()
+def m024_subscriber_change_order(db: Database) -> None:
+    """Each subscriber's place in the order of changes (`change_seq`), kept by triggers
+    on every insert and every change of address, name, topics or status, whatever
+    module writes it: the API's sync reads the list from a cursor, not a time (two
+    changes in one second, or a clock set back, lose nothing); a reader deleted leaves
+    only their id in that order (`subscribers_gone`)."""
+    columns = {c.name for c in db.table("subscribers").columns}
+    if "change_seq" not in columns:
+        db.execute("ALTER TABLE subscribers ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0")
+        db.execute("UPDATE subscribers SET change_seq = id")
+    db.execute("CREATE INDEX IF NOT EXISTS subscribers_change_seq ON subscribers (change_seq)")
+    # One counter that only grows: a reader erased at the top of the order never
+    # gives their number to the next change (a cursor past it would miss that one).
+    db.execute("CREATE TABLE IF NOT EXISTS subscriber_changes (n INTEGER NOT NULL)")
+    if db.execute("SELECT count(*) FROM subscriber_changes").fetchone()[0] == 0:
+        db.execute(
+            "INSERT INTO subscriber_changes (n) "
+            "SELECT coalesce(max(change_seq), 0) FROM subscribers"
+        )
+    for name, when in (
+        ("subscribers_seq_insert", "AFTER INSERT ON subscribers"),
+        ("subscribers_seq_update", "AFTER UPDATE OF email, name, topics, status ON subscribers"),
+    ):
+        db.execute(
+            f"""CREATE TRIGGER IF NOT EXISTS {name} {when} BEGIN
+                UPDATE subscriber_changes SET n = n + 1;
+                UPDATE subscribers SET change_seq = (SELECT n FROM subscriber_changes)
+                WHERE id = NEW.id;
+            END"""
+        )
+    # A reader who goes (erased, or a sign-up never confirmed) leaves their id and their
+    # place in the order, nothing else: the sync tells a CRM they are gone.
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS subscribers_gone (
+            change_seq INTEGER PRIMARY KEY,
+            subscriber_id INTEGER NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TRIGGER IF NOT EXISTS subscribers_seq_delete AFTER DELETE ON subscribers
+        BEGIN
+            UPDATE subscriber_changes SET n = n + 1;
+            INSERT INTO subscribers_gone (change_seq, subscriber_id)
+                SELECT n, OLD.id FROM subscriber_changes;
+        END"""
+    )
+
+
 def _rebuild_with_status(db: Database, table: str, status: str) -> None:
     """Rebuild ``table`` with ``status`` added to its ``CHECK (status IN (...))``; nothing
     when it is there already."""

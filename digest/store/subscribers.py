@@ -12,6 +12,7 @@ from sqlite_utils import Database
 from digest.addresses import mailbox_key
 from digest.models import Subscriber, SubscriberStatus, slugify
 from digest.store.columns import from_db_time, insert_row, to_db_time, transaction
+from digest.store.hooks import record_hook_event
 
 
 def topics_key(topics: Sequence[str]) -> str:
@@ -98,7 +99,35 @@ def change_subscriber(
         )
         name = event or (new_status if new_status != current.status else "topics")
         add_event(db, subscriber_id, name, source, now, detail, edition_id)
+        reported = _hook_type(current.status, new_status, name)
+        if reported:
+            record_hook_event(
+                db,
+                reported,
+                {
+                    "subscriber_id": subscriber_id,
+                    "email": current.email,
+                    "status": new_status,
+                    "previous_status": str(current.status),
+                    "source": source,
+                },
+                now,
+            )
     return True
+
+
+def _hook_type(old: str, new: str, event: str) -> str:
+    """The webhook event a change of status is (empty: none): joining (confirmed),
+    leaving, a hard bounce, a complaint. A pending sign-up that expires is no news."""
+    if old == new or event == "expired":
+        return ""
+    if event == "complaint":
+        return "subscriber.complained"
+    return {
+        SubscriberStatus.ACTIVE: "subscriber.confirmed",
+        SubscriberStatus.UNSUBSCRIBED: "subscriber.unsubscribed",
+        SubscriberStatus.BOUNCED: "subscriber.bounced",
+    }.get(SubscriberStatus(new), "")
 
 
 def add_event(
@@ -454,3 +483,22 @@ def returned_by_domain(
         [edition_id, event, exclude_detail, exclude_detail, exclude_detail],
     ).fetchall()
     return {str(domain): int(n) for domain, n in rows}
+
+
+def subscribers_changed_after(
+    db: Database, after: int, limit: int
+) -> list[tuple[int, dict[str, Any]]]:
+    """(change_seq, row) of the subscribers changed after ``after``, in the order of
+    change, at most ``limit``; one deleted since is ``{"id", "gone": True}``."""
+    rows = db.query(
+        "SELECT * FROM subscribers WHERE change_seq > ? ORDER BY change_seq LIMIT ?",
+        [after, limit],
+    )
+    found = [(int(r["change_seq"]), dict(r)) for r in rows]
+    gone = db.query(
+        "SELECT change_seq, subscriber_id FROM subscribers_gone WHERE change_seq > ? "
+        "ORDER BY change_seq LIMIT ?",
+        [after, limit],
+    )
+    found += [(int(r["change_seq"]), {"id": r["subscriber_id"], "gone": True}) for r in gone]
+    return sorted(found, key=lambda pair: pair[0])[:limit]

@@ -19,10 +19,11 @@ form posts to the public URL built from base_url, so it works either way.
 - SQLite and rendering run in a thread pool, never on the event loop: a send's long
   transaction cannot hold a one-click unsubscribe.
 - Queued one-off emails (sign-up confirmations, welcomes) are sent by a task beside the
-  pages, never while a reader waits.
+  pages, never while a reader waits; so are the webhooks out (`hooks.sender`).
 - ``POST /webhooks/<provider>`` (ses, sendgrid, mailgun, postmark) takes a provider's
   bounce, complaint and unsubscribe events, each request verified the provider's way
   (`returns.webhooks`); 401/403 and no change for anything else.
+- ``/api/v1`` (`web.api`): the API for a CMS and a CRM, bearer tokens with scopes.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ from starlette.types import Message as AsgiMessage
 from digest import store
 from digest.config import Config, require_real_secret
 from digest.errors import DigestError
+from digest.hooks.sender import deliver as deliver_hooks
 from digest.models import Clock
 from digest.readers.notices import send_queued
 from digest.readers.signup import preferences_url
@@ -75,6 +77,7 @@ from digest.returns.webhook_auth import (
 )
 from digest.returns.webhooks import WebhookResult
 from digest.returns.webhooks import receive as receive_webhook
+from digest.web.api import Api
 from digest.web.signup_pages import SignupPages, client_address
 from digest.web.stores import StorePool
 
@@ -83,6 +86,7 @@ T = TypeVar("T")
 MAX_BODY = 16 * 1024  # a form with every topic ticked is far below this
 MAX_WEBHOOK_BODY = 4 * 1024 * 1024  # a provider's batch of events (SendGrid: up to ~1,000)
 QUEUE_EVERY = 5.0  # seconds between passes over the queued emails
+HOOKS_EVERY = 2.0  # seconds between passes of the webhook sender
 # Headers of every page, the archive's included.
 SECURITY_HEADERS = {
     # A token may be in the URL: never pass it to another site. (Not "no-referrer": a
@@ -121,6 +125,7 @@ def create_app(
         Route("/keep/{token}", pages.keep, methods=["GET", "POST"]),
         Route("/healthz", pages.health, methods=["GET"]),
         Route("/webhooks/{provider}", pages.webhook, methods=["POST"]),
+        *Api(config, pages.clock, pages.in_thread).routes(),
         Mount(
             "/archive",
             _WithHeaders(StaticFiles(directory=config.archive_path, html=True, check_dir=False)),
@@ -156,15 +161,19 @@ def _lifespan(config: Config, pages: _Pages, send_queue: bool) -> Callable[[Star
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        task = None
+        tasks = []
         if send_queue:
             pages.queued = asyncio.Event()
-            task = asyncio.create_task(_send_queue_forever(config, pages.clock, pages.queued))
+            tasks = [
+                asyncio.create_task(_send_queue_forever(config, pages.clock, pages.queued)),
+                asyncio.create_task(_send_webhooks_forever(config, pages.clock)),
+            ]
         try:
             yield
         finally:
-            if task is not None:
+            for task in tasks:
                 task.cancel()
+            for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             pages.stores.close()
@@ -183,6 +192,28 @@ async def _send_queue_forever(config: Config, clock: Clock, queued: asyncio.Even
             log.error("queued emails could not be sent: %s", e)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(queued.wait(), QUEUE_EVERY)
+
+
+async def _send_webhooks_forever(config: Config, clock: Clock) -> None:
+    """Webhooks out (`hooks.sender`), every `HOOKS_EVERY` seconds."""
+    while True:
+        try:
+            await run_in_threadpool(send_webhooks_once, config, clock)
+        except (DigestError, OSError) as e:  # the store: try again later
+            log.error("webhooks could not be sent: %s", e)
+        await asyncio.sleep(HOOKS_EVERY)
+
+
+def send_webhooks_once(config: Config, clock: Clock) -> None:
+    """One pass of the webhook sender, with a store of its own."""
+    with store.open_store(config.store_path) as db:
+        if not store.endpoints(db, enabled_only=True):
+            return
+        report = deliver_hooks(db, config, clock)
+    for problem in report.problems:
+        log.warning("webhook not delivered: %s", problem)
+    for disabled in report.disabled:
+        log.error("webhook endpoint disabled: %s", disabled)
 
 
 def send_queue_once(config: Config, clock: Clock) -> None:
@@ -213,6 +244,8 @@ class _SameOrigin:
     def _foreign(self, scope: Scope) -> bool:
         if "/unsubscribe/" in scope["path"] or "/webhooks/" in scope["path"]:
             return False  # the mailbox provider's POST; a provider's signed webhook
+        if "/api/v1/" in scope["path"]:
+            return False  # a bearer token, never a cookie: no other site can borrow it
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         origin = headers.get("origin", "")
         if not origin and headers.get("referer"):

@@ -412,11 +412,10 @@ def small_disk(tmp_path: Path) -> Any:
 
 def _fill(folder: Path) -> Path:
     filler = folder / "filler"
-    with filler.open("wb") as out:
+    with filler.open("wb", buffering=0) as out:  # unbuffered: nothing left to flush at close
         try:
             while True:
                 out.write(b"\0" * 65536)
-                out.flush()
         except OSError:
             pass
     return filler

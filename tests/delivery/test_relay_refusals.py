@@ -3,6 +3,7 @@ on 127.0.0.1 gives each refusal, stalls, or hangs up, and the ledger and the lis
 checked after the run and after the resume."""
 
 import asyncio
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from digest.cli import cli
 from digest.content.weeks import week_window
 from digest.delivery.sending import send_edition
 from digest.errors import DeliveryError
+from digest.hooks.endpoints import add_endpoint
 from digest.readers.subscribers import save_subscriber
 
 from ..conftest import NOW, SECRET, ClockedRunner, LocalController, RecordingHandler, make_config
@@ -108,10 +110,18 @@ def test_relay_access_denied_bounces_nobody_and_stops_quoting_the_relay(
     controller, handler = relay
     handler.rcpt = "554 5.7.1 <reader@example.org>: Relay access denied"
     config, db = _setup(tmp_path, controller.port)
+    add_endpoint(db, config, "https://crm.example.com/hooks", ["delivery.stopped"], NOW)
     with pytest.raises(DeliveryError) as stopped:
         _send(config, db)
     said = str(stopped.value)
     assert "refused 5 messages in a row" in said and "Relay access denied" in said
+    (event,) = [
+        json.loads(r[0])
+        for r in db.execute("SELECT body FROM hook_events").fetchall()
+        if json.loads(r[0])["type"] == "delivery.stopped"
+    ]
+    assert event["data"]["week"] == "2026-W47" and event["data"]["left"] > 0
+    assert "Relay access denied" in event["data"]["reason"]
     assert "mynetworks" in said and "send --resume" in said and "not delivered yet" in said
     _nobody_left(db)
     edition = store.get_edition(db, "2026-W47")

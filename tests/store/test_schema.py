@@ -35,6 +35,9 @@ def test_schema_is_migrated_once_and_uses_wal(tmp_path: Path) -> None:
         "m019_article_picture_index",
         "m020_deliveries_by_variant",
         "m021_lapsed_status",
+        "m022_api_tokens",
+        "m023_webhooks_out",
+        "m024_subscriber_change_order",
     ]
     assert next(db.query("PRAGMA journal_mode"))["journal_mode"] == "wal"
     assert {
