@@ -17,7 +17,8 @@
     │   ├── EditionLockedError   another sender holds this week's edition
     │   ├── WeekError            a week label is malformed or out of range (a usage error)
     │   └── ReputationError      the last edition's complaints or bounces refuse a send
-    └── DeliveryError            the relay refuses the whole run (auth, 5xx at MAIL)
+    ├── DeliveryError            the relay refuses the whole run (auth, 5xx at MAIL)
+    └── StaffError               a staff account or the audit log cannot do as asked
 
 Third-party errors (sqlite3, tomllib, jinja2, aiosmtplib) are wrapped where they
 happen, with ``raise ... from e``, so the cause stays visible with ``-v``.
@@ -115,3 +116,8 @@ class ReputationError(EditionError):
 
 class DeliveryError(DigestError):
     """The relay refuses the run as a whole (authentication, sender refused)."""
+
+
+class StaffError(DigestError):
+    """A staff account cannot be added, changed or logged in as asked, or the audit log
+    does not verify."""

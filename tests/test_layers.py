@@ -31,6 +31,7 @@ FLOORS = [
     ["digest.readers"],
     ["digest.returns"],
     ["digest.backups", "digest.starter", "digest.approval"],
+    ["digest.staff"],
     ["digest.web"],
     ["digest.scheduler"],
     ["digest.cli", "digest.__main__"],

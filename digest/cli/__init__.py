@@ -7,6 +7,7 @@ makes one library call, and prints text or --json. Exit codes: 0 done, 1 a run e
     subscribers  subscribers ...
     editions     preview, send, lint, approve, status
     service      run, schedule, serve, process-mail, backup, restore
+    staff        staff ..., desk, audit
 
 Each command imports its use case inside the function, not at the top of its module:
 every invocation (`digest --help` and `digest status` included) would otherwise load the
@@ -18,7 +19,7 @@ of CPU and 29 MiB this way, 1.08 s and 69 MiB with every use case imported at th
 
 from __future__ import annotations
 
-from digest.cli import content, editions, service, subscribers
+from digest.cli import content, editions, service, staff, subscribers
 from digest.cli.app import cli, main
 
-__all__ = ["cli", "content", "editions", "main", "service", "subscribers"]
+__all__ = ["cli", "content", "editions", "main", "service", "staff", "subscribers"]

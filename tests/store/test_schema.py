@@ -32,6 +32,7 @@ def test_schema_is_migrated_once_and_uses_wal(tmp_path: Path) -> None:
         "m016_suppressions",
         "m017_subscriber_mailbox",
         "m018_topic_keys_in_any_script",
+        "m019_staff_and_audit",
     ]
     assert next(db.query("PRAGMA journal_mode"))["journal_mode"] == "wal"
     assert {
