@@ -102,6 +102,32 @@ def staff_reset(obj: Context, email: str) -> None:
     click.echo(f"{email}: open once (within 24 hours): {link}")
 
 
+# ---------------------------------------------------------------- desk
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8030, show_default=True, type=click.IntRange(1, 65535))
+@pass_context
+def desk(obj: Context, host: str, port: int) -> None:
+    """Serve the editors' desk, behind a login (put it behind your TLS proxy)."""
+    import uvicorn
+
+    from digest.web.desk import create_desk_app
+
+    config = obj.config()
+    obj.store(config)  # migrated before the first request
+    where = config.desk.base_url or f"http://{host}:{port}"
+    click.echo(f"The desk at {where} (Ctrl-C stops)", err=True)
+    uvicorn.run(
+        create_desk_app(config),
+        host=host,
+        port=port,
+        proxy_headers=True,
+        log_level="info" if obj.verbose else "warning",
+    )
+
+
 # ---------------------------------------------------------------- audit
 
 

@@ -257,6 +257,28 @@ def approve(
     )  # fmt: skip
 
 
+def hold(
+    config: Config, db: Database, actor: Actor, week: str | None, now: datetime
+) -> tuple[str, bool]:
+    """Hold a week's edition for approval (what `[schedule] hold` does for every week):
+    (week, False when it was held already). EditionError once it is frozen."""
+    from digest.content.edition import coming_week
+
+    label = coming_week(config, db, week, now).label
+
+    def act() -> bool:
+        if store.get_edition(db, label) is not None:
+            raise EditionError(f"The {label} edition is frozen already (sent or being sent).")
+        return store.request_approval(db, label, now)
+
+    held = _audited(
+        db, now, actor, "edition.hold", label, "week",
+        lambda: str(store.approval(db, label)),
+        act,
+    )  # fmt: skip
+    return label, held
+
+
 def send_test(
     config: Config, db: Database, actor: Actor, week: str | None, addresses: list[str], clock: Clock
 ) -> Any:
