@@ -158,15 +158,18 @@ def _loopback(request: Request) -> bool:
 
 
 def _headers(response: Response, nonce: str) -> Response:
-    response.headers["Content-Security-Policy"] = (
+    response.headers.setdefault(  # the edition's copy sets its own: a sandbox
+        "Content-Security-Policy",
         f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; "
         "img-src 'self' data:; frame-src 'self'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
+        "frame-ancestors 'none'; base-uri 'none'",
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    # same-origin, not no-referrer: under no-referrer Chromium posts forms with
+    # "Origin: null", which the same-origin check must refuse
+    response.headers["Referrer-Policy"] = "same-origin"
     response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Frame-Options"] = "DENY"
+    response.headers.setdefault("X-Frame-Options", "DENY")
     return response
 
 
@@ -388,6 +391,7 @@ def edition_copy(call: Call) -> Response:
         "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; "
         "frame-ancestors 'self'"
     )
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
     return response
 
 
