@@ -231,3 +231,20 @@ def login_failures_since(
         "SELECT COUNT(*) FROM login_failures WHERE at >= ? AND network = ?", (at, network)
     ).fetchone()[0]
     return int(by_account), int(by_network)
+
+
+# ---------------------------------------------------------------- the returns log
+
+
+def returns_log(db: Database, limit: int) -> list[dict[str, Any]]:
+    """The newest ``limit`` returns and leavings on the consent record (bounces, soft
+    bounces, complaints, unsubscribes), with what proved each: the desk's returns log."""
+    cursor = db.conn.execute(
+        "SELECT e.at, s.email, e.event, e.source, e.detail FROM subscriber_events e "
+        "JOIN subscribers s ON s.id = e.subscriber_id "
+        "WHERE e.event IN ('bounced', 'soft-bounce', 'complaint', 'unsubscribed') "
+        "ORDER BY e.id DESC LIMIT ?",
+        (limit,),
+    )
+    names = ("at", "email", "event", "source", "detail")
+    return [dict(zip(names, r, strict=True)) for r in cursor]

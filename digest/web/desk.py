@@ -44,7 +44,8 @@ from digest.models import Clock
 from digest.resources import packaged_templates
 from digest.staff import accounts, acts
 from digest.staff.accounts import LoginRefused, Session, allows
-from digest.staff.audit import Actor, entries, mask_address, record
+from digest.staff.audit import Actor, entries, mask_address, record, state_hash
+from digest.store import staff as store_staff
 
 LOOPBACK = ("127.0.0.1", "localhost", "[::1]", "::1")
 PUBLIC = "public"  # the permission of the pages anyone may open (log in, set a password)
@@ -358,6 +359,16 @@ def edition(call: Call) -> Response:
     note_markdown, _ = _note_markdown(call.db, week.label)
     fingerprint = acts.edition_digest(config, call.db, week.label, now)
     held = store.approval(call.db, week.label)
+    tests = [
+        r
+        for r in entries(call.db)
+        if r["action"] == "edition.test" and r["target"] == week.label and r["outcome"] == "done"
+    ]
+    tested = (
+        "none"
+        if not tests
+        else ("same" if tests[-1]["before_hash"] == state_hash(fingerprint) else "older")
+    )
     return call.page(
         "desk_edition.html.j2",
         week=week.label,
@@ -365,6 +376,7 @@ def edition(call: Call) -> Response:
         note=note_markdown,
         digest=fingerprint,
         held=held,
+        tested=tested,
         **_said(call),
     )
 
@@ -551,6 +563,17 @@ def feeds_remove(call: Call) -> Response:
     except DigestError as e:
         return _back("/feeds", error=str(e))
     return _back("/feeds", said=f"{address}: removed")
+
+
+@page("/returns", "returns.view")
+def returns(call: Call) -> Response:
+    """What came back and what it did (process-mail, the webhooks, the leave links),
+    readers' addresses masked unless the role may look readers up."""
+    found = store_staff.returns_log(call.db, 500)
+    if not call.can("readers.view"):
+        for row in found:
+            row["email"] = mask_address(str(row["email"]))
+    return call.page("desk_returns.html.j2", rows=found)
 
 
 @page("/audit", "audit.view")

@@ -150,6 +150,9 @@ def test_every_page_sends_a_stranger_to_log_in(client: TestClient, route: desk.D
 def test_a_viewers_pages_never_hold_a_readers_address(client: TestClient, config: Config) -> None:
     with store.open_store(config.store_path) as db:
         addresses = [s.email for s in store.iter_subscribers(db)]
+        bounced = store.get_subscriber(db, addresses[0])
+        assert bounced is not None
+        store.add_event(db, bounced.id, "bounced", "dsn", NOW, detail="5.1.1 user unknown")
     assert addresses
     _as(client, config, "admin")
     for email in addresses[:2]:  # an admin's lookups put readers in the audit log
@@ -169,6 +172,9 @@ def test_a_viewers_pages_never_hold_a_readers_address(client: TestClient, config
             assert email not in page.text, (route.path, email)
     assert seen >= 5
     assert "***@" in client.get("/audit").text
+    assert "5.1.1 user unknown" in client.get("/returns").text
+    _as(client, config, "admin")
+    assert addresses[0] in client.get("/returns").text  # an admin sees whom
 
 
 def test_an_approve_of_an_edition_changed_since_it_was_shown_is_refused(
@@ -317,3 +323,20 @@ def test_a_reset_link_sets_a_password_once(client: TestClient, config: Config) -
         ).status_code
         == 400
     )
+
+
+def test_the_approve_form_says_whether_the_test_copy_is_of_this_edition(
+    client: TestClient, config: Config
+) -> None:
+    with store.open_store(config.store_path) as db:
+        store.request_approval(db, "2026-W47", NOW)
+    csrf = _as(client, config, "publisher")
+    week = {"week": "2026-W47"}
+    assert "No test copy" in client.get("/edition", params=week).text
+    sent = client.post("/test", data={"csrf_token": csrf, **week}, headers={"Origin": BASE})
+    assert "Test copy of 2026-W47 sent to publisher@staff.example.com" in sent.text, sent.text
+    assert list((config.outbox_path / "2026-W47" / "test").glob("*.eml"))
+    assert "this same edition" in client.get("/edition", params=week).text
+    with store.open_store(config.store_path) as db:
+        set_note(config, db, OPERATOR, "2026-W47", NOW, text="Changed after the test.")
+    assert "an earlier state" in client.get("/edition", params=week).text
