@@ -378,8 +378,9 @@ def m018_topic_keys_in_any_script(db: Database) -> None:
 @migrations()
 def m019_staff_and_audit(db: Database) -> None:
     """The editors' desk: staff accounts with a role, their sessions, one-time links,
-    failed logins, and the audit log, append-only and hash-chained (each row carries
-    the hash of the one before; triggers refuse an UPDATE or DELETE)."""
+    failed logins, passkeys (WebAuthn) and their pending challenges, and the audit log,
+    append-only and hash-chained (each row carries the hash of the one before;
+    triggers refuse an UPDATE or DELETE)."""
     db.execute(
         """CREATE TABLE IF NOT EXISTS audit_log (
             id INTEGER PRIMARY KEY,
@@ -439,6 +440,22 @@ def m019_staff_and_audit(db: Database) -> None:
         )"""
     )
     db.execute("CREATE INDEX IF NOT EXISTS login_failures_at ON login_failures (at)")
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS staff_passkeys (
+            credential_id TEXT PRIMARY KEY,
+            email TEXT NOT NULL REFERENCES staff (email) ON DELETE CASCADE,
+            public_key BLOB NOT NULL,
+            sign_count INTEGER NOT NULL,
+            created_at TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS staff_challenges (
+            challenge TEXT PRIMARY KEY,
+            email TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        )"""
+    )
 
 
 def migration_names() -> list[str]:

@@ -120,6 +120,7 @@ def delete_staff(db: Database, email: str) -> bool:
     with transaction(db):
         db.conn.execute("DELETE FROM staff_sessions WHERE email = ?", (email,))
         db.conn.execute("DELETE FROM staff_links WHERE email = ?", (email,))
+        db.conn.execute("DELETE FROM staff_passkeys WHERE email = ?", (email,))
         cur = db.conn.execute("DELETE FROM staff WHERE email = ?", (email,))
     return cur.rowcount > 0
 
@@ -248,3 +249,71 @@ def returns_log(db: Database, limit: int) -> list[dict[str, Any]]:
     )
     names = ("at", "email", "event", "source", "detail")
     return [dict(zip(names, r, strict=True)) for r in cursor]
+
+
+# ---------------------------------------------------------------- passkeys
+
+
+def add_challenge(db: Database, challenge: str, email: str, expires: datetime) -> None:
+    """A WebAuthn challenge handed out (for ``email``'s registration, or "" for a login)."""
+    with transaction(db):
+        insert_row(
+            db,
+            "staff_challenges",
+            {"challenge": challenge, "email": email, "expires_at": to_db_time(expires)},
+        )
+
+
+def take_challenge(db: Database, challenge: str, now: datetime) -> str | None:
+    """Spend a challenge: the account it was for ("" for a login), None when it was
+    never handed out, spent or expired. Expired ones are cleared."""
+    with transaction(db):
+        db.conn.execute("DELETE FROM staff_challenges WHERE expires_at <= ?", (to_db_time(now),))
+        r = db.conn.execute(
+            "SELECT email FROM staff_challenges WHERE challenge = ?", (challenge,)
+        ).fetchone()
+        db.conn.execute("DELETE FROM staff_challenges WHERE challenge = ?", (challenge,))
+    return str(r[0]) if r else None
+
+
+def add_passkey(
+    db: Database, credential_id: str, email: str, public_key: bytes, count: int, now: datetime
+) -> None:
+    with transaction(db):
+        insert_row(
+            db,
+            "staff_passkeys",
+            {
+                "credential_id": credential_id,
+                "email": email,
+                "public_key": public_key,
+                "sign_count": count,
+                "created_at": to_db_time(now),
+            },
+        )
+
+
+def get_passkey(db: Database, credential_id: str) -> tuple[str, bytes, int] | None:
+    """(email, public key, sign count) of a registered credential."""
+    r = db.conn.execute(
+        "SELECT email, public_key, sign_count FROM staff_passkeys WHERE credential_id = ?",
+        (credential_id,),
+    ).fetchone()
+    return (str(r[0]), bytes(r[1]), int(r[2])) if r else None
+
+
+def passkeys_of(db: Database, email: str) -> list[str]:
+    return [
+        str(r[0])
+        for r in db.conn.execute(
+            "SELECT credential_id FROM staff_passkeys WHERE email = ? ORDER BY created_at", (email,)
+        )
+    ]
+
+
+def set_sign_count(db: Database, credential_id: str, count: int) -> None:
+    with transaction(db):
+        db.conn.execute(
+            "UPDATE staff_passkeys SET sign_count = ? WHERE credential_id = ?",
+            (count, credential_id),
+        )

@@ -34,7 +34,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from digest import store
@@ -67,6 +67,9 @@ class Call:
     client: str
     nonce: str
     scheme: str
+    raw: bytes = b""
+    origin: str = ""
+    rp_id: str = ""
 
     @property
     def actor(self) -> Actor:
@@ -162,7 +165,7 @@ def _headers(response: Response, nonce: str) -> Response:
     response.headers.setdefault(  # the edition's copy sets its own: a sandbox
         "Content-Security-Policy",
         f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; "
-        "img-src 'self' data:; frame-src 'self'; form-action 'self'; "
+        "img-src 'self' data:; frame-src 'self'; connect-src 'self'; form-action 'self'; "
         "frame-ancestors 'none'; base-uri 'none'",
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -187,20 +190,28 @@ def _endpoint(desk: Desk, route: DeskRoute) -> Callable[[Request], Any]:
             return _refuse(400, "The desk is served over HTTPS only (or on localhost).", nonce)
         posted = request.method != "GET"
         form: dict[str, str] = {}
+        body = b""
         if posted:
             body = await request.body()
             if len(body) > MAX_FORM:
                 return _refuse(413, "That form is too large.", nonce)
-            parsed = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
-            form = {k: v[0] for k, v in parsed.items()}
+            if not request.headers.get("content-type", "").startswith("application/json"):
+                parsed = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+                form = {k: v[0] for k, v in parsed.items()}
         token = request.cookies.get(_cookie_name(request), "")
-        return await run_in_threadpool(_run, desk, route, request, form, token, nonce)
+        return await run_in_threadpool(_run, desk, route, request, form, token, nonce, body)
 
     return endpoint
 
 
 def _run(
-    desk: Desk, route: DeskRoute, request: Request, form: dict[str, str], token: str, nonce: str
+    desk: Desk,
+    route: DeskRoute,
+    request: Request,
+    form: dict[str, str],
+    token: str,
+    nonce: str,
+    body: bytes,
 ) -> Response:
     now = desk.now()
     with store.open_store(desk.config.store_path) as db:
@@ -245,7 +256,8 @@ def _run(
                 )
         call = Call(
             desk, db, session, form, dict(request.query_params), dict(request.path_params),
-            client, nonce, request.url.scheme,
+            client, nonce, request.url.scheme, body, desk.origin(request),
+            request.url.hostname or "",
         )  # fmt: skip
         response = route.handler(call)
         return _headers(response, nonce)
@@ -302,6 +314,63 @@ def logout(call: Call) -> Response:
     everywhere = call.form.get("everywhere") == "1"
     accounts.log_out(call.db, call.session, call.desk.now(), everywhere=everywhere)
     return RedirectResponse("/login", 303)
+
+
+@page("/login/passkey-options", PUBLIC, ("POST",))
+def passkey_login_options(call: Call) -> Response:
+    from digest.staff import passkeys
+
+    return Response(
+        passkeys.login_options(call.db, call.rp_id, call.desk.now()),
+        media_type="application/json",
+    )
+
+
+@page("/login/passkey", PUBLIC, ("POST",))
+def passkey_login(call: Call) -> Response:
+    from digest.staff import passkeys
+
+    config, now = call.desk.config, call.desk.now()
+    try:
+        account = passkeys.log_in(
+            config, call.db, call.raw, call.rp_id, call.origin, call.client, now
+        )
+    except LoginRefused as e:
+        return JSONResponse({"error": str(e)}, 401)
+    token, _ = accounts.open_session(call.db, account.email, now)
+    response = JSONResponse({"to": "/"})
+    _set_cookie(response, call.scheme, token, config.desk.max_hours * 3600)
+    return response
+
+
+@page("/passkeys", SIGNED_IN)
+def passkeys_page(call: Call) -> Response:
+    assert call.session is not None
+    return call.page(
+        "desk_passkeys.html.j2", keys=store_staff.passkeys_of(call.db, call.session.email)
+    )
+
+
+@page("/passkeys/options", SIGNED_IN, ("POST",))
+def passkey_options(call: Call) -> Response:
+    from digest.staff import passkeys
+
+    assert call.session is not None
+    text = passkeys.registration_options(
+        call.desk.config, call.db, call.session.email, call.rp_id, call.desk.now()
+    )
+    return Response(text, media_type="application/json")
+
+
+@page("/passkeys/add", SIGNED_IN, ("POST",))
+def passkey_add(call: Call) -> Response:
+    from digest.staff import passkeys
+
+    try:
+        passkeys.register(call.db, call.actor, call.raw, call.rp_id, call.origin, call.desk.now())
+    except DigestError as e:
+        return JSONResponse({"error": str(e)}, 400)
+    return JSONResponse({"said": "Passkey added: log in with it next time."})
 
 
 @page("/set-password/{token}", PUBLIC)
