@@ -62,7 +62,7 @@ def _log_in(page: Page, url: str, email: str, code: str = "") -> None:
     page.get_by_label("Password").fill(PASSWORD)
     if code:
         page.get_by_label("Code from your authenticator app").fill(code)
-    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Log in", exact=True).click()
     page.wait_for_load_state()
 
 
@@ -141,4 +141,48 @@ def test_axe_finds_nothing_serious_on_any_desk_page(
         page.screenshot(path=str(ARTIFACTS / f"desk-{name}-{scheme}.png"), full_page=True)
         audited += 1
     assert audited >= 9
+    context.close()
+
+
+def test_an_editor_adds_a_passkey_and_logs_in_with_it_alone(
+    browser: Browser, site: tuple[str, Any]
+) -> None:
+    url, config = site
+    local = url.replace("127.0.0.1", "localhost")  # a WebAuthn RP ID is a name, never an IP
+    context = browser.new_context()
+    page = context.new_page()
+    devtools = context.new_cdp_session(page)
+    devtools.send("WebAuthn.enable")
+    devtools.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+            }
+        },
+    )
+    _log_in(page, local, "editor@staff.example.com")
+    page.goto(f"{local}/passkeys")
+    page.keyboard.press("Tab")
+    for _ in range(40):  # by keyboard to the button
+        if page.evaluate("document.activeElement.id") == "add-passkey":
+            break
+        page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    said = page.locator("#passkey-said")
+    said.filter(has_text="Passkey added").wait_for()
+    page.get_by_role("button", name="Log out", exact=True).click()
+    page.wait_for_url(f"{local}/login")
+    page.get_by_role("button", name="Log in with a passkey").click()
+    page.wait_for_url(f"{local}/")
+    assert "editor@staff.example.com (editor)" in page.content()
+    with store.open_store(config.store_path) as db:
+        logged = [(r["action"], r["detail"]) for r in entries(db)]
+        assert ("passkey.add", "") in logged
+        assert logged[-1][0] == "login" and logged[-1][1].startswith("passkey from")
+        assert len(rows.passkeys_of(db, "editor@staff.example.com")) == 1
     context.close()
