@@ -145,14 +145,16 @@ def send(
         _send_test(obj, week, test_to, as_json)
         return
     from digest.delivery.progress import SendProgress
-    from digest.delivery.sending import choose_week, send_edition
+    from digest.delivery.sending import choose_week
+    from digest.staff.acts import send as send_audited
 
     config = obj.config()
     db = obj.store(config)
     window = choose_week(config, db, week, resume, obj.now())
-    report = send_edition(
+    report = send_audited(
         config,
         db,
+        obj.actor(),
         window,
         obj.now,
         dry_run=dry_run,

@@ -279,6 +279,31 @@ def hold(
     return label, held
 
 
+def send(
+    config: Config, db: Database, actor: Actor, week: Any, clock: Clock, **options: Any
+) -> Any:
+    """`digest send` (and `--resume`), audited with what it delivered; a dry run
+    changes nothing and is not recorded."""
+    from digest.delivery.sending import send_edition
+
+    if options.get("dry_run"):
+        return send_edition(config, db, week, clock, **options)
+    now = clock()
+
+    def counts() -> object:
+        found = store.get_edition(db, week.label)
+        if found is None:
+            return None
+        return {"status": found.status, **store.delivery_counts(db, found.id)}
+
+    report = _audited(
+        db, now, actor, "edition.send", week.label, "week",
+        counts,
+        lambda: send_edition(config, db, week, clock, **options),
+    )  # fmt: skip
+    return report
+
+
 def send_test(
     config: Config, db: Database, actor: Actor, week: str | None, addresses: list[str], clock: Clock
 ) -> Any:

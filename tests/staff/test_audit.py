@@ -64,17 +64,21 @@ def test_cli_changes_to_readers_editions_feeds_and_staff_are_logged_and_chained(
     assert "otpauth://totp/" in added.stdout  # admins need a second factor by default
     refused = invoke(runner, cfg, "subscribers", "remove", "nobody@example.org")
     assert refused.exit_code == 1
+    assert invoke(runner, cfg, "send", "--dry-run").exit_code == 0  # changes nothing: no row
+    sent = invoke(runner, cfg, "send")
+    assert sent.exit_code == 0, sent.output
 
     rows = _rows(runner, cfg)
     assert [r["action"] for r in rows] == [
         "reader.add", "reader.remove", "reader.reactivate", "note.set", "lead.feature",
-        "feed.add", "staff.add", "reader.remove",
+        "feed.add", "staff.add", "reader.remove", "edition.send",
     ]  # fmt: skip
     assert {r["actor"] for r in rows} == {"cli:ed"} and {r["role"] for r in rows} == {"operator"}
     assert rows[0]["target"] == "new@example.org" and rows[0]["target_kind"] == "reader"
     assert rows[0]["before_hash"] == "" and rows[0]["after_hash"] != ""
     assert rows[1]["before_hash"] == rows[0]["after_hash"] != rows[1]["after_hash"]
-    assert rows[-1]["outcome"] == "refused" and "not on the list" in str(rows[-1]["detail"])
+    assert rows[-2]["outcome"] == "refused" and "not on the list" in str(rows[-2]["detail"])
+    assert rows[-1]["before_hash"] == "" and rows[-1]["after_hash"] != ""  # frozen and sent
     assert [r["prev_hash"] for r in rows[1:]] == [r["hash"] for r in rows[:-1]]
     listed = invoke(runner, cfg, "audit")
     assert "cli:ed [operator]  reader.add  new@example.org" in listed.stdout
