@@ -404,10 +404,12 @@ def home(call: Call) -> Response:
     from digest.delivery.sending import edition_status
     from digest.readers.notices import queue_status
 
+    editions = edition_status(call.db)
     return call.page(
         "desk_home.html.j2",
-        editions=edition_status(call.db),
+        editions=editions,
         queued=queue_status(call.db),
+        sending=any(e["status"] == "frozen" and e.get("pending", 0) for e in editions),
         **_said(call),
     )
 
@@ -446,6 +448,12 @@ def edition(call: Call) -> Response:
         digest=fingerprint,
         held=held,
         tested=tested,
+        reader=call.query.get("subscriber", "") if call.can("preview.any") else "",
+        copy_query=urlencode(
+            {"week": week.label, "subscriber": call.query.get("subscriber", "")}
+            if call.can("preview.any")
+            else {"week": week.label}
+        ),
         **_said(call),
     )
 
@@ -484,6 +492,15 @@ def lint(call: Call) -> Response:
     report = lint_edition(call.desk.config, call.db, week, call.desk.now())
     findings = report.findings if report else []
     return call.page("desk_lint.html.j2", week=week.label, findings=findings)
+
+
+@page("/note/preview", "note.write", ("POST",))
+def note_preview(call: Call) -> Response:
+    """The note as the edition will show it (safe Markdown), for the page's live preview."""
+    from digest.content.notes import render_note
+
+    html, _ = render_note(call.form.get("note", "")[:20_000])
+    return HTMLResponse(html)
 
 
 @page("/note", "note.write", ("POST",))

@@ -343,3 +343,31 @@ def test_the_approve_form_says_whether_the_test_copy_is_of_this_edition(
     with store.open_store(config.store_path) as db:
         set_note(config, db, OPERATOR, "2026-W47", NOW, text="Changed after the test.")
     assert "an earlier state" in client.get("/edition", params=week).text
+
+
+def test_an_editor_sees_any_readers_copy_and_a_viewer_only_the_sample(
+    client: TestClient, config: Config
+) -> None:
+    with store.open_store(config.store_path) as db:
+        reader = next(iter(store.iter_subscribers(db)))
+    _as(client, config, "editor")
+    params = {"week": "2026-W47", "subscriber": reader.email}
+    page = client.get("/edition", params=params).text
+    assert "subscriber=" in page and reader.email in page
+    copy = client.get("/edition/copy", params=params)
+    assert reader.email in copy.text  # their own copy: their unsubscribe footer names them
+    assert copy.headers["content-security-policy"].startswith("sandbox;")
+    assert copy.headers["x-frame-options"] == "SAMEORIGIN"
+    _as(client, config, "viewer")
+    assert reader.email not in client.get("/edition/copy", params=params).text
+    assert reader.email not in client.get("/edition", params=params).text
+
+
+def test_the_note_preview_is_the_editions_safe_markdown(client: TestClient, config: Config) -> None:
+    csrf = _as(client, config, "editor")
+    shown = client.post(
+        "/note/preview",
+        data={"note": "Hello *there* <script>alert(1)</script>"},
+        headers={"Origin": BASE, "X-CSRF-Token": csrf},
+    )
+    assert "<em>there</em>" in shown.text and "<script>" not in shown.text
