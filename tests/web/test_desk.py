@@ -371,3 +371,62 @@ def test_the_note_preview_is_the_editions_safe_markdown(client: TestClient, conf
         headers={"Origin": BASE, "X-CSRF-Token": csrf},
     )
     assert "<em>there</em>" in shown.text and "<script>" not in shown.text
+
+
+def _answer(challenge: str, kind: str = "webauthn.get", cred: str = "AAAA") -> bytes:
+    import base64
+    import json
+
+    data = json.dumps({"type": kind, "challenge": challenge, "origin": BASE}).encode()
+    client_data = base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+    return json.dumps(
+        {
+            "id": cred,
+            "rawId": cred,
+            "type": "public-key",
+            "response": {
+                "clientDataJSON": client_data,
+                "authenticatorData": "AAAA",
+                "signature": "AAAA",
+                "attestationObject": "AAAA",
+            },
+        }
+    ).encode()
+
+
+def test_forged_passkey_answers_are_refused_like_a_wrong_password(
+    client: TestClient, config: Config
+) -> None:
+    json_headers = {"Origin": BASE, "Content-Type": "application/json"}
+    assert (
+        client.post("/login/passkey", content=b"not json", headers=json_headers).status_code == 401
+    )
+    never = client.post(
+        "/login/passkey", content=_answer("bm90LWhhbmRlZC1vdXQ"), headers=json_headers
+    )
+    assert never.status_code == 401
+    options = client.post("/login/passkey-options", headers={"Origin": BASE}).json()
+    assert options["rpId"] == "desk.example.com" and options["userVerification"] == "required"
+    unknown = client.post(
+        "/login/passkey", content=_answer(options["challenge"]), headers=json_headers
+    )
+    assert unknown.status_code == 401
+    replayed = client.post(
+        "/login/passkey", content=_answer(options["challenge"]), headers=json_headers
+    )
+    assert replayed.status_code == 401  # the challenge was spent by the first try
+    assert len({never.text, unknown.text, replayed.text}) == 1
+    with store.open_store(config.store_path) as db:
+        details = [str(r["detail"]) for r in entries(db) if r["action"] == "login"]
+    assert any("unknown passkey" in d for d in details)
+    assert any("never handed out, spent or expired" in d for d in details)
+    # a registration answering another account's challenge is refused
+    csrf = _as(client, config, "viewer")
+    theirs = client.post("/passkeys/options", headers={"Origin": BASE, "X-CSRF-Token": csrf}).json()
+    csrf = _as(client, config, "editor")
+    stolen = client.post(
+        "/passkeys/add",
+        content=_answer(theirs["challenge"], "webauthn.create"),
+        headers={**json_headers, "X-CSRF-Token": csrf},
+    )
+    assert stolen.status_code == 400 and "no challenge of yours" in stolen.json()["error"]
