@@ -18,7 +18,7 @@ from sqlite_utils import Database
 
 from digest.addresses import normalize_email
 from digest.config import Config
-from digest.errors import RowError, StaffError
+from digest.errors import LoginRefused, RowError, StaffError
 from digest.staff.audit import Actor, record
 from digest.store import from_db_time
 from digest.store import staff as rows
@@ -214,11 +214,6 @@ def client_network(address: str) -> str:
     if ip.version == 6:
         return str(ipaddress.ip_network(f"{ip}/64", strict=False))
     return str(ip)
-
-
-class LoginRefused(StaffError):
-    """A login refused: wrong account, password or code, or too many failures. The
-    message is the same for each, so it tells no one which."""
 
 
 REFUSED = "That address, password and code do not match an account, or there were too many tries: wait 15 minutes."  # noqa: E501

@@ -28,8 +28,8 @@ from webauthn.helpers.structs import (
 )
 
 from digest.config import Config
-from digest.errors import StaffError
-from digest.staff.accounts import REFUSED, LoginRefused, client_network
+from digest.errors import LoginRefused, StaffError
+from digest.staff.accounts import REFUSED, client_network
 from digest.staff.audit import Actor, record
 from digest.store import staff as rows
 

@@ -19,6 +19,7 @@ the public pages of `serve` (never the same origin, no shared cookie or route).
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,11 +40,11 @@ from starlette.routing import Route
 
 from digest import store
 from digest.config import Config
-from digest.errors import DigestError
+from digest.errors import DigestError, LoginRefused
 from digest.models import Clock
 from digest.resources import packaged_templates
 from digest.staff import accounts, acts
-from digest.staff.accounts import LoginRefused, Session, allows
+from digest.staff.accounts import Session, allows
 from digest.staff.audit import Actor, entries, mask_address, record, state_hash
 from digest.store import staff as store_staff
 
@@ -158,7 +159,17 @@ def _cookie_name(request: Request) -> str:
 
 
 def _loopback(request: Request) -> bool:
-    return (request.url.hostname or "") in LOOPBACK
+    """A loopback Host from a loopback client: the only place plain HTTP is served (a
+    remote client naming localhost over HTTP would carry the cookie in the clear)."""
+    client = request.client.host if request.client else ""
+    return (request.url.hostname or "") in LOOPBACK and _is_loopback_address(client)
+
+
+def _is_loopback_address(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
 
 
 def _headers(response: Response, nonce: str) -> Response:
@@ -301,9 +312,8 @@ def login(call: Call) -> Response:
         return call.page("desk_login.html.j2", 401, next="/", error=str(e))
     token, _ = accounts.open_session(call.db, account.email, now)
     wanted = call.form.get("next", "/")
-    response = RedirectResponse(
-        wanted if wanted.startswith("/") and not wanted.startswith("//") else "/", 303
-    )
+    local = wanted.startswith("/") and not wanted.startswith(("//", "/\\"))
+    response = RedirectResponse(wanted if local else "/", 303)
     _set_cookie(response, call.scheme, token, config.desk.max_hours * 3600)
     return response
 

@@ -9,9 +9,9 @@ import pyotp
 import pytest
 
 from digest.config import Config
-from digest.errors import StaffError
+from digest.errors import LoginRefused, StaffError
 from digest.staff import accounts
-from digest.staff.accounts import LoginRefused, allows
+from digest.staff.accounts import allows
 from digest.staff.audit import Actor, entries
 from digest.store import staff as rows
 

@@ -263,7 +263,9 @@ def test_headers_hosts_and_plain_http(config: Config, client: TestClient) -> Non
         assert other.get("/login").status_code == 400  # not the desk's Host
     with TestClient(app, base_url="http://desk.example.com") as plain:
         assert plain.get("/login").status_code == 400  # plain HTTP off loopback
-    with TestClient(app, base_url="http://127.0.0.1:8030") as local:
+    with TestClient(app, base_url="http://localhost:8030") as remote:
+        assert remote.get("/login").status_code == 400  # a loopback name from afar
+    with TestClient(app, base_url="http://127.0.0.1:8030", client=("127.0.0.1", 50000)) as local:
         assert local.get("/login").status_code == 200
         _account(config, "editor")
         ok = local.post(
@@ -430,3 +432,26 @@ def test_forged_passkey_answers_are_refused_like_a_wrong_password(
         headers={**json_headers, "X-CSRF-Token": csrf},
     )
     assert stolen.status_code == 400 and "no challenge of yours" in stolen.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("wanted", "lands"),
+    [
+        ("/feeds", "/feeds"),
+        ("//evil.example/x", "/"),
+        ("/\\evil.example", "/"),
+        ("https://evil.example", "/"),
+    ],
+)
+def test_after_logging_in_only_a_desk_path_is_followed(
+    client: TestClient, config: Config, wanted: str, lands: str
+) -> None:
+    _account(config, "editor")
+    client.cookies.clear()
+    ok = client.post(
+        "/login",
+        data={"email": "editor@staff.example.com", "password": PASSWORD, "next": wanted},
+        headers={"Origin": BASE},
+        follow_redirects=False,
+    )
+    assert ok.status_code == 303 and ok.headers["location"] == lands
