@@ -13,6 +13,8 @@
     picks         the editor's choice of each week's lead
     suppressions  keyed hashes of erased readers' mailboxes
     webhooks      provider webhook events already taken
+    staff         the desk: staff accounts, sessions, links, passkeys, failed logins,
+                  the audit log (append-only), the returns log
 
 Policy (who counts as "kept", when a lock may be taken over) lives with the use case
 that needs it; this package only reads and writes rows.
