@@ -6,6 +6,7 @@ network and answered alike for any account, and sessions kept in the store."""
 from __future__ import annotations
 
 import hashlib
+import hmac
 import ipaddress
 import secrets
 from dataclasses import dataclass
@@ -242,9 +243,8 @@ def log_in(
     except (VerificationError, InvalidHashError):
         good = False
     if good and account and needs_second_factor(config, account.role):
-        good = bool(account.totp_secret) and pyotp.TOTP(account.totp_secret).verify(
-            code.strip(), for_time=now, valid_window=1
-        )
+        step = _totp_step(account.totp_secret, code, now)
+        good = step > 0 and rows.spend_totp_step(db, account.email, step)
     who = Actor(address or "?", account.role if account else "")
     if limited or not good or account is None:
         rows.record_login_failure(db, address, network, now)
@@ -253,6 +253,19 @@ def log_in(
         raise LoginRefused(REFUSED)
     record(db, now, who, "login", address, detail=f"from {network}")
     return account
+
+
+def _totp_step(secret: str, code: str, now: datetime) -> int:
+    """The time step (of 30 s) ``code`` belongs to, one step either side of ``now``
+    allowed for clocks apart; 0 when it is none of them."""
+    if not secret:
+        return 0
+    totp = pyotp.TOTP(secret)
+    for offset in (-1, 0, 1):
+        at = now + timedelta(seconds=offset * totp.interval)
+        if hmac.compare_digest(totp.at(at), code.strip()):
+            return int(totp.timecode(at))
+    return 0
 
 
 @dataclass(frozen=True)

@@ -410,6 +410,7 @@ def m019_staff_and_audit(db: Database) -> None:
             role TEXT NOT NULL,
             password_hash TEXT NOT NULL DEFAULT '',
             totp_secret TEXT NOT NULL DEFAULT '',
+            totp_step INTEGER NOT NULL DEFAULT 0,
             created_at TEXT NOT NULL,
             changed_at TEXT NOT NULL
         )"""

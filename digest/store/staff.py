@@ -38,6 +38,7 @@ class StaffRow:
     totp_secret: str
     created_at: str
     changed_at: str
+    totp_step: str = "0"  # the last TOTP time step a login spent: no code counts twice
 
 
 # ---------------------------------------------------------------- the audit log
@@ -76,7 +77,9 @@ def _staff(r: Any) -> StaffRow:
     return StaffRow(*(str(v) for v in r))
 
 
-_STAFF = "SELECT email, role, password_hash, totp_secret, created_at, changed_at FROM staff"
+_STAFF = (
+    "SELECT email, role, password_hash, totp_secret, created_at, changed_at, totp_step FROM staff"
+)
 
 
 def get_staff(db: Database, email: str) -> StaffRow | None:
@@ -105,8 +108,8 @@ def insert_staff(db: Database, email: str, role: str, password_hash: str, now: d
         )
 
 
-def update_staff(db: Database, email: str, now: datetime, **columns: str) -> bool:
-    """Set ``columns`` (role, password_hash, totp_secret) of one account."""
+def update_staff(db: Database, email: str, now: datetime, **columns: str | int) -> bool:
+    """Set ``columns`` (role, password_hash, totp_secret, totp_step) of one account."""
     sets = ", ".join(f"{c} = ?" for c in columns)
     with transaction(db):
         cur = db.conn.execute(
@@ -182,6 +185,17 @@ def insert_link(db: Database, token_hash: str, email: str, expires: datetime) ->
             "staff_links",
             {"token_hash": token_hash, "email": email, "expires_at": to_db_time(expires)},
         )
+
+
+def spend_totp_step(db: Database, email: str, step: int) -> bool:
+    """Record that a login spent TOTP time step ``step``; False when it (or a later
+    one) was spent already: a code seen once, or overheard, does not log in again."""
+    with transaction(db):
+        cur = db.conn.execute(
+            "UPDATE staff SET totp_step = ? WHERE email = ? AND totp_step < ?",
+            (step, email, step),
+        )
+    return cur.rowcount > 0
 
 
 def spend_link(db: Database, token_hash: str, now: datetime) -> str:

@@ -68,8 +68,13 @@ def test_a_login_needs_the_password_and_for_an_admin_the_code(config: Config, db
             accounts.log_in(config, db, email, password, given, "192.0.2.1", NOW)
         answers.add(str(refused.value))
     assert len(answers) == 1  # the same answer whatever was wrong
+    with pytest.raises(LoginRefused):  # the code that logged in once does not again
+        accounts.log_in(config, db, "boss@example.org", PASSWORD, code, "192.0.2.1", NOW)
+    later = NOW + timedelta(minutes=16)  # past the window its five failures opened
+    fresh = pyotp.TOTP(_secret(db, "boss@example.org")).at(later)
+    assert accounts.log_in(config, db, "boss@example.org", PASSWORD, fresh, "192.0.2.1", later)
     logged = [(r["action"], r["outcome"]) for r in entries(db)]
-    assert logged[1:] == [("login", "done")] + [("login", "refused")] * 4
+    assert logged[1:] == [("login", "done")] + [("login", "refused")] * 5 + [("login", "done")]
 
 
 def test_failures_are_limited_per_account_and_per_network(config: Config, db: Any) -> None:
