@@ -331,3 +331,19 @@ def set_sign_count(db: Database, credential_id: str, count: int) -> None:
             "UPDATE staff_passkeys SET sign_count = ? WHERE credential_id = ?",
             (count, credential_id),
         )
+
+
+def unsubscribes_by_edition(db: Database) -> dict[int, int]:
+    """{edition id: readers who unsubscribed after it went out and before the next
+    edition}: what the desk shows beside each edition's counts."""
+    editions = db.conn.execute("SELECT id, created_at FROM editions ORDER BY created_at").fetchall()
+    counts: dict[int, int] = {}
+    for n, (edition_id, start) in enumerate(editions):
+        end = editions[n + 1][1] if n + 1 < len(editions) else "9999"
+        found = db.conn.execute(
+            "SELECT COUNT(*) FROM subscriber_events WHERE event = 'unsubscribed' "
+            "AND at >= ? AND at < ?",
+            (start, end),
+        ).fetchone()[0]
+        counts[int(edition_id)] = int(found)
+    return counts

@@ -415,6 +415,9 @@ def home(call: Call) -> Response:
     from digest.readers.notices import queue_status
 
     editions = edition_status(call.db)
+    left = store_staff.unsubscribes_by_edition(call.db)
+    for e in editions:
+        e["unsubscribed"] = left.get(int(e["edition"]), 0)
     return call.page(
         "desk_home.html.j2",
         editions=editions,

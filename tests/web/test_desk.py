@@ -455,3 +455,23 @@ def test_after_logging_in_only_a_desk_path_is_followed(
         follow_redirects=False,
     )
     assert ok.status_code == 303 and ok.headers["location"] == lands
+
+
+def test_past_editions_show_their_counts_and_who_left_since(
+    client: TestClient, config: Config
+) -> None:
+    from digest.content.weeks import week_window
+    from digest.delivery.sending import send_edition
+    from digest.readers.unsubscribe import unsubscribe
+
+    with store.open_store(config.store_path) as db:
+        report = send_edition(config, db, week_window("2026-W47", config.tz), lambda: NOW)
+        assert report is not None
+        reader = next(iter(store.iter_subscribers(db)))
+        assert unsubscribe(db, reader, NOW, "one-click")
+    _as(client, config, "viewer")
+    page = client.get("/").text
+    row = re.search(r"<tr><td>2026-W47</td>(.*?)</tr>", page)
+    assert row, page
+    cells = re.findall(r"<td>(.*?)</td>", row.group(1))
+    assert cells[1] == str(report.count("sent")) and cells[-2] == "1"
