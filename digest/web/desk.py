@@ -683,7 +683,63 @@ def audit(call: Call) -> Response:
 
 @page("/staff", "staff.manage")
 def staff(call: Call) -> Response:
-    return call.page("desk_staff.html.j2", staff=accounts.staff_list(call.db), **_said(call))
+    return call.page(
+        "desk_staff.html.j2", staff=accounts.staff_list(call.db), link="", linked="", **_said(call)
+    )
+
+
+@page("/staff/add", "staff.manage", ("POST",))
+def staff_add(call: Call) -> Response:
+    """`staff add` without a password: the page shows the one-time link to pass on."""
+    config, now = call.desk.config, call.desk.now()
+    try:
+        added = accounts.add_staff(
+            config,
+            call.db,
+            call.actor,
+            call.form.get("email", ""),
+            call.form.get("role", ""),
+            "",
+            now,
+        )
+        link = accounts.reset_link(config, call.db, call.actor, added.email, now)
+    except DigestError as e:
+        return _back("/staff", error=str(e))
+    return call.page(
+        "desk_staff.html.j2",
+        staff=accounts.staff_list(call.db),
+        link=link,
+        linked=added.email,
+        said=f"{added.email}: added as {added.role}",
+        error="",
+    )
+
+
+@page("/staff/reset", "staff.manage", ("POST",))
+def staff_reset(call: Call) -> Response:
+    email = call.form.get("email", "")
+    try:
+        link = accounts.reset_link(call.desk.config, call.db, call.actor, email, call.desk.now())
+    except DigestError as e:
+        return _back("/staff", error=str(e))
+    return call.page(
+        "desk_staff.html.j2",
+        staff=accounts.staff_list(call.db),
+        link=link,
+        linked=email,
+        said=f"{email}: password and sessions ended",
+        error="",
+    )
+
+
+@page("/staff/remove", "staff.manage", ("POST",))
+def staff_remove(call: Call) -> Response:
+    email = call.form.get("email", "")
+    try:
+        accounts.remove_staff(call.db, call.actor, email, call.desk.now())
+    except DigestError as e:
+        return _back("/staff", error=str(e))
+    return _back("/staff", said=f"{email}: removed")
 
 
 @page("/staff/role", "staff.manage", ("POST",))

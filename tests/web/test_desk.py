@@ -475,3 +475,32 @@ def test_past_editions_show_their_counts_and_who_left_since(
     assert row, page
     cells = re.findall(r"<td>(.*?)</td>", row.group(1))
     assert cells[1] == str(report.count("sent")) and cells[-2] == "1"
+
+
+def test_an_admin_adds_resets_and_removes_staff_from_the_desk(
+    client: TestClient, config: Config
+) -> None:
+    csrf = _as(client, config, "admin")
+    origin = {"Origin": BASE}
+    added = client.post(
+        "/staff/add",
+        data={"csrf_token": csrf, "email": "New@Staff.example.com", "role": "editor"},
+        headers=origin,
+    )
+    link = re.search(r'<code id="link">([^<]+)</code>', added.text)
+    assert link and "new@staff.example.com: added as editor" in added.text
+    path = link.group(1).removeprefix(BASE)
+    assert client.get(path).status_code == 200 and "new@staff.example.com" in client.get(path).text
+    reset = client.post(
+        "/staff/reset", data={"csrf_token": csrf, "email": "new@staff.example.com"}, headers=origin
+    )
+    assert "used already" in client.get(path).text  # the earlier link is spent by the new one
+    assert re.search(r'<code id="link">', reset.text)
+    removed = client.post(
+        "/staff/remove", data={"csrf_token": csrf, "email": "new@staff.example.com"}, headers=origin
+    )
+    assert "removed" in removed.text
+    with store.open_store(config.store_path) as db:
+        assert rows.get_staff(db, "new@staff.example.com") is None
+        actions = [r["action"] for r in entries(db) if r["target"] == "new@staff.example.com"]
+    assert actions == ["staff.add", "staff.reset", "staff.reset", "staff.remove"]
