@@ -504,3 +504,15 @@ def test_an_admin_adds_resets_and_removes_staff_from_the_desk(
         assert rows.get_staff(db, "new@staff.example.com") is None
         actions = [r["action"] for r in entries(db) if r["target"] == "new@staff.example.com"]
     assert actions == ["staff.add", "staff.reset", "staff.reset", "staff.remove"]
+
+
+@pytest.mark.parametrize(
+    "route", [r for r in POSTS if r.permission == PUBLIC], ids=lambda r: r.path
+)
+def test_every_public_post_refuses_a_foreign_or_missing_origin(
+    client: TestClient, route: desk.DeskRoute
+) -> None:
+    path = _path(route)
+    assert client.post(path, data={}, headers={"Origin": "https://evil.example"}).status_code == 403
+    assert client.post(path, data={}).status_code == 403
+    assert client.post(path, data={}, headers={"Origin": "null"}).status_code == 403
