@@ -483,6 +483,16 @@ def edition_copy(call: Call) -> Response:
 
     week = _week(call)
     reader = call.query.get("subscriber", "") if call.can("preview.any") else ""
+    if reader:  # a reader's own copy shows their address: a lookup, on the record
+        record(
+            call.db,
+            call.desk.now(),
+            call.actor,
+            "reader.copy",
+            reader,
+            kind="reader",
+            detail=week.label,
+        )
     try:
         found = preview_for(call.desk.config, call.db, week, reader or None, call.desk.now())
     except DigestError as e:

@@ -360,6 +360,13 @@ def test_an_editor_sees_any_readers_copy_and_a_viewer_only_the_sample(
     assert reader.email in copy.text  # their own copy: their unsubscribe footer names them
     assert copy.headers["content-security-policy"].startswith("sandbox;")
     assert copy.headers["x-frame-options"] == "SAMEORIGIN"
+    with store.open_store(config.store_path) as db:
+        last = entries(db)[-1]
+    assert (last["action"], last["target"], last["target_kind"]) == (
+        "reader.copy",
+        reader.email,
+        "reader",
+    )
     _as(client, config, "viewer")
     assert reader.email not in client.get("/edition/copy", params=params).text
     assert reader.email not in client.get("/edition", params=params).text
