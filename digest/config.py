@@ -348,6 +348,31 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class DeskConfig:
+    """The editors' desk (`digest desk`): its own server, behind a login, apart from
+    the public pages of `serve`."""
+
+    base_url: str = setting(
+        "",
+        "the desk's address behind the TLS proxy, e.g. https://desk.example.com "
+        "(its Host is the only one it answers, with localhost)",
+        check=lambda v: not v or _is_http_url(v),
+        form="an http(s) URL or empty",
+    )
+    require_second_factor: tuple[str, ...] = setting(
+        ("admin",),
+        "roles that must give a TOTP code (or a passkey) after their password; [] for none",
+        check=lambda roles: all(r in ("viewer", "editor", "publisher", "admin") for r in roles),
+        form='roles among "viewer", "editor", "publisher", "admin"',
+    )
+    idle_minutes: int = setting(30, "a desk session ends after this long unused", low=1)
+    max_hours: int = setting(12, "a desk session ends this long after its login", low=1)
+    login_failures: int = setting(
+        5, "failed logins per account (and per client network) in 15 minutes", low=1
+    )
+
+
+@dataclass(frozen=True)
 class DkimConfig:
     """DKIM signing by digest itself (a relay that signs, like OpenDKIM, needs none)."""
 
@@ -548,6 +573,7 @@ _SECTIONS: dict[str, type] = {
     "postmark": PostmarkConfig,
     "api": ApiConfig,
     "webhooks": WebhooksConfig,
+    "desk": DeskConfig,
 }
 # TOML keys that are Python keywords or would shadow a builtin.
 _KEY_ALIASES = {("newsletter", "from"): "sender"}
@@ -595,6 +621,7 @@ class Config:
     postmark: PostmarkConfig = field(default_factory=PostmarkConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
     webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
+    desk: DeskConfig = field(default_factory=DeskConfig)
     sponsors: Mapping[str, Sponsor] = field(default_factory=dict)  # by topic slug
     topic_aliases: Mapping[str, str] = field(default_factory=dict)  # lower-case category
     secret: str = ""  # DIGEST_SECRET

@@ -18,7 +18,9 @@
     │   ├── WeekError            a week label is malformed or out of range (a usage error)
     │   └── ReputationError      the last edition's complaints or bounces refuse a send
     ├── DeliveryError            the relay refuses the whole run (auth, 5xx at MAIL)
-    └── AccessError              an API token or webhook endpoint cannot be made or found
+    ├── AccessError              an API token or webhook endpoint cannot be made or found
+    └── StaffError               a staff account or the audit log cannot do as asked
+        └── LoginRefused         a desk login refused (the same words whatever was wrong)
 
 Third-party errors (sqlite3, tomllib, jinja2, aiosmtplib) are wrapped where they
 happen, with ``raise ... from e``, so the cause stays visible with ``-v``.
@@ -122,3 +124,13 @@ class DeliveryError(DigestError):
 
 class AccessError(DigestError):
     """An API token or webhook endpoint cannot be made, found or used as asked."""
+
+
+class StaffError(DigestError):
+    """A staff account cannot be added, changed or logged in as asked, or the audit log
+    does not verify."""
+
+
+class LoginRefused(StaffError):
+    """A login refused: wrong account, password, code or passkey, or too many failures.
+    The message is the same for each, so it tells no one which."""

@@ -32,6 +32,7 @@ FLOORS = [
     ["digest.returns"],
     ["digest.hooks"],
     ["digest.backups", "digest.starter", "digest.approval"],
+    ["digest.staff"],
     ["digest.web"],
     ["digest.scheduler"],
     ["digest.cli", "digest.__main__"],

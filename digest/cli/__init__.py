@@ -8,6 +8,7 @@ makes one library call, and prints text or --json. Exit codes: 0 done, 1 a run e
     editions     preview, send, lint, approve, status
     service      run, schedule, serve, process-mail, backup, restore
     access       tokens ..., webhooks ... (the API and webhooks out)
+    staff        staff ..., desk, audit
 
 Each command imports its use case inside the function, not at the top of its module:
 every invocation (`digest --help` and `digest status` included) would otherwise load the
@@ -19,7 +20,7 @@ of CPU and 29 MiB this way, 1.08 s and 69 MiB with every use case imported at th
 
 from __future__ import annotations
 
-from digest.cli import access, content, editions, service, subscribers
+from digest.cli import access, content, editions, service, staff, subscribers
 from digest.cli.app import cli, main
 
-__all__ = ["access", "cli", "content", "editions", "main", "service", "subscribers"]
+__all__ = ["access", "cli", "content", "editions", "main", "service", "staff", "subscribers"]

@@ -51,6 +51,12 @@ class Context:
         """The store named by the configuration."""
         return store.open_store(config.store_path)
 
+    def actor(self) -> Any:
+        """Who the audit log names for this command: ``cli:<user>``."""
+        from digest.staff.audit import cli_actor
+
+        return cli_actor()
+
 
 def _clock(given: object) -> Clock:
     """The clock of this invocation: one a caller handed in (``cli(obj=clock)``, as the

@@ -129,10 +129,10 @@ def feeds() -> None:
 @pass_context
 def feeds_add(obj: Context, url: str, topic: str) -> None:
     """Add a feed: its http(s) URL, or a feed file (a path or a file:// URL)."""
-    from digest.content.feeds import add_feed
+    from digest.staff.acts import add_feed
 
     config = obj.config()
-    address, outcome = add_feed(obj.store(config), url, topic, obj.now())
+    address, outcome = add_feed(obj.store(config), obj.actor(), url, topic, obj.now())
     click.echo(f"{address}: {outcome}")
 
 
@@ -161,10 +161,10 @@ def feeds_list(obj: Context, as_json: bool) -> None:
 @pass_context
 def feeds_remove(obj: Context, url: str) -> None:
     """Stop reading a feed (its articles stay in the store)."""
-    from digest.content.feeds import remove_feed
+    from digest.staff.acts import remove_feed
 
     config = obj.config()
-    click.echo(f"{remove_feed(obj.store(config), url)}: removed")
+    click.echo(f"{remove_feed(obj.store(config), obj.actor(), url, obj.now())}: removed")
 
 
 # ---------------------------------------------------------------- articles
@@ -228,10 +228,10 @@ def articles_unfeature(obj: Context, url: str, week: str | None, as_json: bool) 
 
 
 def _pick(obj: Context, url: str, week: str | None, as_json: bool, *, lead: bool) -> None:
-    from digest.content.edition import pick_lead
+    from digest.staff.acts import pick_lead
 
     config = obj.config()
-    done = pick_lead(config, obj.store(config), url, week, obj.now(), lead=lead)
+    done = pick_lead(config, obj.store(config), obj.actor(), url, week, obj.now(), lead=lead)
     said = f"{done.week}: the lead is now {done.lead!r}"
     if done.unpicked:
         said += f" (no longer picked: {'; '.join(done.unpicked)})"

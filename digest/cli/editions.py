@@ -145,14 +145,16 @@ def send(
         _send_test(obj, week, test_to, as_json)
         return
     from digest.delivery.progress import SendProgress
-    from digest.delivery.sending import choose_week, send_edition
+    from digest.delivery.sending import choose_week
+    from digest.staff.acts import send as send_audited
 
     config = obj.config()
     db = obj.store(config)
     window = choose_week(config, db, week, resume, obj.now())
-    report = send_edition(
+    report = send_audited(
         config,
         db,
+        obj.actor(),
         window,
         obj.now,
         dry_run=dry_run,
@@ -194,19 +196,20 @@ def send(
 
 
 def _send_test(obj: Context, week: str | None, test_to: str, as_json: bool) -> None:
-    from digest.content.edition import resolve_week
-    from digest.delivery.sending import send_test
+    from digest.staff.acts import send_test
 
     addresses = test_to.split(",")
     config = obj.config()
     db = obj.store(config)
-    window = resolve_week(config, week, obj.now())
-    report = send_test(config, db, window, addresses, obj.now)
+    report = send_test(config, db, obj.actor(), week, addresses, obj.now)
     if report is None:
+        from digest.content.edition import resolve_week
+
+        label = resolve_week(config, week, obj.now()).label
         say(
             as_json,
-            {"week": window.label, "test": True, "sent": []},
-            f"No published articles in {window.label}: nothing to test.",
+            {"week": label, "test": True, "sent": []},
+            f"No published articles in {label}: nothing to test.",
         )
         return
     data = {
@@ -293,11 +296,12 @@ def lint(
 @pass_context
 def approve(obj: Context, week: str | None, by: str, as_json: bool) -> None:
     """Approve a held edition and send it now (see [schedule] hold)."""
-    from digest.approval import approve_week
+    from digest.staff.acts import approve as approve_audited
 
     config = obj.config()
     who = by or os.environ.get("USER", "")
-    label, report = approve_week(config, obj.store(config), week, who, obj.now)
+    db = obj.store(config)
+    label, report = approve_audited(config, db, obj.actor(), week, obj.now, by=who)
     if report is None:
         say(
             as_json,
@@ -354,17 +358,15 @@ def status(obj: Context, as_json: bool) -> None:
 @pass_context
 def note(obj: Context, week: str | None, text: str | None, file: Path | None, clear: bool) -> None:
     """Set the editor's note at the top of an edition (Markdown: paragraphs, links, emphasis)."""
-    from digest.content.edition import coming_week
-    from digest.content.notes import clear_week_note, set_week_note
+    from digest.staff.acts import clear_note, set_note
 
     if sum(bool(x) for x in (text, file, clear)) != 1:
         raise click.UsageError("Give the note as TEXT, or --file F, or --clear.")
     config = obj.config()
     db = obj.store(config)
-    label = coming_week(config, db, week, obj.now()).label
     if clear:
-        removed = clear_week_note(db, label)
+        label, removed = clear_note(config, db, obj.actor(), week, obj.now())
         click.echo(f"{label}: note removed" if removed else f"{label}: there was no note")
         return
-    _, plain = set_week_note(db, label, obj.now(), text=text, file=file)
+    label, _, plain = set_note(config, db, obj.actor(), week, obj.now(), text=text, file=file)
     click.echo(f"{label}: note set. As the plain-text part shows it:\n\n{plain}")

@@ -35,10 +35,11 @@ def subscribers() -> None:
 @pass_context
 def subscribers_add(obj: Context, email: str, name: str, topics: str) -> None:
     """Add a subscriber (or update the name and topics of an active one)."""
-    from digest.readers.subscribers import add_subscriber
+    from digest.staff.acts import add_reader
 
     config = obj.config()
-    address, outcome = add_subscriber(obj.store(config), config, email, name, topics, obj.now())
+    db = obj.store(config)
+    address, outcome = add_reader(db, config, obj.actor(), email, name, topics, obj.now())
     click.echo(f"{address}: {outcome}")
 
 
@@ -47,10 +48,10 @@ def subscribers_add(obj: Context, email: str, name: str, topics: str) -> None:
 @pass_context
 def subscribers_reactivate(obj: Context, email: str) -> None:
     """Set an unsubscribed or bounced subscriber active again, on their request."""
-    from digest.readers.subscribers import reactivate_subscriber
+    from digest.staff.acts import reactivate_reader
 
     config = obj.config()
-    reactivate_subscriber(obj.store(config), email, obj.now())
+    reactivate_reader(obj.store(config), obj.actor(), email, obj.now())
     click.echo(f"{email}: active")
 
 
@@ -78,12 +79,12 @@ def subscribers_import(
 ) -> None:
     """Import a list: digest's CSV (email,name,topics[,status]) or another tool's export.
     People who left come in as left and are never mailed."""
-    from digest.readers.subscribers import import_subscribers
+    from digest.staff.acts import import_readers
 
     config = obj.config()
     db = obj.store(config)
-    report = import_subscribers(
-        db, file, obj.now(), config, tool=tool, dry_run=dry_run, list_name=list_name
+    report = import_readers(
+        db, config, obj.actor(), file, obj.now(), tool=tool, dry_run=dry_run, list_name=list_name
     )
     if as_json:
         emit(report.as_dict())
@@ -162,10 +163,10 @@ def subscribers_export(obj: Context, file: Path, status: str | None) -> None:
 @pass_context
 def subscribers_remove(obj: Context, email: str, forget: bool) -> None:
     """Unsubscribe an address (with --forget, erase it entirely)."""
-    from digest.readers.subscribers import remove_subscriber
+    from digest.staff.acts import remove_reader
 
     config = obj.config()
-    remove_subscriber(obj.store(config), config, email, obj.now(), forget=forget)
+    remove_reader(obj.store(config), config, obj.actor(), email, obj.now(), forget=forget)
     click.echo(f"{email}: {'erased' if forget else 'unsubscribed'}")
 
 

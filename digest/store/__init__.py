@@ -16,6 +16,8 @@
     webhooks      provider webhook events already taken
     apitokens     API tokens (their hashes and scopes)
     hooks         webhooks out: endpoints and the events each change writes
+    staff         the desk: staff accounts, sessions, links, passkeys, failed logins,
+                  the audit log (append-only), the returns log
 
 Policy (who counts as "kept", when a lock may be taken over) lives with the use case
 that needs it; this package only reads and writes rows.

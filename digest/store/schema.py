@@ -510,6 +510,90 @@ def m024_subscriber_change_order(db: Database) -> None:
     )
 
 
+@migrations()
+def m025_staff_and_audit(db: Database) -> None:
+    """The editors' desk: staff accounts with a role, their sessions, one-time links,
+    failed logins, passkeys (WebAuthn) and their pending challenges, and the audit log,
+    append-only and hash-chained (each row carries the hash of the one before;
+    triggers refuse an UPDATE or DELETE)."""
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS audit_log (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            role TEXT NOT NULL,
+            action TEXT NOT NULL,
+            target TEXT NOT NULL,
+            target_kind TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            before_hash TEXT NOT NULL,
+            after_hash TEXT NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL
+        )"""
+    )
+    for verb in ("UPDATE", "DELETE"):
+        db.execute(
+            f"""CREATE TRIGGER IF NOT EXISTS audit_log_no_{verb.lower()}
+            BEFORE {verb} ON audit_log
+            BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END"""
+        )
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS staff (
+            email TEXT PRIMARY KEY,
+            role TEXT NOT NULL,
+            password_hash TEXT NOT NULL DEFAULT '',
+            totp_secret TEXT NOT NULL DEFAULT '',
+            totp_step INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            changed_at TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS staff_sessions (
+            token_hash TEXT PRIMARY KEY,
+            email TEXT NOT NULL REFERENCES staff (email) ON DELETE CASCADE,
+            csrf TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            seen_at TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS staff_links (
+            token_hash TEXT PRIMARY KEY,
+            email TEXT NOT NULL REFERENCES staff (email) ON DELETE CASCADE,
+            expires_at TEXT NOT NULL,
+            used_at TEXT NOT NULL DEFAULT ''
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS login_failures (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            account TEXT NOT NULL,
+            network TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS login_failures_at ON login_failures (at)")
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS staff_passkeys (
+            credential_id TEXT PRIMARY KEY,
+            email TEXT NOT NULL REFERENCES staff (email) ON DELETE CASCADE,
+            public_key BLOB NOT NULL,
+            sign_count INTEGER NOT NULL,
+            created_at TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS staff_challenges (
+            challenge TEXT PRIMARY KEY,
+            email TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        )"""
+    )
+
+
 def _rebuild_with_status(db: Database, table: str, status: str) -> None:
     """Rebuild ``table`` with ``status`` added to its ``CHECK (status IN (...))``; nothing
     when it is there already."""

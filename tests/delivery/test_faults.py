@@ -412,7 +412,9 @@ def small_disk(tmp_path: Path) -> Any:
 
 def _fill(folder: Path) -> Path:
     filler = folder / "filler"
-    with filler.open("wb", buffering=0) as out:  # unbuffered: nothing left to flush at close
+    # unbuffered: the write that finds the disk full raises here, and closing the file
+    # has nothing left to flush (a buffered close could raise ENOSPC itself)
+    with filler.open("wb", buffering=0) as out:
         try:
             while True:
                 out.write(b"\0" * 65536)

@@ -38,6 +38,7 @@ def test_schema_is_migrated_once_and_uses_wal(tmp_path: Path) -> None:
         "m022_api_tokens",
         "m023_webhooks_out",
         "m024_subscriber_change_order",
+        "m025_staff_and_audit",
     ]
     assert next(db.query("PRAGMA journal_mode"))["journal_mode"] == "wal"
     assert {
