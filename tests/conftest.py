@@ -76,6 +76,33 @@ def axe_audit(browser: Any, html: str, width: int, scheme: str, name: str) -> li
     return [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--clock-at",
+        default="",
+        metavar="TIME",
+        help="run every test with this process's wall clock moved to TIME (ISO 8601, UTC), "
+        "ticking from there (time-machine): no test may depend on the date",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """With --clock-at, the wall clock (time.time, datetime.now, ...) starts at that time
+    in this process and every xdist worker; the monotonic clock that timeouts wait on is
+    left alone. Child processes get the suite's clock as DIGEST_NOW instead."""
+    at = config.getoption("--clock-at")
+    if at:
+        import time_machine
+
+        moved = datetime.fromisoformat(at)
+        traveller = time_machine.travel(moved if moved.tzinfo else moved.replace(tzinfo=UTC))
+        traveller.start()
+        config.stash[_TRAVELLER] = traveller
+
+
+_TRAVELLER = pytest.StashKey[Any]()
+
+
 class ClockedRunner(CliRunner):
     """A CliRunner whose commands read the suite's clock (``NOW``, or the ``now`` given),
     never the machine's: the CLI takes a clock handed in as ``obj``."""
