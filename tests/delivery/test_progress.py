@@ -88,6 +88,7 @@ def test_log_lines_follow_counts_that_jump_and_end_once() -> None:
     assert [line.split()[1] for line in lines] == ["1,312/3,000", "2,450/3,000", "3,000/3,000"]
 
 
+@pytest.mark.slow
 def test_workers_progress_comes_from_the_workers_not_a_count_of_the_ledger(
     tmp_path: Path, smtp_server: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -118,6 +119,7 @@ def test_workers_progress_comes_from_the_workers_not_a_count_of_the_ledger(
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
 
 
+@pytest.mark.slow
 def test_readers_who_left_after_the_freeze_count_as_done(tmp_path: Path, smtp_server: Any) -> None:
     controller, _handler = smtp_server
     down = make_config(

@@ -150,6 +150,7 @@ def test_a_refusal_after_data_bounces_nobody(tmp_path: Path, relay: Any, reply: 
     _resume_delivers_everyone_once(config, db, handler)
 
 
+@pytest.mark.slow
 def test_a_relay_that_greets_and_never_answers_is_set_aside_within_its_timeouts(
     tmp_path: Path, relay: Any
 ) -> None:
@@ -169,6 +170,7 @@ def test_a_relay_that_greets_and_never_answers_is_set_aside_within_its_timeouts(
 @pytest.mark.parametrize(
     "fault", ["421 at MAIL", "hang up after DATA"], ids=["421-at-mail", "hang-up-after-data"]
 )
+@pytest.mark.slow
 def test_a_relay_that_delivers_nothing_stops_the_run(
     tmp_path: Path, relay: Any, fault: str
 ) -> None:

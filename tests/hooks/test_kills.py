@@ -11,12 +11,16 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from digest import store
 from digest.hooks.endpoints import add_endpoint
 from digest.readers.subscribers import add_subscriber
 
 from ..conftest import NOW, REPO, SECRET, make_config
 from .receiver import receiver
+
+pytestmark = pytest.mark.slow  # real sender processes, killed: a system test
 
 SENDER = """
 import sys

@@ -96,6 +96,7 @@ def test_every_message_names_its_edition_copy_and_list_in_feedback_id(tmp_path: 
     assert len(ids) == 5 and all(v.count(":") == 3 and len(v) < 200 for v in ids)
 
 
+@pytest.mark.slow
 def test_lint_unsubscribes_a_test_reader_in_one_click_on_the_running_serve(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -225,6 +225,7 @@ def _nobody_bounced_and_all_open(db: Any) -> None:
     ],
     ids=["from", "to-for-everyone"],
 )
+@pytest.mark.slow
 def test_a_mailgun_refusal_of_every_message_bounces_nobody_and_a_resume_sends_each_once(
     tmp_path: Path, mailgun_api: MailgunApi, refusal: str, stopped: str
 ) -> None:
@@ -278,6 +279,7 @@ def web_page() -> Iterator[http.server.ThreadingHTTPServer]:
     server.server_close()
 
 
+@pytest.mark.slow
 def test_a_mailgun_url_at_an_ordinary_web_page_counts_nothing_and_names_the_setting(
     tmp_path: Path, mailgun_api: MailgunApi, web_page: Any
 ) -> None:
@@ -306,6 +308,7 @@ def test_a_mailgun_url_at_an_ordinary_web_page_counts_nothing_and_names_the_sett
         ("no-such-page", "AWS_ENDPOINT_URL"),  # a web site's 404, no SES error in it
     ],
 )
+@pytest.mark.slow
 def test_an_ses_answer_about_the_run_bounces_nobody_and_moto_then_gets_each_once(
     tmp_path: Path,
     moto: str,

@@ -243,6 +243,7 @@ def _import_peak(config: Config, db: Any, path: Path, rows: int) -> int:
         assert report.states == {"active": rows}
 
 
+@pytest.mark.slow
 def test_an_import_holds_no_more_in_memory_for_ten_times_the_rows(
     config: Config, db: Any, tmp_path: Path
 ) -> None:

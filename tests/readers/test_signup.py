@@ -382,6 +382,7 @@ def test_the_form_at_375_px_with_the_keyboard(tmp_path: Path) -> None:
     assert rows == [{"name": "Kay", "topics": "cybersecurity"}]
 
 
+@pytest.mark.slow
 def test_sign_ups_wait_for_a_send_holding_the_ledgers_write_lock(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -466,6 +467,7 @@ def test_forty_sign_ups_at_once_with_the_queue_sending_all_answer_200(tmp_path: 
         assert sum(1 for s in store.iter_subscribers(db) if s.email.startswith("at.once")) == 40
 
 
+@pytest.mark.slow
 def test_two_sign_ups_for_one_address_at_the_same_moment_email_it_once(tmp_path: Path) -> None:
     """A second sign-up for the same address lands between the first one's count of
     what was sent and its write: counted under the lock each takes first, the limit

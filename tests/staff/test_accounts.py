@@ -77,6 +77,7 @@ def test_a_login_needs_the_password_and_for_an_admin_the_code(config: Config, db
     assert logged[1:] == [("login", "done")] + [("login", "refused")] * 5 + [("login", "done")]
 
 
+@pytest.mark.slow
 def test_failures_are_limited_per_account_and_per_network(config: Config, db: Any) -> None:
     accounts.add_staff(config, db, OPERATOR, "ed@example.org", "editor", PASSWORD, NOW)
     for _ in range(config.desk.login_failures):

@@ -88,6 +88,7 @@ def test_every_route_declares_a_known_permission_and_the_app_has_no_other() -> N
 
 
 @pytest.mark.parametrize("route", GUARDED, ids=lambda r: r.path)
+@pytest.mark.slow
 def test_every_post_refuses_no_session_a_foreign_origin_no_token_and_a_role_without_it(
     client: TestClient, config: Config, route: desk.DeskRoute
 ) -> None:
@@ -149,6 +150,7 @@ def test_every_page_sends_a_stranger_to_log_in(client: TestClient, route: desk.D
     assert got.status_code == 303 and got.headers["location"].startswith("/login")
 
 
+@pytest.mark.slow
 def test_a_viewers_pages_never_hold_a_readers_address(client: TestClient, config: Config) -> None:
     with store.open_store(config.store_path) as db:
         addresses = [s.email for s in store.iter_subscribers(db)]
