@@ -22,6 +22,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from _config import write_config
+
 REPO = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
 
@@ -45,25 +47,6 @@ def write_feed(path: Path, items: int, prefix: str) -> None:
         )
     parts.append("</channel></rss>\n")
     path.write_text("".join(parts), encoding="utf-8")
-
-
-def write_config(folder: Path) -> Path:
-    path = folder / "digest.toml"
-    path.write_text(f"""
-[newsletter]
-name = "Bench"
-from = "Bench <bench@news.example.com>"
-base_url = "https://news.example.com/digest"
-timezone = "UTC"
-postal_address = "100 Example Street"
-[store]
-path = "bench.db"
-[templates]
-path = "{REPO / "templates" / "email"}"
-[feeds]
-max_bytes = 200000000
-""")
-    return path
 
 
 def fill_store(path: Path, articles: int) -> None:
@@ -132,7 +115,7 @@ def main() -> None:
     sys.path.insert(0, str(REPO))
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        config_path = write_config(folder)
+        config_path = write_config(folder, "[feeds]\nmax_bytes = 200000000\n")
         empty, full = folder / "empty.db", folder / "full.db"
         fill_store(empty, 0)
         start = time.perf_counter()

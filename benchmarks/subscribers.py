@@ -20,25 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from _config import write_config
+
 REPO = Path(__file__).resolve().parent.parent
 SECRET = "benchmark-secret-0123456789abcdef0123456789"
-
-
-def write_config(folder: Path) -> Path:
-    path = folder / "digest.toml"
-    path.write_text(f"""
-[newsletter]
-name = "Bench"
-from = "Bench <bench@news.example.com>"
-base_url = "https://news.example.com/digest"
-timezone = "UTC"
-postal_address = "100 Example Street"
-[store]
-path = "bench.db"
-[templates]
-path = "{REPO / "templates" / "email"}"
-""")
-    return path
 
 
 def write_list(path: Path, rows: int) -> None:

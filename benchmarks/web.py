@@ -25,29 +25,13 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from _config import write_config
 from _net import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 SECRET = "benchmark-secret-0123456789abcdef0123456789"
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 BODY = b"List-Unsubscribe=One-Click"
-
-
-def write_config(folder: Path) -> Path:
-    path = folder / "digest.toml"
-    path.write_text(f"""
-[newsletter]
-name = "Bench"
-from = "Bench <bench@news.example.com>"
-base_url = "https://news.example.com/digest"
-timezone = "UTC"
-postal_address = "100 Example Street"
-[store]
-path = "bench.db"
-[templates]
-path = "{REPO / "templates" / "email"}"
-""")
-    return path
 
 
 def load_config(config_path: Path) -> object:
