@@ -185,8 +185,9 @@ def lint_edition(
         findings += check_links(previews[0].message, reach=reach_of(config))
     if one_click:
         findings += check_one_click(config, db, week, now)
-    if unready(config):  # what `send` would refuse, said before the editor tries
-        findings.append(Finding("config", "error", f"send refuses: {unready(config)}"))
+    refused = unready(config)  # what `send` would refuse, said before the editor tries
+    if refused:
+        findings.append(Finding("config", "error", f"send refuses: {refused}"))
     return LintReport(week.label, findings)
 
 
